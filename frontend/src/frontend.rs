@@ -1,0 +1,250 @@
+//! The gateway frontend: what goapp does when BuildKit runs its image for a `goapp.yaml`.
+//!
+//! Ping → load the spec from the client → resolve the builder image → lower and solve every
+//! target platform concurrently → return one result with an image config per platform.
+//! Every failure ends in a `Return` with an error status, so the user sees it in buildx.
+
+use std::collections::BTreeMap;
+
+use anyhow::{bail, Context as _, Result};
+use llb::Platform;
+use llb_gen::image::ImageConfig;
+use llb_gen::lower::{builder_reference, lower, BuilderImage, LowerInput};
+
+use crate::errors;
+use crate::gateway::{self, Caps, Client};
+use crate::opts::Opts;
+use crate::proto::{google::rpc::Status, gw};
+
+/// Runs the frontend over stdio and returns the process exit code.
+pub async fn serve() -> Result<()> {
+    let opts = Opts::from_env();
+    let session = std::env::var("BUILDKIT_SESSION_ID").unwrap_or_default();
+    let mut client = gateway::connect_stdio().await?;
+    let outcome = build(&mut client, &opts, &session).await;
+    let request = match outcome {
+        Ok(result) => gw::ReturnRequest { result: Some(result), error: None },
+        Err(Failure::Spec(status)) | Err(Failure::Other(status)) => gw::ReturnRequest { result: None, error: Some(status) },
+    };
+    client.r#return(request).await.context("returning the result to BuildKit")?;
+    Ok(())
+}
+
+enum Failure {
+    Spec(Status),
+    Other(Status),
+}
+
+impl From<anyhow::Error> for Failure {
+    fn from(e: anyhow::Error) -> Self {
+        Failure::Other(errors::status_of(&e))
+    }
+}
+
+async fn build(client: &mut Client, opts: &Opts, session: &str) -> Result<gw::Result, Failure> {
+    opts.check_supported()?;
+    let pong = client.ping(gw::PingRequest {}).await.context("ping")?.into_inner();
+    let caps = Caps::from_pong(&pong);
+    caps.require_llb(&[
+        ("file.base", "file operations"),
+        ("exec.mount.cache", "cache mounts"),
+        ("exec.mount.cache.sharing", "cache mount sharing modes"),
+        ("exec.meta.removemountstubs.recursive", "clean exec mounts"),
+        ("file.copy.includeexcludepatterns", "copy with exclude patterns"),
+        ("source.local.sharedkeyhint", "incremental context transfer"),
+    ])?;
+    if let Some(id) = opts.request_id() {
+        return Err(anyhow::anyhow!("goapp does not answer the request {id} yet; build the spec without --call or --print").into());
+    }
+
+    let filename = opts.filename().to_string();
+    let spec_bytes = read_spec(client, opts, session, &filename).await?;
+    let spec = llb_gen::load(&filename, &spec_bytes).map_err(|d| Failure::Spec(errors::spec_status(&d)))?;
+
+    let build_platform = caps.build_platform.clone().unwrap_or_else(host_platform);
+    let mut targets = opts.platforms()?;
+    if targets.is_empty() {
+        targets = spec.platforms.iter().map(|p| p.value.clone()).collect();
+    }
+    if targets.is_empty() {
+        targets.push(build_platform.clone());
+    }
+    let excludes = read_dockerignore(client, opts, session).await?;
+    let builder = resolve_builder(client, opts, &spec, &build_platform).await?;
+    let labels = opts.labels();
+    let cache_imports = opts.cache_imports()?;
+
+    let mut jobs = Vec::new();
+    for target in &targets {
+        let lowered = lower(&LowerInput {
+            spec: &spec,
+            spec_file: &filename,
+            spec_data: &spec_bytes,
+            target,
+            build_platform: &build_platform,
+            builder: &builder,
+            session_id: session,
+            context_excludes: &excludes,
+            no_cache: opts.no_cache(),
+            labels: &labels,
+        })
+        .map_err(|e| anyhow::anyhow!(e))?;
+        let mut c = client.clone();
+        let imports = cache_imports.clone();
+        let target = target.clone();
+        jobs.push(tokio::spawn(async move {
+            let id = gateway::solve(&mut c, lowered.definition, imports).await.with_context(|| format!("building {target}"))?;
+            Ok::<_, anyhow::Error>((target, id, lowered.config))
+        }));
+    }
+    let mut built: Vec<(Platform, String, ImageConfig)> = Vec::new();
+    for job in jobs {
+        built.push(job.await.context("a platform's build task failed")??);
+    }
+    Ok(result(built, opts.multi_platform()))
+}
+
+/// The result BuildKit's exporters expect: for several platforms (or when an index is asked
+/// for), refs keyed by platform id with `containerimage.config/<id>`; otherwise one ref with
+/// `containerimage.config`. `refs.platforms` is always there.
+fn result(built: Vec<(Platform, String, ImageConfig)>, force_multi: bool) -> gw::Result {
+    let multi = force_multi || built.len() > 1;
+    let mut metadata: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+    let platforms: Vec<serde_json::Value> = built
+        .iter()
+        .map(|(p, _, _)| serde_json::json!({"ID": p.id(), "Platform": p.to_oci_json()}))
+        .collect();
+    metadata.insert("refs.platforms".into(), serde_json::to_vec(&serde_json::json!({ "Platforms": platforms })).expect("json"));
+    let result = if multi {
+        let mut refs = BTreeMap::new();
+        for (p, id, config) in built {
+            metadata.insert(format!("containerimage.config/{}", p.id()), serde_json::to_vec(&config).expect("json"));
+            refs.insert(p.id(), gw::Ref { id, def: None });
+        }
+        gw::result::Result::Refs(gw::RefMap { refs })
+    } else {
+        let (_, id, config) = built.into_iter().next().expect("one platform");
+        metadata.insert("containerimage.config".into(), serde_json::to_vec(&config).expect("json"));
+        gw::result::Result::Ref(gw::Ref { id, def: None })
+    };
+    gw::Result { result: Some(result), metadata }
+}
+
+fn host_platform() -> Platform {
+    let arch = match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        other => other,
+    };
+    Platform::new("linux", arch, None)
+}
+
+fn local_def(name: &str, session: &str, follow: &[&str], shared_key: &str, title: String) -> llb::pb::Definition {
+    let mut attrs = BTreeMap::new();
+    attrs.insert(llb::attr::LOCAL_FOLLOW.to_string(), serde_json::to_string(follow).expect("json"));
+    attrs.insert(llb::attr::LOCAL_SHARED_KEY_HINT.to_string(), shared_key.to_string());
+    attrs.insert(llb::attr::LOCAL_DIFFER.to_string(), "none".to_string());
+    if !session.is_empty() {
+        attrs.insert(llb::attr::LOCAL_SESSION.to_string(), session.to_string());
+    }
+    let mut g = llb::Graph::new();
+    let out = g.local(name, attrs);
+    g.meta(out.op).name = Some(title);
+    g.marshal(Some(out))
+}
+
+async fn read_spec(client: &mut Client, opts: &Opts, session: &str, filename: &str) -> Result<Vec<u8>> {
+    let def = local_def(opts.spec_local_name(), session, &[filename], "dockerfile", format!("[internal] load build definition from {filename}"));
+    let id = gateway::solve(client, def, vec![]).await.context("loading the spec")?;
+    match gateway::read_file(client, &id, filename).await? {
+        Some(data) => Ok(data),
+        None => bail!("{filename} was not found: pass the spec with -f"),
+    }
+}
+
+/// The `.dockerignore` patterns of the build context, as the Dockerfile frontend reads them.
+async fn read_dockerignore(client: &mut Client, opts: &Opts, session: &str) -> Result<Vec<String>> {
+    let def = local_def(opts.context_local_name(), session, &[".dockerignore"], "context-.dockerignore", "[internal] load .dockerignore".into());
+    let id = gateway::solve(client, def, vec![]).await.context("loading .dockerignore")?;
+    let Some(data) = gateway::read_file(client, &id, ".dockerignore").await? else { return Ok(Vec::new()) };
+    Ok(dockerignore_patterns(&String::from_utf8_lossy(&data)))
+}
+
+/// Parses `.dockerignore`: comments and blank lines dropped, each pattern trimmed, cleaned and
+/// made relative to the context root; a leading `!` (re-include) is kept.
+pub fn dockerignore_patterns(text: &str) -> Vec<String> {
+    text.trim_start_matches('\u{feff}')
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .filter_map(|l| {
+            let (neg, pat) = match l.strip_prefix('!') {
+                Some(p) => ("!", p.trim()),
+                None => ("", l),
+            };
+            let parts: Vec<&str> = pat.split('/').filter(|c| !c.is_empty() && *c != ".").collect();
+            (!parts.is_empty()).then(|| format!("{neg}{}", parts.join("/")))
+        })
+        .collect()
+}
+
+async fn resolve_builder(client: &mut Client, opts: &Opts, spec: &llb_gen::Spec, build_platform: &Platform) -> Result<BuilderImage> {
+    let reference = builder_reference(spec, opts.registry_mirror());
+    let resp = client
+        .resolve_image_config(gw::ResolveImageConfigRequest {
+            r#ref: reference.to_string(),
+            platform: Some(build_platform.to_pb()),
+            resolve_mode: opts.image_resolve_mode().to_string(),
+            log_name: format!("[internal] load metadata for {reference}"),
+            ..Default::default()
+        })
+        .await
+        .with_context(|| format!("resolving the builder image {reference}"))?
+        .into_inner();
+    let config: ImageConfig = serde_json::from_slice(&resp.config).with_context(|| format!("the config of {reference} is not an image config"))?;
+    Ok(BuilderImage {
+        reference,
+        digest: (!resp.digest.is_empty()).then_some(resp.digest),
+        env: config.config.env.unwrap_or_default(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dockerignore() {
+        let p = dockerignore_patterns("\u{feff}# comment\n\n/target\n./a/b/\n!keep.txt\n*.md\n");
+        assert_eq!(p, ["target", "a/b", "!keep.txt", "*.md"]);
+    }
+
+    #[test]
+    fn multi_platform_result_has_a_config_per_platform() {
+        let cfg = |arch: &str| ImageConfig { architecture: arch.into(), os: "linux".into(), ..Default::default() };
+        let r = result(
+            vec![
+                (Platform::parse("linux/amd64").unwrap(), "r1".into(), cfg("amd64")),
+                (Platform::parse("linux/arm64").unwrap(), "r2".into(), cfg("arm64")),
+            ],
+            false,
+        );
+        let Some(gw::result::Result::Refs(refs)) = &r.result else { panic!("not refs") };
+        assert_eq!(refs.refs["linux/arm64"].id, "r2");
+        let c: serde_json::Value = serde_json::from_slice(&r.metadata["containerimage.config/linux/arm64"]).unwrap();
+        assert_eq!(c["architecture"], "arm64");
+        let p: serde_json::Value = serde_json::from_slice(&r.metadata["refs.platforms"]).unwrap();
+        assert_eq!(p["Platforms"][1]["ID"], "linux/arm64");
+        assert_eq!(p["Platforms"][1]["Platform"]["architecture"], "arm64");
+    }
+
+    #[test]
+    fn single_platform_result_is_one_ref() {
+        let r = result(vec![(Platform::parse("linux/amd64").unwrap(), "r1".into(), ImageConfig::default())], false);
+        assert!(matches!(r.result, Some(gw::result::Result::Ref(_))));
+        assert!(r.metadata.contains_key("containerimage.config"));
+        assert!(r.metadata.contains_key("refs.platforms"));
+        let forced = result(vec![(Platform::parse("linux/amd64").unwrap(), "r1".into(), ImageConfig::default())], true);
+        assert!(matches!(forced.result, Some(gw::result::Result::Refs(_))));
+    }
+}

@@ -1,0 +1,104 @@
+//! The gRPC client of BuildKit's LLBBridge, over the frontend's stdin and stdout.
+//!
+//! BuildKit serves HTTP/2 (prior knowledge, no TLS) on the pipes it gives the frontend
+//! process; we are the client. The connector hands out the stdio stream once: a second
+//! reader of stdin would corrupt the stream, so a reconnect is an error, never a new reader.
+//! Nothing else may write to stdout.
+
+use std::sync::{Arc, Mutex};
+
+use anyhow::{Context as _, Result};
+use hyper_util::rt::TokioIo;
+use tonic::transport::{Channel, Endpoint, Uri};
+
+use crate::proto::{gw, LlbBridgeClient};
+
+/// BuildKit's message size limit on this connection (containerd's default), both ways.
+const MAX_MESSAGE: usize = 16 << 20;
+
+pub type Client = LlbBridgeClient<Channel>;
+
+pub async fn connect_stdio() -> Result<Client> {
+    let stdio = tokio::io::join(tokio::io::stdin(), tokio::io::stdout());
+    let slot = Arc::new(Mutex::new(Some(stdio)));
+    let channel = Endpoint::from_static("http://localhost")
+        .connect_with_connector(tower::service_fn(move |_: Uri| {
+            let slot = slot.clone();
+            async move {
+                let io = slot
+                    .lock()
+                    .map_err(|_| std::io::Error::other("stdio lock poisoned"))?
+                    .take()
+                    .ok_or_else(|| std::io::Error::other("the gateway connection over stdio was lost and cannot be reopened"))?;
+                Ok::<_, std::io::Error>(TokioIo::new(io))
+            }
+        }))
+        .await
+        .context("connecting to BuildKit over stdin/stdout")?;
+    Ok(LlbBridgeClient::new(channel).max_decoding_message_size(MAX_MESSAGE).max_encoding_message_size(MAX_MESSAGE))
+}
+
+/// What the gateway told us about itself.
+#[derive(Clone, Debug, Default)]
+pub struct Caps {
+    pub llb: Vec<String>,
+    pub build_platform: Option<llb::Platform>,
+}
+
+impl Caps {
+    pub fn from_pong(p: &gw::PongResponse) -> Self {
+        let enabled = |caps: &[crate::proto::moby::buildkit::v1::apicaps::ApiCap]| {
+            caps.iter().filter(|c| c.enabled).map(|c| c.id.clone()).collect()
+        };
+        Caps {
+            llb: enabled(&p.llb_caps),
+            build_platform: p.workers.first().and_then(|w| w.platforms.first()).map(llb::Platform::from_pb),
+        }
+    }
+}
+
+impl Caps {
+    /// Fails, naming the feature, when BuildKit lacks an LLB capability goapp's graphs use.
+    /// An empty list comes from servers too old to report caps; they are let through.
+    pub fn require_llb(&self, needed: &[(&str, &str)]) -> Result<()> {
+        if self.llb.is_empty() {
+            return Ok(());
+        }
+        for (cap, feature) in needed {
+            if !self.llb.iter().any(|c| c == cap) {
+                anyhow::bail!("this BuildKit lacks the LLB capability `{cap}` ({feature}); goapp needs BuildKit v0.13 (Docker 26) or newer");
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Solves a definition and returns the id of its result (empty for an empty filesystem).
+pub async fn solve(client: &mut Client, def: llb::pb::Definition, cache_imports: Vec<gw::CacheOptionsEntry>) -> Result<String> {
+    let resp = client
+        .solve(gw::SolveRequest {
+            definition: Some(def),
+            allow_result_return: true,
+            allow_result_array_ref: true,
+            cache_imports,
+            ..Default::default()
+        })
+        .await?
+        .into_inner();
+    match resp.result.and_then(|r| r.result) {
+        Some(gw::result::Result::Ref(r)) => Ok(r.id),
+        Some(gw::result::Result::RefDeprecated(id)) => Ok(id),
+        None if !resp.r#ref.is_empty() => Ok(resp.r#ref),
+        None => Ok(String::new()),
+        Some(other) => anyhow::bail!("BuildKit answered a solve with an unexpected result: {other:?}"),
+    }
+}
+
+/// Reads a file of a solved result; `Ok(None)` when it does not exist.
+pub async fn read_file(client: &mut Client, reference: &str, path: &str) -> Result<Option<Vec<u8>>> {
+    match client.read_file(gw::ReadFileRequest { r#ref: reference.into(), file_path: path.into(), range: None }).await {
+        Ok(r) => Ok(Some(r.into_inner().data)),
+        Err(s) if s.code() == tonic::Code::NotFound || s.message().contains("no such file") => Ok(None),
+        Err(s) => Err(anyhow::Error::new(s).context(format!("reading {path}"))),
+    }
+}

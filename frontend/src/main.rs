@@ -1,0 +1,138 @@
+//! `goapp-frontend`: goapp's BuildKit gateway frontend, and a local command line that checks a
+//! spec and shows the LLB it becomes, without BuildKit.
+
+mod errors;
+mod frontend;
+mod gateway;
+mod opts;
+mod proto;
+
+use std::collections::BTreeMap;
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context as _, Result};
+use clap::{Parser, Subcommand};
+use llb::Platform;
+use prost::Message as _;
+
+#[derive(Parser)]
+#[command(name = "goapp-frontend", version, about = "goapp: Go app spec → multi-platform OCI images, as a BuildKit frontend")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve BuildKit's gateway protocol on stdin/stdout (how BuildKit runs the image).
+    Gateway,
+    /// Check a spec; prints every problem with its line and column and exits non-zero.
+    Validate {
+        /// The spec file (goapp.yaml).
+        file: PathBuf,
+    },
+    /// Print the LLB a spec becomes for one target platform.
+    Llb {
+        /// The spec file (goapp.yaml).
+        file: PathBuf,
+        /// The target platform.
+        #[arg(long, default_value = "linux/amd64")]
+        platform: String,
+        /// The platform the builder runs on.
+        #[arg(long, default_value = "linux/amd64")]
+        build_platform: String,
+        /// Rewrite the registry of every image (as the GOAPP_REGISTRY_MIRROR build arg does).
+        #[arg(long)]
+        registry_mirror: Option<String>,
+        /// Write the marshalled pb.Definition (what `buildctl build` reads on stdin) instead of
+        /// the readable dump.
+        #[arg(long)]
+        raw: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Gateway => run_gateway(),
+        Command::Validate { file } => validate(&file),
+        Command::Llb { file, platform, build_platform, registry_mirror, raw } => {
+            print_llb(&file, &platform, &build_platform, registry_mirror.as_deref(), raw)
+        }
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("goapp-frontend: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run_gateway() -> Result<ExitCode> {
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
+    rt.block_on(frontend::serve())?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn load(file: &PathBuf) -> Result<Result<(llb_gen::Spec, Vec<u8>, String), llb_gen::Diagnostics>> {
+    let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+    let name = file.display().to_string();
+    Ok(llb_gen::load(&name, &bytes).map(|s| (s, bytes, name)))
+}
+
+fn color() -> bool {
+    use std::io::IsTerminal as _;
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+}
+
+fn validate(file: &PathBuf) -> Result<ExitCode> {
+    match load(file)? {
+        Ok(_) => {
+            println!("{}: ok", file.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(diags) => {
+            eprint!("{}", diags.render(color()));
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+fn print_llb(file: &PathBuf, platform: &str, build_platform: &str, mirror: Option<&str>, raw: bool) -> Result<ExitCode> {
+    let (spec, bytes, name) = match load(file)? {
+        Ok(x) => x,
+        Err(diags) => {
+            eprint!("{}", diags.render(color()));
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    let target = Platform::parse(platform)?;
+    let build_platform = Platform::parse(build_platform)?;
+    // Without BuildKit there is nothing to resolve the builder image against: the dump shows
+    // it unpinned and with no inherited environment.
+    let builder = llb_gen::BuilderImage { reference: llb_gen::lower::builder_reference(&spec, mirror), digest: None, env: vec![] };
+    let lowered = llb_gen::lower(&llb_gen::LowerInput {
+        spec: &spec,
+        spec_file: &name,
+        spec_data: &bytes,
+        target: &target,
+        build_platform: &build_platform,
+        builder: &builder,
+        session_id: "",
+        context_excludes: &[],
+        no_cache: false,
+        labels: &BTreeMap::new(),
+    })?;
+    let mut out = std::io::stdout().lock();
+    if raw {
+        out.write_all(&lowered.definition.encode_to_vec())?;
+    } else {
+        out.write_all(llb::dump::to_text(&lowered.definition)?.as_bytes())?;
+        writeln!(out, "image config")?;
+        writeln!(out, "{}", serde_json::to_string_pretty(&lowered.config)?)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}

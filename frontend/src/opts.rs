@@ -1,0 +1,162 @@
+//! The options BuildKit hands a gateway frontend: one `BUILDKIT_FRONTEND_OPT_<n>` environment
+//! variable per option, each `key=value` (split at the first `=`; values may hold more).
+//! Keys are the ones buildx and BuildKit's Dockerfile frontend use, spelled the same.
+
+use std::collections::BTreeMap;
+
+use anyhow::{bail, Context as _, Result};
+use llb::Platform;
+
+use crate::proto::gw;
+
+/// The build arg that rewrites the registry of every image goapp pulls.
+pub const MIRROR_ARG: &str = "GOAPP_REGISTRY_MIRROR";
+
+#[derive(Clone, Debug, Default)]
+pub struct Opts {
+    map: BTreeMap<String, String>,
+}
+
+impl Opts {
+    pub fn from_env() -> Self {
+        Self::from_vars(std::env::vars())
+    }
+
+    pub fn from_vars(vars: impl IntoIterator<Item = (String, String)>) -> Self {
+        let map = vars
+            .into_iter()
+            .filter(|(k, _)| k.starts_with("BUILDKIT_FRONTEND_OPT_"))
+            .filter_map(|(_, v)| v.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())))
+            .collect();
+        Opts { map }
+    }
+
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.map.get(key).map(String::as_str)
+    }
+
+    /// The spec's file name (`-f`); buildx sends its base name.
+    pub fn filename(&self) -> &str {
+        self.get("filename").filter(|f| !f.is_empty()).unwrap_or("goapp.yaml")
+    }
+
+    /// The session directory that holds the spec.
+    pub fn spec_local_name(&self) -> &str {
+        self.get("dockerfilekey").unwrap_or("dockerfile")
+    }
+
+    /// The session directory that holds the build context.
+    pub fn context_local_name(&self) -> &str {
+        self.get("contextkey").unwrap_or("context")
+    }
+
+    /// `--platform`, normalized; empty when not given.
+    pub fn platforms(&self) -> Result<Vec<Platform>> {
+        let Some(v) = self.get("platform").filter(|v| !v.is_empty()) else { return Ok(Vec::new()) };
+        v.split(',').map(|p| Platform::parse(p).with_context(|| format!("--platform {v}"))).collect()
+    }
+
+    /// Whether an index is asked for even for one platform.
+    pub fn multi_platform(&self) -> bool {
+        let yes = |v: Option<&str>| matches!(v, Some("true" | "1"));
+        yes(self.get("multi-platform")) || yes(self.build_arg("BUILDKIT_MULTI_PLATFORM"))
+    }
+
+    pub fn build_arg(&self, name: &str) -> Option<&str> {
+        self.get(&format!("build-arg:{name}"))
+    }
+
+    /// `--label` values.
+    pub fn labels(&self) -> BTreeMap<String, String> {
+        self.map.iter().filter_map(|(k, v)| k.strip_prefix("label:").map(|k| (k.to_string(), v.clone()))).collect()
+    }
+
+    /// `--no-cache` (without a filter: every step).
+    pub fn no_cache(&self) -> bool {
+        self.get("no-cache") == Some("")
+    }
+
+    /// `default`, `pull` (`--pull`) or `local`.
+    pub fn image_resolve_mode(&self) -> &str {
+        self.get("image-resolve-mode").filter(|m| !m.is_empty()).unwrap_or("default")
+    }
+
+    pub fn registry_mirror(&self) -> Option<&str> {
+        self.build_arg(MIRROR_ARG).filter(|m| !m.is_empty())
+    }
+
+    /// `--cache-from` entries, which the frontend must pass on with every solve.
+    pub fn cache_imports(&self) -> Result<Vec<gw::CacheOptionsEntry>> {
+        #[derive(serde::Deserialize)]
+        struct Entry {
+            #[serde(rename = "Type")]
+            kind: String,
+            #[serde(rename = "Attrs", default)]
+            attrs: BTreeMap<String, String>,
+        }
+        let mut out = Vec::new();
+        if let Some(json) = self.get("cache-imports").filter(|v| !v.is_empty()) {
+            let entries: Vec<Entry> = serde_json::from_str(json).context("the cache-imports option is not valid JSON")?;
+            out.extend(entries.into_iter().map(|e| gw::CacheOptionsEntry { r#type: e.kind, attrs: e.attrs }));
+        }
+        if let Some(list) = self.get("cache-from").filter(|v| !v.is_empty()) {
+            for r in list.split(',') {
+                out.push(gw::CacheOptionsEntry { r#type: "registry".into(), attrs: [("ref".to_string(), r.to_string())].into() });
+            }
+        }
+        Ok(out)
+    }
+
+    /// A subrequest (`--call`, `--print`) instead of a build.
+    pub fn request_id(&self) -> Option<&str> {
+        self.get("requestid").filter(|r| !r.is_empty())
+    }
+
+    pub fn check_supported(&self) -> Result<()> {
+        if let Some(ctx) = self.get("context").filter(|c| !c.is_empty()) {
+            bail!("goapp builds from a local build context; a remote context ({ctx}) is not supported yet");
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts(pairs: &[&str]) -> Opts {
+        Opts::from_vars(pairs.iter().enumerate().map(|(i, p)| (format!("BUILDKIT_FRONTEND_OPT_{i}"), p.to_string())))
+    }
+
+    #[test]
+    fn splits_at_the_first_equals_sign() {
+        let o = opts(&["build-arg:X=a=b", "filename=app.yaml", "label:org.example=1"]);
+        assert_eq!(o.build_arg("X"), Some("a=b"));
+        assert_eq!(o.filename(), "app.yaml");
+        assert_eq!(o.labels().get("org.example").map(String::as_str), Some("1"));
+    }
+
+    #[test]
+    fn platforms_are_normalized() {
+        let o = opts(&["platform=linux/amd64,linux/aarch64"]);
+        let ids: Vec<String> = o.platforms().unwrap().iter().map(|p| p.id()).collect();
+        assert_eq!(ids, ["linux/amd64", "linux/arm64"]);
+        assert!(opts(&[]).platforms().unwrap().is_empty());
+    }
+
+    #[test]
+    fn cache_imports_from_json_and_legacy_list() {
+        let o = opts(&[r#"cache-imports=[{"Type":"registry","Attrs":{"ref":"localhost:5000/c"}}]"#, "cache-from=a,b"]);
+        let c = o.cache_imports().unwrap();
+        assert_eq!(c.len(), 3);
+        assert_eq!(c[0].attrs["ref"], "localhost:5000/c");
+        assert_eq!(c[2].attrs["ref"], "b");
+    }
+
+    #[test]
+    fn no_cache_only_without_a_filter() {
+        assert!(opts(&["no-cache="]).no_cache());
+        assert!(!opts(&["no-cache=builder"]).no_cache());
+        assert!(!opts(&[]).no_cache());
+    }
+}

@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# Installs and starts everything the end-to-end tests need on a fresh Debian 12 machine:
+# Docker Engine with BuildKit and the containerd image store, buildx, QEMU user emulation
+# registered with binfmt_misc, a local registry on 127.0.0.1:5000, and the base images the
+# examples use, built from Debian packages. Safe to run again: each step checks first.
+#
+# Caches kept between runs on the same machine: the mmdebstrap tarballs (keyed on the package
+# list) under $GOAPP_CACHE and the registry's data.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+GOAPP_CACHE=${GOAPP_CACHE:-/var/cache/goapp-e2e}
+GOAPP_STATE=${GOAPP_STATE:-/var/lib/goapp-e2e}
+REGISTRY=${GOAPP_REGISTRY:-localhost:5000}
+log_dir=$GOAPP_STATE/logs
+mkdir -p "$GOAPP_CACHE" "$GOAPP_STATE" "$log_dir"
+
+say() { printf '[env] %s\n' "$*" >&2; }
+
+need_root() {
+  if [ "$(id -u)" != 0 ]; then
+    say "this script installs packages and starts daemons: run it as root"
+    exit 1
+  fi
+}
+
+archive_url() {
+  # Use the archive this machine already uses for bookworm; never a hard-coded host.
+  local f=/etc/apt/sources.list.d/debian.sources
+  if [ -f "$f" ]; then
+    awk '/^URIs:/ && $2 !~ /security/ {print $2; exit}' "$f"
+  else
+    awk '$1=="deb" && $3 ~ /^bookworm$/ {print $2; exit}' /etc/apt/sources.list
+  fi
+}
+
+install_packages() {
+  local want=(docker.io containerd docker-buildx docker-registry mmdebstrap arch-test qemu-user-static)
+  local missing=0
+  for p in "${want[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing=1
+  done
+  [ "$missing" = 0 ] && return 0
+  local url
+  url=$(archive_url)
+  [ -n "$url" ] || { say "cannot find the Debian archive URL in /etc/apt"; exit 1; }
+  say "adding trixie and bookworm-backports (pinned low) from $url"
+  cat > /etc/apt/sources.list.d/goapp-e2e.sources <<SRC
+Types: deb
+URIs: $url
+Suites: trixie bookworm-backports
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+SRC
+  cat > /etc/apt/preferences.d/goapp-e2e <<PIN
+Package: *
+Pin: release n=trixie
+Pin-Priority: 100
+
+Package: *
+Pin: release n=bookworm-backports
+Pin-Priority: 100
+PIN
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+    docker.io/trixie containerd/trixie docker-buildx/trixie docker-cli/trixie \
+    qemu-user-static/bookworm-backports docker-registry mmdebstrap arch-test \
+    >"$log_dir/apt.log" 2>&1 || { tail -n 40 "$log_dir/apt.log" >&2; exit 1; }
+}
+
+engine_up() { timeout 5 docker info >/dev/null 2>&1; }
+
+start_engine() {
+  if engine_up; then return 0; fi
+  mkdir -p /etc/docker
+  local cfg='{"features":{"containerd-snapshotter":true}}'
+  if [ "$(cat /etc/docker/daemon.json 2>/dev/null)" != "$cfg" ]; then
+    echo "$cfg" > /etc/docker/daemon.json
+  fi
+  if ! pgrep -x containerd >/dev/null; then
+    say "starting containerd"
+    nohup containerd >"$log_dir/containerd.log" 2>&1 &
+    for _ in $(seq 1 50); do [ -S /run/containerd/containerd.sock ] && break; sleep 0.2; done
+  fi
+  if ! pgrep -x dockerd >/dev/null; then
+    say "starting dockerd"
+    nohup dockerd --containerd=/run/containerd/containerd.sock >"$log_dir/dockerd.log" 2>&1 &
+  fi
+  for _ in $(seq 1 100); do engine_up && return 0; sleep 0.3; done
+  say "dockerd did not come up; its log:"; tail -n 40 "$log_dir/dockerd.log" >&2; exit 1
+}
+
+register_binfmt() {
+  if [ ! -e /proc/sys/fs/binfmt_misc/register ]; then
+    mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc
+  fi
+  local arch conf name
+  for arch in aarch64 arm riscv64 ppc64le s390x; do
+    conf=/usr/lib/binfmt.d/qemu-$arch.conf
+    [ -f "$conf" ] || continue
+    name=$(cut -d: -f2 "$conf")
+    [ -e "/proc/sys/fs/binfmt_misc/$name" ] && continue
+    grep -v '^#' "$conf" | head -n1 > /proc/sys/fs/binfmt_misc/register
+  done
+  [ -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ] || { say "QEMU aarch64 is not registered"; exit 1; }
+}
+
+start_registry() {
+  if curl -fsS "http://$REGISTRY/v2/" >/dev/null 2>&1; then return 0; fi
+  mkdir -p "$GOAPP_STATE/registry"
+  cat > "$GOAPP_STATE/registry.yml" <<CFG
+version: 0.1
+log:
+  level: warn
+storage:
+  filesystem:
+    rootdirectory: $GOAPP_STATE/registry
+  delete:
+    enabled: true
+http:
+  addr: ${REGISTRY/localhost/127.0.0.1}
+CFG
+  say "starting the registry on $REGISTRY"
+  nohup docker-registry serve "$GOAPP_STATE/registry.yml" >"$log_dir/registry.log" 2>&1 &
+  for _ in $(seq 1 50); do curl -fsS "http://$REGISTRY/v2/" >/dev/null 2>&1 && return 0; sleep 0.2; done
+  say "the registry did not come up"; tail -n 20 "$log_dir/registry.log" >&2; exit 1
+}
+
+start() {
+  need_root
+  install_packages
+  start_engine
+  register_binfmt
+  start_registry
+  docker buildx inspect default >/dev/null
+  say "engine, buildx, binfmt and registry are up"
+}
+
+case "${1:-all}" in
+  engine) start ;;
+  images) "$here/base-images.sh" ;;
+  all) start; "$here/base-images.sh" ;;
+  *) echo "usage: $0 [engine|images|all]" >&2; exit 2 ;;
+esac
