@@ -49,7 +49,6 @@ async fn build(client: &mut Client, opts: &Opts, session: &str) -> Result<gw::Re
         ("file.base", "file operations"),
         ("exec.mount.cache", "cache mounts"),
         ("exec.mount.cache.sharing", "cache mount sharing modes"),
-        ("exec.meta.removemountstubs.recursive", "clean exec mounts"),
         ("file.copy.includeexcludepatterns", "copy with exclude patterns"),
         ("source.local.sharedkeyhint", "incremental context transfer"),
     ])?;

@@ -19,7 +19,15 @@ const MAX_MESSAGE: usize = 16 << 20;
 pub type Client = LlbBridgeClient<Channel>;
 
 pub async fn connect_stdio() -> Result<Client> {
-    let stdio = tokio::io::join(tokio::io::stdin(), tokio::io::stdout());
+    // The stdio fds are pipes: use them as non-blocking pipes driven by the reactor, rather
+    // than tokio's Stdin/Stdout (which go through std's line-buffered stdout and blocking
+    // threads).
+    use std::os::fd::AsFd as _;
+    let rx = std::io::stdin().as_fd().try_clone_to_owned().context("duplicating stdin")?;
+    let tx = std::io::stdout().as_fd().try_clone_to_owned().context("duplicating stdout")?;
+    let rx = tokio::net::unix::pipe::Receiver::from_owned_fd(rx).context("stdin is not a pipe")?;
+    let tx = tokio::net::unix::pipe::Sender::from_owned_fd(tx).context("stdout is not a pipe")?;
+    let stdio = tokio::io::join(rx, tx);
     let slot = Arc::new(Mutex::new(Some(stdio)));
     let channel = Endpoint::from_static("http://localhost")
         .connect_with_connector(tower::service_fn(move |_: Uri| {

@@ -145,7 +145,8 @@ pub fn lower(input: &LowerInput<'_>) -> Result<Lowered, LowerError> {
             cwd: SRC.into(),
             user: String::new(),
             mounts: vec![
-                Mount::scratchpad("/", builder),
+                // BuildKit mounts a root without an output read-only.
+                Mount::output("/", Some(builder)),
                 Mount::readonly(SRC, context),
                 Mount::output(OUT, None),
                 // Go's module and build caches lock their own entries, so concurrent builds
@@ -200,7 +201,9 @@ fn static_base(g: &mut Graph, builder: llb::Output) -> llb::Output {
             // Copying the builder's /tmp (not its contents) carries its mode, 1777: a mkdir
             // cannot set the sticky bit.
             FileAction::Copy(Copy::new(builder, "/tmp", "/tmp").exclude(&["*"]).owner(0, 0)),
-            FileAction::Mkdir(Mkdir { path: "/home/nonroot".into(), mode: 0o700, parents: true, owner: Some((NONROOT_UID, NONROOT_UID)) }),
+            // Created one at a time: a parent made by `parents` gets the child's mode and owner.
+            FileAction::Mkdir(Mkdir { path: "/home".into(), mode: 0o755, parents: false, owner: Some((0, 0)) }),
+            FileAction::Mkdir(Mkdir { path: "/home/nonroot".into(), mode: 0o700, parents: false, owner: Some((NONROOT_UID, NONROOT_UID)) }),
         ],
     )
 }

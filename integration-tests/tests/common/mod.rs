@@ -1,0 +1,144 @@
+//! Helpers shared by the end-to-end tests: running commands, the local registry, images.
+//!
+//! The tests need the environment `scripts/test` sets up (Docker Engine with BuildKit, buildx,
+//! QEMU, the local registry, the base images, the frontend image). They do not skip when it is
+//! missing: they fail and say how to set it up.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+pub const REGISTRY: &str = "localhost:5000";
+
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_path_buf()
+}
+
+/// Fails the test with a clear message when the engine is not there.
+pub fn require_engine() {
+    let ok = Command::new("docker").args(["info", "--format", "{{.ServerVersion}}"]).output().map(|o| o.status.success()).unwrap_or(false);
+    assert!(ok, "no Docker Engine answers: run the end-to-end tests with scripts/test, which starts one");
+    let reg = Command::new("curl").args(["-fsS", &format!("http://{REGISTRY}/v2/")]).output().map(|o| o.status.success()).unwrap_or(false);
+    assert!(reg, "the local registry {REGISTRY} does not answer: run scripts/test, which starts it");
+}
+
+/// A tag unique to this test run, so runs never see each other's images.
+pub fn unique_tag(name: &str) -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    format!("{REGISTRY}/e2e/{name}:{}-{}", std::process::id(), N.fetch_add(1, Ordering::SeqCst))
+}
+
+pub struct Run {
+    pub status: std::process::ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+pub fn run(dir: &Path, program: &str, args: &[&str]) -> Run {
+    let Output { status, stdout, stderr } = Command::new(program)
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
+    Run { status, stdout: String::from_utf8_lossy(&stdout).into_owned(), stderr: String::from_utf8_lossy(&stderr).into_owned() }
+}
+
+/// Runs a command that must succeed and returns its stdout.
+pub fn ok(dir: &Path, program: &str, args: &[&str]) -> String {
+    let r = run(dir, program, args);
+    assert!(r.status.success(), "`{program} {}` failed ({}):\n{}\n{}", args.join(" "), r.status, r.stdout, r.stderr);
+    r.stdout
+}
+
+/// A JSON document from the local registry (a manifest, an index or a config blob).
+pub fn registry_json(path: &str) -> serde_json::Value {
+    let url = format!("http://{REGISTRY}/v2/{path}");
+    let accept = "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.docker.distribution.manifest.v2+json";
+    let body = ok(Path::new("/"), "curl", &["-fsS", "-H", &format!("Accept: {accept}"), &url]);
+    serde_json::from_str(&body).unwrap_or_else(|e| panic!("{url} is not JSON: {e}\n{body}"))
+}
+
+/// One platform's image in a pushed index.
+pub struct PlatformImage {
+    pub platform: String,
+    pub manifest: serde_json::Value,
+    pub config: serde_json::Value,
+}
+
+/// The platform images of a pushed multi-platform index (attestation manifests left out).
+pub fn index_images(reference: &str) -> Vec<PlatformImage> {
+    let (repo, tag) = reference.strip_prefix(&format!("{REGISTRY}/")).expect("local image").rsplit_once(':').expect("tag");
+    let index = registry_json(&format!("{repo}/manifests/{tag}"));
+    let manifests = index["manifests"].as_array().unwrap_or_else(|| panic!("{reference} is not an index: {index}"));
+    manifests
+        .iter()
+        .filter(|m| m["platform"]["os"] != "unknown")
+        .map(|m| {
+            let p = &m["platform"];
+            let mut platform = format!("{}/{}", p["os"].as_str().unwrap(), p["architecture"].as_str().unwrap());
+            if let Some(v) = p["variant"].as_str() {
+                platform = format!("{platform}/{v}");
+            }
+            let manifest = registry_json(&format!("{repo}/manifests/{}", m["digest"].as_str().unwrap()));
+            let config = registry_json(&format!("{repo}/blobs/{}", manifest["config"]["digest"].as_str().unwrap()));
+            PlatformImage { platform, manifest, config }
+        })
+        .collect()
+}
+
+/// `tar tv` lines of a platform's image filesystem, read from its layers in the registry.
+pub fn image_files(reference: &str, img: &PlatformImage) -> Vec<String> {
+    let repo = reference.strip_prefix(&format!("{REGISTRY}/")).unwrap().rsplit_once(':').unwrap().0;
+    let mut files = Vec::new();
+    for layer in img.manifest["layers"].as_array().expect("layers") {
+        let url = format!("http://{REGISTRY}/v2/{repo}/blobs/{}", layer["digest"].as_str().unwrap());
+        let listing = ok(Path::new("/"), "sh", &["-c", &format!("curl -fsS '{url}' | tar tzvf - --numeric-owner")]);
+        files.extend(listing.lines().map(str::to_string));
+    }
+    files
+}
+
+/// Turns QEMU emulation of one architecture off until dropped, so that any step that would
+/// run under emulation fails instead.
+pub struct EmulationOff {
+    entry: PathBuf,
+}
+
+impl EmulationOff {
+    pub fn new(qemu_name: &str) -> Self {
+        let entry = PathBuf::from(format!("/proc/sys/fs/binfmt_misc/{qemu_name}"));
+        let state = std::fs::read_to_string(&entry).unwrap_or_else(|e| panic!("{} is not registered ({e}): run scripts/test", entry.display()));
+        assert!(state.starts_with("enabled"), "{} is not enabled", entry.display());
+        std::fs::write(&entry, "0").expect("disable binfmt entry");
+        EmulationOff { entry }
+    }
+}
+
+impl Drop for EmulationOff {
+    fn drop(&mut self) {
+        let _ = std::fs::write(&self.entry, "1");
+    }
+}
+
+/// Copies a directory tree (an example) somewhere the test may change it.
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let dest = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &dest);
+        } else {
+            std::fs::copy(entry.path(), &dest).unwrap();
+        }
+    }
+}
+
+pub fn temp_dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("goapp-e2e-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}

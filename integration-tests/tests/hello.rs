@@ -1,0 +1,117 @@
+//! End to end: examples/hello built by `docker buildx build` through its `# syntax=` line for
+//! linux/amd64 and linux/arm64, pushed to the local registry, then inspected and run.
+
+mod common;
+
+use std::io::{Read as _, Write as _};
+use std::net::TcpStream;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::*;
+
+const MIRROR: &str = "--build-arg=GOAPP_REGISTRY_MIRROR=localhost:5000";
+
+#[test]
+fn hello_builds_for_two_platforms_natively_and_runs_on_each() {
+    require_engine();
+    let dir = repo_root().join("examples/hello");
+    let image = unique_tag("hello");
+
+    // With arm64 emulation off, any step run on linux/arm64 would fail: the build passing
+    // shows that every exec ran on the build platform. --no-cache makes the compile really run.
+    {
+        let _off = EmulationOff::new("qemu-aarch64");
+        ok(&dir, "docker", &[
+            "buildx", "build", "--progress=plain", "--no-cache",
+            "--platform", "linux/amd64,linux/arm64",
+            "-f", "goapp.yaml", MIRROR, "-t", &image, "--push", ".",
+        ]);
+    }
+
+    let images = index_images(&image);
+    let mut platforms: Vec<&str> = images.iter().map(|i| i.platform.as_str()).collect();
+    platforms.sort();
+    assert_eq!(platforms, ["linux/amd64", "linux/arm64"], "one index with both platforms");
+
+    for img in &images {
+        let arch = img.platform.rsplit('/').next().unwrap();
+        let c = &img.config;
+        assert_eq!(c["architecture"], arch, "{}: config architecture", img.platform);
+        assert_eq!(c["os"], "linux");
+        let cfg = &c["config"];
+        assert_eq!(cfg["User"], "65532:65532");
+        assert!(cfg["ExposedPorts"]["8080/tcp"].is_object(), "{}: exposed port: {cfg}", img.platform);
+        let env: Vec<&str> = cfg["Env"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+        assert!(env.contains(&"GREETING=hi"), "{env:?}");
+        assert!(env.contains(&"SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt"), "{env:?}");
+        assert!(env.iter().any(|e| e.starts_with("PATH=")), "{env:?}");
+        assert_eq!(cfg["Entrypoint"], serde_json::json!(["/usr/local/bin/hello"]));
+        assert_eq!(cfg["Cmd"], serde_json::json!(["--listen", ":8080"]));
+
+        let files = image_files(&image, img);
+        let find = |path: &str| files.iter().find(|l| l.split_whitespace().last() == Some(path)).cloned();
+        let bin = find("usr/local/bin/hello").unwrap_or_else(|| panic!("no binary in {files:#?}"));
+        assert!(bin.starts_with("-rwxr-xr-x 0/0 "), "binary mode and owner: {bin}");
+        let tmp = find("tmp/").unwrap_or_else(|| panic!("no /tmp in {files:#?}"));
+        assert!(tmp.starts_with("drwxrwxrwt 0/0 "), "/tmp mode: {tmp}");
+        for shell in ["bin/sh", "bin/bash", "usr/bin/sh", "bin/busybox"] {
+            assert!(find(shell).is_none(), "the image has a shell at /{shell}");
+        }
+        assert!(find("etc/ssl/certs/ca-certificates.crt").is_some(), "CA bundle");
+        assert!(files.iter().any(|l| l.contains("usr/share/zoneinfo/Europe/Berlin")), "zoneinfo");
+        let passwd = find("etc/passwd").expect("passwd");
+        assert!(passwd.starts_with("-rw-r--r-- 0/0 "), "{passwd}");
+
+        // It runs on its platform (arm64 under QEMU) and reports that platform.
+        let out = ok(Path::new("/"), "docker", &["run", "--rm", "--pull=always", "--platform", &img.platform, &image, "--once"]);
+        assert!(out.contains(&format!("hi from {}", img.platform)), "{}: {out}", img.platform);
+
+        // The HTTP server answers.
+        let cid = ok(Path::new("/"), "docker", &["run", "-d", "--platform", &img.platform, "-p", "127.0.0.1::8080", &image]).trim().to_string();
+        let body = http_get_with_retry(&cid);
+        let _ = run(Path::new("/"), "docker", &["rm", "-f", &cid]);
+        assert!(body.contains(&format!("hi from {}", img.platform)), "{}: {body}", img.platform);
+    }
+}
+
+fn http_get_with_retry(cid: &str) -> String {
+    let port = ok(Path::new("/"), "docker", &["port", cid, "8080/tcp"]);
+    let addr = port.lines().next().expect("a published port").trim().to_string();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let attempt = TcpStream::connect(&addr).and_then(|mut s| {
+            s.set_read_timeout(Some(Duration::from_secs(5)))?;
+            s.write_all(b"GET / HTTP/1.0\r\nHost: localhost\r\n\r\n")?;
+            let mut body = String::new();
+            s.read_to_string(&mut body)?;
+            Ok(body)
+        });
+        match attempt {
+            Ok(body) if body.starts_with("HTTP/1.0 200") => return body,
+            _ if Instant::now() > deadline => {
+                let logs = run(Path::new("/"), "docker", &["logs", cid]);
+                panic!("the server in {cid} did not answer on {addr}: {attempt:?}\n{}{}", logs.stdout, logs.stderr);
+            }
+            _ => std::thread::sleep(Duration::from_millis(300)),
+        }
+    }
+}
+
+#[test]
+fn a_typo_in_the_spec_fails_the_build_at_its_line_and_column() {
+    require_engine();
+    let dir = temp_dir("typo");
+    copy_dir(&repo_root().join("examples/hello"), &dir);
+    let spec = std::fs::read_to_string(dir.join("goapp.yaml")).unwrap();
+    std::fs::write(dir.join("goapp.yaml"), spec.replace("main: ./cmd/hello", "mian: ./cmd/hello")).unwrap();
+    let line = spec.lines().position(|l| l.starts_with("main:")).unwrap() + 1;
+
+    let r = run(&dir, "docker", &["buildx", "build", "--progress=plain", "-f", "goapp.yaml", MIRROR, "."]);
+    assert!(!r.status.success(), "a spec with a typo built");
+    let expected = format!("goapp.yaml:{line}:1: unknown key `mian` in the spec");
+    assert!(r.stderr.contains(&expected), "no `{expected}` in:\n{}", r.stderr);
+    assert!(r.stderr.contains("did you mean `main`?"), "{}", r.stderr);
+    // buildx prints the offending line from the source-location detail.
+    assert!(r.stderr.contains(&format!("{line} | >>> mian: ./cmd/hello")), "no snippet in:\n{}", r.stderr);
+}
