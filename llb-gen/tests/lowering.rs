@@ -1,0 +1,111 @@
+//! Lowering the examples: golden dumps of the LLB (decoded from the marshalled bytes),
+//! determinism, and where each op runs.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use llb::{pb, Platform};
+use llb_gen::reference::ImageRef;
+use llb_gen::{lower, BuilderImage, LowerInput};
+use prost::Message as _;
+
+fn examples() -> Vec<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
+    let mut specs: Vec<PathBuf> = std::fs::read_dir(&root)
+        .unwrap()
+        .map(|e| e.unwrap().path().join("goapp.yaml"))
+        .filter(|p| p.exists())
+        .collect();
+    specs.sort();
+    assert!(!specs.is_empty(), "no examples found in {}", root.display());
+    specs
+}
+
+fn builder() -> BuilderImage {
+    BuilderImage {
+        reference: ImageRef::parse("golang:1.24").unwrap(),
+        digest: Some(format!("sha256:{}", "0".repeat(64))),
+        env: vec!["PATH=/usr/local/go/bin:/usr/bin:/bin".into(), "GOTOOLCHAIN=auto".into()],
+    }
+}
+
+fn lower_example(path: &Path, target: &str) -> (llb_gen::Lowered, String) {
+    let bytes = std::fs::read(path).unwrap();
+    let spec = llb_gen::load("goapp.yaml", &bytes).unwrap_or_else(|d| panic!("{}:\n{}", path.display(), d.render(false)));
+    let target = Platform::parse(target).unwrap();
+    let build = Platform::parse("linux/amd64").unwrap();
+    let b = builder();
+    let labels = BTreeMap::new();
+    let excludes = vec!["*.md".to_string()];
+    let lowered = lower(&LowerInput {
+        spec: &spec,
+        spec_file: "goapp.yaml",
+        spec_data: &bytes,
+        target: &target,
+        build_platform: &build,
+        builder: &b,
+        session_id: "test-session",
+        context_excludes: &excludes,
+        no_cache: false,
+        labels: &labels,
+    })
+    .unwrap();
+    let name = path.parent().unwrap().file_name().unwrap().to_string_lossy().into_owned();
+    (lowered, name)
+}
+
+fn ops(def: &pb::Definition) -> Vec<pb::Op> {
+    def.def.iter().map(|b| pb::Op::decode(b.as_slice()).unwrap()).collect()
+}
+
+#[test]
+fn golden_llb_of_every_example() {
+    for spec in examples() {
+        for target in ["linux/amd64", "linux/arm64"] {
+            let (lowered, name) = lower_example(&spec, target);
+            let mut text = llb::dump::to_text(&lowered.definition).unwrap();
+            text.push_str("image config\n");
+            text.push_str(&serde_json::to_string_pretty(&lowered.config).unwrap());
+            insta::assert_snapshot!(format!("{name}-{}", target.replace('/', "-")), text);
+        }
+    }
+}
+
+#[test]
+fn lowering_is_deterministic() {
+    for spec in examples() {
+        let (a, _) = lower_example(&spec, "linux/arm64");
+        for _ in 0..10 {
+            let (b, _) = lower_example(&spec, "linux/arm64");
+            assert_eq!(a.definition.encode_to_vec(), b.definition.encode_to_vec(), "{}", spec.display());
+        }
+    }
+}
+
+#[test]
+fn every_exec_runs_on_the_build_platform() {
+    for spec in examples() {
+        for target in ["linux/arm64", "linux/arm/v7", "linux/s390x"] {
+            let (lowered, _) = lower_example(&spec, target);
+            let execs: Vec<_> = ops(&lowered.definition).into_iter().filter(|o| matches!(o.op, Some(pb::op::Op::Exec(_)))).collect();
+            assert!(!execs.is_empty());
+            for e in execs {
+                assert_eq!(Platform::from_pb(e.platform.as_ref().unwrap()).id(), "linux/amd64", "{} for {target}", spec.display());
+            }
+        }
+    }
+}
+
+#[test]
+fn platforms_share_the_builder_context_and_static_base() {
+    for spec in examples() {
+        let (amd, _) = lower_example(&spec, "linux/amd64");
+        let (arm, _) = lower_example(&spec, "linux/arm64");
+        let digests = |d: &pb::Definition| d.def.iter().map(|b| llb::digest(b)).collect::<std::collections::BTreeSet<_>>();
+        let shared = digests(&amd.definition).intersection(&digests(&arm.definition)).count();
+        // builder image, build context, static base
+        assert_eq!(shared, 3, "{}", spec.display());
+        assert_eq!(amd.config.architecture, "amd64");
+        assert_eq!(arm.config.architecture, "arm64");
+    }
+}
