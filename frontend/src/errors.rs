@@ -36,6 +36,7 @@ pub fn spec_status(diags: &Diagnostics) -> Status {
         .iter()
         .take(MAX_DETAILS)
         .map(|d| {
+            let span = llb_gen::diag::token_span(&diags.source, d.span);
             let json = serde_json::json!({
                 "info": {
                     "filename": diags.file,
@@ -43,8 +44,8 @@ pub fn spec_status(diags: &Diagnostics) -> Status {
                     "language": "YAML",
                 },
                 "ranges": [{
-                    "start": {"line": d.span.start.line, "character": d.span.start.column},
-                    "end": {"line": d.span.end.line, "character": d.span.end.column},
+                    "start": {"line": span.start.line, "character": span.start.column},
+                    "end": {"line": span.end.line, "character": span.end.column},
                 }],
             });
             prost_types::Any { type_url: SOURCE_DETAIL.into(), value: serde_json::to_vec(&json).expect("json") }
@@ -75,7 +76,7 @@ mod tests {
 
     #[test]
     fn spec_status_has_location_in_message_and_detail() {
-        let diags = llb_gen::load("goapp.yaml", b"name: x\nmian: ./cmd\n").unwrap_err();
+        let diags = llb_gen::load("goapp.yaml", b"name: x\nmian: ./cmd\n", &Default::default()).unwrap_err();
         let st = spec_status(&diags);
         assert_eq!(st.code, INVALID_ARGUMENT);
         assert!(st.message.starts_with("goapp.yaml:2:1: unknown key `mian`"), "{}", st.message);

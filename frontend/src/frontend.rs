@@ -58,7 +58,7 @@ async fn build(client: &mut Client, opts: &Opts, session: &str) -> Result<gw::Re
 
     let filename = opts.filename().to_string();
     let spec_bytes = read_spec(client, opts, session, &filename).await?;
-    let spec = llb_gen::load(&filename, &spec_bytes).map_err(|d| Failure::Spec(errors::spec_status(&d)))?;
+    let spec = llb_gen::load(&filename, &spec_bytes, &opts.build_args()).map_err(|d| Failure::Spec(errors::spec_status(&d)))?.spec;
 
     let build_platform = caps.build_platform.clone().unwrap_or_else(host_platform);
     let mut targets = opts.platforms()?;

@@ -32,6 +32,9 @@ enum Command {
     Validate {
         /// The spec file (goapp.yaml).
         file: PathBuf,
+        /// A build arg for `${NAME}` in the spec, as `NAME=value` (repeatable).
+        #[arg(long = "build-arg", value_name = "NAME=VALUE")]
+        build_args: Vec<String>,
     },
     /// Print the LLB a spec becomes for one target platform.
     Llb {
@@ -46,6 +49,9 @@ enum Command {
         /// Rewrite the registry of every image (as the GOAPP_REGISTRY_MIRROR build arg does).
         #[arg(long)]
         registry_mirror: Option<String>,
+        /// A build arg for `${NAME}` in the spec, as `NAME=value` (repeatable).
+        #[arg(long = "build-arg", value_name = "NAME=VALUE")]
+        build_args: Vec<String>,
         /// Write the marshalled pb.Definition (what `buildctl build` reads on stdin) instead of
         /// the readable dump.
         #[arg(long)]
@@ -57,9 +63,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Gateway => run_gateway(),
-        Command::Validate { file } => validate(&file),
-        Command::Llb { file, platform, build_platform, registry_mirror, raw } => {
-            print_llb(&file, &platform, &build_platform, registry_mirror.as_deref(), raw)
+        Command::Validate { file, build_args } => validate(&file, &build_args),
+        Command::Llb { file, platform, build_platform, registry_mirror, build_args, raw } => {
+            print_llb(&file, &platform, &build_platform, registry_mirror.as_deref(), &build_args, raw)
         }
     };
     match result {
@@ -77,10 +83,15 @@ fn run_gateway() -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn load(file: &PathBuf) -> Result<Result<(llb_gen::Spec, Vec<u8>, String), llb_gen::Diagnostics>> {
+fn load(file: &PathBuf, build_args: &[String]) -> Result<Result<(llb_gen::Loaded, Vec<u8>, String), llb_gen::Diagnostics>> {
     let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
     let name = file.display().to_string();
-    Ok(llb_gen::load(&name, &bytes).map(|s| (s, bytes, name)))
+    let mut args = BTreeMap::new();
+    for a in build_args {
+        let (k, v) = a.split_once('=').with_context(|| format!("--build-arg {a}: write NAME=value"))?;
+        args.insert(k.to_string(), v.to_string());
+    }
+    Ok(llb_gen::load(&name, &bytes, &args).map(|s| (s, bytes, name)))
 }
 
 fn color() -> bool {
@@ -88,9 +99,12 @@ fn color() -> bool {
     std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none()
 }
 
-fn validate(file: &PathBuf) -> Result<ExitCode> {
-    match load(file)? {
-        Ok(_) => {
+fn validate(file: &PathBuf, build_args: &[String]) -> Result<ExitCode> {
+    match load(file, build_args)? {
+        Ok((loaded, _, _)) => {
+            if !loaded.warnings.items.is_empty() {
+                eprint!("{}", loaded.warnings.render(color()));
+            }
             println!("{}: ok", file.display());
             Ok(ExitCode::SUCCESS)
         }
@@ -101,9 +115,9 @@ fn validate(file: &PathBuf) -> Result<ExitCode> {
     }
 }
 
-fn print_llb(file: &PathBuf, platform: &str, build_platform: &str, mirror: Option<&str>, raw: bool) -> Result<ExitCode> {
-    let (spec, bytes, name) = match load(file)? {
-        Ok(x) => x,
+fn print_llb(file: &PathBuf, platform: &str, build_platform: &str, mirror: Option<&str>, build_args: &[String], raw: bool) -> Result<ExitCode> {
+    let (spec, bytes, name) = match load(file, build_args)? {
+        Ok((loaded, bytes, name)) => (loaded.spec, bytes, name),
         Err(diags) => {
             eprint!("{}", diags.render(color()));
             return Ok(ExitCode::FAILURE);

@@ -62,6 +62,11 @@ impl Opts {
         yes(self.get("multi-platform")) || yes(self.build_arg("BUILDKIT_MULTI_PLATFORM"))
     }
 
+    /// Every `--build-arg`, by name.
+    pub fn build_args(&self) -> BTreeMap<String, String> {
+        self.map.iter().filter_map(|(k, v)| k.strip_prefix("build-arg:").map(|k| (k.to_string(), v.clone()))).collect()
+    }
+
     pub fn build_arg(&self, name: &str) -> Option<&str> {
         self.get(&format!("build-arg:{name}"))
     }

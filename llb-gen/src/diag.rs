@@ -121,13 +121,47 @@ impl fmt::Display for Diagnostics {
 
 impl std::error::Error for Diagnostics {}
 
-/// The byte range of `span` in `source`; an end before the start, or past the line, is
-/// clamped so that the renderer always gets a valid range.
+/// The byte range of `span` in `source`. A span that is only a start point covers the token
+/// that starts there (a quoted string, or a plain word up to `: `, `,`, `]`, `}` or a
+/// comment); the range is clamped so that the renderer always gets a valid one.
 pub fn byte_range(source: &str, span: Span) -> std::ops::Range<usize> {
     let start = byte_offset(source, span.start);
-    let end = if span.end < span.start { start } else { byte_offset(source, span.end) };
+    if span.end <= span.start {
+        return start..start + token_len(&source[start..]);
+    }
+    let end = byte_offset(source, span.end);
     let end_char = source[end..].chars().next().map(|c| c.len_utf8()).unwrap_or(0);
     start..(end + end_char).min(source.len()).max(start)
+}
+
+/// The span of the token starting at `span.start`, with its end filled in.
+pub fn token_span(source: &str, span: Span) -> Span {
+    if span.end > span.start {
+        return span;
+    }
+    let start = byte_offset(source, span.start);
+    let len = source[start..start + token_len(&source[start..])].chars().count() as u32;
+    Span { start: span.start, end: Pos { line: span.start.line, column: span.start.column + len.saturating_sub(1) } }
+}
+
+fn token_len(rest: &str) -> usize {
+    let line = rest.split('\n').next().unwrap_or("").trim_end_matches('\r');
+    let len = match line.chars().next() {
+        Some(q @ ('"' | '\'')) => line[1..].find(q).map(|i| i + 2).unwrap_or(line.len()),
+        _ => {
+            let mut end = line.len();
+            for pat in [": ", ",", "]", "}", " #"] {
+                if let Some(i) = line.find(pat) {
+                    end = end.min(i);
+                }
+            }
+            if line[..end].ends_with(':') {
+                end -= 1;
+            }
+            line[..end].trim_end().len()
+        }
+    };
+    len.max(line.chars().next().map(|c| c.len_utf8()).unwrap_or(0))
 }
 
 fn byte_offset(source: &str, pos: Pos) -> usize {

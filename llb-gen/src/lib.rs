@@ -12,9 +12,10 @@ pub mod image;
 pub mod load;
 pub mod lower;
 pub mod reference;
+pub mod schema;
 pub mod spec;
 
 pub use diag::{Diagnostic, Diagnostics, Severity, Span};
-pub use load::load;
+pub use load::{load, Loaded};
 pub use lower::{lower, BuilderImage, LowerInput, Lowered};
 pub use spec::Spec;

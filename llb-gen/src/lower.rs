@@ -19,8 +19,9 @@ use llb::{pb, CacheSharing, Copy, Exec, FileAction, Graph, Mkdir, Mkfile, Mount,
 
 use crate::diag::Span;
 use crate::golang;
-use crate::image::{env_set, ContainerConfig, Empty, History, ImageConfig};
+use crate::image::{env_set, ContainerConfig, Empty, HealthConfig, History, ImageConfig};
 use crate::reference::ImageRef;
+use crate::spec::raw::ModMode;
 use crate::spec::{Base, Spec, NONROOT_UID};
 
 /// Where the Go toolchain keeps downloaded modules and compiled packages in the builder.
@@ -98,16 +99,13 @@ pub fn lower(input: &LowerInput<'_>) -> Result<Lowered, LowerError> {
     let spec = input.spec;
     let target = input.target;
     let go_target = golang::target(target).map_err(|reason| LowerError::Platform { platform: target.id(), reason })?;
-    let name = &spec.name.value;
 
     let mut g = Graph::new();
     let src = g.add_source_info(input.spec_file, input.spec_data, "YAML");
-    let range = |span: Span| SourceRange {
-        source: src,
-        start_line: span.start.line,
-        start_column: span.start.column,
-        end_line: span.end.line,
-        end_column: span.end.column,
+    let source = std::str::from_utf8(input.spec_data).unwrap_or("");
+    let range = |span: Span| {
+        let span = crate::diag::token_span(source, span);
+        SourceRange { source: src, start_line: span.start.line, start_column: span.start.column, end_line: span.end.line, end_column: span.end.column }
     };
 
     let builder_ref = match &input.builder.digest {
@@ -129,121 +127,225 @@ pub fn lower(input: &LowerInput<'_>) -> Result<Lowered, LowerError> {
     let context = g.local("context", attrs);
     g.meta(context.op).name = Some("[internal] load build context".into());
 
-    let mut env = input.builder.env.clone();
-    for (k, v) in [("CGO_ENABLED", "0"), ("GOCACHE", GOCACHE), ("GOMODCACHE", GOMODCACHE), ("GOTOOLCHAIN", "local")] {
-        env_set(&mut env, k, v);
-    }
-    for kv in go_target.env() {
-        let (k, v) = kv.split_once('=').expect("K=V");
-        env_set(&mut env, k, v);
-    }
-    let out_path = format!("{OUT}/{name}");
-    let build = g.exec(
-        Exec {
-            args: vec!["go".into(), "build".into(), "-trimpath".into(), "-ldflags=-s -w".into(), "-o".into(), out_path, spec.main.value.clone()],
-            env,
-            cwd: SRC.into(),
-            user: String::new(),
-            mounts: vec![
-                // BuildKit mounts a root without an output read-only.
-                Mount::output("/", Some(builder)),
-                Mount::readonly(SRC, context),
-                Mount::output(OUT, None),
-                // Go's module and build caches lock their own entries, so concurrent builds
-                // (the platforms of one build, or parallel builds) can share them safely.
-                Mount::cache(GOMODCACHE, "goapp-go-mod", CacheSharing::Shared),
-                Mount::cache(GOCACHE, "goapp-go-build", CacheSharing::Shared),
-            ],
-            no_network: false,
-        },
-        input.build_platform,
-    );
-    {
+    let cwd = if spec.module.value == "." { SRC.to_string() } else { format!("{SRC}/{}", spec.module.value) };
+    let mut binaries = Vec::new();
+    for t in &spec.targets {
+        let mut env = input.builder.env.clone();
+        env_set(&mut env, "GOTOOLCHAIN", "local");
+        for (k, v) in &t.env {
+            env_set(&mut env, k, v);
+        }
+        for (k, v) in [("CGO_ENABLED", "0"), ("GOCACHE", GOCACHE), ("GOMODCACHE", GOMODCACHE)] {
+            env_set(&mut env, k, v);
+        }
+        for kv in go_target.env() {
+            let (k, v) = kv.split_once('=').expect("K=V");
+            env_set(&mut env, k, v);
+        }
+        let mut args = vec!["go".to_string(), "build".to_string()];
+        args.extend(t.flags.iter().cloned());
+        if !t.ldflags.is_empty() {
+            args.push(format!("-ldflags={}", t.ldflags));
+        }
+        if !t.tags.is_empty() {
+            args.push(format!("-tags={}", t.tags.join(",")));
+        }
+        if let Some(m) = spec.go.module_mode {
+            args.push(format!("-mod={}", mod_flag(m)));
+        }
+        args.extend(["-o".to_string(), format!("{OUT}/{}", t.name.value), t.main.value.clone()]);
+        let build = g.exec(
+            Exec {
+                args,
+                env,
+                cwd: cwd.clone(),
+                user: String::new(),
+                mounts: vec![
+                    // BuildKit mounts a root without an output read-only.
+                    Mount::output("/", Some(builder)),
+                    Mount::readonly(SRC, context),
+                    Mount::output(OUT, None),
+                    // Go's module and build caches lock their own entries, so concurrent
+                    // builds (the platforms of one build, or parallel builds) can share them.
+                    Mount::cache(GOMODCACHE, "goapp-go-mod", CacheSharing::Shared),
+                    Mount::cache(GOCACHE, "goapp-go-build", CacheSharing::Shared),
+                ],
+                no_network: false,
+            },
+            input.build_platform,
+        );
         let m = g.meta(build.op);
-        m.name = Some(format!("[{target}] go build {}", spec.main.value));
+        m.name = Some(format!("[{target}] go build {}", t.main.value));
         m.ignore_cache = input.no_cache;
-        m.ranges.push(range(spec.main.span));
+        m.ranges.push(range(t.main.span));
+        binaries.push((t, build.get(OUT)));
     }
 
-    let base = match spec.runtime.base.value {
-        Base::Static => static_base(&mut g, builder),
+    let rt = &spec.runtime;
+    let mut history = Vec::new();
+    let base = match rt.base.value {
+        Base::Static => Some(static_base(&mut g, builder, rt.ca_certificates, rt.tzdata)),
+        Base::Scratch => scratch_extras(&mut g, builder, rt.ca_certificates, rt.tzdata),
     };
-    g.meta(base.op).name = Some("[runtime] static base: CA certificates, zoneinfo, passwd and group, /tmp".into());
-    g.meta(base.op).ranges.push(range(spec.runtime.base.span));
+    if let Some(b) = base {
+        let what = base_contents(rt);
+        g.meta(b.op).name = Some(format!("[runtime] {} base: {what}", rt.base.value.name()));
+        g.meta(b.op).ranges.push(range(rt.base.span));
+        history.push(format!("goapp: {} base ({what})", rt.base.value.name()));
+    }
 
-    let bin = format!("{BIN_DIR}/{name}");
-    let image = g.file(Some(base), vec![FileAction::Copy(Copy::new(build.get(OUT), &format!("/{name}"), &bin).mode(0o755).owner(0, 0))]);
-    g.meta(image.op).name = Some(format!("[{target}] add {bin}"));
+    let mut state = base;
+    if !rt.files.is_empty() {
+        let actions = rt
+            .files
+            .iter()
+            .map(|f| {
+                let mut c = Copy::new(context, &format!("/{}", f.src.value), &f.dest).contents().owner(f.owner.uid, f.owner.gid);
+                c.allow_wildcard = true;
+                c.mode = f.mode;
+                FileAction::Copy(c)
+            })
+            .collect();
+        let files = g.file(state, actions);
+        g.meta(files.op).name = Some(format!("[{target}] add files: {}", rt.files.iter().map(|f| f.dest.as_str()).collect::<Vec<_>>().join(", ")));
+        g.meta(files.op).ranges.extend(rt.files.iter().map(|f| range(f.src.span)));
+        history.push(format!("goapp: files {}", rt.files.iter().map(|f| format!("{} -> {}", f.src.value, f.dest)).collect::<Vec<_>>().join(", ")));
+        state = Some(files);
+    }
+
+    let mut actions: Vec<FileAction> = binaries
+        .iter()
+        .map(|(t, out)| FileAction::Copy(Copy::new(*out, &format!("/{}", t.name.value), &format!("{BIN_DIR}/{}", t.name.value)).mode(0o755).owner(0, 0)))
+        .collect();
+    if let Some(w) = &rt.workdir {
+        actions.push(FileAction::Mkdir(Mkdir { path: w.value.clone(), mode: 0o755, parents: true, owner: Some((0, 0)) }));
+    }
+    let image = g.file(state, actions);
+    let names: Vec<String> = spec.targets.iter().map(|t| format!("{BIN_DIR}/{}", t.name.value)).collect();
+    g.meta(image.op).name = Some(format!("[{target}] add {}", names.join(", ")));
     g.meta(image.op).ranges.push(range(spec.name.span));
+    history.push(format!(
+        "goapp: go build {} -> {}",
+        spec.targets.iter().map(|t| t.main.value.as_str()).collect::<Vec<_>>().join(" "),
+        names.join(" ")
+    ));
 
     let definition = g.marshal(Some(image));
-    let config = image_config(input, &bin);
+    let config = image_config(input, history);
     Ok(Lowered { definition, config })
+}
+
+fn mod_flag(m: ModMode) -> &'static str {
+    match m {
+        ModMode::Auto => "",
+        ModMode::Vendor => "vendor",
+        ModMode::Mod => "mod",
+        ModMode::Readonly => "readonly",
+    }
+}
+
+fn base_contents(rt: &crate::spec::Runtime) -> String {
+    let mut parts = Vec::new();
+    if rt.ca_certificates {
+        parts.push("CA certificates");
+    }
+    if rt.tzdata {
+        parts.push("zoneinfo");
+    }
+    if rt.base.value == Base::Static {
+        parts.push("passwd and group");
+        parts.push("/tmp");
+    }
+    parts.join(", ")
+}
+
+fn extras(builder: llb::Output, ca: bool, tz: bool) -> Vec<FileAction> {
+    let mut actions = Vec::new();
+    if ca {
+        actions.push(FileAction::Copy(Copy::new(builder, CA_BUNDLE, CA_BUNDLE).mode(0o644).owner(0, 0)));
+    }
+    if tz {
+        actions.push(FileAction::Copy(Copy::new(builder, "/usr/share/zoneinfo", "/usr/share/zoneinfo").contents().owner(0, 0)));
+    }
+    actions
 }
 
 /// The `static` base: what a Go program needs at run time besides itself, taken from the
 /// builder image (already pulled, and the same for every target: these files do not depend
 /// on the architecture), so no image is pulled and nothing runs on the target platform.
-fn static_base(g: &mut Graph, builder: llb::Output) -> llb::Output {
+fn static_base(g: &mut Graph, builder: llb::Output, ca: bool, tz: bool) -> llb::Output {
     let passwd = format!(
         "root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:{NONROOT_UID}:{NONROOT_UID}:nonroot:/home/nonroot:/sbin/nologin\n"
     );
     let group = format!("root:x:0:\nnonroot:x:{NONROOT_UID}:\n");
-    g.file(
-        None,
-        vec![
-            FileAction::Mkdir(Mkdir { path: "/etc".into(), mode: 0o755, parents: true, owner: Some((0, 0)) }),
-            FileAction::Mkfile(Mkfile { path: "/etc/passwd".into(), mode: 0o644, data: passwd.into_bytes(), owner: Some((0, 0)) }),
-            FileAction::Mkfile(Mkfile { path: "/etc/group".into(), mode: 0o644, data: group.into_bytes(), owner: Some((0, 0)) }),
-            FileAction::Mkfile(Mkfile { path: "/etc/nsswitch.conf".into(), mode: 0o644, data: b"hosts: files dns\n".to_vec(), owner: Some((0, 0)) }),
-            FileAction::Copy(Copy::new(builder, CA_BUNDLE, CA_BUNDLE).mode(0o644).owner(0, 0)),
-            FileAction::Copy(Copy::new(builder, "/usr/share/zoneinfo", "/usr/share/zoneinfo").contents().owner(0, 0)),
-            // Copying the builder's /tmp (not its contents) carries its mode, 1777: a mkdir
-            // cannot set the sticky bit.
-            FileAction::Copy(Copy::new(builder, "/tmp", "/tmp").exclude(&["*"]).owner(0, 0)),
-            // Created one at a time: a parent made by `parents` gets the child's mode and owner.
-            FileAction::Mkdir(Mkdir { path: "/home".into(), mode: 0o755, parents: false, owner: Some((0, 0)) }),
-            FileAction::Mkdir(Mkdir { path: "/home/nonroot".into(), mode: 0o700, parents: false, owner: Some((NONROOT_UID, NONROOT_UID)) }),
-        ],
-    )
+    let mut actions = vec![
+        FileAction::Mkdir(Mkdir { path: "/etc".into(), mode: 0o755, parents: true, owner: Some((0, 0)) }),
+        FileAction::Mkfile(Mkfile { path: "/etc/passwd".into(), mode: 0o644, data: passwd.into_bytes(), owner: Some((0, 0)) }),
+        FileAction::Mkfile(Mkfile { path: "/etc/group".into(), mode: 0o644, data: group.into_bytes(), owner: Some((0, 0)) }),
+        FileAction::Mkfile(Mkfile { path: "/etc/nsswitch.conf".into(), mode: 0o644, data: b"hosts: files dns\n".to_vec(), owner: Some((0, 0)) }),
+    ];
+    actions.extend(extras(builder, ca, tz));
+    actions.extend([
+        // Copying the builder's /tmp (not its contents) carries its mode, 1777: a mkdir
+        // cannot set the sticky bit.
+        FileAction::Copy(Copy::new(builder, "/tmp", "/tmp").exclude(&["*"]).owner(0, 0)),
+        // Created one at a time: a parent made by `parents` gets the child's mode and owner.
+        FileAction::Mkdir(Mkdir { path: "/home".into(), mode: 0o755, parents: false, owner: Some((0, 0)) }),
+        FileAction::Mkdir(Mkdir { path: "/home/nonroot".into(), mode: 0o700, parents: false, owner: Some((NONROOT_UID, NONROOT_UID)) }),
+    ]);
+    g.file(None, actions)
 }
 
-fn image_config(input: &LowerInput<'_>, bin: &str) -> ImageConfig {
+/// `scratch` has nothing, unless the spec asks for CA certificates or zoneinfo.
+fn scratch_extras(g: &mut Graph, builder: llb::Output, ca: bool, tz: bool) -> Option<llb::Output> {
+    let actions = extras(builder, ca, tz);
+    (!actions.is_empty()).then(|| g.file(None, actions))
+}
+
+fn image_config(input: &LowerInput<'_>, history: Vec<String>) -> ImageConfig {
     let spec = input.spec;
-    let mut env = vec![format!("PATH={DEFAULT_PATH}"), format!("SSL_CERT_FILE={CA_BUNDLE}")];
-    for (k, v) in &spec.runtime.env {
-        env_set(&mut env, &k.value, &v.value);
+    let rt = &spec.runtime;
+    let mut env = vec![format!("PATH={DEFAULT_PATH}")];
+    if rt.ca_certificates {
+        env.push(format!("SSL_CERT_FILE={CA_BUNDLE}"));
     }
-    let ports: BTreeMap<String, Empty> = spec.runtime.ports.iter().map(|p| (p.value.key(), Empty {})).collect();
+    for (k, v) in &rt.env {
+        env_set(&mut env, k, v);
+    }
+    let ports: BTreeMap<String, Empty> = rt.ports.iter().map(|p| (p.key(), Empty {})).collect();
+    let volumes: BTreeMap<String, Empty> = rt.volumes.iter().map(|v| (v.clone(), Empty {})).collect();
     let mut labels = BTreeMap::new();
     labels.insert("org.opencontainers.image.title".to_string(), spec.name.value.clone());
+    labels.extend(rt.labels.iter().map(|(k, v)| (k.clone(), v.clone())));
     labels.extend(input.labels.iter().map(|(k, v)| (k.clone(), v.clone())));
+    let healthcheck = rt.healthcheck.as_ref().map(|h| HealthConfig {
+        test: std::iter::once("CMD".to_string()).chain(h.command.iter().cloned()).collect(),
+        interval: h.interval.unwrap_or(0),
+        timeout: h.timeout.unwrap_or(0),
+        start_period: h.start_period.unwrap_or(0),
+        retries: h.retries.unwrap_or(0),
+    });
     ImageConfig {
         architecture: input.target.architecture.clone(),
         os: input.target.os.clone(),
         variant: input.target.variant.clone(),
         created: None,
         config: ContainerConfig {
-            user: Some(format!("{NONROOT_UID}:{NONROOT_UID}")),
+            user: Some(rt.user.value.config()),
             exposed_ports: (!ports.is_empty()).then_some(ports),
             env: Some(env),
-            entrypoint: Some(vec![bin.to_string()]),
-            cmd: (!spec.runtime.args.is_empty()).then(|| spec.runtime.args.iter().map(|a| a.value.clone()).collect()),
-            working_dir: Some("/".into()),
+            entrypoint: Some(vec![format!("{BIN_DIR}/{}", spec.entrypoint().name.value)]),
+            cmd: (!rt.args.is_empty()).then(|| rt.args.clone()),
+            working_dir: Some(rt.workdir.as_ref().map(|w| w.value.clone()).unwrap_or("/".into())),
             labels: Some(labels),
+            volumes: (!volumes.is_empty()).then_some(volumes),
+            stop_signal: rt.stop_signal.clone(),
+            healthcheck,
         },
         rootfs: Default::default(),
-        history: vec![
-            History {
-                created_by: Some("goapp: static base (CA certificates, zoneinfo, passwd and group, /tmp)".into()),
-                comment: Some(HISTORY_COMMENT.into()),
-                ..Default::default()
-            },
-            History {
-                created_by: Some(format!("goapp: go build {} -> {bin}", spec.main.value)),
-                comment: Some(HISTORY_COMMENT.into()),
-                ..Default::default()
-            },
-        ],
+        history: history
+            .into_iter()
+            .map(|h| History { created_by: Some(h), comment: Some(HISTORY_COMMENT.into()), ..Default::default() })
+            .collect(),
     }
 }

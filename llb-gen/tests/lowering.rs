@@ -31,7 +31,7 @@ fn builder() -> BuilderImage {
 
 fn lower_example(path: &Path, target: &str) -> (llb_gen::Lowered, String) {
     let bytes = std::fs::read(path).unwrap();
-    let spec = llb_gen::load("goapp.yaml", &bytes).unwrap_or_else(|d| panic!("{}:\n{}", path.display(), d.render(false)));
+    let spec = llb_gen::load("goapp.yaml", &bytes, &BTreeMap::new()).unwrap_or_else(|d| panic!("{}:\n{}", path.display(), d.render(false))).spec;
     let target = Platform::parse(target).unwrap();
     let build = Platform::parse("linux/amd64").unwrap();
     let b = builder();

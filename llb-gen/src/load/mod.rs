@@ -1,0 +1,224 @@
+//! Loading a `goapp.yaml`: bytes → YAML nodes with positions (marked-yaml) → build-arg
+//! interpolation → a check against the spec's JSON Schema (unknown keys, types) → serde into
+//! [`crate::spec::raw`] types → semantic checks and defaults ([`resolve`]) → [`Spec`].
+//!
+//! Every stage collects problems instead of stopping at the first, so one run reports every
+//! mistake in the file. Keys starting with `x-` are left for users and tools and ignored.
+
+mod interpolate;
+mod resolve;
+mod schema_check;
+
+use std::collections::BTreeMap;
+
+use marked_yaml::types::MarkedScalarNode;
+use marked_yaml::{LoadError, LoaderOptions, Node};
+
+use crate::diag::{Diagnostic, Diagnostics, Pos, Severity, Span};
+use crate::spec::raw::RawSpec;
+use crate::spec::Spec;
+
+/// Specs larger than this are refused before parsing: a real spec is a few kilobytes.
+pub const MAX_SPEC_BYTES: usize = 1 << 20;
+/// Deeper nesting of `[` and `{` than this is refused before parsing.
+pub const MAX_FLOW_DEPTH: usize = 32;
+
+/// A loaded spec and the warnings found on the way.
+#[derive(Clone, Debug)]
+pub struct Loaded {
+    pub spec: Spec,
+    pub warnings: Diagnostics,
+}
+
+/// Loads and validates a spec. `file` names it in diagnostics; `build_args` are the values
+/// `${NAME}` refers to.
+pub fn load(file: &str, bytes: &[u8], build_args: &BTreeMap<String, String>) -> Result<Loaded, Diagnostics> {
+    let text = match std::str::from_utf8(bytes) {
+        Ok(t) => t,
+        Err(e) => return Err(not_utf8(file, bytes, e.valid_up_to())),
+    };
+    let mut cx = Cx { src: text, diags: Vec::new() };
+    let spec = cx.run(bytes.len(), build_args);
+    let mut diags = cx.diags;
+    diags.sort_by_key(|d| (d.span.start, d.severity));
+    diags.dedup();
+    let has_errors = diags.iter().any(|d| d.severity == Severity::Error);
+    let diagnostics = Diagnostics { file: file.into(), source: text.into(), items: diags };
+    match spec {
+        Some(spec) if !has_errors => Ok(Loaded { spec, warnings: diagnostics }),
+        _ => Err(diagnostics),
+    }
+}
+
+fn not_utf8(file: &str, bytes: &[u8], valid_up_to: usize) -> Diagnostics {
+    let valid = &bytes[..valid_up_to];
+    let line = valid.iter().filter(|&&b| b == b'\n').count() as u32 + 1;
+    let line_start = valid.iter().rposition(|&b| b == b'\n').map(|i| i + 1).unwrap_or(0);
+    let column = String::from_utf8_lossy(&valid[line_start..]).chars().count() as u32 + 1;
+    Diagnostics {
+        file: file.into(),
+        source: String::from_utf8_lossy(bytes).into_owned(),
+        items: vec![Diagnostic::error(Span::point(line, column), "the spec is not valid UTF-8 text").hint("save the file as UTF-8")],
+    }
+}
+
+pub(crate) struct Cx<'a> {
+    pub(crate) src: &'a str,
+    pub(crate) diags: Vec<Diagnostic>,
+}
+
+impl<'a> Cx<'a> {
+    pub(crate) fn error(&mut self, span: Span, message: impl Into<String>, hint: impl Into<String>) {
+        self.diags.push(Diagnostic::error(span, message).hint(hint));
+    }
+
+    pub(crate) fn warning(&mut self, span: Span, message: impl Into<String>, hint: impl Into<String>) {
+        self.diags.push(Diagnostic::warning(span, message).hint(hint));
+    }
+
+    fn run(&mut self, len: usize, build_args: &BTreeMap<String, String>) -> Option<Spec> {
+        if len > MAX_SPEC_BYTES {
+            self.error(
+                Span::point(1, 1),
+                format!("the spec is {len} bytes; the limit is {MAX_SPEC_BYTES}"),
+                "a goapp.yaml describes one application in a few lines: check that -f names the right file",
+            );
+            return None;
+        }
+        if self.src.lines().all(|l| l.trim().is_empty() || l.trim_start().starts_with('#')) {
+            self.error(Span::point(1, 1), "the spec is empty", "a minimal goapp.yaml is one line: `name: myapp`");
+            return None;
+        }
+        if let Some(pos) = flow_too_deep(self.src) {
+            self.error(Span::point(pos.line, pos.column), format!("the spec nests `[` and `{{` more than {MAX_FLOW_DEPTH} deep"), "a goapp spec needs at most a few levels of nesting");
+            return None;
+        }
+        let options = LoaderOptions::default().error_on_duplicate_keys(true).prevent_coercion(true);
+        let mut root = match marked_yaml::parse_yaml_with_options(0, self.src, options) {
+            Ok(root) => root,
+            Err(e) => {
+                self.load_error(e);
+                return None;
+            }
+        };
+        self.interpolate(&mut root, build_args);
+        // What does not fit the schema is reported and pruned; the rest is still checked.
+        let fits = self.check_schema(&mut root, crate::schema::json_schema(), "");
+        let schema_errors = self.diags.iter().any(|d| d.severity == Severity::Error);
+        if !fits {
+            return None;
+        }
+        strip_extensions(&mut root);
+        let raw: RawSpec = match marked_yaml::from_node(&root) {
+            Ok(raw) => raw,
+            Err(_) if schema_errors => return None,
+            Err(e) => {
+                // The tree fits the schema, so this is a gap between the schema and the types.
+                let span = e.start_mark().map(|m| Span::point(m.line() as u32, m.column() as u32)).unwrap_or(Span::point(1, 1));
+                self.error(span, format!("the spec could not be read: {e}"), "check this value against the spec reference");
+                return None;
+            }
+        };
+        self.resolve(raw)
+    }
+
+    fn load_error(&mut self, e: LoadError) {
+        match e {
+            LoadError::TopLevelMustBeMapping(m) | LoadError::TopLevelMustBeSequence(m) => {
+                let first = self.src.lines().map(str::trim).find(|l| !l.is_empty() && !l.starts_with('#')).unwrap_or("");
+                let word = first.split_whitespace().next().unwrap_or("").to_ascii_uppercase();
+                let hint = if ["FROM", "RUN", "COPY", "ADD", "ARG", "WORKDIR", "ENTRYPOINT", "CMD", "ENV", "EXPOSE"].contains(&word.as_str()) {
+                    "this looks like a Dockerfile; goapp reads a YAML spec such as `name: myapp`"
+                } else {
+                    "write the spec as `key: value` lines, starting with `name: myapp`"
+                };
+                self.error(marker_span(&m), "the spec must be a YAML mapping of keys to values", hint);
+            }
+            LoadError::DuplicateKey(d) => {
+                let first = self.scalar_span(&d.prev_key);
+                self.error(
+                    self.scalar_span(&d.key),
+                    format!("`{}` is set twice", d.key.as_str()),
+                    format!("it was first set on line {}; keep one of them", first.start.line),
+                );
+            }
+            LoadError::UnexpectedAnchor(m) => self.error(marker_span(&m), "YAML anchors and aliases are not supported", "write the value out in full"),
+            LoadError::UnexpectedTag(m) => self.error(marker_span(&m), "YAML tags (`!name`) are not supported", "remove the tag"),
+            LoadError::MappingKeyMustBeScalar(m) => self.error(marker_span(&m), "a key must be a plain word", "write keys as `key: value`"),
+            LoadError::ScanError(m, se) => {
+                let tab_line = self.src.lines().position(|l| l[..l.len() - l.trim_start().len()].contains('\t'));
+                match tab_line {
+                    Some(i) => {
+                        let col = self.src.lines().nth(i).unwrap_or("").find('\t').unwrap_or(0) as u32 + 1;
+                        self.error(Span::point(i as u32 + 1, col), "a tab is used for indentation", "YAML indentation must use spaces, not tabs")
+                    }
+                    None => self.error(marker_span(&m), format!("invalid YAML: {}", se.info()), "check the indentation and quoting around this point"),
+                }
+            }
+        }
+    }
+
+    pub(crate) fn scalar_span(&self, s: &MarkedScalarNode) -> Span {
+        match s.span().start() {
+            Some(m) => marker_span(m),
+            None => Span::point(1, 1),
+        }
+    }
+
+    pub(crate) fn span(&self, node: &Node) -> Span {
+        match node {
+            Node::Scalar(s) => self.scalar_span(s),
+            _ => {
+                let sp = node.span();
+                let start = sp.start().map(|m| Pos { line: m.line() as u32, column: m.column() as u32 }).unwrap_or(Pos { line: 1, column: 1 });
+                Span { start, end: start }
+            }
+        }
+    }
+}
+
+fn marker_span(m: &marked_yaml::Marker) -> Span {
+    Span::point(m.line() as u32, m.column() as u32)
+}
+
+/// Where `[`/`{` nesting (outside quotes and comments) first exceeds [`MAX_FLOW_DEPTH`].
+fn flow_too_deep(src: &str) -> Option<Pos> {
+    let mut depth = 0usize;
+    for (li, line) in src.lines().enumerate() {
+        let mut quote: Option<char> = None;
+        for (ci, c) in line.chars().enumerate() {
+            match (quote, c) {
+                (Some(q), c) if c == q => quote = None,
+                (Some(_), _) => {}
+                (None, '"' | '\'') => quote = Some(c),
+                (None, '#') => break,
+                (None, '[' | '{') => {
+                    depth += 1;
+                    if depth > MAX_FLOW_DEPTH {
+                        return Some(Pos { line: li as u32 + 1, column: ci as u32 + 1 });
+                    }
+                }
+                (None, ']' | '}') => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+        }
+    }
+    None
+}
+
+/// Removes `x-` keys, which the schema allows and the spec types do not know.
+fn strip_extensions(node: &mut Node) {
+    match node {
+        Node::Mapping(m) => {
+            let ext: Vec<_> = m.keys().filter(|k| k.as_str().starts_with("x-")).cloned().collect();
+            for k in ext {
+                m.remove(&k);
+            }
+            for v in m.values_mut() {
+                strip_extensions(v);
+            }
+        }
+        Node::Sequence(s) => s.iter_mut().for_each(strip_extensions),
+        Node::Scalar(_) => {}
+    }
+}

@@ -1,0 +1,606 @@
+//! The semantic checks and defaults that turn the spec as written ([`RawSpec`]) into a
+//! [`Spec`]: names, paths, platforms, ports, users, signals, durations, references between
+//! fields, and options that contradict each other. Every problem is reported, each at the
+//! value it is about.
+
+use std::collections::BTreeMap;
+
+use crate::diag::{similar, Span};
+use crate::golang;
+use crate::lower::BIN_DIR;
+use crate::reference::ImageRef;
+use crate::spec::raw::{RawFile, RawGo, RawHealthcheck, RawRuntime, RawSpec, RawTarget, Scalar};
+use crate::spec::*;
+
+use super::Cx;
+
+/// Bases that are image references or well-known images: not available yet.
+const IMAGE_BASES: &[&str] = &["distroless", "alpine", "debian"];
+/// Environment variables goapp sets for `go build` itself.
+const RESERVED_GO_ENV: &[&str] = &["GOOS", "GOARCH", "GOARM", "GOAMD64", "CGO_ENABLED", "GOCACHE", "GOMODCACHE"];
+/// `go build` flags that have a spec field of their own.
+const FLAG_FIELDS: &[(&str, &str)] = &[("-o", "the binary's path is set by goapp"), ("-ldflags", "use `ldflags`"), ("-tags", "use `tags`"), ("-mod", "use `go.mod`")];
+
+type Env = Option<Spanned<BTreeMap<String, Spanned<Scalar>>>>;
+
+impl Cx<'_> {
+    pub(super) fn resolve(&mut self, raw: RawSpec) -> Option<Spec> {
+        let errors_before = self.error_count();
+        self.check_name(&raw.name, "name");
+        let whole = raw.name.span;
+        let module = match raw.module {
+            Some(m) => self.relative_path(&m, "module", "the directory holding go.mod, e.g. `.` or `services/api`").map(|v| Spanned::new(v, m.span)),
+            None => Some(Spanned::new(".".to_string(), whole)),
+        };
+        let go_raw = raw.go.map(|g| g.value);
+        let go = self.go(go_raw.as_ref(), whole);
+        let targets = self.targets(&raw.name, raw.main.as_ref(), raw.targets.as_deref(), go_raw.as_ref());
+        let platforms = raw.platforms.as_deref().map(|p| self.platforms(p)).unwrap_or_default();
+        let runtime = self.runtime(raw.runtime.map(|r| r.value), &targets, whole);
+        if self.error_count() > errors_before {
+            return None;
+        }
+        Some(Spec { name: raw.name, module: module?, targets, platforms, go: go?, runtime: runtime? })
+    }
+
+    fn error_count(&self) -> usize {
+        self.diags.iter().filter(|d| d.severity == crate::Severity::Error).count()
+    }
+
+    fn check_name(&mut self, name: &Spanned<String>, what: &str) -> bool {
+        let v = &name.value;
+        let ok = !v.is_empty()
+            && v.len() <= 128
+            && v.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
+            && v.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
+            && v.bytes().last().is_some_and(|b| b.is_ascii_alphanumeric());
+        if !ok {
+            let suggestion: String = v.to_ascii_lowercase().chars().map(|c| if c.is_ascii_alphanumeric() || "._-".contains(c) { c } else { '-' }).collect();
+            let suggestion = suggestion.trim_matches(|c: char| !c.is_ascii_alphanumeric());
+            let example = if suggestion.is_empty() { "myapp" } else { suggestion };
+            self.error(name.span, format!("`{v}` is not a valid {what}"), format!("use lower-case letters, digits, `.`, `_` and `-`, starting and ending with a letter or digit, e.g. `{example}`"));
+        }
+        ok
+    }
+
+    /// A path inside the build context, cleaned: no absolute paths, no `..`.
+    fn relative_path(&mut self, p: &Spanned<String>, what: &str, example: &str) -> Option<String> {
+        let v = p.value.trim_end_matches('/');
+        if v.starts_with('/') || v.contains('\\') || v.split('/').any(|c| c == "..") {
+            self.error(p.span, format!("`{}` is not inside the build context", p.value), format!("`{what}` is a path relative to the build context: {example}"));
+            return None;
+        }
+        let clean: Vec<&str> = v.split('/').filter(|c| !c.is_empty() && *c != ".").collect();
+        Some(if clean.is_empty() { ".".to_string() } else { clean.join("/") })
+    }
+
+    /// A Go package, in the `./dir` form `go build` needs (a bare `cmd/app` would be read as
+    /// an import path of the standard library).
+    fn main_package(&mut self, p: &Spanned<String>, what: &str) -> Option<Spanned<String>> {
+        if p.value.contains("...") {
+            self.error(p.span, format!("`{}` names several packages", p.value), format!("`{what}` is one main package; list each binary under `targets`"));
+            return None;
+        }
+        let rel = self.relative_path(p, what, "a package directory relative to `module`, e.g. `./cmd/server`")?;
+        Some(Spanned::new(if rel == "." { ".".into() } else { format!("./{rel}") }, p.span))
+    }
+
+    fn env(&mut self, env: &Env, what: &str, reserved: &[&str]) -> Vec<(String, String)> {
+        let Some(env) = env else { return Vec::new() };
+        let mut out = Vec::new();
+        for (k, v) in &env.value {
+            if !is_env_name(k) {
+                self.error(v.span, format!("`{k}` is not a valid environment variable name"), "use letters, digits and `_`, not starting with a digit, e.g. `LOG_LEVEL`");
+                continue;
+            }
+            if reserved.contains(&k.as_str()) {
+                self.error(v.span, format!("`{k}` cannot be set in `{what}`"), "goapp sets it for each target platform and build; remove it");
+                continue;
+            }
+            out.push((k.clone(), v.value.0.clone()));
+        }
+        out
+    }
+
+    fn tags(&mut self, tags: Option<&Vec<Spanned<String>>>) -> Vec<String> {
+        let mut out = Vec::new();
+        for t in tags.into_iter().flatten() {
+            let ok = !t.value.is_empty() && t.value.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.".contains(&b));
+            if ok {
+                out.push(t.value.clone());
+            } else {
+                self.error(t.span, format!("`{}` is not a build tag", t.value), "a build tag is letters, digits, `_` and `.`; list each tag as its own item");
+            }
+        }
+        out
+    }
+
+    fn flags(&mut self, flags: &[Spanned<String>]) -> Vec<String> {
+        let mut out = Vec::new();
+        for f in flags {
+            let name = f.value.split('=').next().unwrap_or("");
+            let name = name.strip_prefix("--").map(|n| format!("-{n}")).unwrap_or(name.to_string());
+            if !f.value.starts_with('-') {
+                self.error(f.span, format!("`{}` is not a `go build` flag", f.value), "flags start with `-`, e.g. `-trimpath`; packages go in `main`");
+            } else if let Some((_, why)) = FLAG_FIELDS.iter().find(|(n, _)| *n == name) {
+                self.error(f.span, format!("`{name}` cannot be given in flags"), *why);
+            } else {
+                out.push(f.value.clone());
+            }
+        }
+        out
+    }
+
+    fn go(&mut self, raw: Option<&RawGo>, whole: Span) -> Option<Go> {
+        let mut go = Go { version: Spanned::new(DEFAULT_GO_VERSION.to_string(), whole), image: None, module_mode: None };
+        let Some(raw) = raw else { return Some(go) };
+        let mut ok = true;
+        if let Some(v) = &raw.version {
+            if is_go_version(&v.value) {
+                go.version = v.clone();
+            } else {
+                self.error(v.span, format!("`{}` is not a Go release", v.value), "write a Go release such as \"1.24\" or \"1.24.3\", quoted");
+                ok = false;
+            }
+        }
+        if let Some(i) = &raw.image {
+            match ImageRef::parse(&i.value) {
+                Ok(_) => go.image = Some(i.clone()),
+                Err(e) => {
+                    self.error(i.span, e, "write an image reference such as `golang:1.24` or `registry.example.com/tools/go:1.24`");
+                    ok = false;
+                }
+            }
+            if let Some(v) = &raw.version {
+                self.error(v.span, "`go.version` and `go.image` cannot both be set", "`go.version` picks the image `golang:<version>`: keep one of the two");
+                ok = false;
+            }
+        }
+        if let Some(c) = &raw.cgo {
+            if c.value {
+                self.error(c.span, "cgo is not supported yet", "remove `cgo: true`: goapp builds static binaries with CGO_ENABLED=0");
+                ok = false;
+            }
+        }
+        go.module_mode = raw.module_mode.as_ref().map(|m| m.value).filter(|m| *m != crate::spec::raw::ModMode::Auto);
+        ok.then_some(go)
+    }
+
+    fn targets(&mut self, name: &Spanned<String>, main: Option<&Spanned<String>>, targets: Option<&[Spanned<RawTarget>]>, go: Option<&RawGo>) -> Vec<Target> {
+        let go_tags = self.tags(go.and_then(|g| g.tags.as_ref()));
+        let go_env = self.env(&go.and_then(|g| g.env.clone()), "go.env", RESERVED_GO_ENV);
+        let go_flags = match go.and_then(|g| g.flags.as_ref()) {
+            Some(f) => self.flags(f),
+            None => DEFAULT_FLAGS.iter().map(|f| f.to_string()).collect(),
+        };
+        let go_ldflags = go.and_then(|g| g.ldflags.as_ref()).map(|l| l.value.clone()).unwrap_or(DEFAULT_LDFLAGS.to_string());
+        let single = |main: Spanned<String>| Target { name: name.clone(), main, ldflags: go_ldflags.clone(), tags: go_tags.clone(), env: go_env.clone(), flags: go_flags.clone() };
+        let Some(targets) = targets else {
+            let main = match main {
+                Some(m) => match self.main_package(m, "main") {
+                    Some(m) => m,
+                    None => return Vec::new(),
+                },
+                None => Spanned::new(".".into(), name.span),
+            };
+            return vec![single(main)];
+        };
+        if let Some(m) = main {
+            self.error(m.span, "`main` and `targets` cannot both be set", "with several binaries, give each its `main` under `targets`, and remove this line");
+        }
+        if targets.is_empty() {
+            self.error(name.span, "`targets` is an empty list", "list at least one target, or remove `targets` to build `main`");
+        }
+        let mut out: Vec<Target> = Vec::new();
+        for t in targets {
+            let t = &t.value;
+            if !self.check_name(&t.name, "target name") {
+                continue;
+            }
+            if let Some(prev) = out.iter().find(|o| o.name.value == t.name.value) {
+                let line = prev.name.span.start.line;
+                self.error(t.name.span, format!("there are two targets named `{}`", t.name.value), format!("the first is on line {line}; target names must differ"));
+                continue;
+            }
+            let Some(main) = self.main_package(&t.main, "main") else { continue };
+            let mut tags = go_tags.clone();
+            tags.extend(self.tags(t.tags.as_ref()));
+            let mut env = go_env.clone();
+            for (k, v) in self.env(&t.env, "env", RESERVED_GO_ENV) {
+                env.retain(|(e, _)| *e != k);
+                env.push((k, v));
+            }
+            let flags = match &t.flags {
+                Some(f) => self.flags(f),
+                None => go_flags.clone(),
+            };
+            let ldflags = t.ldflags.as_ref().map(|l| l.value.clone()).unwrap_or(go_ldflags.clone());
+            out.push(Target { name: t.name.clone(), main, ldflags, tags, env, flags });
+        }
+        out
+    }
+
+    fn platforms(&mut self, items: &[Spanned<String>]) -> Vec<Spanned<llb::Platform>> {
+        let mut out: Vec<Spanned<llb::Platform>> = Vec::new();
+        for s in items {
+            let p = match llb::Platform::parse(&s.value) {
+                Ok(p) => p,
+                Err(e) => {
+                    self.error(s.span, e.to_string(), format!("platforms Go can build: {}", golang::COMMON_PLATFORMS));
+                    continue;
+                }
+            };
+            if let Err(e) = golang::target(&p) {
+                self.error(s.span, e, format!("platforms Go can build: {}", golang::COMMON_PLATFORMS));
+                continue;
+            }
+            if let Some(first) = out.iter().find(|q| q.value == p) {
+                let line = first.span.start.line;
+                self.error(s.span, format!("`{p}` is listed twice"), format!("it is already listed on line {line}; remove one"));
+                continue;
+            }
+            out.push(Spanned::new(p, s.span));
+        }
+        out
+    }
+
+    fn user(&mut self, u: &Spanned<String>, what: &str) -> Option<User> {
+        match parse_user(&u.value) {
+            Ok(user) => Some(user),
+            Err(e) => {
+                self.error(u.span, e, format!("`{what}` is `nonroot` (65532), `root`, or a numeric `uid` or `uid:gid`"));
+                None
+            }
+        }
+    }
+
+    fn runtime(&mut self, raw: Option<RawRuntime>, targets: &[Target], whole: Span) -> Option<Runtime> {
+        let raw = raw.unwrap_or_else(empty_runtime);
+        let before = self.error_count();
+        let base = match &raw.base {
+            None => Spanned::new(Base::Static, whole),
+            Some(b) => match b.value.as_str() {
+                "static" => Spanned::new(Base::Static, b.span),
+                "scratch" => Spanned::new(Base::Scratch, b.span),
+                other if IMAGE_BASES.contains(&other) || other.contains([':', '/', '.']) => {
+                    self.error(b.span, format!("the base `{other}` is not supported yet"), "use `static` (CA certificates, zoneinfo, users, /tmp) or `scratch` (nothing but your files)");
+                    Spanned::new(Base::Static, b.span)
+                }
+                other => {
+                    let mut names = Base::NAMES.to_vec();
+                    names.extend(IMAGE_BASES);
+                    let hint = match similar(other, &names) {
+                        Some(s) => format!("did you mean `{s}`?"),
+                        None => format!("the bases are: {}", Base::NAMES.join(", ")),
+                    };
+                    self.error(b.span, format!("unknown base `{other}`"), hint);
+                    Spanned::new(Base::Static, b.span)
+                }
+            },
+        };
+        let user = match &raw.user {
+            None => Spanned::new(User::NONROOT, whole),
+            Some(u) => {
+                let user = self.user(u, "runtime.user").unwrap_or(User::NONROOT);
+                if user.uid == 0 {
+                    self.warning(u.span, "the program runs as root", "run as `nonroot` unless the program needs root: a process escaping the container keeps its user");
+                }
+                Spanned::new(user, u.span)
+            }
+        };
+        let workdir = raw.workdir.as_ref().and_then(|w| self.absolute_path(w, "runtime.workdir").map(|p| Spanned::new(p, w.span)));
+        let entrypoint = match &raw.entrypoint {
+            None => 0,
+            Some(e) => match targets.iter().position(|t| t.name.value == e.value) {
+                Some(i) => i,
+                None => {
+                    let names: Vec<&str> = targets.iter().map(|t| t.name.value.as_str()).collect();
+                    let hint = match similar(&e.value, &names) {
+                        Some(s) => format!("did you mean `{s}`?"),
+                        None => format!("the targets are: {}", names.join(", ")),
+                    };
+                    self.error(e.span, format!("there is no target named `{}`", e.value), hint);
+                    0
+                }
+            },
+        };
+        let env = self.env(&raw.env, "runtime.env", &[]);
+        let mut ports: Vec<Port> = Vec::new();
+        for p in raw.ports.iter().flatten() {
+            match parse_port(&p.value.0) {
+                Ok(port) if ports.contains(&port) => self.error(p.span, format!("port `{}` is listed twice", port.key()), "remove one of them"),
+                Ok(port) => ports.push(port),
+                Err(e) => self.error(p.span, e, "write a port as a number from 1 to 65535, optionally with /tcp or /udp: `8080`, `53/udp`"),
+            }
+        }
+        let mut labels = BTreeMap::new();
+        if let Some(l) = &raw.labels {
+            for (k, v) in &l.value {
+                if k.is_empty() || k.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                    self.error(v.span, format!("`{k}` is not a valid label name"), "a label name has no spaces, e.g. `org.opencontainers.image.vendor`");
+                } else {
+                    labels.insert(k.clone(), v.value.0.clone());
+                }
+            }
+        }
+        let mut volumes: Vec<String> = Vec::new();
+        for v in raw.volumes.iter().flatten() {
+            if let Some(p) = self.absolute_path(v, "a volume") {
+                if volumes.contains(&p) {
+                    self.error(v.span, format!("the volume `{p}` is listed twice"), "remove one of them");
+                } else {
+                    volumes.push(p);
+                }
+            }
+        }
+        let stop_signal = raw.stop_signal.as_ref().and_then(|s| match parse_signal(&s.value) {
+            Ok(sig) => Some(sig),
+            Err(e) => {
+                self.error(s.span, e, "use a signal name such as SIGTERM, SIGINT or SIGQUIT, or its number");
+                None
+            }
+        });
+        let files: Vec<FileCopy> = raw.files.iter().flatten().filter_map(|f| self.file(&f.value)).collect();
+        let healthcheck = raw.healthcheck.as_ref().and_then(|h| self.healthcheck(&h.value, h.span, targets, &files, base.value));
+        let default_extras = base.value == Base::Static;
+        let runtime = Runtime {
+            ca_certificates: raw.ca_certificates.as_ref().map(|c| c.value).unwrap_or(default_extras),
+            tzdata: raw.tzdata.as_ref().map(|c| c.value).unwrap_or(default_extras),
+            base,
+            user,
+            workdir,
+            entrypoint,
+            args: raw.args.iter().flatten().map(|a| a.value.clone()).collect(),
+            env,
+            ports,
+            labels,
+            volumes,
+            stop_signal,
+            healthcheck,
+            files,
+        };
+        (self.error_count() == before).then_some(runtime)
+    }
+
+    fn absolute_path(&mut self, p: &Spanned<String>, what: &str) -> Option<String> {
+        let v = &p.value;
+        if !v.starts_with('/') || v.split('/').any(|c| c == "..") || v.contains('\\') {
+            self.error(p.span, format!("`{v}` is not an absolute path in the image"), format!("{what} is an absolute path such as `/data`"));
+            return None;
+        }
+        let clean: Vec<&str> = v.split('/').filter(|c| !c.is_empty() && *c != ".").collect();
+        Some(format!("/{}", clean.join("/")))
+    }
+
+    fn file(&mut self, f: &RawFile) -> Option<FileCopy> {
+        let src = self.relative_path(&f.src, "src", "e.g. `config/app.toml` or `static/`");
+        let dest_dir = f.dest.value.ends_with('/');
+        let dest = self.absolute_path(&f.dest, "`dest`").map(|d| if dest_dir && d != "/" { format!("{d}/") } else { d });
+        let mode = f.mode.as_ref().and_then(|m| match u32::from_str_radix(m.value.trim_start_matches("0o"), 8) {
+            Ok(v) if v <= 0o7777 && !m.value.is_empty() => Some(v),
+            _ => {
+                self.error(m.span, format!("`{}` is not a file mode", m.value), "write the permission bits in octal, quoted, e.g. \"0644\" or \"0755\"");
+                None
+            }
+        });
+        let owner = match &f.owner {
+            Some(o) => self.user(o, "owner")?,
+            None => User::ROOT,
+        };
+        if f.mode.is_some() && mode.is_none() {
+            return None;
+        }
+        Some(FileCopy { src: Spanned::new(src?, f.src.span), dest: dest?, mode, owner })
+    }
+
+    fn healthcheck(&mut self, h: &RawHealthcheck, span: Span, targets: &[Target], files: &[FileCopy], base: Base) -> Option<Healthcheck> {
+        let Some(first) = h.command.first() else {
+            self.error(span, "the health check has an empty `command`", "give the program to run and its arguments, e.g. `command: [hello, --health]`");
+            return None;
+        };
+        let program = if let Some(t) = targets.iter().find(|t| t.name.value == first.value) {
+            format!("{BIN_DIR}/{}", t.name.value)
+        } else if first.value.starts_with('/') {
+            let ours = targets.iter().any(|t| format!("{BIN_DIR}/{}", t.name.value) == first.value) || files.iter().any(|f| f.dest == first.value);
+            if !ours {
+                self.error(
+                    first.span,
+                    format!("`{}` is not in the image", first.value),
+                    format!("the {} base has no shell or tools: run one of the app's targets ({}) or a file added with `files`", base.name(), target_names(targets)),
+                );
+                return None;
+            }
+            first.value.clone()
+        } else {
+            let names: Vec<&str> = targets.iter().map(|t| t.name.value.as_str()).collect();
+            let hint = match similar(&first.value, &names) {
+                Some(s) => format!("did you mean `{s}`?"),
+                None => format!("the command runs without a shell: start it with a target name ({}) or an absolute path", target_names(targets)),
+            };
+            self.error(first.span, format!("`{}` is not a target of the app", first.value), hint);
+            return None;
+        };
+        let mut command = vec![program];
+        command.extend(h.command[1..].iter().map(|a| a.value.clone()));
+        let mut duration = |d: &Option<Spanned<String>>, what: &str, min: i64| -> Option<Option<i64>> {
+            match d {
+                None => Some(None),
+                Some(d) => match parse_duration(&d.value) {
+                    Ok(ns) if ns >= min => Some(Some(ns)),
+                    Ok(_) => {
+                        self.error(d.span, format!("`{what}` is too short"), format!("`{what}` must be at least {}", if min > 0 { "1ms" } else { "0s" }));
+                        None
+                    }
+                    Err(e) => {
+                        self.error(d.span, e, "write a duration such as `30s`, `1m30s` or `500ms`");
+                        None
+                    }
+                },
+            }
+        };
+        let interval = duration(&h.interval, "interval", 1_000_000);
+        let timeout = duration(&h.timeout, "timeout", 1_000_000);
+        let start_period = duration(&h.start_period, "start_period", 0);
+        Some(Healthcheck { command, interval: interval?, timeout: timeout?, start_period: start_period?, retries: h.retries.as_ref().map(|r| r.value) })
+    }
+}
+
+fn target_names(targets: &[Target]) -> String {
+    targets.iter().map(|t| format!("`{}`", t.name.value)).collect::<Vec<_>>().join(", ")
+}
+
+fn empty_runtime() -> RawRuntime {
+    RawRuntime {
+        base: None,
+        user: None,
+        workdir: None,
+        entrypoint: None,
+        args: None,
+        env: None,
+        ports: None,
+        labels: None,
+        volumes: None,
+        stop_signal: None,
+        healthcheck: None,
+        files: None,
+        ca_certificates: None,
+        tzdata: None,
+    }
+}
+
+fn is_go_version(v: &str) -> bool {
+    let parts: Vec<&str> = v.split('.').collect();
+    (2..=3).contains(&parts.len()) && parts[0] == "1" && parts.iter().all(|p| !p.is_empty() && p.len() <= 4 && p.bytes().all(|b| b.is_ascii_digit()))
+}
+
+fn is_env_name(v: &str) -> bool {
+    v.bytes().next().is_some_and(|b| b.is_ascii_alphabetic() || b == b'_') && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+pub(crate) fn parse_port(v: &str) -> Result<Port, String> {
+    let (num, proto) = v.split_once('/').unwrap_or((v, "tcp"));
+    let protocol = match proto.to_ascii_lowercase().as_str() {
+        "tcp" => Protocol::Tcp,
+        "udp" => Protocol::Udp,
+        _ => return Err(format!("`{proto}` is not a port protocol")),
+    };
+    match num.parse::<u32>() {
+        Ok(n) if (1..=65535).contains(&n) => Ok(Port { number: n as u16, protocol }),
+        _ => Err(format!("`{v}` is not a port")),
+    }
+}
+
+pub(crate) fn parse_user(v: &str) -> Result<User, String> {
+    match v {
+        "nonroot" => return Ok(User::NONROOT),
+        "root" => return Ok(User::ROOT),
+        _ => {}
+    }
+    let id = |s: &str| s.parse::<u32>().ok().filter(|n| *n < u32::MAX);
+    let (u, g) = v.split_once(':').unwrap_or((v, v));
+    match (id(u), id(g)) {
+        (Some(uid), Some(gid)) => Ok(User { uid, gid }),
+        _ if v.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-".contains(&b)) => {
+            Err(format!("the user `{v}` is not known: the static and scratch bases only know `root` and `nonroot`"))
+        }
+        _ => Err(format!("`{v}` is not a user")),
+    }
+}
+
+const SIGNALS: &[&str] = &[
+    "HUP", "INT", "QUIT", "ILL", "TRAP", "ABRT", "BUS", "FPE", "KILL", "USR1", "SEGV", "USR2", "PIPE", "ALRM", "TERM", "STKFLT", "CHLD",
+    "CONT", "STOP", "TSTP", "TTIN", "TTOU", "URG", "XCPU", "XFSZ", "VTALRM", "PROF", "WINCH", "IO", "PWR", "SYS",
+];
+
+/// A stop signal in the form the engine reads: `SIGTERM`, or a number.
+pub(crate) fn parse_signal(v: &str) -> Result<String, String> {
+    if let Ok(n) = v.parse::<u32>() {
+        return if (1..=64).contains(&n) { Ok(n.to_string()) } else { Err(format!("`{v}` is not a signal number (1 to 64)")) };
+    }
+    let upper = v.to_ascii_uppercase();
+    let name = upper.strip_prefix("SIG").unwrap_or(&upper);
+    if SIGNALS.contains(&name) {
+        return Ok(format!("SIG{name}"));
+    }
+    if let Some(n) = name.strip_prefix("RTMIN+").or_else(|| name.strip_prefix("RTMAX-")) {
+        if n.parse::<u32>().is_ok_and(|n| n <= 30) {
+            return Ok(format!("SIG{name}"));
+        }
+    }
+    let names: Vec<String> = SIGNALS.iter().map(|s| format!("SIG{s}")).collect();
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    match similar(&format!("SIG{name}"), &refs) {
+        Some(s) => Err(format!("`{v}` is not a signal; did you mean `{s}`?")),
+        None => Err(format!("`{v}` is not a signal")),
+    }
+}
+
+/// A duration as Go writes them (`1h30m`, `30s`, `1.5s`, `500ms`), in nanoseconds.
+pub(crate) fn parse_duration(v: &str) -> Result<i64, String> {
+    let bad = || format!("`{v}` is not a duration");
+    if v == "0" {
+        return Ok(0);
+    }
+    let mut total: f64 = 0.0;
+    let mut rest = v;
+    if rest.is_empty() {
+        return Err(bad());
+    }
+    while !rest.is_empty() {
+        let num_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
+        let num: f64 = rest[..num_len].parse().map_err(|_| bad())?;
+        rest = &rest[num_len..];
+        let unit_len = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
+        let scale = match &rest[..unit_len] {
+            "ns" => 1.0,
+            "us" | "µs" => 1e3,
+            "ms" => 1e6,
+            "s" => 1e9,
+            "m" => 60e9,
+            "h" => 3600e9,
+            _ => return Err(bad()),
+        };
+        rest = &rest[unit_len..];
+        total += num * scale;
+    }
+    if total > i64::MAX as f64 / 2.0 {
+        return Err(format!("`{v}` is too long a duration"));
+    }
+    Ok(total as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("30s"), Ok(30_000_000_000));
+        assert_eq!(parse_duration("1m30s"), Ok(90_000_000_000));
+        assert_eq!(parse_duration("1.5s"), Ok(1_500_000_000));
+        assert_eq!(parse_duration("500ms"), Ok(500_000_000));
+        assert_eq!(parse_duration("0"), Ok(0));
+        for bad in ["", "30", "s", "1x", "1.2.3s", "-1s"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn signals() {
+        assert_eq!(parse_signal("SIGTERM").unwrap(), "SIGTERM");
+        assert_eq!(parse_signal("int").unwrap(), "SIGINT");
+        assert_eq!(parse_signal("15").unwrap(), "15");
+        assert_eq!(parse_signal("SIGRTMIN+3").unwrap(), "SIGRTMIN+3");
+        assert!(parse_signal("SIGTREM").unwrap_err().contains("SIGTERM"));
+        assert!(parse_signal("99").is_err());
+    }
+
+    #[test]
+    fn users() {
+        assert_eq!(parse_user("nonroot"), Ok(User::NONROOT));
+        assert_eq!(parse_user("1000"), Ok(User { uid: 1000, gid: 1000 }));
+        assert_eq!(parse_user("1000:2000"), Ok(User { uid: 1000, gid: 2000 }));
+        assert!(parse_user("www-data").is_err());
+        assert!(parse_user("1000:").is_err());
+    }
+}

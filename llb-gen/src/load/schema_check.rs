@@ -1,0 +1,250 @@
+//! Checks a YAML node tree against the spec's JSON Schema, reporting every unknown key, wrong
+//! type and bad enum value in one pass, each at its line and column. Only the parts of JSON
+//! Schema that the generated schema uses are understood: `$ref`, `anyOf`/`oneOf`, `type`
+//! (one or several), `properties`, `required`, `additionalProperties`, `patternProperties`
+//! `^x-`, `items`, `enum`, `minimum`/`maximum`.
+//!
+//! What does not fit the schema is reported and then removed from the tree, so that the
+//! semantic checks can still run on the rest and report their problems in the same pass.
+
+use marked_yaml::types::MarkedScalarNode;
+use marked_yaml::Node;
+use serde_json::Value;
+
+use super::Cx;
+use crate::diag::similar;
+
+impl Cx<'_> {
+    /// Reports what in `node` does not fit `schema`, removes it, and returns whether `node`
+    /// itself fits (if not, the caller removes it).
+    pub(super) fn check_schema(&mut self, node: &mut Node, schema: &Value, path: &str) -> bool {
+        let root = crate::schema::json_schema();
+        let schema = resolve(root, schema);
+        if let Some(alts) = schema.get("anyOf").or_else(|| schema.get("oneOf")).and_then(Value::as_array) {
+            // An optional field is `anyOf [X, null]`: check against the non-null branch, so
+            // that the errors inside it are reported.
+            let real: Vec<&Value> = alts.iter().filter(|a| resolve(root, a).get("type") != Some(&Value::String("null".into()))).collect();
+            if is_null(node) && real.len() < alts.len() {
+                return true;
+            }
+            if real.len() == 1 {
+                return self.check_schema(node, real[0], path);
+            }
+            for alt in &real {
+                let mut trial = Cx { src: self.src, diags: Vec::new() };
+                let mut copy = node.clone();
+                if trial.check_schema(&mut copy, alt, path) && trial.diags.is_empty() {
+                    return true;
+                }
+            }
+            let expected: Vec<String> = real.iter().map(|a| describe(resolve(root, a))).collect();
+            let what = expected.join(" or ");
+            self.error(self.span(node), format!("`{path}` must be {what}, not {}", kind(node)), hint_for(&what, path));
+            return false;
+        }
+        let types: Vec<&str> = match schema.get("type") {
+            Some(Value::String(t)) => vec![t.as_str()],
+            Some(Value::Array(ts)) => ts.iter().filter_map(Value::as_str).collect(),
+            _ => vec![],
+        };
+        if types.is_empty() {
+            return true;
+        }
+        let span = self.span(node);
+        match node {
+            Node::Mapping(map) if types.contains(&"object") => {
+                let props = schema.get("properties").and_then(Value::as_object);
+                let additional = schema.get("additionalProperties");
+                let section = if path.is_empty() { "the spec".to_string() } else { format!("`{path}`") };
+                let mut remove = Vec::new();
+                for (key, value) in map.iter_mut() {
+                    let k = key.as_str();
+                    let child = if path.is_empty() { k.to_string() } else { format!("{path}.{k}") };
+                    if let Some(p) = props.and_then(|p| p.get(k)) {
+                        if !self.check_schema(value, p, &child) {
+                            remove.push(key.clone());
+                        }
+                    } else if k.starts_with("x-") && schema.get("patternProperties").is_some() {
+                        continue;
+                    } else if let Some(add @ Value::Object(_)) = additional {
+                        if !self.check_schema(value, add, &child) {
+                            remove.push(key.clone());
+                        }
+                    } else {
+                        remove.push(key.clone());
+                        let known: Vec<&str> = props.map(|p| p.keys().map(String::as_str).collect()).unwrap_or_default();
+                        let hint = match similar(k, &known) {
+                            Some(s) => format!("did you mean `{s}`?"),
+                            None => format!("the keys of {section} are: {}; keys starting with `x-` are ignored", known.join(", ")),
+                        };
+                        self.error(self.scalar_span(key), format!("unknown key `{k}` in {section}"), hint);
+                    }
+                }
+                for k in remove {
+                    map.remove(&k);
+                }
+                let mut complete = true;
+                for req in schema.get("required").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str) {
+                    if map.get_node(req).is_none() {
+                        let (msg, hint) = if path.is_empty() {
+                            (format!("the spec has no `{req}`"), format!("add `{req}:` at the top level"))
+                        } else {
+                            (format!("`{path}` has no `{req}`"), format!("add `{req}:` under `{path}`"))
+                        };
+                        self.error(span, msg, hint);
+                        complete = false;
+                    }
+                }
+                complete
+            }
+            Node::Sequence(seq) if types.contains(&"array") => {
+                if let Some(items) = schema.get("items") {
+                    let mut bad = Vec::new();
+                    for (i, item) in seq.iter_mut().enumerate() {
+                        if !self.check_schema(item, items, &format!("{path}[{i}]")) {
+                            bad.push(i);
+                        }
+                    }
+                    for i in bad.into_iter().rev() {
+                        seq.remove(i);
+                    }
+                }
+                true
+            }
+            Node::Scalar(s) if s.may_coerce() && matches!(s.as_str(), "" | "~" | "null" | "Null" | "NULL") => {
+                if !types.contains(&"null") {
+                    self.error(span, format!("`{path}` is empty"), format!("give `{path}` a value, or remove the line"));
+                    return false;
+                }
+                true
+            }
+            Node::Scalar(s) => {
+                let s = s.clone();
+                self.check_scalar(&s, schema, &types, path)
+            }
+            other => {
+                let what = describe(schema);
+                let k = kind(other);
+                self.error(span, format!("`{path}` must be {what}, not {k}"), hint_for(&what, path));
+                false
+            }
+        }
+    }
+
+    fn check_scalar(&mut self, s: &MarkedScalarNode, schema: &Value, types: &[&str], path: &str) -> bool {
+        let before = self.diags.len();
+        self.check_scalar_value(s, schema, types, path);
+        self.diags.len() == before
+    }
+
+    fn check_scalar_value(&mut self, s: &MarkedScalarNode, schema: &Value, types: &[&str], path: &str) {
+        let v = s.as_str();
+        let span = self.scalar_span(s);
+        if types.contains(&"string") {
+            if let Some(allowed) = schema.get("enum").and_then(Value::as_array) {
+                let names: Vec<&str> = allowed.iter().filter_map(Value::as_str).collect();
+                if !names.contains(&v) {
+                    let hint = match similar(v, &names) {
+                        Some(n) => format!("did you mean `{n}`?"),
+                        None => format!("`{path}` is one of: {}", names.join(", ")),
+                    };
+                    self.error(span, format!("`{v}` is not a valid `{path}`"), hint);
+                }
+            }
+            return;
+        }
+        if types.contains(&"boolean") {
+            match (v, s.may_coerce()) {
+                ("true" | "false", true) => {}
+                ("true" | "false", false) => self.error(span, format!("`{path}` must be true or false, not the text \"{v}\""), "remove the quotes"),
+                ("yes" | "no" | "on" | "off" | "y" | "n" | "Yes" | "No" | "True" | "False" | "TRUE" | "FALSE", _) => {
+                    self.error(span, format!("`{path}` must be true or false, not `{v}`"), "write true or false: `yes`, `no`, `on` and `off` are not booleans in this spec")
+                }
+                _ => self.error(span, format!("`{path}` must be true or false, not `{v}`"), "write true or false"),
+            }
+            return;
+        }
+        if types.contains(&"integer") {
+            match v.parse::<i64>() {
+                Ok(n) => {
+                    let min = schema.get("minimum").and_then(Value::as_i64);
+                    let max = schema.get("maximum").and_then(Value::as_i64);
+                    if min.is_some_and(|m| n < m) || max.is_some_and(|m| n > m) {
+                        let range = format!("{} to {}", min.map(|m| m.to_string()).unwrap_or("…".into()), max.map(|m| m.to_string()).unwrap_or("…".into()));
+                        self.error(span, format!("`{path}` is {n}, outside {range}"), format!("use a whole number from {range}"));
+                    }
+                }
+                Err(_) => self.error(span, format!("`{path}` must be a whole number, not `{v}`"), "write a whole number such as 3"),
+            }
+        }
+    }
+}
+
+fn resolve<'a>(root: &'a Value, schema: &'a Value) -> &'a Value {
+    let mut s = schema;
+    for _ in 0..16 {
+        match s.get("$ref").and_then(Value::as_str).and_then(|r| r.strip_prefix("#/")) {
+            Some(pointer) => match root.pointer(&format!("/{pointer}")) {
+                Some(target) => s = target,
+                None => return s,
+            },
+            None => return s,
+        }
+    }
+    s
+}
+
+pub(super) fn is_null(node: &Node) -> bool {
+    match node {
+        Node::Scalar(s) => s.may_coerce() && matches!(s.as_str(), "" | "~" | "null" | "Null" | "NULL"),
+        _ => false,
+    }
+}
+
+pub(super) fn kind(node: &Node) -> &'static str {
+    match node {
+        n if is_null(n) => "nothing",
+        Node::Scalar(_) => "a single value",
+        Node::Mapping(_) => "a mapping",
+        Node::Sequence(_) => "a list",
+    }
+}
+
+fn describe(schema: &Value) -> String {
+    let types: Vec<&str> = match schema.get("type") {
+        Some(Value::String(t)) => vec![t.as_str()],
+        Some(Value::Array(ts)) => ts.iter().filter_map(Value::as_str).filter(|t| *t != "null").collect(),
+        _ => vec![],
+    };
+    let one = |t: &str| match t {
+        "object" if schema.get("properties").is_none() => "a mapping of names to values".to_string(),
+        "object" => "a mapping".to_string(),
+        "array" => match schema.get("items").and_then(|i| i.get("type")).and_then(Value::as_str) {
+            Some("string") => "a list of values".to_string(),
+            _ => "a list".to_string(),
+        },
+        "string" => "a single value".to_string(),
+        "integer" => "a whole number".to_string(),
+        "number" => "a number".to_string(),
+        "boolean" => "true or false".to_string(),
+        other => other.to_string(),
+    };
+    if types.len() > 1 && types.iter().all(|t| ["string", "number", "boolean", "integer"].contains(t)) {
+        return "a single value".into();
+    }
+    types.iter().map(|t| one(t)).collect::<Vec<_>>().join(" or ")
+}
+
+fn hint_for(what: &str, path: &str) -> String {
+    let key = path.rsplit('.').next().unwrap_or(path);
+    let key = key.split('[').next().unwrap_or(key);
+    if what.starts_with("a list") {
+        format!("write a list as `{key}: [a, b]`, or one `- item` per line under `{key}:`")
+    } else if what.starts_with("a mapping") {
+        format!("write `{key}:` and then indented `name: value` lines under it")
+    } else if what == "true or false" {
+        format!("write `{key}: true` or `{key}: false`")
+    } else {
+        format!("write `{key}: value` on one line")
+    }
+}

@@ -1,0 +1,200 @@
+//! The Go app spec. [`raw`] is its shape as written (the source of the JSON Schema and the
+//! reference docs); the types here are the spec after loading: defaults applied, values
+//! checked and parsed. Every value keeps the span it came from, so that later stages can
+//! point at the spec line they implement.
+
+pub mod raw;
+
+use std::collections::BTreeMap;
+
+use llb::Platform;
+use serde::{Deserialize, Deserializer};
+
+use crate::diag::Span;
+
+/// A value and where in the spec it was written (or, for a default, the key that implied it).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Spanned<T> {
+    pub value: T,
+    pub span: Span,
+}
+
+impl<T> Spanned<T> {
+    pub fn new(value: T, span: Span) -> Self {
+        Spanned { value, span }
+    }
+}
+
+impl<'de, T: Deserialize<'de> + Clone> Deserialize<'de> for Spanned<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = marked_yaml::Spanned::<T>::deserialize(d)?;
+        let span = s.span().start().map(|m| Span::point(m.line() as u32, m.column() as u32)).unwrap_or_default();
+        Ok(Spanned { value: (*s).clone(), span })
+    }
+}
+
+impl<T: schemars::JsonSchema> schemars::JsonSchema for Spanned<T> {
+    fn inline_schema() -> bool {
+        T::inline_schema()
+    }
+
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        T::schema_name()
+    }
+
+    fn schema_id() -> std::borrow::Cow<'static, str> {
+        T::schema_id()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        T::json_schema(generator)
+    }
+}
+
+/// A whole `goapp.yaml`, loaded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Spec {
+    pub name: Spanned<String>,
+    /// The directory of go.mod, relative to the context: `.` or a clean relative path.
+    pub module: Spanned<String>,
+    /// At least one.
+    pub targets: Vec<Target>,
+    pub platforms: Vec<Spanned<Platform>>,
+    pub go: Go,
+    pub runtime: Runtime,
+}
+
+impl Spec {
+    /// The target whose binary is the entrypoint.
+    pub fn entrypoint(&self) -> &Target {
+        &self.targets[self.runtime.entrypoint]
+    }
+}
+
+/// One binary, with the `go` settings that apply to it merged in.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Target {
+    pub name: Spanned<String>,
+    /// In the `./dir` form `go build` needs.
+    pub main: Spanned<String>,
+    pub ldflags: String,
+    pub tags: Vec<String>,
+    /// Environment of `go build`, in order.
+    pub env: Vec<(String, String)>,
+    pub flags: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Go {
+    pub version: Spanned<String>,
+    pub image: Option<Spanned<String>>,
+    pub module_mode: Option<raw::ModMode>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Runtime {
+    pub base: Spanned<Base>,
+    pub user: Spanned<User>,
+    pub workdir: Option<Spanned<String>>,
+    /// Index into [`Spec::targets`].
+    pub entrypoint: usize,
+    pub args: Vec<String>,
+    pub env: Vec<(String, String)>,
+    pub ports: Vec<Port>,
+    pub labels: BTreeMap<String, String>,
+    pub volumes: Vec<String>,
+    pub stop_signal: Option<String>,
+    pub healthcheck: Option<Healthcheck>,
+    pub files: Vec<FileCopy>,
+    pub ca_certificates: bool,
+    pub tzdata: bool,
+}
+
+/// The runtime base image.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Base {
+    /// Assembled without pulling anything: CA certificates, zoneinfo, a passwd and group with
+    /// root and nonroot (65532), `/tmp`.
+    Static,
+    /// Nothing but what the spec puts there.
+    Scratch,
+}
+
+impl Base {
+    pub const NAMES: &'static [&'static str] = &["static", "scratch"];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Base::Static => "static",
+            Base::Scratch => "scratch",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct User {
+    pub uid: u32,
+    pub gid: u32,
+}
+
+impl User {
+    pub const ROOT: User = User { uid: 0, gid: 0 };
+    pub const NONROOT: User = User { uid: NONROOT_UID, gid: NONROOT_UID };
+
+    pub fn config(&self) -> String {
+        format!("{}:{}", self.uid, self.gid)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Protocol {
+    Tcp,
+    Udp,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Port {
+    pub number: u16,
+    pub protocol: Protocol,
+}
+
+impl Port {
+    /// The form the image config uses: `8080/tcp`.
+    pub fn key(&self) -> String {
+        let p = match self.protocol {
+            Protocol::Tcp => "tcp",
+            Protocol::Udp => "udp",
+        };
+        format!("{}/{p}", self.number)
+    }
+}
+
+/// A health check in the image config (exec form, durations in nanoseconds).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Healthcheck {
+    pub command: Vec<String>,
+    pub interval: Option<i64>,
+    pub timeout: Option<i64>,
+    pub start_period: Option<i64>,
+    pub retries: Option<u32>,
+}
+
+/// A file or directory of the context copied into the image.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileCopy {
+    /// Clean, relative to the context root.
+    pub src: Spanned<String>,
+    pub dest: String,
+    pub mode: Option<u32>,
+    pub owner: User,
+}
+
+/// The user every goapp image runs as unless told otherwise: distroless's `nonroot`.
+pub const NONROOT_UID: u32 = 65532;
+
+/// The Go release used when the spec names none.
+pub const DEFAULT_GO_VERSION: &str = "1.24";
+/// Linker flags used when the spec names none.
+pub const DEFAULT_LDFLAGS: &str = "-s -w";
+/// `go build` flags used when the spec names none.
+pub const DEFAULT_FLAGS: &[&str] = &["-trimpath"];

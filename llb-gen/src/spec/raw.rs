@@ -1,0 +1,212 @@
+//! The spec as written: the shape of `goapp.yaml`. These types are the single source of the
+//! spec's structure: the loader checks YAML against the JSON Schema generated from them, the
+//! reference documentation is generated from their doc comments, and serde reads them.
+//! Every field is optional here except `name`; defaults are applied when resolving.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+use super::Spanned;
+
+/// A goapp spec: how to build a Go program into a container image.
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "goapp spec", extend("patternProperties" = { "^x-": {} }))]
+pub struct RawSpec {
+    /// The application's name: the name of its binary (when `targets` is not given) and the
+    /// image's `org.opencontainers.image.title`. Lower-case letters, digits, `.`, `_` and `-`.
+    pub name: Spanned<String>,
+    /// The directory holding `go.mod` (or `go.work`), relative to the build context.
+    /// Default: `.`.
+    pub module: Option<Spanned<String>>,
+    /// The Go package to build, relative to `module`, when the app has one binary.
+    /// Default: `.`. Use `targets` for several binaries.
+    pub main: Option<Spanned<String>>,
+    /// The binaries to build, for an app with more than one. Each one is installed in
+    /// `/usr/local/bin`; the first is the entrypoint unless `runtime.entrypoint` names another.
+    pub targets: Option<Vec<Spanned<RawTarget>>>,
+    /// Platforms to build when the build does not name any with `--platform`, e.g.
+    /// `[linux/amd64, linux/arm64]`. Default: the platform of the build machine.
+    pub platforms: Option<Vec<Spanned<String>>>,
+    /// How the Go program is compiled.
+    pub go: Option<Spanned<RawGo>>,
+    /// The image the program runs in.
+    pub runtime: Option<Spanned<RawRuntime>>,
+}
+
+/// One binary of the app.
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(extend("patternProperties" = { "^x-": {} }))]
+pub struct RawTarget {
+    /// The binary's name. Lower-case letters, digits, `.`, `_` and `-`.
+    pub name: Spanned<String>,
+    /// The Go package to build, relative to `module`, e.g. `./cmd/api`.
+    pub main: Spanned<String>,
+    /// Linker flags for this binary, replacing `go.ldflags`.
+    pub ldflags: Option<Spanned<String>>,
+    /// Build tags for this binary, added to `go.tags`.
+    pub tags: Option<Vec<Spanned<String>>>,
+    /// Environment of this binary's `go build`, over `go.env`.
+    pub env: Option<Spanned<BTreeMap<String, Spanned<Scalar>>>>,
+    /// `go build` flags for this binary, replacing `go.flags`.
+    pub flags: Option<Vec<Spanned<String>>>,
+}
+
+/// How the Go program is compiled.
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(extend("patternProperties" = { "^x-": {} }))]
+pub struct RawGo {
+    /// The Go release of the builder image `golang:<version>`, e.g. `"1.24"` (quote it: YAML
+    /// reads 1.20 as the number 1.2). Default: `"1.24"`.
+    pub version: Option<Spanned<String>>,
+    /// A builder image to use instead of `golang:<version>`. It must have `go` on its PATH.
+    pub image: Option<Spanned<String>>,
+    /// Whether the program uses cgo. Default: `false` (a static binary, cross-compiled
+    /// without emulation).
+    pub cgo: Option<Spanned<bool>>,
+    /// Build tags for every binary (`-tags`).
+    pub tags: Option<Vec<Spanned<String>>>,
+    /// Linker flags for every binary (`-ldflags`). Default: `-s -w` (no symbol table or
+    /// debug information: smaller binaries).
+    pub ldflags: Option<Spanned<String>>,
+    /// Other `go build` flags for every binary. Default: `[-trimpath]` (no build paths in the
+    /// binary, for reproducible builds).
+    pub flags: Option<Vec<Spanned<String>>>,
+    /// Environment of `go build`: GOPROXY, GOPRIVATE, GONOSUMDB, GOFLAGS, GOEXPERIMENT, ...
+    /// GOOS, GOARCH and CGO_ENABLED are set by goapp and cannot be set here.
+    pub env: Option<Spanned<BTreeMap<String, Spanned<Scalar>>>>,
+    /// How `go build` treats go.mod and vendor/: `auto` (Go's default: vendor/ when present),
+    /// `vendor`, `mod` or `readonly`. Default: `auto`.
+    #[serde(rename = "mod")]
+    pub module_mode: Option<Spanned<ModMode>>,
+}
+
+/// `-mod` mode of `go build`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ModMode {
+    /// Go's own choice: `vendor` when vendor/modules.txt exists, else `readonly`.
+    Auto,
+    /// Build from vendor/ only.
+    Vendor,
+    /// Update go.mod as needed.
+    Mod,
+    /// Fail if go.mod needs an update.
+    Readonly,
+}
+
+/// The image the program runs in.
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(extend("patternProperties" = { "^x-": {} }))]
+pub struct RawRuntime {
+    /// The base of the image: `static` (assembled without pulling an image: CA certificates,
+    /// zoneinfo, passwd and group with root and nonroot, /tmp) or `scratch` (the binaries
+    /// only). Default: `static`.
+    pub base: Option<Spanned<String>>,
+    /// The user the program runs as: `nonroot` (65532:65532), `root`, or a numeric
+    /// `uid[:gid]`. Default: `nonroot`.
+    pub user: Option<Spanned<String>>,
+    /// The working directory of the program, an absolute path (created if missing).
+    /// Default: `/`.
+    pub workdir: Option<Spanned<String>>,
+    /// The target whose binary is the image's entrypoint. Default: the first target.
+    pub entrypoint: Option<Spanned<String>>,
+    /// Arguments passed to the program (the image's `Cmd`).
+    pub args: Option<Vec<Spanned<String>>>,
+    /// Environment of the program.
+    pub env: Option<Spanned<BTreeMap<String, Spanned<Scalar>>>>,
+    /// Ports the program listens on: `8080`, `"8080/tcp"` or `"53/udp"`.
+    pub ports: Option<Vec<Spanned<Port>>>,
+    /// Labels of the image config.
+    pub labels: Option<Spanned<BTreeMap<String, Spanned<Scalar>>>>,
+    /// Directories that hold data outside the image (`VOLUME`): absolute paths.
+    pub volumes: Option<Vec<Spanned<String>>>,
+    /// The signal that stops the program, e.g. `SIGTERM` or `SIGINT`.
+    pub stop_signal: Option<Spanned<String>>,
+    /// A command the engine runs in the container to check that the program is healthy.
+    pub healthcheck: Option<Spanned<RawHealthcheck>>,
+    /// Files from the build context to put in the image.
+    pub files: Option<Vec<Spanned<RawFile>>>,
+    /// Whether the image has the CA certificate bundle (`/etc/ssl/certs/ca-certificates.crt`,
+    /// with `SSL_CERT_FILE` set). Default: true for `static`, false for `scratch`.
+    pub ca_certificates: Option<Spanned<bool>>,
+    /// Whether the image has the time zone database (`/usr/share/zoneinfo`). Default: true
+    /// for `static`, false for `scratch`.
+    pub tzdata: Option<Spanned<bool>>,
+}
+
+/// A health check, run without a shell: the command's first word must be a program in the
+/// image, such as one of the app's targets.
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(extend("patternProperties" = { "^x-": {} }))]
+pub struct RawHealthcheck {
+    /// The command and its arguments, e.g. `[hello, --check]`. The first word is a target
+    /// name or an absolute path to a program in the image.
+    pub command: Vec<Spanned<String>>,
+    /// Time between checks, e.g. `30s`. Default: the engine's (30s).
+    pub interval: Option<Spanned<String>>,
+    /// Time after which a check counts as failed, e.g. `5s`. Default: the engine's (30s).
+    pub timeout: Option<Spanned<String>>,
+    /// Time the program gets to start before failed checks count, e.g. `10s`.
+    pub start_period: Option<Spanned<String>>,
+    /// Failed checks in a row after which the container is unhealthy. Default: the
+    /// engine's (3).
+    pub retries: Option<Spanned<u32>>,
+}
+
+/// A file or directory of the build context, copied into the image.
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(extend("patternProperties" = { "^x-": {} }))]
+pub struct RawFile {
+    /// The path in the build context.
+    pub src: Spanned<String>,
+    /// The absolute path in the image. Ending in `/`, it names a directory to copy into.
+    pub dest: Spanned<String>,
+    /// Permission bits of the copied files, in octal, e.g. `"0644"`. Default: as in the
+    /// context.
+    pub mode: Option<Spanned<String>>,
+    /// Owner of the copied files: `root`, `nonroot` or numeric `uid[:gid]`. Default: `root`.
+    pub owner: Option<Spanned<String>>,
+}
+
+/// A single value (text, number or boolean), read as text.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Scalar(pub String);
+
+impl JsonSchema for Scalar {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Scalar".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({ "type": ["string", "number", "boolean"] })
+    }
+}
+
+/// A port: a number, or `number/tcp` or `number/udp`.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Port(pub String);
+
+impl JsonSchema for Port {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Port".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "anyOf": [
+                { "type": "integer", "minimum": 1, "maximum": 65535 },
+                { "type": "string", "pattern": "^[0-9]{1,5}(/(tcp|udp))?$" }
+            ]
+        })
+    }
+}
