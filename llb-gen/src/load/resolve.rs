@@ -29,7 +29,7 @@ impl Cx<'_> {
         self.check_name(&raw.name, "name");
         let whole = raw.name.span;
         let module = match raw.module {
-            Some(m) => self.relative_path(&m, "module", "the directory holding go.mod, e.g. `.` or `services/api`").map(|v| Spanned::new(v, m.span)),
+            Some(m) => self.relative_path(&m, "module", "the directory holding go.mod, relative to the build context, e.g. `.` or `services/api`").map(|v| Spanned::new(v, m.span)),
             None => Some(Spanned::new(".".to_string(), whole)),
         };
         let go_raw = raw.go.map(|g| g.value);
@@ -67,7 +67,7 @@ impl Cx<'_> {
     fn relative_path(&mut self, p: &Spanned<String>, what: &str, example: &str) -> Option<String> {
         let v = p.value.trim_end_matches('/');
         if v.starts_with('/') || v.contains('\\') || v.split('/').any(|c| c == "..") {
-            self.error(p.span, format!("`{}` is not inside the build context", p.value), format!("`{what}` is a path relative to the build context: {example}"));
+            self.error(p.span, format!("`{}` is not inside the build context", p.value), format!("`{what}` is {example}"));
             return None;
         }
         let clean: Vec<&str> = v.split('/').filter(|c| !c.is_empty() && *c != ".").collect();
@@ -188,7 +188,9 @@ impl Cx<'_> {
         if let Some(m) = main {
             self.error(m.span, "`main` and `targets` cannot both be set", "with several binaries, give each its `main` under `targets`, and remove this line");
         }
-        if targets.is_empty() {
+        // A list emptied by earlier errors (its items were reported and removed) is not empty
+        // as written.
+        if targets.is_empty() && self.error_count() == 0 {
             self.error(name.span, "`targets` is an empty list", "list at least one target, or remove `targets` to build `main`");
         }
         let mut out: Vec<Target> = Vec::new();
@@ -288,7 +290,7 @@ impl Cx<'_> {
                 Spanned::new(user, u.span)
             }
         };
-        let workdir = raw.workdir.as_ref().and_then(|w| self.absolute_path(w, "runtime.workdir").map(|p| Spanned::new(p, w.span)));
+        let workdir = raw.workdir.as_ref().and_then(|w| self.absolute_path(w, "`runtime.workdir`").map(|p| Spanned::new(p, w.span)));
         let entrypoint = match &raw.entrypoint {
             None => 0,
             Some(e) => match targets.iter().position(|t| t.name.value == e.value) {
@@ -365,7 +367,7 @@ impl Cx<'_> {
     fn absolute_path(&mut self, p: &Spanned<String>, what: &str) -> Option<String> {
         let v = &p.value;
         if !v.starts_with('/') || v.split('/').any(|c| c == "..") || v.contains('\\') {
-            self.error(p.span, format!("`{v}` is not an absolute path in the image"), format!("{what} is an absolute path such as `/data`"));
+            self.error(p.span, format!("`{v}` is not an absolute path in the image"), format!("{what} is an absolute path, such as `/data`"));
             return None;
         }
         let clean: Vec<&str> = v.split('/').filter(|c| !c.is_empty() && *c != ".").collect();
@@ -373,7 +375,7 @@ impl Cx<'_> {
     }
 
     fn file(&mut self, f: &RawFile) -> Option<FileCopy> {
-        let src = self.relative_path(&f.src, "src", "e.g. `config/app.toml` or `static/`");
+        let src = self.relative_path(&f.src, "src", "a path relative to the build context, e.g. `config/app.toml` or `static/`");
         let dest_dir = f.dest.value.ends_with('/');
         let dest = self.absolute_path(&f.dest, "`dest`").map(|d| if dest_dir && d != "/" { format!("{d}/") } else { d });
         let mode = f.mode.as_ref().and_then(|m| match u32::from_str_radix(m.value.trim_start_matches("0o"), 8) {

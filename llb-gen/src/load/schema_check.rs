@@ -20,13 +20,16 @@ impl Cx<'_> {
     pub(super) fn check_schema(&mut self, node: &mut Node, schema: &Value, path: &str) -> bool {
         let root = crate::schema::json_schema();
         let schema = resolve(root, schema);
+        // A key written without a value is a mistake even where the key may be left out.
+        if is_null(node) {
+            let span = self.span(node);
+            self.error(span, format!("`{path}` is empty"), format!("give `{path}` a value, or remove the line"));
+            return false;
+        }
         if let Some(alts) = schema.get("anyOf").or_else(|| schema.get("oneOf")).and_then(Value::as_array) {
             // An optional field is `anyOf [X, null]`: check against the non-null branch, so
             // that the errors inside it are reported.
             let real: Vec<&Value> = alts.iter().filter(|a| resolve(root, a).get("type") != Some(&Value::String("null".into()))).collect();
-            if is_null(node) && real.len() < alts.len() {
-                return true;
-            }
             if real.len() == 1 {
                 return self.check_schema(node, real[0], path);
             }
@@ -35,6 +38,19 @@ impl Cx<'_> {
                 let mut copy = node.clone();
                 if trial.check_schema(&mut copy, alt, path) && trial.diags.is_empty() {
                     return true;
+                }
+            }
+            let consts: Vec<&str> = real.iter().filter_map(|a| resolve(root, a).get("const").and_then(Value::as_str)).collect();
+            if consts.len() == real.len() {
+                if let Node::Scalar(s) = node {
+                    let v = s.as_str();
+                    let hint = match similar(v, &consts) {
+                        Some(n) => format!("did you mean `{n}`?"),
+                        None => format!("`{path}` is one of: {}", consts.join(", ")),
+                    };
+                    let span = self.scalar_span(s);
+                    self.error(span, format!("`{v}` is not a valid `{path}`"), hint);
+                    return false;
                 }
             }
             let expected: Vec<String> = real.iter().map(|a| describe(resolve(root, a))).collect();
@@ -80,12 +96,17 @@ impl Cx<'_> {
                         self.error(self.scalar_span(key), format!("unknown key `{k}` in {section}"), hint);
                     }
                 }
+                let mut complete = true;
+                let required: Vec<&str> = schema.get("required").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect();
                 for k in remove {
+                    if required.contains(&k.as_str()) {
+                        // Reported already; without it the mapping cannot be read.
+                        complete = false;
+                    }
                     map.remove(&k);
                 }
-                let mut complete = true;
-                for req in schema.get("required").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str) {
-                    if map.get_node(req).is_none() {
+                for req in required {
+                    if map.get_node(req).is_none() && complete {
                         let (msg, hint) = if path.is_empty() {
                             (format!("the spec has no `{req}`"), format!("add `{req}:` at the top level"))
                         } else {
@@ -111,14 +132,7 @@ impl Cx<'_> {
                 }
                 true
             }
-            Node::Scalar(s) if s.may_coerce() && matches!(s.as_str(), "" | "~" | "null" | "Null" | "NULL") => {
-                if !types.contains(&"null") {
-                    self.error(span, format!("`{path}` is empty"), format!("give `{path}` a value, or remove the line"));
-                    return false;
-                }
-                true
-            }
-            Node::Scalar(s) => {
+            Node::Scalar(s) if types.iter().any(|t| ["string", "integer", "number", "boolean"].contains(t)) => {
                 let s = s.clone();
                 self.check_scalar(&s, schema, &types, path)
             }
@@ -140,6 +154,12 @@ impl Cx<'_> {
     fn check_scalar_value(&mut self, s: &MarkedScalarNode, schema: &Value, types: &[&str], path: &str) {
         let v = s.as_str();
         let span = self.scalar_span(s);
+        if let Some(c) = schema.get("const").and_then(Value::as_str) {
+            if v != c {
+                self.error(span, format!("`{v}` is not `{c}`"), format!("write `{c}`"));
+            }
+            return;
+        }
         if types.contains(&"string") {
             if let Some(allowed) = schema.get("enum").and_then(Value::as_array) {
                 let names: Vec<&str> = allowed.iter().filter_map(Value::as_str).collect();
@@ -170,8 +190,13 @@ impl Cx<'_> {
                     let min = schema.get("minimum").and_then(Value::as_i64);
                     let max = schema.get("maximum").and_then(Value::as_i64);
                     if min.is_some_and(|m| n < m) || max.is_some_and(|m| n > m) {
-                        let range = format!("{} to {}", min.map(|m| m.to_string()).unwrap_or("…".into()), max.map(|m| m.to_string()).unwrap_or("…".into()));
-                        self.error(span, format!("`{path}` is {n}, outside {range}"), format!("use a whole number from {range}"));
+                        let range = match (min, max) {
+                            (Some(a), Some(b)) => format!("from {a} to {b}"),
+                            (Some(a), None) => format!("of {a} or more"),
+                            (None, Some(b)) => format!("of {b} or less"),
+                            (None, None) => unreachable!(),
+                        };
+                        self.error(span, format!("`{path}` is {n}"), format!("use a whole number {range}"));
                     }
                 }
                 Err(_) => self.error(span, format!("`{path}` must be a whole number, not `{v}`"), "write a whole number such as 3"),

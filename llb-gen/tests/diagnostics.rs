@@ -1,0 +1,104 @@
+//! Broken specs: one file per mistake users make, each with its rendered error checked in
+//! (tests/snapshots/diagnostics__broken_specs@*.snap). Every error must name a line and column
+//! and carry a hint.
+
+use std::collections::BTreeMap;
+
+use llb_gen::Severity;
+
+fn load(bytes: &[u8]) -> Result<llb_gen::Loaded, llb_gen::Diagnostics> {
+    llb_gen::load("goapp.yaml", bytes, &BTreeMap::new())
+}
+
+#[test]
+fn broken_specs() {
+    let mut count = 0;
+    insta::glob!("specs/bad/*.yaml", |path| {
+        count += 1;
+        let bytes = std::fs::read(path).unwrap();
+        let diags = match load(&bytes) {
+            Ok(_) => panic!("{} loaded without errors", path.display()),
+            Err(d) => d,
+        };
+        assert!(diags.has_errors(), "{}", path.display());
+        for d in diags.errors() {
+            assert!(d.span.start.line >= 1 && d.span.start.column >= 1, "{}: {d:?}", path.display());
+            assert!(d.hint.as_deref().is_some_and(|h| !h.is_empty()), "{}: no hint for {d:?}", path.display());
+        }
+        insta::assert_snapshot!(diags.render(false));
+    });
+    assert!(count >= 60, "only {count} broken specs");
+}
+
+#[test]
+fn exact_positions() {
+    let cases: &[(&str, u32, u32, &str)] = &[
+        ("name: hello\nmian: x\n", 2, 1, "unknown key `mian`"),
+        ("name: hello\nruntime:\n  ports: [8080, 0]\n", 3, 17, "`0` is not a port"),
+        ("name: hello\ngo:\n  cgo: yes\n", 3, 8, "must be true or false"),
+        ("name: hello\nplatforms:\n  - linux/amd64\n  - linux/sparc\n", 4, 5, "sparc"),
+    ];
+    for (src, line, col, text) in cases {
+        let d = load(src.as_bytes()).unwrap_err();
+        let e = d.errors().next().unwrap();
+        assert_eq!((e.span.start.line, e.span.start.column), (*line, *col), "{src}");
+        assert!(e.message.contains(text), "{}", e.message);
+    }
+}
+
+#[test]
+fn every_problem_is_reported_in_one_pass() {
+    let bytes = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/specs/bad/98-many-mistakes.yaml"));
+    let bytes = bytes.unwrap_or_else(|_| {
+        std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/specs/bad"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.to_string_lossy().ends_with("many-mistakes.yaml"))
+            .map(|p| std::fs::read(p).unwrap())
+            .unwrap()
+    });
+    let d = load(&bytes).unwrap_err();
+    let lines: Vec<u32> = d.errors().map(|e| e.span.start.line).collect();
+    assert_eq!(lines, [1, 2, 3, 5, 7, 8, 9], "{}", d.render(false));
+}
+
+#[test]
+fn a_ten_megabyte_spec_is_refused_before_parsing() {
+    let mut big = b"name: hello\nx-padding: \"".to_vec();
+    big.resize(10 << 20, b'a');
+    big.extend(b"\"\n");
+    let d = load(&big).unwrap_err();
+    assert!(d.errors().next().unwrap().message.contains("the limit is"), "{}", d.summary());
+}
+
+#[test]
+fn running_as_root_is_a_warning() {
+    let loaded = load(b"name: hello\nruntime:\n  user: root\n").unwrap();
+    assert_eq!(loaded.spec.runtime.user.value, llb_gen::spec::User::ROOT);
+    let w = &loaded.warnings.items;
+    assert_eq!(w.len(), 1);
+    assert_eq!(w[0].severity, Severity::Warning);
+    assert_eq!(w[0].span.start.line, 3);
+}
+
+#[test]
+fn extension_keys_are_ignored_and_build_args_interpolated() {
+    let args: BTreeMap<String, String> = [("VERSION".to_string(), "1.2.3".to_string())].into();
+    let src = "name: hello\nx-owner: team-a\ngo:\n  ldflags: -X main.version=${VERSION} -X main.mode=${MODE:-prod}\nruntime:\n  x-note: {any: [thing]}\n";
+    let loaded = llb_gen::load("goapp.yaml", src.as_bytes(), &args).unwrap();
+    assert_eq!(loaded.spec.targets[0].ldflags, "-X main.version=1.2.3 -X main.mode=prod");
+}
+
+#[test]
+fn every_example_loads() {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples");
+    for entry in std::fs::read_dir(root).unwrap() {
+        let spec = entry.unwrap().path().join("goapp.yaml");
+        if spec.exists() {
+            let bytes = std::fs::read(&spec).unwrap();
+            if let Err(d) = load(&bytes) {
+                panic!("{}:\n{}", spec.display(), d.render(false));
+            }
+        }
+    }
+}
