@@ -36,6 +36,10 @@ enum Command {
         #[arg(long = "build-arg", value_name = "NAME=VALUE")]
         build_args: Vec<String>,
     },
+    /// Print the spec's JSON Schema (docs/goapp.schema.json).
+    Schema,
+    /// Print the spec reference (docs/spec.md).
+    Docs,
     /// Print the LLB a spec becomes for one target platform.
     Llb {
         /// The spec file (goapp.yaml).
@@ -64,6 +68,14 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Gateway => run_gateway(),
         Command::Validate { file, build_args } => validate(&file, &build_args),
+        Command::Schema => {
+            print!("{}", llb_gen::schema::json_schema_text());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Docs => {
+            print!("{}", llb_gen::schema::reference_markdown());
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Llb { file, platform, build_platform, registry_mirror, build_args, raw } => {
             print_llb(&file, &platform, &build_platform, registry_mirror.as_deref(), &build_args, raw)
         }

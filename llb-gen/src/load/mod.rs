@@ -168,6 +168,8 @@ impl<'a> Cx<'a> {
     pub(crate) fn span(&self, node: &Node) -> Span {
         match node {
             Node::Scalar(s) => self.scalar_span(s),
+            // A mapping is shown at its first key.
+            Node::Mapping(m) if !m.is_empty() => self.scalar_span(m.keys().next().expect("not empty")),
             _ => {
                 let sp = node.span();
                 let start = sp.start().map(|m| Pos { line: m.line() as u32, column: m.column() as u32 }).unwrap_or(Pos { line: 1, column: 1 });

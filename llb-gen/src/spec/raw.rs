@@ -39,7 +39,7 @@ pub struct RawSpec {
 /// One binary of the app.
 #[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-#[schemars(extend("patternProperties" = { "^x-": {} }))]
+#[schemars(rename = "Target", extend("patternProperties" = { "^x-": {} }))]
 pub struct RawTarget {
     /// The binary's name. Lower-case letters, digits, `.`, `_` and `-`.
     pub name: Spanned<String>,
@@ -58,7 +58,7 @@ pub struct RawTarget {
 /// How the Go program is compiled.
 #[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-#[schemars(extend("patternProperties" = { "^x-": {} }))]
+#[schemars(rename = "Go", extend("patternProperties" = { "^x-": {} }))]
 pub struct RawGo {
     /// The Go release of the builder image `golang:<version>`, e.g. `"1.24"` (quote it: YAML
     /// reads 1.20 as the number 1.2). Default: `"1.24"`.
@@ -102,7 +102,7 @@ pub enum ModMode {
 /// The image the program runs in.
 #[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-#[schemars(extend("patternProperties" = { "^x-": {} }))]
+#[schemars(rename = "Runtime", extend("patternProperties" = { "^x-": {} }))]
 pub struct RawRuntime {
     /// The base of the image: `static` (assembled without pulling an image: CA certificates,
     /// zoneinfo, passwd and group with root and nonroot, /tmp) or `scratch` (the binaries
@@ -144,7 +144,7 @@ pub struct RawRuntime {
 /// image, such as one of the app's targets.
 #[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-#[schemars(extend("patternProperties" = { "^x-": {} }))]
+#[schemars(rename = "Healthcheck", extend("patternProperties" = { "^x-": {} }))]
 pub struct RawHealthcheck {
     /// The command and its arguments, e.g. `[hello, --check]`. The first word is a target
     /// name or an absolute path to a program in the image.
@@ -163,7 +163,7 @@ pub struct RawHealthcheck {
 /// A file or directory of the build context, copied into the image.
 #[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-#[schemars(extend("patternProperties" = { "^x-": {} }))]
+#[schemars(rename = "File", extend("patternProperties" = { "^x-": {} }))]
 pub struct RawFile {
     /// The path in the build context.
     pub src: Spanned<String>,

@@ -1,0 +1,39 @@
+//! Loading, validating and lowering any bytes must not panic, hang or allocate without
+//! bound. Run: `cargo fuzz run load` (seed corpus: llb-gen/tests/specs and examples).
+#![no_main]
+
+use std::collections::BTreeMap;
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let args: BTreeMap<String, String> = [("VERSION".to_string(), "1.0".to_string())].into();
+    match llb_gen::load("goapp.yaml", data, &args) {
+        Ok(loaded) => {
+            let _ = loaded.warnings.render(false);
+            let builder = llb_gen::BuilderImage {
+                reference: llb_gen::lower::builder_reference(&loaded.spec, None),
+                digest: None,
+                env: vec![],
+            };
+            let target = llb::Platform::parse("linux/arm64").unwrap();
+            let build = llb::Platform::parse("linux/amd64").unwrap();
+            let _ = llb_gen::lower(&llb_gen::LowerInput {
+                spec: &loaded.spec,
+                spec_file: "goapp.yaml",
+                spec_data: data,
+                target: &target,
+                build_platform: &build,
+                builder: &builder,
+                session_id: "",
+                context_excludes: &[],
+                no_cache: false,
+                labels: &BTreeMap::new(),
+            });
+        }
+        Err(d) => {
+            let _ = d.render(false);
+            let _ = d.summary();
+        }
+    }
+});
