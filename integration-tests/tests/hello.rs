@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use common::*;
 
+
 const MIRROR: &str = "--build-arg=GOAPP_REGISTRY_MIRROR=localhost:5000";
 
 #[test]
@@ -114,4 +115,34 @@ fn a_typo_in_the_spec_fails_the_build_at_its_line_and_column() {
     assert!(r.stderr.contains("did you mean `main`?"), "{}", r.stderr);
     // buildx prints the offending line from the source-location detail.
     assert!(r.stderr.contains(&format!("{line} | >>> mian: ./cmd/hello")), "no snippet in:\n{}", r.stderr);
+}
+
+#[test]
+fn the_scratch_base_holds_the_binary_only_and_runs() {
+    require_engine();
+    let dir = temp_dir("scratch");
+    copy_dir(&repo_root().join("examples/hello"), &dir);
+    let spec = std::fs::read_to_string(dir.join("goapp.yaml")).unwrap();
+    assert!(spec.contains("base: static"));
+    std::fs::write(dir.join("goapp.yaml"), spec.replace("base: static", "base: scratch")).unwrap();
+    let image = unique_tag("hello-scratch");
+    ok(&dir, "docker", &["buildx", "build", "--progress=plain", "--platform", "linux/arm64", "-f", "goapp.yaml", MIRROR, "-t", &image, "--output", "type=image,push=true,oci-mediatypes=true", "."]);
+
+    let (repo, tag) = image.strip_prefix("localhost:5000/").unwrap().rsplit_once(':').unwrap();
+    let manifest = registry_json(&format!("{repo}/manifests/{tag}"));
+    // One platform without --platform-list gives a plain manifest (or an index with one image).
+    let img = if manifest["manifests"].is_array() {
+        index_images(&image).remove(0)
+    } else {
+        let config = registry_json(&format!("{repo}/blobs/{}", manifest["config"]["digest"].as_str().unwrap()));
+        PlatformImage { platform: "linux/arm64".into(), manifest, config }
+    };
+    assert_eq!(img.config["architecture"], "arm64");
+    let env = img.config["config"]["Env"].to_string();
+    assert!(!env.contains("SSL_CERT_FILE"), "no CA bundle, so no SSL_CERT_FILE: {env}");
+    let files: Vec<String> = image_files(&image, &img).into_iter().filter(|l| !l.starts_with('d')).collect();
+    assert_eq!(files.len(), 1, "{files:#?}");
+    assert!(files[0].ends_with(" usr/local/bin/hello") && files[0].starts_with("-rwxr-xr-x 0/0 "), "{}", files[0]);
+    let out = ok(Path::new("/"), "docker", &["run", "--rm", "--pull=always", "--platform", "linux/arm64", &image, "--once"]);
+    assert!(out.contains("hi from linux/arm64"), "{out}");
 }

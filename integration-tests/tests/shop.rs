@@ -1,0 +1,72 @@
+//! End to end: examples/shop, two binaries with a config file, a health check without a
+//! shell, a workdir, a volume, a stop signal, a label and a version from a build arg.
+
+mod common;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::*;
+
+#[test]
+fn shop_builds_every_runtime_setting_into_the_image() {
+    require_engine();
+    let dir = repo_root().join("examples/shop");
+    let image = unique_tag("shop");
+    ok(&dir, "docker", &[
+        "buildx", "build", "--progress=plain",
+        "--platform", "linux/amd64,linux/arm64",
+        "--build-arg", "GOAPP_REGISTRY_MIRROR=localhost:5000",
+        "--build-arg", "VERSION=1.2.3",
+        "--label", "org.example.from-cli=yes",
+        "-f", "goapp.yaml", "-t", &image, "--push", ".",
+    ]);
+
+    let images = index_images(&image);
+    assert_eq!(images.len(), 2);
+    for img in &images {
+        let cfg = &img.config["config"];
+        assert_eq!(cfg["Entrypoint"], serde_json::json!(["/usr/local/bin/api"]));
+        assert_eq!(cfg["Cmd"], serde_json::json!(["--listen", ":8080"]));
+        assert_eq!(cfg["WorkingDir"], "/var/lib/shop");
+        assert_eq!(cfg["User"], "65532:65532");
+        assert_eq!(cfg["StopSignal"], "SIGINT");
+        assert!(cfg["Volumes"]["/var/lib/shop"].is_object(), "{cfg}");
+        assert_eq!(cfg["Labels"]["org.opencontainers.image.vendor"], "Example Shop");
+        assert_eq!(cfg["Labels"]["org.opencontainers.image.title"], "shop");
+        assert_eq!(cfg["Labels"]["org.example.from-cli"], "yes");
+        assert_eq!(cfg["Healthcheck"]["Test"], serde_json::json!(["CMD", "/usr/local/bin/api", "--health"]));
+        assert_eq!(cfg["Healthcheck"]["Interval"], 2_000_000_000i64);
+        assert_eq!(cfg["Healthcheck"]["Retries"], 3);
+
+        let files = image_files(&image, img);
+        let find = |path: &str| files.iter().find(|l| l.split_whitespace().last() == Some(path)).cloned();
+        for bin in ["usr/local/bin/api", "usr/local/bin/worker"] {
+            let l = find(bin).unwrap_or_else(|| panic!("no {bin}"));
+            assert!(l.starts_with("-rwxr-xr-x 0/0 "), "{l}");
+        }
+        let conf = find("etc/shop/shop.json").unwrap_or_else(|| panic!("no config in {files:#?}"));
+        assert!(conf.starts_with("-rw-r----- 65532/65532 "), "{conf}");
+
+        let version = ok(Path::new("/"), "docker", &["run", "--rm", "--pull=always", "--platform", &img.platform, &image, "--version"]);
+        assert_eq!(version.trim(), format!("shop api 1.2.3 {}", img.platform));
+        let zones = ok(Path::new("/"), "docker", &["run", "--rm", "--platform", &img.platform, "--entrypoint", "/usr/local/bin/worker", &image]);
+        assert!(zones.contains("Europe/Berlin 14:00 CEST") && zones.contains("Asia/Tokyo 21:00 JST"), "{zones}");
+    }
+
+    // The health check runs the api binary inside the container: the engine reports healthy.
+    let cid = ok(Path::new("/"), "docker", &["run", "-d", "--platform", "linux/amd64", &image]).trim().to_string();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        let s = ok(Path::new("/"), "docker", &["inspect", "-f", "{{.State.Health.Status}}", &cid]).trim().to_string();
+        if s == "healthy" || Instant::now() > deadline {
+            break s;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    let page = run(Path::new("/"), "docker", &["exec", &cid, "/usr/local/bin/api", "--health"]);
+    let logs = run(Path::new("/"), "docker", &["logs", &cid]);
+    let _ = run(Path::new("/"), "docker", &["rm", "-f", &cid]);
+    assert_eq!(status, "healthy", "logs:\n{}{}", logs.stdout, logs.stderr);
+    assert!(page.stdout.contains("healthy"), "{}", page.stderr);
+}
