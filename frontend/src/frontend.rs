@@ -100,15 +100,23 @@ async fn build(client: &mut Client, opts: &Opts, session: &str) -> Result<gw::Re
     for job in jobs {
         built.push(job.await.context("a platform's build task failed")??);
     }
-    Ok(result(built, opts.multi_platform()))
+    Ok(result(built, opts.multi_platform(), &spec.runtime.annotations))
 }
 
 /// The result BuildKit's exporters expect: for several platforms (or when an index is asked
 /// for), refs keyed by platform id with `containerimage.config/<id>`; otherwise one ref with
 /// `containerimage.config`. `refs.platforms` is always there.
-fn result(built: Vec<(Platform, String, ImageConfig)>, force_multi: bool) -> gw::Result {
+fn result(built: Vec<(Platform, String, ImageConfig)>, force_multi: bool, annotations: &BTreeMap<String, String>) -> gw::Result {
     let multi = force_multi || built.len() > 1;
     let mut metadata: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+    // The image exporter reads annotations from the result metadata (keys as BuildKit's
+    // exptypes spells them): on every manifest, and on the index when there is one.
+    for (k, v) in annotations {
+        metadata.insert(format!("annotation-manifest.{k}"), v.clone().into_bytes());
+        if multi {
+            metadata.insert(format!("annotation-index.{k}"), v.clone().into_bytes());
+        }
+    }
     let platforms: Vec<serde_json::Value> = built
         .iter()
         .map(|(p, _, _)| serde_json::json!({"ID": p.id(), "Platform": p.to_oci_json()}))
@@ -227,8 +235,11 @@ mod tests {
                 (Platform::parse("linux/arm64").unwrap(), "r2".into(), cfg("arm64")),
             ],
             false,
+            &[("org.example.a".to_string(), "1".to_string())].into(),
         );
         let Some(gw::result::Result::Refs(refs)) = &r.result else { panic!("not refs") };
+        assert_eq!(r.metadata["annotation-index.org.example.a"], b"1");
+        assert_eq!(r.metadata["annotation-manifest.org.example.a"], b"1");
         assert_eq!(refs.refs["linux/arm64"].id, "r2");
         let c: serde_json::Value = serde_json::from_slice(&r.metadata["containerimage.config/linux/arm64"]).unwrap();
         assert_eq!(c["architecture"], "arm64");
@@ -239,11 +250,11 @@ mod tests {
 
     #[test]
     fn single_platform_result_is_one_ref() {
-        let r = result(vec![(Platform::parse("linux/amd64").unwrap(), "r1".into(), ImageConfig::default())], false);
+        let r = result(vec![(Platform::parse("linux/amd64").unwrap(), "r1".into(), ImageConfig::default())], false, &BTreeMap::new());
         assert!(matches!(r.result, Some(gw::result::Result::Ref(_))));
         assert!(r.metadata.contains_key("containerimage.config"));
         assert!(r.metadata.contains_key("refs.platforms"));
-        let forced = result(vec![(Platform::parse("linux/amd64").unwrap(), "r1".into(), ImageConfig::default())], true);
+        let forced = result(vec![(Platform::parse("linux/amd64").unwrap(), "r1".into(), ImageConfig::default())], true, &BTreeMap::new());
         assert!(matches!(forced.result, Some(gw::result::Result::Refs(_))));
     }
 }

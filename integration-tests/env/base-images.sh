@@ -8,19 +8,12 @@
 # Tarballs are cached under $GOAPP_CACHE, keyed on everything that goes into them; a pushed
 # image whose key is unchanged is not rebuilt.
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
 
 GOAPP_CACHE=${GOAPP_CACHE:-/var/cache/goapp-e2e}
 REGISTRY=${GOAPP_REGISTRY:-localhost:5000}
 say() { printf '[images] %s\n' "$*" >&2; }
 
-archive_url() {
-  local f=/etc/apt/sources.list.d/debian.sources
-  if [ -f "$f" ]; then
-    awk '/^URIs:/ && $2 !~ /security/ {print $2; exit}' "$f"
-  else
-    awk '$1=="deb" && $3 ~ /^bookworm$/ {print $2; exit}' /etc/apt/sources.list
-  fi
-}
 
 have_ref() { docker buildx imagetools inspect "$1" >/dev/null 2>&1; }
 

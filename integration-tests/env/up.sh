@@ -7,6 +7,7 @@
 # Caches kept between runs on the same machine: the mmdebstrap tarballs (keyed on the package
 # list) under $GOAPP_CACHE and the registry's data.
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
 
 here=$(cd "$(dirname "$0")" && pwd)
 GOAPP_CACHE=${GOAPP_CACHE:-/var/cache/goapp-e2e}
@@ -24,15 +25,6 @@ need_root() {
   fi
 }
 
-archive_url() {
-  # Use the archive this machine already uses for bookworm; never a hard-coded host.
-  local f=/etc/apt/sources.list.d/debian.sources
-  if [ -f "$f" ]; then
-    awk '/^URIs:/ && $2 !~ /security/ {print $2; exit}' "$f"
-  else
-    awk '$1=="deb" && $3 ~ /^bookworm$/ {print $2; exit}' /etc/apt/sources.list
-  fi
-}
 
 install_packages() {
   local want=(docker.io containerd docker-buildx docker-registry mmdebstrap arch-test qemu-user-static)

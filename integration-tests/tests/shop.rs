@@ -22,9 +22,14 @@ fn shop_builds_every_runtime_setting_into_the_image() {
         "-f", "goapp.yaml", "-t", &image, "--push", ".",
     ]);
 
+    let (repo, tag) = image.strip_prefix("localhost:5000/").unwrap().rsplit_once(':').unwrap();
+    let index = registry_json(&format!("{repo}/manifests/{tag}"));
+    const DESCRIPTION: &str = "The example shop's API and worker";
+    assert_eq!(index["annotations"]["org.opencontainers.image.description"], DESCRIPTION, "{index}");
     let images = index_images(&image);
     assert_eq!(images.len(), 2);
     for img in &images {
+        assert_eq!(img.manifest["annotations"]["org.opencontainers.image.description"], DESCRIPTION, "{}", img.manifest);
         let cfg = &img.config["config"];
         assert_eq!(cfg["Entrypoint"], serde_json::json!(["/usr/local/bin/api"]));
         assert_eq!(cfg["Cmd"], serde_json::json!(["--listen", ":8080"]));

@@ -325,6 +325,17 @@ impl Cx<'_> {
                 }
             }
         }
+        let mut annotations = BTreeMap::new();
+        if let Some(a) = &raw.annotations {
+            for (k, v) in &a.value {
+                let ok = !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || "._-/".contains(c));
+                if ok {
+                    annotations.insert(k.clone(), v.value.0.clone());
+                } else {
+                    self.error(v.span, format!("`{k}` is not a valid annotation name"), "an annotation name is letters, digits, `.`, `_`, `-` and `/`, e.g. `org.opencontainers.image.description`");
+                }
+            }
+        }
         let mut volumes: Vec<String> = Vec::new();
         for v in raw.volumes.iter().flatten() {
             if let Some(p) = self.absolute_path(v, "a volume") {
@@ -356,6 +367,7 @@ impl Cx<'_> {
             env,
             ports,
             labels,
+            annotations,
             volumes,
             stop_signal,
             healthcheck,
@@ -461,6 +473,7 @@ fn empty_runtime() -> RawRuntime {
         env: None,
         ports: None,
         labels: None,
+        annotations: None,
         volumes: None,
         stop_signal: None,
         healthcheck: None,

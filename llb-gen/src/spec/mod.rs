@@ -102,6 +102,7 @@ pub struct Runtime {
     pub env: Vec<(String, String)>,
     pub ports: Vec<Port>,
     pub labels: BTreeMap<String, String>,
+    pub annotations: BTreeMap<String, String>,
     pub volumes: Vec<String>,
     pub stop_signal: Option<String>,
     pub healthcheck: Option<Healthcheck>,

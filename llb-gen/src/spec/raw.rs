@@ -124,6 +124,9 @@ pub struct RawRuntime {
     pub ports: Option<Vec<Spanned<Port>>>,
     /// Labels of the image config.
     pub labels: Option<Spanned<BTreeMap<String, Spanned<Scalar>>>>,
+    /// OCI annotations of the image manifests (and of the index, for several platforms), such
+    /// as `org.opencontainers.image.description`.
+    pub annotations: Option<Spanned<BTreeMap<String, Spanned<Scalar>>>>,
     /// Directories that hold data outside the image (`VOLUME`): absolute paths.
     pub volumes: Option<Vec<Spanned<String>>>,
     /// The signal that stops the program, e.g. `SIGTERM` or `SIGINT`.
