@@ -16,7 +16,7 @@ use crate::gateway::{self, Caps, Client};
 use crate::opts::Opts;
 use crate::proto::{google::rpc::Status, gw};
 
-/// Runs the frontend over stdio and returns the process exit code.
+/// Runs the frontend over stdio: one build (or its error) is returned to BuildKit.
 pub async fn serve() -> Result<()> {
     let opts = Opts::from_env();
     let session = std::env::var("BUILDKIT_SESSION_ID").unwrap_or_default();
@@ -24,20 +24,18 @@ pub async fn serve() -> Result<()> {
     let outcome = build(&mut client, &opts, &session).await;
     let request = match outcome {
         Ok(result) => gw::ReturnRequest { result: Some(result), error: None },
-        Err(Failure::Spec(status)) | Err(Failure::Other(status)) => gw::ReturnRequest { result: None, error: Some(status) },
+        Err(Failure(status)) => gw::ReturnRequest { result: None, error: Some(status) },
     };
     client.r#return(request).await.context("returning the result to BuildKit")?;
     Ok(())
 }
 
-enum Failure {
-    Spec(Status),
-    Other(Status),
-}
+/// Why a build failed, as the status BuildKit shows the user.
+struct Failure(Status);
 
 impl From<anyhow::Error> for Failure {
     fn from(e: anyhow::Error) -> Self {
-        Failure::Other(errors::status_of(&e))
+        Failure(errors::status_of(&e))
     }
 }
 
@@ -58,7 +56,7 @@ async fn build(client: &mut Client, opts: &Opts, session: &str) -> Result<gw::Re
 
     let filename = opts.filename().to_string();
     let spec_bytes = read_spec(client, opts, session, &filename).await?;
-    let spec = llb_gen::load(&filename, &spec_bytes, &opts.build_args()).map_err(|d| Failure::Spec(errors::spec_status(&d)))?.spec;
+    let spec = llb_gen::load(&filename, &spec_bytes, &opts.build_args()).map_err(|d| Failure(errors::spec_status(&d)))?.spec;
 
     let build_platform = caps.build_platform.clone().unwrap_or_else(host_platform);
     let mut targets = opts.platforms()?;

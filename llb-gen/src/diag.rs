@@ -177,7 +177,7 @@ fn byte_offset(source: &str, pos: Pos) -> usize {
     source.len()
 }
 
-/// Up to `n` of `candidates` close to `word`, best first, for "did you mean" hints.
+/// The candidate closest to `word`, if any is close, for "did you mean" hints.
 pub fn similar<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
     candidates
         .iter()
