@@ -1,5 +1,7 @@
 //! Loading, validating and lowering any bytes must not panic, hang or allocate without
-//! bound. Run: `cargo fuzz run load` (seed corpus: llb-gen/tests/specs and examples).
+//! bound. Run from fuzz/ (cargo-fuzz; `RUSTC_BOOTSTRAP=1` lets a stable toolchain build it):
+//!   mkdir -p corpus/load && cp ../llb-gen/tests/specs/*/*.yaml corpus/load/
+//!   RUSTC_BOOTSTRAP=1 cargo fuzz run load --sanitizer none -- -max_total_time=180
 #![no_main]
 
 use std::collections::BTreeMap;
