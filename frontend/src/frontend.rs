@@ -66,7 +66,7 @@ async fn build(client: &mut Client, opts: &Opts, session: &str) -> Result<gw::Re
     if targets.is_empty() {
         targets.push(build_platform.clone());
     }
-    let excludes = read_dockerignore(client, opts, session).await?;
+    let (excludes, vendored) = read_context_facts(client, opts, session, &spec.module.value).await?;
     let builder = resolve_builder(client, opts, &spec, &build_platform).await?;
     let labels = opts.labels();
     let cache_imports = opts.cache_imports()?;
@@ -84,6 +84,7 @@ async fn build(client: &mut Client, opts: &Opts, session: &str) -> Result<gw::Re
             context_excludes: &excludes,
             no_cache: opts.no_cache(),
             labels: &labels,
+            vendored,
         })
         .map_err(|e| anyhow::anyhow!(e))?;
         let mut c = client.clone();
@@ -167,12 +168,25 @@ async fn read_spec(client: &mut Client, opts: &Opts, session: &str, filename: &s
     }
 }
 
-/// The `.dockerignore` patterns of the build context, as the Dockerfile frontend reads them.
-async fn read_dockerignore(client: &mut Client, opts: &Opts, session: &str) -> Result<Vec<String>> {
-    let def = local_def(opts.context_local_name(), session, &[".dockerignore"], "context-.dockerignore", "[internal] load .dockerignore".into());
+/// What the build needs to know of the context before planning: the `.dockerignore`
+/// patterns (read as the Dockerfile frontend reads them) and whether the module is vendored.
+/// Only those two files are transferred.
+async fn read_context_facts(client: &mut Client, opts: &Opts, session: &str, module: &str) -> Result<(Vec<String>, bool)> {
+    let modules_txt = if module == "." { "vendor/modules.txt".to_string() } else { format!("{module}/vendor/modules.txt") };
+    let def = local_def(
+        opts.context_local_name(),
+        session,
+        &[".dockerignore", &modules_txt],
+        "context-.dockerignore",
+        "[internal] load .dockerignore and vendor/modules.txt".into(),
+    );
     let id = gateway::solve(client, def, vec![]).await.context("loading .dockerignore")?;
-    let Some(data) = gateway::read_file(client, &id, ".dockerignore").await? else { return Ok(Vec::new()) };
-    Ok(dockerignore_patterns(&String::from_utf8_lossy(&data)))
+    let excludes = match gateway::read_file(client, &id, ".dockerignore").await? {
+        Some(data) => dockerignore_patterns(&String::from_utf8_lossy(&data)),
+        None => Vec::new(),
+    };
+    let vendored = gateway::read_file(client, &id, &modules_txt).await?.is_some();
+    Ok((excludes, vendored))
 }
 
 /// Parses `.dockerignore`: comments and blank lines dropped, each pattern trimmed, cleaned and

@@ -151,6 +151,7 @@ fn print_llb(file: &PathBuf, platform: &str, build_platform: &str, mirror: Optio
         context_excludes: &[],
         no_cache: false,
         labels: &BTreeMap::new(),
+        vendored: false,
     })?;
     let mut out = std::io::stdout().lock();
     if raw {

@@ -31,6 +31,7 @@ fuzz_target!(|data: &[u8]| {
                 context_excludes: &[],
                 no_cache: false,
                 labels: &BTreeMap::new(),
+                vendored: false,
             });
         }
         Err(d) => {

@@ -75,3 +75,45 @@ fn shop_builds_every_runtime_setting_into_the_image() {
     assert_eq!(status, "healthy", "logs:\n{}{}", logs.stdout, logs.stderr);
     assert!(page.stdout.contains("healthy"), "{}", page.stderr);
 }
+
+#[test]
+fn targets_with_the_same_settings_build_in_one_go_build() {
+    require_engine();
+    let dir = temp_dir("shop-grouped");
+    copy_dir(&repo_root().join("examples/shop"), &dir);
+    let spec = std::fs::read_to_string(dir.join("goapp.yaml")).unwrap();
+    let without_ldflags: String = spec.lines().filter(|l| !l.trim_start().starts_with("ldflags:")).map(|l| format!("{l}\n")).collect();
+    assert_ne!(spec, without_ldflags);
+    std::fs::write(dir.join("goapp.yaml"), without_ldflags).unwrap();
+    let image = unique_tag("shop-grouped");
+    let r = run(&dir, "docker", &[
+        "buildx", "build", "--progress=plain", "--platform", "linux/arm64",
+        "--build-arg", "GOAPP_REGISTRY_MIRROR=localhost:5000",
+        "-f", "goapp.yaml", "-t", &image, "--push", ".",
+    ]);
+    assert!(r.status.success(), "{}", r.stderr);
+    // The progress output names one step that builds both packages.
+    assert!(r.stderr.contains("[linux/arm64] go build ./cmd/api ./cmd/worker"), "{}", r.stderr);
+    let version = ok(Path::new("/"), "docker", &["run", "--rm", "--pull=always", "--platform", "linux/arm64", &image, "--version"]);
+    assert_eq!(version.trim(), "shop api unset linux/arm64");
+    let zones = ok(Path::new("/"), "docker", &["run", "--rm", "--platform", "linux/arm64", "--entrypoint", "/usr/local/bin/worker", &image]);
+    assert!(zones.contains("Asia/Tokyo 21:00 JST"), "{zones}");
+}
+
+#[test]
+fn a_vendored_module_builds_without_downloading() {
+    require_engine();
+    let dir = repo_root().join("examples/vendored");
+    let image = unique_tag("vendored");
+    let r = run(&dir, "docker", &[
+        "buildx", "build", "--progress=plain", "--platform", "linux/amd64,linux/arm64",
+        "--build-arg", "GOAPP_REGISTRY_MIRROR=localhost:5000",
+        "-f", "goapp.yaml", "-t", &image, "--push", ".",
+    ]);
+    assert!(r.status.success(), "{}", r.stderr);
+    assert!(!r.stderr.contains("go mod download"), "a vendored module ran a download step:\n{}", r.stderr);
+    for platform in ["linux/amd64", "linux/arm64"] {
+        let out = ok(Path::new("/"), "docker", &["run", "--rm", "--pull=always", "--platform", platform, &image]);
+        assert_eq!(out.trim(), format!("hello goapp from vendored greet on {platform}"));
+    }
+}

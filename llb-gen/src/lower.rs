@@ -66,6 +66,8 @@ pub struct LowerInput<'a> {
     pub no_cache: bool,
     /// Labels to add to the image config (`--label`).
     pub labels: &'a BTreeMap<String, String>,
+    /// Whether the module has `vendor/modules.txt`: then nothing is downloaded.
+    pub vendored: bool,
 }
 
 /// The result of lowering one platform.
@@ -121,27 +123,29 @@ pub fn lower(input: &LowerInput<'_>) -> Result<Lowered, LowerError> {
         attrs.insert(llb::attr::LOCAL_SESSION.to_string(), input.session_id.to_string());
     }
     attrs.insert(llb::attr::LOCAL_SHARED_KEY_HINT.to_string(), "context".to_string());
-    if !input.context_excludes.is_empty() {
-        attrs.insert(llb::attr::LOCAL_EXCLUDE.to_string(), serde_json::to_string(input.context_excludes).expect("strings serialize"));
+    let mut excludes = input.context_excludes.to_vec();
+    if !spec.go.vcs {
+        // The build needs no repository history unless it stamps VCS information: leaving
+        // .git out keeps the transfer small and a commit from invalidating the build.
+        excludes.push(".git".into());
     }
+    attrs.insert(llb::attr::LOCAL_EXCLUDE.to_string(), serde_json::to_string(&excludes).expect("strings serialize"));
     let context = g.local("context", attrs);
     g.meta(context.op).name = Some("[internal] load build context".into());
 
     let cwd = if spec.module.value == "." { SRC.to_string() } else { format!("{SRC}/{}", spec.module.value) };
-    let mut binaries = Vec::new();
-    for t in &spec.targets {
-        let mut env = input.builder.env.clone();
-        env_set(&mut env, "GOTOOLCHAIN", "local");
-        for (k, v) in &t.env {
-            env_set(&mut env, k, v);
+    let root = match download_modules(&mut g, input, builder, context, &cwd) {
+        Some(download) => {
+            g.meta(download.op).ranges.push(range(spec.module.span));
+            download.get("/")
         }
-        for (k, v) in [("CGO_ENABLED", "0"), ("GOCACHE", GOCACHE), ("GOMODCACHE", GOMODCACHE)] {
-            env_set(&mut env, k, v);
-        }
-        for kv in go_target.env() {
-            let (k, v) = kv.split_once('=').expect("K=V");
-            env_set(&mut env, k, v);
-        }
+        None => builder,
+    };
+    // (target, the build's output, the binary's path in it)
+    let mut binaries: Vec<(&crate::spec::Target, llb::Output, String)> = Vec::new();
+    for group in build_groups(&spec.targets) {
+        let t = group[0];
+        let env = go_env(input, t, &go_target.env());
         let mut args = vec!["go".to_string(), "build".to_string()];
         args.extend(t.flags.iter().cloned());
         if !t.ldflags.is_empty() {
@@ -150,10 +154,20 @@ pub fn lower(input: &LowerInput<'_>) -> Result<Lowered, LowerError> {
         if !t.tags.is_empty() {
             args.push(format!("-tags={}", t.tags.join(",")));
         }
+        args.push(format!("-buildvcs={}", spec.go.vcs));
         if let Some(m) = spec.go.module_mode {
             args.push(format!("-mod={}", mod_flag(m)));
         }
-        args.extend(["-o".to_string(), format!("{OUT}/{}", t.name.value), t.main.value.clone()]);
+        // One binary: named by -o. Several: one `go build` compiles the packages they share
+        // once, and names each binary after its package directory.
+        let names: Vec<String> = if group.len() == 1 {
+            args.extend(["-o".to_string(), format!("{OUT}/{}", t.name.value)]);
+            vec![t.name.value.clone()]
+        } else {
+            args.extend(["-o".to_string(), format!("{OUT}/")]);
+            group.iter().map(|t| package_dir_name(&t.main.value).expect("grouped targets have named packages").to_string()).collect()
+        };
+        args.extend(group.iter().map(|t| t.main.value.clone()));
         let build = g.exec(
             Exec {
                 args,
@@ -162,7 +176,7 @@ pub fn lower(input: &LowerInput<'_>) -> Result<Lowered, LowerError> {
                 user: String::new(),
                 mounts: vec![
                     // BuildKit mounts a root without an output read-only.
-                    Mount::output("/", Some(builder)),
+                    Mount::output("/", Some(root)),
                     Mount::readonly(SRC, context),
                     Mount::output(OUT, None),
                     // Go's module and build caches lock their own entries, so concurrent
@@ -175,11 +189,15 @@ pub fn lower(input: &LowerInput<'_>) -> Result<Lowered, LowerError> {
             input.build_platform,
         );
         let m = g.meta(build.op);
-        m.name = Some(format!("[{target}] go build {}", t.main.value));
+        m.name = Some(format!("[{target}] go build {}", group.iter().map(|t| t.main.value.as_str()).collect::<Vec<_>>().join(" ")));
         m.ignore_cache = input.no_cache;
-        m.ranges.push(range(t.main.span));
-        binaries.push((t, build.get(OUT)));
+        m.ranges.extend(group.iter().map(|t| range(t.main.span)));
+        for (t, name) in group.into_iter().zip(names) {
+            binaries.push((t, build.get(OUT), format!("/{name}")));
+        }
     }
+    // Keep the spec's order of targets in the image layer.
+    binaries.sort_by_key(|(t, _, _)| spec.targets.iter().position(|x| x.name == t.name));
 
     let rt = &spec.runtime;
     let mut history = Vec::new();
@@ -215,7 +233,7 @@ pub fn lower(input: &LowerInput<'_>) -> Result<Lowered, LowerError> {
 
     let mut actions: Vec<FileAction> = binaries
         .iter()
-        .map(|(t, out)| FileAction::Copy(Copy::new(*out, &format!("/{}", t.name.value), &format!("{BIN_DIR}/{}", t.name.value)).mode(0o755).owner(0, 0)))
+        .map(|(t, out, path)| FileAction::Copy(Copy::new(*out, path, &format!("{BIN_DIR}/{}", t.name.value)).mode(0o755).owner(0, 0)))
         .collect();
     if let Some(w) = &rt.workdir {
         actions.push(FileAction::Mkdir(Mkdir { path: w.value.clone(), mode: 0o755, parents: true, owner: Some((0, 0)) }));
@@ -233,6 +251,82 @@ pub fn lower(input: &LowerInput<'_>) -> Result<Lowered, LowerError> {
     let definition = g.marshal(Some(image));
     let config = image_config(input, history);
     Ok(Lowered { definition, config })
+}
+
+/// The environment of every `go` command: the builder image's, then the target's settings,
+/// then what goapp controls.
+fn go_env(input: &LowerInput<'_>, target: &crate::spec::Target, extra: &[String]) -> Vec<String> {
+    let mut env = input.builder.env.clone();
+    env_set(&mut env, "GOTOOLCHAIN", "local");
+    for (k, v) in &target.env {
+        env_set(&mut env, k, v);
+    }
+    for (k, v) in [("CGO_ENABLED", "0"), ("GOCACHE", GOCACHE), ("GOMODCACHE", GOMODCACHE)] {
+        env_set(&mut env, k, v);
+    }
+    for kv in extra {
+        let (k, v) = kv.split_once('=').expect("K=V");
+        env_set(&mut env, k, v);
+    }
+    env
+}
+
+/// `go mod download` as a step of its own, on the build platform, whose only inputs are the
+/// module files: a code change never runs it again, a go.mod change downloads only what is
+/// new (into the shared module cache), and it is one vertex for every target platform. The
+/// compile steps run on its result. `None` when the module is vendored.
+fn download_modules(g: &mut Graph, input: &LowerInput<'_>, builder: llb::Output, context: llb::Output, cwd: &str) -> Option<llb::ExecOutputs> {
+    let spec = input.spec;
+    if input.vendored || spec.go.module_mode == Some(ModMode::Vendor) {
+        return None;
+    }
+    let files = g.file(None, vec![FileAction::Copy(Copy::new(context, "/", "/").contents().include(MODULE_FILES))]);
+    g.meta(files.op).name = Some(format!("[builder] module files: {}", MODULE_FILES.join(" ")));
+    let download = g.exec(
+        Exec {
+            args: vec!["go".into(), "mod".into(), "download".into()],
+            env: go_env(input, &spec.targets[0], &[]),
+            cwd: cwd.to_string(),
+            user: String::new(),
+            mounts: vec![
+                Mount::output("/", Some(builder)),
+                Mount::readonly(SRC, files),
+                Mount::cache(GOMODCACHE, "goapp-go-mod", CacheSharing::Shared),
+            ],
+            no_network: false,
+        },
+        input.build_platform,
+    );
+    g.meta(download.op).name = Some("[builder] go mod download".into());
+    Some(download)
+}
+
+/// What `go mod download` reads.
+const MODULE_FILES: &[&str] = &["**/go.mod", "**/go.sum", "go.work", "go.work.sum"];
+
+/// The targets, grouped so that targets with the same settings build in one `go build`.
+/// A target joins a group only when the name Go gives its binary (the package directory's
+/// name) is known and unique in the group.
+fn build_groups(targets: &[crate::spec::Target]) -> Vec<Vec<&crate::spec::Target>> {
+    let mut groups: Vec<Vec<&crate::spec::Target>> = Vec::new();
+    for t in targets {
+        let same = |o: &crate::spec::Target| o.ldflags == t.ldflags && o.tags == t.tags && o.env == t.env && o.flags == t.flags;
+        let joinable = |g: &Vec<&crate::spec::Target>| {
+            let Some(name) = package_dir_name(&t.main.value) else { return false };
+            same(g[0]) && g.iter().all(|o| package_dir_name(&o.main.value).is_some_and(|n| n != name))
+        };
+        match groups.iter_mut().find(|g| joinable(g)) {
+            Some(g) => g.push(t),
+            None => groups.push(vec![t]),
+        }
+    }
+    groups
+}
+
+/// The name `go build -o dir/` gives a package's binary: its directory's name. `.` (the
+/// module root) is named after the module path, which the spec does not know.
+fn package_dir_name(main: &str) -> Option<&str> {
+    main.rsplit('/').next().filter(|n| *n != "." && !n.is_empty())
 }
 
 fn mod_flag(m: ModMode) -> &'static str {

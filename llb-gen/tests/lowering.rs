@@ -52,6 +52,8 @@ fn lower_example(path: &Path, target: &str) -> (llb_gen::Lowered, String) {
         context_excludes: &excludes,
         no_cache: false,
         labels: &labels,
+        // as the frontend finds out from the context
+        vendored: path.parent().unwrap().join("vendor/modules.txt").exists(),
     })
     .unwrap();
     let name = if path.file_name().unwrap() == "goapp.yaml" {
@@ -105,6 +107,25 @@ fn every_exec_runs_on_the_build_platform() {
 }
 
 #[test]
+fn the_module_download_depends_on_module_files_only() {
+    let (lowered, _) = lower_example(&examples()[0], "linux/arm64");
+    let ops = ops(&lowered.definition);
+    let download = ops
+        .iter()
+        .find_map(|o| match &o.op {
+            Some(pb::op::Op::Exec(e)) if e.meta.as_ref().is_some_and(|m| m.args[..] == ["go", "mod", "download"]) => Some((o, e)),
+            _ => None,
+        })
+        .expect("a download step");
+    let src = download.1.mounts.iter().find(|m| m.dest == "/src").unwrap();
+    let input = &download.0.inputs[src.input as usize];
+    let files = ops.iter().zip(&lowered.definition.def).find(|(_, b)| llb::digest(b) == input.digest).unwrap().0;
+    let Some(pb::op::Op::File(f)) = &files.op else { panic!("the download's /src is not a file op") };
+    let Some(pb::file_action::Action::Copy(c)) = &f.actions[0].action else { panic!() };
+    assert_eq!(c.include_patterns, ["**/go.mod", "**/go.sum", "go.work", "go.work.sum"]);
+}
+
+#[test]
 fn platforms_share_the_builder_context_and_static_base() {
     for spec in examples() {
         let (amd, _) = lower_example(&spec, "linux/amd64");
@@ -114,7 +135,12 @@ fn platforms_share_the_builder_context_and_static_base() {
         // the builder image and the build context, and the base and files layers when there
         // are any: none of them depends on the target platform
         let layer = |what: &str| amd.config.history.iter().any(|h| h.created_by.as_deref().is_some_and(|c| c.contains(what))) as usize;
-        assert_eq!(shared, 2 + layer(" base (") + layer("goapp: files"), "{}", spec.display());
+        // and the module download with its input (unless vendored)
+        let download = ops(&amd.definition)
+            .iter()
+            .any(|o| matches!(&o.op, Some(pb::op::Op::Exec(e)) if e.meta.as_ref().is_some_and(|m| m.args[..] == ["go", "mod", "download"])));
+        let expected = 2 + 2 * download as usize + layer(" base (") + layer("goapp: files");
+        assert_eq!(shared, expected, "{}", spec.display());
         assert_eq!(amd.config.architecture, "amd64");
         assert_eq!(arm.config.architecture, "arm64");
     }

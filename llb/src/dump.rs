@@ -89,13 +89,14 @@ pub fn to_text(def: &pb::Definition) -> Result<String, DumpError> {
                             &crate::digest(&m.data)[7..19]
                         ),
                         Some(pb::file_action::Action::Copy(c)) => format!(
-                            "copy {}:{} -> {}{}{}{}{}",
+                            "copy {}:{} -> {}{}{}{}{}{}",
                             state(a.secondary_input),
                             c.src,
                             c.dest,
                             if c.mode >= 0 { format!(" mode={:o}", c.mode) } else { String::new() },
                             owner(&c.owner),
                             if c.dir_copy_contents { " contents" } else { "" },
+                            if c.include_patterns.is_empty() { String::new() } else { format!(" include={:?}", c.include_patterns) },
                             if c.exclude_patterns.is_empty() { String::new() } else { format!(" exclude={:?}", c.exclude_patterns) },
                         ),
                         Some(pb::file_action::Action::Rm(r)) => format!("rm {}", r.path),

@@ -197,6 +197,8 @@ pub struct Copy {
     pub create_dest_path: bool,
     pub follow_symlink: bool,
     pub allow_wildcard: bool,
+    /// Copy only paths matching these patterns (`**` matches any number of directories).
+    pub include_patterns: Vec<String>,
     pub exclude_patterns: Vec<String>,
 }
 
@@ -212,8 +214,14 @@ impl Copy {
             create_dest_path: true,
             follow_symlink: true,
             allow_wildcard: false,
+            include_patterns: Vec::new(),
             exclude_patterns: Vec::new(),
         }
+    }
+
+    pub fn include(mut self, patterns: &[&str]) -> Self {
+        self.include_patterns = patterns.iter().map(|p| p.to_string()).collect();
+        self
     }
 
     pub fn mode(mut self, mode: u32) -> Self {
@@ -580,6 +588,7 @@ impl Graph {
                                     create_dest_path: c.create_dest_path,
                                     allow_wildcard: c.allow_wildcard,
                                     timestamp: ts,
+                                    include_patterns: c.include_patterns.clone(),
                                     exclude_patterns: c.exclude_patterns.clone(),
                                     ..Default::default()
                                 }),

@@ -19,7 +19,13 @@ const IMAGE_BASES: &[&str] = &["distroless", "alpine", "debian"];
 /// Environment variables goapp sets for `go build` itself.
 const RESERVED_GO_ENV: &[&str] = &["GOOS", "GOARCH", "GOARM", "GOAMD64", "CGO_ENABLED", "GOCACHE", "GOMODCACHE"];
 /// `go build` flags that have a spec field of their own.
-const FLAG_FIELDS: &[(&str, &str)] = &[("-o", "the binary's path is set by goapp"), ("-ldflags", "use `ldflags`"), ("-tags", "use `tags`"), ("-mod", "use `go.mod`")];
+const FLAG_FIELDS: &[(&str, &str)] = &[
+    ("-o", "the binary's path is set by goapp"),
+    ("-ldflags", "use `ldflags`"),
+    ("-tags", "use `tags`"),
+    ("-mod", "use `go.mod`"),
+    ("-buildvcs", "use `go.vcs`"),
+];
 
 type Env = Option<Spanned<BTreeMap<String, Spanned<Scalar>>>>;
 
@@ -132,7 +138,7 @@ impl Cx<'_> {
     }
 
     fn go(&mut self, raw: Option<&RawGo>, whole: Span) -> Option<Go> {
-        let mut go = Go { version: Spanned::new(DEFAULT_GO_VERSION.to_string(), whole), image: None, module_mode: None };
+        let mut go = Go { version: Spanned::new(DEFAULT_GO_VERSION.to_string(), whole), image: None, module_mode: None, vcs: false };
         let Some(raw) = raw else { return Some(go) };
         let mut ok = true;
         if let Some(v) = &raw.version {
@@ -162,6 +168,7 @@ impl Cx<'_> {
                 ok = false;
             }
         }
+        go.vcs = raw.vcs.as_ref().is_some_and(|v| v.value);
         go.module_mode = raw.module_mode.as_ref().map(|m| m.value).filter(|m| *m != crate::spec::raw::ModMode::Auto);
         ok.then_some(go)
     }

@@ -89,6 +89,8 @@ pub struct Go {
     pub version: Spanned<String>,
     pub image: Option<Spanned<String>>,
     pub module_mode: Option<raw::ModMode>,
+    /// Stamp VCS information; the context then carries `.git`.
+    pub vcs: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

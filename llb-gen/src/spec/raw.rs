@@ -79,6 +79,10 @@ pub struct RawGo {
     /// Environment of `go build`: GOPROXY, GOPRIVATE, GONOSUMDB, GOFLAGS, GOEXPERIMENT, ...
     /// GOOS, GOARCH and CGO_ENABLED are set by goapp and cannot be set here.
     pub env: Option<Spanned<BTreeMap<String, Spanned<Scalar>>>>,
+    /// Whether to stamp version control information (commit, time, dirty flag) into the
+    /// binaries, as `go version -m` shows it. This sends `.git` with the build context, so a
+    /// new commit rebuilds. Default: `false` (`.git` is not sent; `-buildvcs=false`).
+    pub vcs: Option<Spanned<bool>>,
     /// How `go build` treats go.mod and vendor/: `auto` (Go's default: vendor/ when present),
     /// `vendor`, `mod` or `readonly`. Default: `auto`.
     #[serde(rename = "mod")]
