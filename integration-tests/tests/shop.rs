@@ -117,3 +117,22 @@ fn a_vendored_module_builds_without_downloading() {
         assert_eq!(out.trim(), format!("hello goapp from vendored greet on {platform}"));
     }
 }
+
+#[test]
+fn modules_can_live_in_a_layer_instead_of_a_cache_mount() {
+    require_engine();
+    let dir = temp_dir("module-cache-layer");
+    copy_dir(&repo_root().join("examples/hello"), &dir);
+    let spec = std::fs::read_to_string(dir.join("goapp.yaml")).unwrap();
+    std::fs::write(dir.join("goapp.yaml"), spec.replace("go:\n", "go:\n  module_cache: layer\n")).unwrap();
+    let image = unique_tag("module-cache-layer");
+    let r = run(&dir, "docker", &[
+        "buildx", "build", "--progress=plain", "--platform", "linux/arm64",
+        "--build-arg", "GOAPP_REGISTRY_MIRROR=localhost:5000",
+        "-f", "goapp.yaml", "-t", &image, "--push", ".",
+    ]);
+    assert!(r.status.success(), "{}", r.stderr);
+    assert!(r.stderr.contains("[builder] go mod download"), "{}", r.stderr);
+    let out = ok(Path::new("/"), "docker", &["run", "--rm", "--pull=always", "--platform", "linux/arm64", &image, "--once"]);
+    assert!(out.contains("hi from linux/arm64"), "{out}");
+}

@@ -21,7 +21,7 @@ use crate::diag::Span;
 use crate::golang;
 use crate::image::{env_set, ContainerConfig, Empty, HealthConfig, History, ImageConfig};
 use crate::reference::ImageRef;
-use crate::spec::raw::ModMode;
+use crate::spec::raw::{ModMode, ModuleCache};
 use crate::spec::{Base, Spec, NONROOT_UID};
 
 /// Where the Go toolchain keeps downloaded modules and compiled packages in the builder.
@@ -174,16 +174,18 @@ pub fn lower(input: &LowerInput<'_>) -> Result<Lowered, LowerError> {
                 env,
                 cwd: cwd.clone(),
                 user: String::new(),
-                mounts: vec![
-                    // BuildKit mounts a root without an output read-only.
-                    Mount::output("/", Some(root)),
-                    Mount::readonly(SRC, context),
-                    Mount::output(OUT, None),
-                    // Go's module and build caches lock their own entries, so concurrent
-                    // builds (the platforms of one build, or parallel builds) can share them.
-                    Mount::cache(GOMODCACHE, "goapp-go-mod", CacheSharing::Shared),
-                    Mount::cache(GOCACHE, "goapp-go-build", CacheSharing::Shared),
-                ],
+                mounts: module_cache_mount(spec)
+                    .into_iter()
+                    .chain([
+                        // BuildKit mounts a root without an output read-only.
+                        Mount::output("/", Some(root)),
+                        Mount::readonly(SRC, context),
+                        Mount::output(OUT, None),
+                        // Go's build cache locks its own entries, so concurrent builds (the
+                        // platforms of one build, or parallel builds) can share it.
+                        Mount::cache(GOCACHE, "goapp-go-build", CacheSharing::Shared),
+                    ])
+                    .collect(),
                 no_network: false,
             },
             input.build_platform,
@@ -288,17 +290,19 @@ fn download_modules(g: &mut Graph, input: &LowerInput<'_>, builder: llb::Output,
             env: go_env(input, &spec.targets[0], &[]),
             cwd: cwd.to_string(),
             user: String::new(),
-            mounts: vec![
-                Mount::output("/", Some(builder)),
-                Mount::readonly(SRC, files),
-                Mount::cache(GOMODCACHE, "goapp-go-mod", CacheSharing::Shared),
-            ],
+            mounts: module_cache_mount(spec).into_iter().chain([Mount::output("/", Some(builder)), Mount::readonly(SRC, files)]).collect(),
             no_network: false,
         },
         input.build_platform,
     );
     g.meta(download.op).name = Some("[builder] go mod download".into());
     Some(download)
+}
+
+/// The module cache as a cache mount (Go locks its entries, so sharing it is safe), or
+/// nothing when the modules live in the download step's layer.
+fn module_cache_mount(spec: &Spec) -> Option<Mount> {
+    (spec.go.module_cache == ModuleCache::Mount).then(|| Mount::cache(GOMODCACHE, "goapp-go-mod", CacheSharing::Shared))
 }
 
 /// What `go mod download` reads.

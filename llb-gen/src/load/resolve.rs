@@ -138,7 +138,7 @@ impl Cx<'_> {
     }
 
     fn go(&mut self, raw: Option<&RawGo>, whole: Span) -> Option<Go> {
-        let mut go = Go { version: Spanned::new(DEFAULT_GO_VERSION.to_string(), whole), image: None, module_mode: None, vcs: false };
+        let mut go = Go { version: Spanned::new(DEFAULT_GO_VERSION.to_string(), whole), image: None, module_mode: None, vcs: false, module_cache: crate::spec::raw::ModuleCache::Mount };
         let Some(raw) = raw else { return Some(go) };
         let mut ok = true;
         if let Some(v) = &raw.version {
@@ -169,6 +169,9 @@ impl Cx<'_> {
             }
         }
         go.vcs = raw.vcs.as_ref().is_some_and(|v| v.value);
+        if let Some(c) = &raw.module_cache {
+            go.module_cache = c.value;
+        }
         go.module_mode = raw.module_mode.as_ref().map(|m| m.value).filter(|m| *m != crate::spec::raw::ModMode::Auto);
         ok.then_some(go)
     }

@@ -91,6 +91,7 @@ pub struct Go {
     pub module_mode: Option<raw::ModMode>,
     /// Stamp VCS information; the context then carries `.git`.
     pub vcs: bool,
+    pub module_cache: raw::ModuleCache,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

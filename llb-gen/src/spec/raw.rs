@@ -83,6 +83,11 @@ pub struct RawGo {
     /// binaries, as `go version -m` shows it. This sends `.git` with the build context, so a
     /// new commit rebuilds. Default: `false` (`.git` is not sent; `-buildvcs=false`).
     pub vcs: Option<Spanned<bool>>,
+    /// Where downloaded modules are kept: `mount` (a BuildKit cache mount, shared by every
+    /// build on the machine) or `layer` (a layer of the builder stage, which `--cache-to` and
+    /// `--cache-from` carry between machines, such as ephemeral CI runners; BuildKit does not
+    /// export cache mounts). Default: `mount`.
+    pub module_cache: Option<Spanned<ModuleCache>>,
     /// How `go build` treats go.mod and vendor/: `auto` (Go's default: vendor/ when present),
     /// `vendor`, `mod` or `readonly`. Default: `auto`.
     #[serde(rename = "mod")]
@@ -101,6 +106,16 @@ pub enum ModMode {
     Mod,
     /// Fail if go.mod needs an update.
     Readonly,
+}
+
+/// Where downloaded Go modules are kept.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ModuleCache {
+    /// A BuildKit cache mount, shared by every build on the machine.
+    Mount,
+    /// A layer of the builder stage, exported with the build cache.
+    Layer,
 }
 
 /// The image the program runs in.
