@@ -11,8 +11,6 @@ use std::time::{Duration, Instant};
 use common::*;
 
 
-const MIRROR: &str = "--build-arg=GOAPP_REGISTRY_MIRROR=localhost:5000";
-
 #[test]
 fn hello_builds_for_two_platforms_natively_and_runs_on_each() {
     require_engine();
@@ -23,11 +21,7 @@ fn hello_builds_for_two_platforms_natively_and_runs_on_each() {
     // shows that every exec ran on the build platform. --no-cache makes the compile really run.
     {
         let _off = EmulationOff::new("qemu-aarch64");
-        ok(&dir, "docker", &[
-            "buildx", "build", "--progress=plain", "--no-cache",
-            "--platform", "linux/amd64,linux/arm64",
-            "-f", "goapp.yaml", MIRROR, "-t", &image, "--push", ".",
-        ]);
+        buildx_push(&dir, "linux/amd64,linux/arm64", &image, &["--no-cache"]);
     }
 
     let images = index_images(&image);
@@ -102,13 +96,11 @@ fn http_get_with_retry(cid: &str) -> String {
 #[test]
 fn a_typo_in_the_spec_fails_the_build_at_its_line_and_column() {
     require_engine();
-    let dir = temp_dir("typo");
-    copy_dir(&repo_root().join("examples/hello"), &dir);
-    let spec = std::fs::read_to_string(dir.join("goapp.yaml")).unwrap();
-    std::fs::write(dir.join("goapp.yaml"), spec.replace("main: ./cmd/hello", "mian: ./cmd/hello")).unwrap();
+    let dir = example_variant("hello", "typo", |spec| spec.replace("main: ./cmd/hello", "mian: ./cmd/hello"));
+    let spec = std::fs::read_to_string(repo_root().join("examples/hello/goapp.yaml")).unwrap();
     let line = spec.lines().position(|l| l.starts_with("main:")).unwrap() + 1;
 
-    let r = run(&dir, "docker", &["buildx", "build", "--progress=plain", "-f", "goapp.yaml", MIRROR, "."]);
+    let r = buildx(&dir, "linux/amd64", &[]);
     assert!(!r.status.success(), "a spec with a typo built");
     let expected = format!("goapp.yaml:{line}:1: unknown key `mian` in the spec");
     assert!(r.stderr.contains(&expected), "no `{expected}` in:\n{}", r.stderr);
@@ -120,13 +112,9 @@ fn a_typo_in_the_spec_fails_the_build_at_its_line_and_column() {
 #[test]
 fn the_scratch_base_holds_the_binary_only_and_runs() {
     require_engine();
-    let dir = temp_dir("scratch");
-    copy_dir(&repo_root().join("examples/hello"), &dir);
-    let spec = std::fs::read_to_string(dir.join("goapp.yaml")).unwrap();
-    assert!(spec.contains("base: static"));
-    std::fs::write(dir.join("goapp.yaml"), spec.replace("base: static", "base: scratch")).unwrap();
+    let dir = example_variant("hello", "scratch", |spec| spec.replace("base: static", "base: scratch"));
     let image = unique_tag("hello-scratch");
-    ok(&dir, "docker", &["buildx", "build", "--progress=plain", "--platform", "linux/arm64", "-f", "goapp.yaml", MIRROR, "-t", &image, "--output", "type=image,push=true,oci-mediatypes=true", "."]);
+    buildx_push(&dir, "linux/arm64", &image, &[]);
 
     let (repo, tag) = image.strip_prefix("localhost:5000/").unwrap().rsplit_once(':').unwrap();
     let manifest = registry_json(&format!("{repo}/manifests/{tag}"));

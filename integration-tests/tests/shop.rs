@@ -13,14 +13,7 @@ fn shop_builds_every_runtime_setting_into_the_image() {
     require_engine();
     let dir = repo_root().join("examples/shop");
     let image = unique_tag("shop");
-    ok(&dir, "docker", &[
-        "buildx", "build", "--progress=plain",
-        "--platform", "linux/amd64,linux/arm64",
-        "--build-arg", "GOAPP_REGISTRY_MIRROR=localhost:5000",
-        "--build-arg", "VERSION=1.2.3",
-        "--label", "org.example.from-cli=yes",
-        "-f", "goapp.yaml", "-t", &image, "--push", ".",
-    ]);
+    buildx_push(&dir, "linux/amd64,linux/arm64", &image, &["--build-arg", "VERSION=1.2.3", "--label", "org.example.from-cli=yes"]);
 
     let (repo, tag) = image.strip_prefix("localhost:5000/").unwrap().rsplit_once(':').unwrap();
     let index = registry_json(&format!("{repo}/manifests/{tag}"));
@@ -79,21 +72,13 @@ fn shop_builds_every_runtime_setting_into_the_image() {
 #[test]
 fn targets_with_the_same_settings_build_in_one_go_build() {
     require_engine();
-    let dir = temp_dir("shop-grouped");
-    copy_dir(&repo_root().join("examples/shop"), &dir);
-    let spec = std::fs::read_to_string(dir.join("goapp.yaml")).unwrap();
-    let without_ldflags: String = spec.lines().filter(|l| !l.trim_start().starts_with("ldflags:")).map(|l| format!("{l}\n")).collect();
-    assert_ne!(spec, without_ldflags);
-    std::fs::write(dir.join("goapp.yaml"), without_ldflags).unwrap();
+    let dir = example_variant("shop", "shop-grouped", |spec| {
+        spec.lines().filter(|l| !l.trim_start().starts_with("ldflags:")).map(|l| format!("{l}\n")).collect()
+    });
     let image = unique_tag("shop-grouped");
-    let r = run(&dir, "docker", &[
-        "buildx", "build", "--progress=plain", "--platform", "linux/arm64",
-        "--build-arg", "GOAPP_REGISTRY_MIRROR=localhost:5000",
-        "-f", "goapp.yaml", "-t", &image, "--push", ".",
-    ]);
-    assert!(r.status.success(), "{}", r.stderr);
+    let progress = buildx_push(&dir, "linux/arm64", &image, &[]);
     // The progress output names one step that builds both packages.
-    assert!(r.stderr.contains("[linux/arm64] go build ./cmd/api ./cmd/worker"), "{}", r.stderr);
+    assert!(progress.contains("[linux/arm64] go build ./cmd/api ./cmd/worker"), "{progress}");
     let version = ok(Path::new("/"), "docker", &["run", "--rm", "--pull=always", "--platform", "linux/arm64", &image, "--version"]);
     assert_eq!(version.trim(), "shop api unset linux/arm64");
     let zones = ok(Path::new("/"), "docker", &["run", "--rm", "--platform", "linux/arm64", "--entrypoint", "/usr/local/bin/worker", &image]);
@@ -105,13 +90,8 @@ fn a_vendored_module_builds_without_downloading() {
     require_engine();
     let dir = repo_root().join("examples/vendored");
     let image = unique_tag("vendored");
-    let r = run(&dir, "docker", &[
-        "buildx", "build", "--progress=plain", "--platform", "linux/amd64,linux/arm64",
-        "--build-arg", "GOAPP_REGISTRY_MIRROR=localhost:5000",
-        "-f", "goapp.yaml", "-t", &image, "--push", ".",
-    ]);
-    assert!(r.status.success(), "{}", r.stderr);
-    assert!(!r.stderr.contains("go mod download"), "a vendored module ran a download step:\n{}", r.stderr);
+    let progress = buildx_push(&dir, "linux/amd64,linux/arm64", &image, &[]);
+    assert!(!progress.contains("go mod download"), "a vendored module ran a download step:\n{progress}");
     for platform in ["linux/amd64", "linux/arm64"] {
         let out = ok(Path::new("/"), "docker", &["run", "--rm", "--pull=always", "--platform", platform, &image]);
         assert_eq!(out.trim(), format!("hello goapp from vendored greet on {platform}"));
@@ -121,18 +101,10 @@ fn a_vendored_module_builds_without_downloading() {
 #[test]
 fn modules_can_live_in_a_layer_instead_of_a_cache_mount() {
     require_engine();
-    let dir = temp_dir("module-cache-layer");
-    copy_dir(&repo_root().join("examples/hello"), &dir);
-    let spec = std::fs::read_to_string(dir.join("goapp.yaml")).unwrap();
-    std::fs::write(dir.join("goapp.yaml"), spec.replace("go:\n", "go:\n  module_cache: layer\n")).unwrap();
+    let dir = example_variant("hello", "module-cache-layer", |spec| spec.replace("go:\n", "go:\n  module_cache: layer\n"));
     let image = unique_tag("module-cache-layer");
-    let r = run(&dir, "docker", &[
-        "buildx", "build", "--progress=plain", "--platform", "linux/arm64",
-        "--build-arg", "GOAPP_REGISTRY_MIRROR=localhost:5000",
-        "-f", "goapp.yaml", "-t", &image, "--push", ".",
-    ]);
-    assert!(r.status.success(), "{}", r.stderr);
-    assert!(r.stderr.contains("[builder] go mod download"), "{}", r.stderr);
+    let progress = buildx_push(&dir, "linux/arm64", &image, &[]);
+    assert!(progress.contains("[builder] go mod download"), "{progress}");
     let out = ok(Path::new("/"), "docker", &["run", "--rm", "--pull=always", "--platform", "linux/arm64", &image, "--once"]);
     assert!(out.contains("hi from linux/arm64"), "{out}");
 }

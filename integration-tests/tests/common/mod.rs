@@ -142,3 +142,32 @@ pub fn temp_dir(name: &str) -> PathBuf {
     std::fs::create_dir_all(&d).unwrap();
     d
 }
+
+/// A copy of `examples/<example>` whose spec `edit` changes, for a variant of the example.
+pub fn example_variant(example: &str, name: &str, edit: impl FnOnce(&str) -> String) -> PathBuf {
+    let dir = temp_dir(name);
+    copy_dir(&repo_root().join("examples").join(example), &dir);
+    let spec = std::fs::read_to_string(dir.join("goapp.yaml")).unwrap();
+    let edited = edit(&spec);
+    assert_ne!(spec, edited, "the edit left the spec of {example} unchanged");
+    std::fs::write(dir.join("goapp.yaml"), edited).unwrap();
+    dir
+}
+
+/// `docker buildx build` of `dir/goapp.yaml` for `platforms` through the local registry
+/// mirror, with `extra` arguments; returns the build's progress output (stderr).
+pub fn buildx(dir: &Path, platforms: &str, extra: &[&str]) -> Run {
+    let mut args = vec!["buildx", "build", "--progress=plain", "--platform", platforms, "--build-arg", "GOAPP_REGISTRY_MIRROR=localhost:5000", "-f", "goapp.yaml"];
+    args.extend_from_slice(extra);
+    args.push(".");
+    run(dir, "docker", &args)
+}
+
+/// [`buildx`] that must succeed, pushing to `image`.
+pub fn buildx_push(dir: &Path, platforms: &str, image: &str, extra: &[&str]) -> String {
+    let mut args = extra.to_vec();
+    args.extend(["-t", image, "--push"]);
+    let r = buildx(dir, platforms, &args);
+    assert!(r.status.success(), "the build of {} failed:\n{}", dir.display(), r.stderr);
+    r.stderr
+}
