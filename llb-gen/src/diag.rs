@@ -177,6 +177,15 @@ fn byte_offset(source: &str, pos: Pos) -> usize {
     source.len()
 }
 
+/// "did you mean `x`?" when a candidate is close to `word`, else `otherwise()`: the hint for a
+/// value that is not one of a known set.
+pub fn did_you_mean(word: &str, candidates: &[&str], otherwise: impl FnOnce() -> String) -> String {
+    match similar(word, candidates) {
+        Some(s) => format!("did you mean `{s}`?"),
+        None => otherwise(),
+    }
+}
+
 /// The candidate closest to `word`, if any is close, for "did you mean" hints.
 pub fn similar<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
     candidates

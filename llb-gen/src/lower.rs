@@ -3,15 +3,19 @@
 //! The graph, for target T on build platform B:
 //!
 //! ```text
-//! builder image (B) ──┬─> exec on B: go build (GOOS/GOARCH of T, CGO_ENABLED=0) ──> /out
-//! context (local) ────┘      caches: Go module cache, Go build cache
-//! builder image (B) ───> static base: CA bundle, zoneinfo, passwd/group, /tmp   (layer 1)
-//! /out ────────────────> binary at /usr/local/bin/<name>, 0755, root            (layer 2)
+//! context ─> module files (go.mod, go.sum, go.work) ─┐
+//! builder image (B) ────────────────────────────────┴─> exec on B: go mod download
+//!                                    (skipped for a vendored module; module cache mounted)
+//!   ─> exec on B: go build, per group of targets (GOOS/GOARCH of T, CGO_ENABLED=0,
+//!      context at /src, build cache mounted) ──> /out
+//! builder image ─> base: CA bundle, zoneinfo, passwd/group, /tmp      (layer 1, static)
+//! context ───────> `files`                                            (layer 2, if any)
+//! /out ──────────> binaries in /usr/local/bin, 0755, root; workdir    (last layer)
 //! ```
 //!
 //! Nothing runs on T: Go cross-compiles, and the runtime is assembled with file ops, so no
-//! step needs emulation. The builder image and the static base are the same for every
-//! target, so their vertices are shared between the platforms of one build.
+//! step needs emulation. Everything but the compile and the binaries layer is the same for
+//! every target, so those vertices are shared between the platforms of one build.
 
 use std::collections::BTreeMap;
 

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::diag::{similar, Span};
+use crate::diag::{did_you_mean, similar, Span};
 use crate::golang;
 use crate::lower::BIN_DIR;
 use crate::reference::ImageRef;
@@ -281,10 +281,7 @@ impl Cx<'_> {
                 other => {
                     let mut names = Base::NAMES.to_vec();
                     names.extend(IMAGE_BASES);
-                    let hint = match similar(other, &names) {
-                        Some(s) => format!("did you mean `{s}`?"),
-                        None => format!("the bases are: {}", Base::NAMES.join(", ")),
-                    };
+                    let hint = did_you_mean(other, &names, || format!("the bases are: {}", Base::NAMES.join(", ")));
                     self.error(b.span, format!("unknown base `{other}`"), hint);
                     Spanned::new(Base::Static, b.span)
                 }
@@ -307,10 +304,7 @@ impl Cx<'_> {
                 Some(i) => i,
                 None => {
                     let names: Vec<&str> = targets.iter().map(|t| t.name.value.as_str()).collect();
-                    let hint = match similar(&e.value, &names) {
-                        Some(s) => format!("did you mean `{s}`?"),
-                        None => format!("the targets are: {}", names.join(", ")),
-                    };
+                    let hint = did_you_mean(&e.value, &names, || format!("the targets are: {}", names.join(", ")));
                     self.error(e.span, format!("there is no target named `{}`", e.value), hint);
                     0
                 }
@@ -437,10 +431,7 @@ impl Cx<'_> {
             first.value.clone()
         } else {
             let names: Vec<&str> = targets.iter().map(|t| t.name.value.as_str()).collect();
-            let hint = match similar(&first.value, &names) {
-                Some(s) => format!("did you mean `{s}`?"),
-                None => format!("the command runs without a shell: start it with a target name ({}) or an absolute path", target_names(targets)),
-            };
+            let hint = did_you_mean(&first.value, &names, || format!("the command runs without a shell: start it with a target name ({}) or an absolute path", target_names(targets)));
             self.error(first.span, format!("`{}` is not a target of the app", first.value), hint);
             return None;
         };

@@ -12,7 +12,7 @@ use marked_yaml::Node;
 use serde_json::Value;
 
 use super::Cx;
-use crate::diag::similar;
+use crate::diag::did_you_mean;
 
 impl Cx<'_> {
     /// Reports what in `node` does not fit `schema`, removes it, and returns whether `node`
@@ -44,10 +44,7 @@ impl Cx<'_> {
             if consts.len() == real.len() {
                 if let Node::Scalar(s) = node {
                     let v = s.as_str();
-                    let hint = match similar(v, &consts) {
-                        Some(n) => format!("did you mean `{n}`?"),
-                        None => format!("`{path}` is one of: {}", consts.join(", ")),
-                    };
+                    let hint = did_you_mean(v, &consts, || format!("`{path}` is one of: {}", consts.join(", ")));
                     let span = self.scalar_span(s);
                     self.error(span, format!("`{v}` is not a valid `{path}`"), hint);
                     return false;
@@ -89,10 +86,7 @@ impl Cx<'_> {
                     } else {
                         remove.push(key.clone());
                         let known: Vec<&str> = props.map(|p| p.keys().map(String::as_str).collect()).unwrap_or_default();
-                        let hint = match similar(k, &known) {
-                            Some(s) => format!("did you mean `{s}`?"),
-                            None => format!("the keys of {section} are: {}; keys starting with `x-` are ignored", known.join(", ")),
-                        };
+                        let hint = did_you_mean(k, &known, || format!("the keys of {section} are: {}; keys starting with `x-` are ignored", known.join(", ")));
                         self.error(self.scalar_span(key), format!("unknown key `{k}` in {section}"), hint);
                     }
                 }
@@ -164,10 +158,7 @@ impl Cx<'_> {
             if let Some(allowed) = schema.get("enum").and_then(Value::as_array) {
                 let names: Vec<&str> = allowed.iter().filter_map(Value::as_str).collect();
                 if !names.contains(&v) {
-                    let hint = match similar(v, &names) {
-                        Some(n) => format!("did you mean `{n}`?"),
-                        None => format!("`{path}` is one of: {}", names.join(", ")),
-                    };
+                    let hint = did_you_mean(v, &names, || format!("`{path}` is one of: {}", names.join(", ")));
                     self.error(span, format!("`{v}` is not a valid `{path}`"), hint);
                 }
             }
