@@ -18,7 +18,11 @@ use llb::Platform;
 use prost::Message as _;
 
 #[derive(Parser)]
-#[command(name = "goapp-frontend", version, about = "goapp: Go app spec → multi-platform OCI images, as a BuildKit frontend")]
+#[command(
+    name = "goapp-frontend",
+    version,
+    about = "goapp: Go app spec → multi-platform OCI images, as a BuildKit frontend"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -30,6 +34,15 @@ enum Command {
     Gateway,
     /// Check a spec; prints every problem with its line and column and exits non-zero.
     Validate {
+        /// The spec file (goapp.yaml).
+        file: PathBuf,
+        /// A build arg for `${NAME}` in the spec, as `NAME=value` (repeatable).
+        #[arg(long = "build-arg", value_name = "NAME=VALUE")]
+        build_args: Vec<String>,
+    },
+    /// Print the spec's module directory and binaries as JSON, for scripts:
+    /// `{"module": ".", "targets": [{"name": "api", "main": "./cmd/api"}]}`.
+    Targets {
         /// The spec file (goapp.yaml).
         file: PathBuf,
         /// A build arg for `${NAME}` in the spec, as `NAME=value` (repeatable).
@@ -68,6 +81,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Gateway => run_gateway(),
         Command::Validate { file, build_args } => validate(&file, &build_args),
+        Command::Targets { file, build_args } => print_targets(&file, &build_args),
         Command::Schema => {
             print!("{}", llb_gen::schema::json_schema_text());
             Ok(ExitCode::SUCCESS)
@@ -76,9 +90,21 @@ fn main() -> ExitCode {
             print!("{}", llb_gen::schema::reference_markdown());
             Ok(ExitCode::SUCCESS)
         }
-        Command::Llb { file, platform, build_platform, registry_mirror, build_args, raw } => {
-            print_llb(&file, &platform, &build_platform, registry_mirror.as_deref(), &build_args, raw)
-        }
+        Command::Llb {
+            file,
+            platform,
+            build_platform,
+            registry_mirror,
+            build_args,
+            raw,
+        } => print_llb(
+            &file,
+            &platform,
+            &build_platform,
+            registry_mirror.as_deref(),
+            &build_args,
+            raw,
+        ),
     };
     match result {
         Ok(code) => code,
@@ -90,20 +116,32 @@ fn main() -> ExitCode {
 }
 
 fn run_gateway() -> Result<ExitCode> {
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
     rt.block_on(frontend::serve())?;
     Ok(ExitCode::SUCCESS)
 }
 
-fn load(file: &PathBuf, build_args: &[String]) -> Result<Result<(llb_gen::Loaded, Vec<u8>, String), llb_gen::Diagnostics>> {
-    let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
-    let name = file.display().to_string();
+fn parse_build_args(build_args: &[String]) -> Result<BTreeMap<String, String>> {
     let mut args = BTreeMap::new();
     for a in build_args {
-        let (k, v) = a.split_once('=').with_context(|| format!("--build-arg {a}: write NAME=value"))?;
+        let (k, v) = a
+            .split_once('=')
+            .with_context(|| format!("--build-arg {a}: write NAME=value"))?;
         args.insert(k.to_string(), v.to_string());
     }
-    Ok(llb_gen::load(&name, &bytes, &args).map(|s| (s, bytes, name)))
+    Ok(args)
+}
+
+fn load(
+    file: &PathBuf,
+    build_args: &[String],
+) -> Result<Result<(llb_gen::Loaded, Vec<u8>, String), llb_gen::Diagnostics>> {
+    let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+    let name = file.display().to_string();
+    Ok(llb_gen::load(&name, &bytes, &parse_build_args(build_args)?).map(|s| (s, bytes, name)))
 }
 
 fn color() -> bool {
@@ -127,7 +165,34 @@ fn validate(file: &PathBuf, build_args: &[String]) -> Result<ExitCode> {
     }
 }
 
-fn print_llb(file: &PathBuf, platform: &str, build_platform: &str, mirror: Option<&str>, build_args: &[String], raw: bool) -> Result<ExitCode> {
+fn print_targets(file: &PathBuf, build_args: &[String]) -> Result<ExitCode> {
+    let spec = match load(file, build_args)? {
+        Ok((loaded, _, _)) => loaded.spec,
+        Err(diags) => {
+            eprint!("{}", diags.render(color()));
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    let targets: Vec<_> = spec
+        .targets
+        .iter()
+        .map(|t| serde_json::json!({"name": t.name.value, "main": t.main.value}))
+        .collect();
+    println!(
+        "{}",
+        serde_json::json!({"module": spec.module.value, "targets": targets})
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_llb(
+    file: &PathBuf,
+    platform: &str,
+    build_platform: &str,
+    mirror: Option<&str>,
+    build_args: &[String],
+    raw: bool,
+) -> Result<ExitCode> {
     let (spec, bytes, name) = match load(file, build_args)? {
         Ok((loaded, bytes, name)) => (loaded.spec, bytes, name),
         Err(diags) => {
@@ -139,7 +204,11 @@ fn print_llb(file: &PathBuf, platform: &str, build_platform: &str, mirror: Optio
     let build_platform = Platform::parse(build_platform)?;
     // Without BuildKit there is nothing to resolve the builder image against: the dump shows
     // it unpinned and with no inherited environment.
-    let builder = llb_gen::BuilderImage { reference: llb_gen::lower::builder_reference(&spec, mirror), digest: None, env: vec![] };
+    let builder = llb_gen::BuilderImage {
+        reference: llb_gen::lower::builder_reference(&spec, mirror),
+        digest: None,
+        env: vec![],
+    };
     let lowered = llb_gen::lower(&llb_gen::LowerInput {
         spec: &spec,
         spec_file: &name,
@@ -152,6 +221,7 @@ fn print_llb(file: &PathBuf, platform: &str, build_platform: &str, mirror: Optio
         no_cache: false,
         labels: &BTreeMap::new(),
         vendored: false,
+        go_args: &llb_gen::golang::module_fetch_env(&parse_build_args(build_args)?),
     })?;
     let mut out = std::io::stdout().lock();
     if raw {

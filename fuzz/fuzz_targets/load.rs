@@ -32,6 +32,7 @@ fuzz_target!(|data: &[u8]| {
                 no_cache: false,
                 labels: &BTreeMap::new(),
                 vendored: false,
+                go_args: &Default::default(),
             });
         }
         Err(d) => {

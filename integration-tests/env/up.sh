@@ -118,6 +118,54 @@ CFG
   say "the registry did not come up"; tail -n 20 "$log_dir/registry.log" >&2; exit 1
 }
 
+# A Go module proxy made of files, from Debian's golang-*-dev packages (goproxy-packages
+# pins them), served over HTTP on the bridge gateway, where build steps and containers
+# reach it: the examples with third-party modules build with
+# --build-arg GOPROXY=$(cat $GOAPP_STATE/goproxy.url) and no network.
+start_goproxy() {
+  local list=$here/goproxy-packages debs=$GOAPP_CACHE/debs
+  local key
+  key=$(cat "$list" "$here/goproxy.py" | sha256sum | cut -c1-12)
+  local dir=$GOAPP_STATE/goproxy-$key
+  if [ ! -d "$dir" ]; then
+    mkdir -p "$debs"
+    local missing=()
+    local p
+    while read -r p; do
+      [ -n "$p" ] || continue
+      local file="${p%%=*}_${p#*=}"
+      ls "$debs/${file/:/%3a}"_*.deb >/dev/null 2>&1 || missing+=("$p")
+    done < "$list"
+    if [ "${#missing[@]}" -gt 0 ]; then
+      say "downloading ${#missing[@]} Go source packages"
+      (cd "$debs" && apt-get download -qq "${missing[@]}" >"$log_dir/goproxy-apt.log" 2>&1) \
+        || { tail -n 20 "$log_dir/goproxy-apt.log" >&2; exit 1; }
+    fi
+    local pkgs=()
+    while read -r p; do
+      [ -n "$p" ] || continue
+      local file="${p%%=*}_${p#*=}"
+      pkgs+=("$(ls "$debs/${file/:/%3a}"_*.deb)")
+    done < "$list"
+    rm -rf "$dir.part"
+    python3 "$here/goproxy.py" "$dir.part" "${pkgs[@]}" >"$log_dir/goproxy.log"
+    mv "$dir.part" "$dir"
+  fi
+  local gateway
+  gateway=$(docker network inspect bridge -f '{{(index .IPAM.Config 0).Gateway}}')
+  local url=http://$gateway:5080
+  local served=$GOAPP_STATE/goproxy.served
+  if [ "$(cat "$served" 2>/dev/null)" != "$dir" ] || ! curl -fsS "$url/golang.org/x/text/@v/list" >/dev/null 2>&1; then
+    pkill -f "http.server --bind $gateway 5080" 2>/dev/null || true
+    say "serving the Go module proxy at $url"
+    nohup python3 -m http.server --bind "$gateway" 5080 --directory "$dir" >"$log_dir/goproxy-http.log" 2>&1 &
+    for _ in $(seq 1 50); do curl -fsS "$url/golang.org/x/text/@v/list" >/dev/null 2>&1 && break; sleep 0.2; done
+    curl -fsS "$url/golang.org/x/text/@v/list" >/dev/null || { say "the module proxy did not come up"; exit 1; }
+    echo "$dir" > "$served"
+  fi
+  echo "$url" > "$GOAPP_STATE/goproxy.url"
+}
+
 start() {
   need_root
   install_packages
@@ -125,7 +173,8 @@ start() {
   register_binfmt
   start_registry
   docker buildx inspect default >/dev/null
-  say "engine, buildx, binfmt and registry are up"
+  start_goproxy
+  say "engine, buildx, binfmt, registry and module proxy are up"
 }
 
 case "${1:-all}" in

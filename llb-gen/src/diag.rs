@@ -22,7 +22,10 @@ pub struct Span {
 
 impl Span {
     pub fn point(line: u32, column: u32) -> Self {
-        Span { start: Pos { line, column }, end: Pos { line, column } }
+        Span {
+            start: Pos { line, column },
+            end: Pos { line, column },
+        }
     }
 }
 
@@ -42,11 +45,21 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     pub fn error(span: Span, message: impl Into<String>) -> Self {
-        Diagnostic { severity: Severity::Error, span, message: message.into(), hint: None }
+        Diagnostic {
+            severity: Severity::Error,
+            span,
+            message: message.into(),
+            hint: None,
+        }
     }
 
     pub fn warning(span: Span, message: impl Into<String>) -> Self {
-        Diagnostic { severity: Severity::Warning, span, message: message.into(), hint: None }
+        Diagnostic {
+            severity: Severity::Warning,
+            span,
+            message: message.into(),
+            hint: None,
+        }
     }
 
     pub fn hint(mut self, hint: impl Into<String>) -> Self {
@@ -77,8 +90,15 @@ impl Diagnostics {
         self.items
             .iter()
             .map(|d| {
-                let kind = if d.severity == Severity::Error { "" } else { "warning: " };
-                format!("{}:{}:{}: {kind}{}", self.file, d.span.start.line, d.span.start.column, d.message)
+                let kind = if d.severity == Severity::Error {
+                    ""
+                } else {
+                    "warning: "
+                };
+                format!(
+                    "{}:{}:{}: {kind}{}",
+                    self.file, d.span.start.line, d.span.start.column, d.message
+                )
             })
             .collect::<Vec<_>>()
             .join("\n")
@@ -87,7 +107,11 @@ impl Diagnostics {
     /// A report with the offending lines and a hint under each, as a compiler prints it.
     pub fn render(&self, color: bool) -> String {
         use annotate_snippets::{AnnotationKind, Group, Level, Renderer, Snippet};
-        let renderer = if color { Renderer::styled() } else { Renderer::plain() };
+        let renderer = if color {
+            Renderer::styled()
+        } else {
+            Renderer::plain()
+        };
         let mut out = String::new();
         for d in &self.items {
             let level = match d.severity {
@@ -107,7 +131,11 @@ impl Diagnostics {
         }
         let n = self.errors().count();
         if n > 0 {
-            out.push_str(&format!("{}: {n} error{} in the spec\n", self.file, if n == 1 { "" } else { "s" }));
+            out.push_str(&format!(
+                "{}: {n} error{} in the spec\n",
+                self.file,
+                if n == 1 { "" } else { "s" }
+            ));
         }
         out
     }
@@ -130,7 +158,11 @@ pub fn byte_range(source: &str, span: Span) -> std::ops::Range<usize> {
         return start..start + token_len(&source[start..]);
     }
     let end = byte_offset(source, span.end);
-    let end_char = source[end..].chars().next().map(|c| c.len_utf8()).unwrap_or(0);
+    let end_char = source[end..]
+        .chars()
+        .next()
+        .map(|c| c.len_utf8())
+        .unwrap_or(0);
     start..(end + end_char).min(source.len()).max(start)
 }
 
@@ -140,8 +172,16 @@ pub fn token_span(source: &str, span: Span) -> Span {
         return span;
     }
     let start = byte_offset(source, span.start);
-    let len = source[start..start + token_len(&source[start..])].chars().count() as u32;
-    Span { start: span.start, end: Pos { line: span.start.line, column: span.start.column + len.saturating_sub(1) } }
+    let len = source[start..start + token_len(&source[start..])]
+        .chars()
+        .count() as u32;
+    Span {
+        start: span.start,
+        end: Pos {
+            line: span.start.line,
+            column: span.start.column + len.saturating_sub(1),
+        },
+    }
 }
 
 fn token_len(rest: &str) -> usize {
@@ -170,7 +210,12 @@ fn byte_offset(source: &str, pos: Pos) -> usize {
         if i + 1 == pos.line as usize {
             let content = line.trim_end_matches(['\n', '\r']);
             let col = pos.column.saturating_sub(1) as usize;
-            return offset + content.char_indices().nth(col).map(|(b, _)| b).unwrap_or(content.len());
+            return offset
+                + content
+                    .char_indices()
+                    .nth(col)
+                    .map(|(b, _)| b)
+                    .unwrap_or(content.len());
         }
         offset += line.len();
     }

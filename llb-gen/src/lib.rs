@@ -16,6 +16,6 @@ pub mod schema;
 pub mod spec;
 
 pub use diag::{Diagnostic, Diagnostics, Severity, Span};
-pub use load::{load, Loaded};
-pub use lower::{lower, BuilderImage, LowerInput, Lowered};
+pub use load::{Loaded, load};
+pub use lower::{BuilderImage, LowerInput, Lowered, lower};
 pub use spec::Spec;

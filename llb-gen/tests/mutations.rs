@@ -23,8 +23,40 @@ impl Rng {
 }
 
 const TOKENS: &[&[u8]] = &[
-    b":", b"- ", b"[", b"]", b"{", b"}", b"\"", b"'", b"\n", b"\t", b"  ", b"#", b"&a", b"*a", b"!!str", b"? ", b"${", b"}", b"$$", b"~",
-    b"null", b"true", b"yes", b"-1", b"65536", b"name", b"runtime", b"targets", b"x-", b"\xff", b"\xc3", b"/", b"..", b"linux/arm64",
+    b":",
+    b"- ",
+    b"[",
+    b"]",
+    b"{",
+    b"}",
+    b"\"",
+    b"'",
+    b"\n",
+    b"\t",
+    b"  ",
+    b"#",
+    b"&a",
+    b"*a",
+    b"!!str",
+    b"? ",
+    b"${",
+    b"}",
+    b"$$",
+    b"~",
+    b"null",
+    b"true",
+    b"yes",
+    b"-1",
+    b"65536",
+    b"name",
+    b"runtime",
+    b"targets",
+    b"x-",
+    b"\xff",
+    b"\xc3",
+    b"/",
+    b"..",
+    b"linux/arm64",
 ];
 
 fn mutate(rng: &mut Rng, input: &[u8]) -> Vec<u8> {
@@ -76,10 +108,17 @@ fn mutated_specs_never_panic() {
         match llb_gen::load("goapp.yaml", &input, &args) {
             Ok(_) => loaded += 1,
             Err(d) => {
-                assert!(!d.items.is_empty(), "an error without diagnostics for {:?}", String::from_utf8_lossy(&input));
+                assert!(
+                    !d.items.is_empty(),
+                    "an error without diagnostics for {:?}",
+                    String::from_utf8_lossy(&input)
+                );
                 let _ = d.render(false);
             }
         }
     }
-    assert!(loaded > 0, "no mutation loaded: the mutator is too destructive to test the happy path");
+    assert!(
+        loaded > 0,
+        "no mutation loaded: the mutator is too destructive to test the happy path"
+    );
 }

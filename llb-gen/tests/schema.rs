@@ -4,7 +4,9 @@
 use std::path::PathBuf;
 
 fn check(file: &str, generated: String) {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs").join(file);
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../docs")
+        .join(file);
     if std::env::var_os("GOAPP_BLESS").is_some() {
         std::fs::write(&path, &generated).unwrap();
         return;
@@ -41,5 +43,8 @@ fn schema_documents_every_field() {
     for (name, def) in schema["$defs"].as_object().unwrap() {
         visit(name, def);
     }
-    assert!(missing.is_empty(), "fields without a doc comment: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "fields without a doc comment: {missing:?}"
+    );
 }
