@@ -4,8 +4,6 @@
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("cargo:rerun-if-changed=proto/ops.proto");
     let fds = protox::compile(["ops.proto"], ["proto"])?;
-    prost_build::Config::new()
-        .btree_map(["."])
-        .compile_fds(fds)?;
+    prost_build::Config::new().btree_map(["."]).compile_fds(fds)?;
     Ok(())
 }

@@ -27,10 +27,7 @@ pub fn spec_status(diags: &Diagnostics) -> Status {
         if i > 0 {
             message.push_str("\n");
         }
-        message.push_str(&format!(
-            "{}:{}:{}: {}",
-            diags.file, d.span.start.line, d.span.start.column, d.message
-        ));
+        message.push_str(&format!("{}:{}:{}: {}", diags.file, d.span.start.line, d.span.start.column, d.message));
         if let Some(h) = &d.hint {
             message.push_str(&format!(" ({h})"));
         }
@@ -54,11 +51,7 @@ pub fn spec_status(diags: &Diagnostics) -> Status {
             prost_types::Any { type_url: SOURCE_DETAIL.into(), value: serde_json::to_vec(&json).expect("json") }
         })
         .collect();
-    Status {
-        code: INVALID_ARGUMENT,
-        message,
-        details,
-    }
+    Status { code: INVALID_ARGUMENT, message, details }
 }
 
 /// The status for any other failure. When it is a failed gateway call, the status BuildKit
@@ -81,11 +74,7 @@ pub fn status_of(err: &anyhow::Error) -> Status {
             details: vec![],
         };
     }
-    Status {
-        code: UNKNOWN,
-        message: format!("{err:#}"),
-        details: vec![],
-    }
+    Status { code: UNKNOWN, message: format!("{err:#}"), details: vec![] }
 }
 
 #[cfg(test)]
@@ -94,46 +83,24 @@ mod tests {
 
     #[test]
     fn spec_status_has_location_in_message_and_detail() {
-        let diags = llb_gen::load("goapp.yaml", b"name: x\nmian: ./cmd\n", &Default::default())
-            .unwrap_err();
+        let diags = llb_gen::load("goapp.yaml", b"name: x\nmian: ./cmd\n", &Default::default()).unwrap_err();
         let st = spec_status(&diags);
         assert_eq!(st.code, INVALID_ARGUMENT);
-        assert!(
-            st.message.starts_with("goapp.yaml:2:1: unknown key `mian`"),
-            "{}",
-            st.message
-        );
-        assert!(
-            st.message.contains("did you mean `main`?"),
-            "{}",
-            st.message
-        );
+        assert!(st.message.starts_with("goapp.yaml:2:1: unknown key `mian`"), "{}", st.message);
+        assert!(st.message.contains("did you mean `main`?"), "{}", st.message);
         assert_eq!(st.details.len(), 1);
         assert_eq!(st.details[0].type_url, SOURCE_DETAIL);
         let v: serde_json::Value = serde_json::from_slice(&st.details[0].value).unwrap();
         assert_eq!(v["ranges"][0]["start"]["line"], 2);
         assert_eq!(v["info"]["filename"], "goapp.yaml");
-        let data = base64::engine::general_purpose::STANDARD
-            .decode(v["info"]["data"].as_str().unwrap())
-            .unwrap();
+        let data = base64::engine::general_purpose::STANDARD.decode(v["info"]["data"].as_str().unwrap()).unwrap();
         assert_eq!(data, b"name: x\nmian: ./cmd\n");
     }
 
     #[test]
     fn gateway_status_details_pass_through() {
-        let inner = Status {
-            code: 2,
-            message: "exit code 1".into(),
-            details: vec![prost_types::Any {
-                type_url: "x".into(),
-                value: vec![1],
-            }],
-        };
-        let st = tonic::Status::with_details(
-            tonic::Code::Unknown,
-            "exit code 1",
-            inner.encode_to_vec().into(),
-        );
+        let inner = Status { code: 2, message: "exit code 1".into(), details: vec![prost_types::Any { type_url: "x".into(), value: vec![1] }] };
+        let st = tonic::Status::with_details(tonic::Code::Unknown, "exit code 1", inner.encode_to_vec().into());
         let err = anyhow::Error::new(st).context("solving linux/arm64");
         assert_eq!(status_of(&err), inner);
     }

@@ -23,19 +23,10 @@ pub async fn serve() -> Result<()> {
     let mut client = gateway::connect_stdio().await?;
     let outcome = build(&mut client, &opts, &session).await;
     let request = match outcome {
-        Ok(result) => gw::ReturnRequest {
-            result: Some(result),
-            error: None,
-        },
-        Err(Failure(status)) => gw::ReturnRequest {
-            result: None,
-            error: Some(status),
-        },
+        Ok(result) => gw::ReturnRequest { result: Some(result), error: None },
+        Err(Failure(status)) => gw::ReturnRequest { result: None, error: Some(status) },
     };
-    client
-        .r#return(request)
-        .await
-        .context("returning the result to BuildKit")?;
+    client.r#return(request).await.context("returning the result to BuildKit")?;
     Ok(())
 }
 
@@ -50,34 +41,22 @@ impl From<anyhow::Error> for Failure {
 
 async fn build(client: &mut Client, opts: &Opts, session: &str) -> Result<gw::Result, Failure> {
     opts.check_supported()?;
-    let pong = client
-        .ping(gw::PingRequest {})
-        .await
-        .context("ping")?
-        .into_inner();
+    let pong = client.ping(gw::PingRequest {}).await.context("ping")?.into_inner();
     let caps = Caps::from_pong(&pong);
     caps.require_llb(&[
         ("file.base", "file operations"),
         ("exec.mount.cache", "cache mounts"),
         ("exec.mount.cache.sharing", "cache mount sharing modes"),
-        (
-            "file.copy.includeexcludepatterns",
-            "copy with exclude patterns",
-        ),
+        ("file.copy.includeexcludepatterns", "copy with exclude patterns"),
         ("source.local.sharedkeyhint", "incremental context transfer"),
     ])?;
     if let Some(id) = opts.request_id() {
-        return Err(anyhow::anyhow!(
-            "goapp does not answer the request {id} yet; build the spec without --call or --print"
-        )
-        .into());
+        return Err(anyhow::anyhow!("goapp does not answer the request {id} yet; build the spec without --call or --print").into());
     }
 
     let filename = opts.filename().to_string();
     let spec_bytes = read_spec(client, opts, session, &filename).await?;
-    let spec = llb_gen::load(&filename, &spec_bytes, &opts.build_args())
-        .map_err(|d| Failure(errors::spec_status(&d)))?
-        .spec;
+    let spec = llb_gen::load(&filename, &spec_bytes, &opts.build_args()).map_err(|d| Failure(errors::spec_status(&d)))?.spec;
 
     let build_platform = caps.build_platform.clone().unwrap_or_else(host_platform);
     let mut targets = opts.platforms()?;
@@ -87,8 +66,7 @@ async fn build(client: &mut Client, opts: &Opts, session: &str) -> Result<gw::Re
     if targets.is_empty() {
         targets.push(build_platform.clone());
     }
-    let (excludes, vendored) =
-        read_context_facts(client, opts, session, &spec.module.value).await?;
+    let (excludes, vendored) = read_context_facts(client, opts, session, &spec.module.value).await?;
     let builder = resolve_builder(client, opts, &spec, &build_platform).await?;
     let labels = opts.labels();
     let go_args = llb_gen::golang::module_fetch_env(&opts.build_args());
@@ -115,9 +93,7 @@ async fn build(client: &mut Client, opts: &Opts, session: &str) -> Result<gw::Re
         let imports = cache_imports.clone();
         let target = target.clone();
         jobs.push(tokio::spawn(async move {
-            let id = gateway::solve(&mut c, lowered.definition, imports)
-                .await
-                .with_context(|| format!("building {target}"))?;
+            let id = gateway::solve(&mut c, lowered.definition, imports).await.with_context(|| format!("building {target}"))?;
             Ok::<_, anyhow::Error>((target, id, lowered.config))
         }));
     }
@@ -125,21 +101,13 @@ async fn build(client: &mut Client, opts: &Opts, session: &str) -> Result<gw::Re
     for job in jobs {
         built.push(job.await.context("a platform's build task failed")??);
     }
-    Ok(result(
-        built,
-        opts.multi_platform(),
-        &spec.runtime.annotations,
-    ))
+    Ok(result(built, opts.multi_platform(), &spec.runtime.annotations))
 }
 
 /// The result BuildKit's exporters expect: for several platforms (or when an index is asked
 /// for), refs keyed by platform id with `containerimage.config/<id>`; otherwise one ref with
 /// `containerimage.config`. `refs.platforms` is always there.
-fn result(
-    built: Vec<(Platform, String, ImageConfig)>,
-    force_multi: bool,
-    annotations: &BTreeMap<String, String>,
-) -> gw::Result {
+fn result(built: Vec<(Platform, String, ImageConfig)>, force_multi: bool, annotations: &BTreeMap<String, String>) -> gw::Result {
     let multi = force_multi || built.len() > 1;
     let mut metadata: BTreeMap<String, Vec<u8>> = BTreeMap::new();
     // The image exporter reads annotations from the result metadata (keys as BuildKit's
@@ -150,36 +118,21 @@ fn result(
             metadata.insert(format!("annotation-index.{k}"), v.clone().into_bytes());
         }
     }
-    let platforms: Vec<serde_json::Value> = built
-        .iter()
-        .map(|(p, _, _)| serde_json::json!({"ID": p.id(), "Platform": p.to_oci_json()}))
-        .collect();
-    metadata.insert(
-        "refs.platforms".into(),
-        serde_json::to_vec(&serde_json::json!({ "Platforms": platforms })).expect("json"),
-    );
+    let platforms: Vec<serde_json::Value> = built.iter().map(|(p, _, _)| serde_json::json!({"ID": p.id(), "Platform": p.to_oci_json()})).collect();
+    metadata.insert("refs.platforms".into(), serde_json::to_vec(&serde_json::json!({ "Platforms": platforms })).expect("json"));
     let result = if multi {
         let mut refs = BTreeMap::new();
         for (p, id, config) in built {
-            metadata.insert(
-                format!("containerimage.config/{}", p.id()),
-                serde_json::to_vec(&config).expect("json"),
-            );
+            metadata.insert(format!("containerimage.config/{}", p.id()), serde_json::to_vec(&config).expect("json"));
             refs.insert(p.id(), gw::Ref { id, def: None });
         }
         gw::result::Result::Refs(gw::RefMap { refs })
     } else {
         let (_, id, config) = built.into_iter().next().expect("one platform");
-        metadata.insert(
-            "containerimage.config".into(),
-            serde_json::to_vec(&config).expect("json"),
-        );
+        metadata.insert("containerimage.config".into(), serde_json::to_vec(&config).expect("json"));
         gw::result::Result::Ref(gw::Ref { id, def: None })
     };
-    gw::Result {
-        result: Some(result),
-        metadata,
-    }
+    gw::Result { result: Some(result), metadata }
 }
 
 fn host_platform() -> Platform {
@@ -191,22 +144,10 @@ fn host_platform() -> Platform {
     Platform::new("linux", arch, None)
 }
 
-fn local_def(
-    name: &str,
-    session: &str,
-    follow: &[&str],
-    shared_key: &str,
-    title: String,
-) -> llb::pb::Definition {
+fn local_def(name: &str, session: &str, follow: &[&str], shared_key: &str, title: String) -> llb::pb::Definition {
     let mut attrs = BTreeMap::new();
-    attrs.insert(
-        llb::attr::LOCAL_FOLLOW.to_string(),
-        serde_json::to_string(follow).expect("json"),
-    );
-    attrs.insert(
-        llb::attr::LOCAL_SHARED_KEY_HINT.to_string(),
-        shared_key.to_string(),
-    );
+    attrs.insert(llb::attr::LOCAL_FOLLOW.to_string(), serde_json::to_string(follow).expect("json"));
+    attrs.insert(llb::attr::LOCAL_SHARED_KEY_HINT.to_string(), shared_key.to_string());
     attrs.insert(llb::attr::LOCAL_DIFFER.to_string(), "none".to_string());
     if !session.is_empty() {
         attrs.insert(llb::attr::LOCAL_SESSION.to_string(), session.to_string());
@@ -217,22 +158,9 @@ fn local_def(
     g.marshal(Some(out))
 }
 
-async fn read_spec(
-    client: &mut Client,
-    opts: &Opts,
-    session: &str,
-    filename: &str,
-) -> Result<Vec<u8>> {
-    let def = local_def(
-        opts.spec_local_name(),
-        session,
-        &[filename],
-        "dockerfile",
-        format!("[internal] load build definition from {filename}"),
-    );
-    let id = gateway::solve(client, def, vec![])
-        .await
-        .context("loading the spec")?;
+async fn read_spec(client: &mut Client, opts: &Opts, session: &str, filename: &str) -> Result<Vec<u8>> {
+    let def = local_def(opts.spec_local_name(), session, &[filename], "dockerfile", format!("[internal] load build definition from {filename}"));
+    let id = gateway::solve(client, def, vec![]).await.context("loading the spec")?;
     match gateway::read_file(client, &id, filename).await? {
         Some(data) => Ok(data),
         None => bail!("{filename} was not found: pass the spec with -f"),
@@ -242,17 +170,8 @@ async fn read_spec(
 /// What the build needs to know of the context before planning: the `.dockerignore`
 /// patterns (read as the Dockerfile frontend reads them) and whether the module is vendored.
 /// Only those two files are transferred.
-async fn read_context_facts(
-    client: &mut Client,
-    opts: &Opts,
-    session: &str,
-    module: &str,
-) -> Result<(Vec<String>, bool)> {
-    let modules_txt = if module == "." {
-        "vendor/modules.txt".to_string()
-    } else {
-        format!("{module}/vendor/modules.txt")
-    };
+async fn read_context_facts(client: &mut Client, opts: &Opts, session: &str, module: &str) -> Result<(Vec<String>, bool)> {
+    let modules_txt = if module == "." { "vendor/modules.txt".to_string() } else { format!("{module}/vendor/modules.txt") };
     let def = local_def(
         opts.context_local_name(),
         session,
@@ -260,16 +179,12 @@ async fn read_context_facts(
         "context-.dockerignore",
         "[internal] load .dockerignore and vendor/modules.txt".into(),
     );
-    let id = gateway::solve(client, def, vec![])
-        .await
-        .context("loading .dockerignore")?;
+    let id = gateway::solve(client, def, vec![]).await.context("loading .dockerignore")?;
     let excludes = match gateway::read_file(client, &id, ".dockerignore").await? {
         Some(data) => dockerignore_patterns(&String::from_utf8_lossy(&data)),
         None => Vec::new(),
     };
-    let vendored = gateway::read_file(client, &id, &modules_txt)
-        .await?
-        .is_some();
+    let vendored = gateway::read_file(client, &id, &modules_txt).await?.is_some();
     Ok((excludes, vendored))
 }
 
@@ -285,21 +200,13 @@ pub fn dockerignore_patterns(text: &str) -> Vec<String> {
                 Some(p) => ("!", p.trim()),
                 None => ("", l),
             };
-            let parts: Vec<&str> = pat
-                .split('/')
-                .filter(|c| !c.is_empty() && *c != ".")
-                .collect();
+            let parts: Vec<&str> = pat.split('/').filter(|c| !c.is_empty() && *c != ".").collect();
             (!parts.is_empty()).then(|| format!("{neg}{}", parts.join("/")))
         })
         .collect()
 }
 
-async fn resolve_builder(
-    client: &mut Client,
-    opts: &Opts,
-    spec: &llb_gen::Spec,
-    build_platform: &Platform,
-) -> Result<BuilderImage> {
+async fn resolve_builder(client: &mut Client, opts: &Opts, spec: &llb_gen::Spec, build_platform: &Platform) -> Result<BuilderImage> {
     let reference = builder_reference(spec, opts.registry_mirror());
     let resp = client
         .resolve_image_config(gw::ResolveImageConfigRequest {
@@ -312,13 +219,8 @@ async fn resolve_builder(
         .await
         .with_context(|| format!("resolving the builder image {reference}"))?
         .into_inner();
-    let config: ImageConfig = serde_json::from_slice(&resp.config)
-        .with_context(|| format!("the config of {reference} is not an image config"))?;
-    Ok(BuilderImage {
-        reference,
-        digest: (!resp.digest.is_empty()).then_some(resp.digest),
-        env: config.config.env.unwrap_or_default(),
-    })
+    let config: ImageConfig = serde_json::from_slice(&resp.config).with_context(|| format!("the config of {reference} is not an image config"))?;
+    Ok(BuilderImage { reference, digest: (!resp.digest.is_empty()).then_some(resp.digest), env: config.config.env.unwrap_or_default() })
 }
 
 #[cfg(test)]
@@ -333,35 +235,17 @@ mod tests {
 
     #[test]
     fn multi_platform_result_has_a_config_per_platform() {
-        let cfg = |arch: &str| ImageConfig {
-            architecture: arch.into(),
-            os: "linux".into(),
-            ..Default::default()
-        };
+        let cfg = |arch: &str| ImageConfig { architecture: arch.into(), os: "linux".into(), ..Default::default() };
         let r = result(
-            vec![
-                (
-                    Platform::parse("linux/amd64").unwrap(),
-                    "r1".into(),
-                    cfg("amd64"),
-                ),
-                (
-                    Platform::parse("linux/arm64").unwrap(),
-                    "r2".into(),
-                    cfg("arm64"),
-                ),
-            ],
+            vec![(Platform::parse("linux/amd64").unwrap(), "r1".into(), cfg("amd64")), (Platform::parse("linux/arm64").unwrap(), "r2".into(), cfg("arm64"))],
             false,
             &[("org.example.a".to_string(), "1".to_string())].into(),
         );
-        let Some(gw::result::Result::Refs(refs)) = &r.result else {
-            panic!("not refs")
-        };
+        let Some(gw::result::Result::Refs(refs)) = &r.result else { panic!("not refs") };
         assert_eq!(r.metadata["annotation-index.org.example.a"], b"1");
         assert_eq!(r.metadata["annotation-manifest.org.example.a"], b"1");
         assert_eq!(refs.refs["linux/arm64"].id, "r2");
-        let c: serde_json::Value =
-            serde_json::from_slice(&r.metadata["containerimage.config/linux/arm64"]).unwrap();
+        let c: serde_json::Value = serde_json::from_slice(&r.metadata["containerimage.config/linux/arm64"]).unwrap();
         assert_eq!(c["architecture"], "arm64");
         let p: serde_json::Value = serde_json::from_slice(&r.metadata["refs.platforms"]).unwrap();
         assert_eq!(p["Platforms"][1]["ID"], "linux/arm64");
@@ -370,27 +254,11 @@ mod tests {
 
     #[test]
     fn single_platform_result_is_one_ref() {
-        let r = result(
-            vec![(
-                Platform::parse("linux/amd64").unwrap(),
-                "r1".into(),
-                ImageConfig::default(),
-            )],
-            false,
-            &BTreeMap::new(),
-        );
+        let r = result(vec![(Platform::parse("linux/amd64").unwrap(), "r1".into(), ImageConfig::default())], false, &BTreeMap::new());
         assert!(matches!(r.result, Some(gw::result::Result::Ref(_))));
         assert!(r.metadata.contains_key("containerimage.config"));
         assert!(r.metadata.contains_key("refs.platforms"));
-        let forced = result(
-            vec![(
-                Platform::parse("linux/amd64").unwrap(),
-                "r1".into(),
-                ImageConfig::default(),
-            )],
-            true,
-            &BTreeMap::new(),
-        );
+        let forced = result(vec![(Platform::parse("linux/amd64").unwrap(), "r1".into(), ImageConfig::default())], true, &BTreeMap::new());
         assert!(matches!(forced.result, Some(gw::result::Result::Refs(_))));
     }
 }

@@ -23,14 +23,8 @@ pub async fn connect_stdio() -> Result<Client> {
     // than tokio's Stdin/Stdout (which go through std's line-buffered stdout and blocking
     // threads).
     use std::os::fd::AsFd as _;
-    let rx = std::io::stdin()
-        .as_fd()
-        .try_clone_to_owned()
-        .context("duplicating stdin")?;
-    let tx = std::io::stdout()
-        .as_fd()
-        .try_clone_to_owned()
-        .context("duplicating stdout")?;
+    let rx = std::io::stdin().as_fd().try_clone_to_owned().context("duplicating stdin")?;
+    let tx = std::io::stdout().as_fd().try_clone_to_owned().context("duplicating stdout")?;
     let rx = tokio::net::unix::pipe::Receiver::from_owned_fd(rx).context("stdin is not a pipe")?;
     let tx = tokio::net::unix::pipe::Sender::from_owned_fd(tx).context("stdout is not a pipe")?;
     let stdio = tokio::io::join(rx, tx);
@@ -43,19 +37,13 @@ pub async fn connect_stdio() -> Result<Client> {
                     .lock()
                     .map_err(|_| std::io::Error::other("stdio lock poisoned"))?
                     .take()
-                    .ok_or_else(|| {
-                        std::io::Error::other(
-                            "the gateway connection over stdio was lost and cannot be reopened",
-                        )
-                    })?;
+                    .ok_or_else(|| std::io::Error::other("the gateway connection over stdio was lost and cannot be reopened"))?;
                 Ok::<_, std::io::Error>(TokioIo::new(io))
             }
         }))
         .await
         .context("connecting to BuildKit over stdin/stdout")?;
-    Ok(LlbBridgeClient::new(channel)
-        .max_decoding_message_size(MAX_MESSAGE)
-        .max_encoding_message_size(MAX_MESSAGE))
+    Ok(LlbBridgeClient::new(channel).max_decoding_message_size(MAX_MESSAGE).max_encoding_message_size(MAX_MESSAGE))
 }
 
 /// What the gateway told us about itself.
@@ -67,20 +55,8 @@ pub struct Caps {
 
 impl Caps {
     pub fn from_pong(p: &gw::PongResponse) -> Self {
-        let enabled = |caps: &[crate::proto::moby::buildkit::v1::apicaps::ApiCap]| {
-            caps.iter()
-                .filter(|c| c.enabled)
-                .map(|c| c.id.clone())
-                .collect()
-        };
-        Caps {
-            llb: enabled(&p.llb_caps),
-            build_platform: p
-                .workers
-                .first()
-                .and_then(|w| w.platforms.first())
-                .map(llb::Platform::from_pb),
-        }
+        let enabled = |caps: &[crate::proto::moby::buildkit::v1::apicaps::ApiCap]| caps.iter().filter(|c| c.enabled).map(|c| c.id.clone()).collect();
+        Caps { llb: enabled(&p.llb_caps), build_platform: p.workers.first().and_then(|w| w.platforms.first()).map(llb::Platform::from_pb) }
     }
 }
 
@@ -93,9 +69,7 @@ impl Caps {
         }
         for (cap, feature) in needed {
             if !self.llb.iter().any(|c| c == cap) {
-                anyhow::bail!(
-                    "this BuildKit lacks the LLB capability `{cap}` ({feature}); goapp needs BuildKit v0.13 (Docker 26) or newer"
-                );
+                anyhow::bail!("this BuildKit lacks the LLB capability `{cap}` ({feature}); goapp needs BuildKit v0.13 (Docker 26) or newer");
             }
         }
         Ok(())
@@ -103,19 +77,9 @@ impl Caps {
 }
 
 /// Solves a definition and returns the id of its result (empty for an empty filesystem).
-pub async fn solve(
-    client: &mut Client,
-    def: llb::pb::Definition,
-    cache_imports: Vec<gw::CacheOptionsEntry>,
-) -> Result<String> {
+pub async fn solve(client: &mut Client, def: llb::pb::Definition, cache_imports: Vec<gw::CacheOptionsEntry>) -> Result<String> {
     let resp = client
-        .solve(gw::SolveRequest {
-            definition: Some(def),
-            allow_result_return: true,
-            allow_result_array_ref: true,
-            cache_imports,
-            ..Default::default()
-        })
+        .solve(gw::SolveRequest { definition: Some(def), allow_result_return: true, allow_result_array_ref: true, cache_imports, ..Default::default() })
         .await?
         .into_inner();
     match resp.result.and_then(|r| r.result) {
@@ -130,23 +94,10 @@ pub async fn solve(
 }
 
 /// Reads a file of a solved result; `Ok(None)` when it does not exist.
-pub async fn read_file(
-    client: &mut Client,
-    reference: &str,
-    path: &str,
-) -> Result<Option<Vec<u8>>> {
-    match client
-        .read_file(gw::ReadFileRequest {
-            r#ref: reference.into(),
-            file_path: path.into(),
-            range: None,
-        })
-        .await
-    {
+pub async fn read_file(client: &mut Client, reference: &str, path: &str) -> Result<Option<Vec<u8>>> {
+    match client.read_file(gw::ReadFileRequest { r#ref: reference.into(), file_path: path.into(), range: None }).await {
         Ok(r) => Ok(Some(r.into_inner().data)),
-        Err(s) if s.code() == tonic::Code::NotFound || s.message().contains("no such file") => {
-            Ok(None)
-        }
+        Err(s) if s.code() == tonic::Code::NotFound || s.message().contains("no such file") => Ok(None),
         Err(s) => Err(anyhow::Error::new(s).context(format!("reading {path}"))),
     }
 }

@@ -18,11 +18,7 @@ use llb::Platform;
 use prost::Message as _;
 
 #[derive(Parser)]
-#[command(
-    name = "goapp-frontend",
-    version,
-    about = "goapp: Go app spec → multi-platform OCI images, as a BuildKit frontend"
-)]
+#[command(name = "goapp-frontend", version, about = "goapp: Go app spec → multi-platform OCI images, as a BuildKit frontend")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -90,21 +86,9 @@ fn main() -> ExitCode {
             print!("{}", llb_gen::schema::reference_markdown());
             Ok(ExitCode::SUCCESS)
         }
-        Command::Llb {
-            file,
-            platform,
-            build_platform,
-            registry_mirror,
-            build_args,
-            raw,
-        } => print_llb(
-            &file,
-            &platform,
-            &build_platform,
-            registry_mirror.as_deref(),
-            &build_args,
-            raw,
-        ),
+        Command::Llb { file, platform, build_platform, registry_mirror, build_args, raw } => {
+            print_llb(&file, &platform, &build_platform, registry_mirror.as_deref(), &build_args, raw)
+        }
     };
     match result {
         Ok(code) => code,
@@ -116,10 +100,7 @@ fn main() -> ExitCode {
 }
 
 fn run_gateway() -> Result<ExitCode> {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
     rt.block_on(frontend::serve())?;
     Ok(ExitCode::SUCCESS)
 }
@@ -127,18 +108,13 @@ fn run_gateway() -> Result<ExitCode> {
 fn parse_build_args(build_args: &[String]) -> Result<BTreeMap<String, String>> {
     let mut args = BTreeMap::new();
     for a in build_args {
-        let (k, v) = a
-            .split_once('=')
-            .with_context(|| format!("--build-arg {a}: write NAME=value"))?;
+        let (k, v) = a.split_once('=').with_context(|| format!("--build-arg {a}: write NAME=value"))?;
         args.insert(k.to_string(), v.to_string());
     }
     Ok(args)
 }
 
-fn load(
-    file: &PathBuf,
-    build_args: &[String],
-) -> Result<Result<(llb_gen::Loaded, Vec<u8>, String), llb_gen::Diagnostics>> {
+fn load(file: &PathBuf, build_args: &[String]) -> Result<Result<(llb_gen::Loaded, Vec<u8>, String), llb_gen::Diagnostics>> {
     let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
     let name = file.display().to_string();
     Ok(llb_gen::load(&name, &bytes, &parse_build_args(build_args)?).map(|s| (s, bytes, name)))
@@ -173,26 +149,12 @@ fn print_targets(file: &PathBuf, build_args: &[String]) -> Result<ExitCode> {
             return Ok(ExitCode::FAILURE);
         }
     };
-    let targets: Vec<_> = spec
-        .targets
-        .iter()
-        .map(|t| serde_json::json!({"name": t.name.value, "main": t.main.value}))
-        .collect();
-    println!(
-        "{}",
-        serde_json::json!({"module": spec.module.value, "targets": targets})
-    );
+    let targets: Vec<_> = spec.targets.iter().map(|t| serde_json::json!({"name": t.name.value, "main": t.main.value})).collect();
+    println!("{}", serde_json::json!({"module": spec.module.value, "targets": targets}));
     Ok(ExitCode::SUCCESS)
 }
 
-fn print_llb(
-    file: &PathBuf,
-    platform: &str,
-    build_platform: &str,
-    mirror: Option<&str>,
-    build_args: &[String],
-    raw: bool,
-) -> Result<ExitCode> {
+fn print_llb(file: &PathBuf, platform: &str, build_platform: &str, mirror: Option<&str>, build_args: &[String], raw: bool) -> Result<ExitCode> {
     let (spec, bytes, name) = match load(file, build_args)? {
         Ok((loaded, bytes, name)) => (loaded.spec, bytes, name),
         Err(diags) => {
@@ -204,11 +166,7 @@ fn print_llb(
     let build_platform = Platform::parse(build_platform)?;
     // Without BuildKit there is nothing to resolve the builder image against: the dump shows
     // it unpinned and with no inherited environment.
-    let builder = llb_gen::BuilderImage {
-        reference: llb_gen::lower::builder_reference(&spec, mirror),
-        digest: None,
-        env: vec![],
-    };
+    let builder = llb_gen::BuilderImage { reference: llb_gen::lower::builder_reference(&spec, mirror), digest: None, env: vec![] };
     let lowered = llb_gen::lower(&llb_gen::LowerInput {
         spec: &spec,
         spec_file: &name,

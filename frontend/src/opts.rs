@@ -26,10 +26,7 @@ impl Opts {
         let map = vars
             .into_iter()
             .filter(|(k, _)| k.starts_with("BUILDKIT_FRONTEND_OPT_"))
-            .filter_map(|(_, v)| {
-                v.split_once('=')
-                    .map(|(k, v)| (k.to_string(), v.to_string()))
-            })
+            .filter_map(|(_, v)| v.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())))
             .collect();
         Opts { map }
     }
@@ -40,9 +37,7 @@ impl Opts {
 
     /// The spec's file name (`-f`); buildx sends its base name.
     pub fn filename(&self) -> &str {
-        self.get("filename")
-            .filter(|f| !f.is_empty())
-            .unwrap_or("goapp.yaml")
+        self.get("filename").filter(|f| !f.is_empty()).unwrap_or("goapp.yaml")
     }
 
     /// The session directory that holds the spec.
@@ -60,9 +55,7 @@ impl Opts {
         let Some(v) = self.get("platform").filter(|v| !v.is_empty()) else {
             return Ok(Vec::new());
         };
-        v.split(',')
-            .map(|p| Platform::parse(p).with_context(|| format!("--platform {v}")))
-            .collect()
+        v.split(',').map(|p| Platform::parse(p).with_context(|| format!("--platform {v}"))).collect()
     }
 
     /// Whether an index is asked for even for one platform.
@@ -73,13 +66,7 @@ impl Opts {
 
     /// Every `--build-arg`, by name.
     pub fn build_args(&self) -> BTreeMap<String, String> {
-        self.map
-            .iter()
-            .filter_map(|(k, v)| {
-                k.strip_prefix("build-arg:")
-                    .map(|k| (k.to_string(), v.clone()))
-            })
-            .collect()
+        self.map.iter().filter_map(|(k, v)| k.strip_prefix("build-arg:").map(|k| (k.to_string(), v.clone()))).collect()
     }
 
     pub fn build_arg(&self, name: &str) -> Option<&str> {
@@ -88,10 +75,7 @@ impl Opts {
 
     /// `--label` values.
     pub fn labels(&self) -> BTreeMap<String, String> {
-        self.map
-            .iter()
-            .filter_map(|(k, v)| k.strip_prefix("label:").map(|k| (k.to_string(), v.clone())))
-            .collect()
+        self.map.iter().filter_map(|(k, v)| k.strip_prefix("label:").map(|k| (k.to_string(), v.clone()))).collect()
     }
 
     /// `--no-cache` (without a filter: every step).
@@ -101,9 +85,7 @@ impl Opts {
 
     /// `default`, `pull` (`--pull`) or `local`.
     pub fn image_resolve_mode(&self) -> &str {
-        self.get("image-resolve-mode")
-            .filter(|m| !m.is_empty())
-            .unwrap_or("default")
+        self.get("image-resolve-mode").filter(|m| !m.is_empty()).unwrap_or("default")
     }
 
     pub fn registry_mirror(&self) -> Option<&str> {
@@ -121,19 +103,12 @@ impl Opts {
         }
         let mut out = Vec::new();
         if let Some(json) = self.get("cache-imports").filter(|v| !v.is_empty()) {
-            let entries: Vec<Entry> =
-                serde_json::from_str(json).context("the cache-imports option is not valid JSON")?;
-            out.extend(entries.into_iter().map(|e| gw::CacheOptionsEntry {
-                r#type: e.kind,
-                attrs: e.attrs,
-            }));
+            let entries: Vec<Entry> = serde_json::from_str(json).context("the cache-imports option is not valid JSON")?;
+            out.extend(entries.into_iter().map(|e| gw::CacheOptionsEntry { r#type: e.kind, attrs: e.attrs }));
         }
         if let Some(list) = self.get("cache-from").filter(|v| !v.is_empty()) {
             for r in list.split(',') {
-                out.push(gw::CacheOptionsEntry {
-                    r#type: "registry".into(),
-                    attrs: [("ref".to_string(), r.to_string())].into(),
-                });
+                out.push(gw::CacheOptionsEntry { r#type: "registry".into(), attrs: [("ref".to_string(), r.to_string())].into() });
             }
         }
         Ok(out)
@@ -146,9 +121,7 @@ impl Opts {
 
     pub fn check_supported(&self) -> Result<()> {
         if let Some(ctx) = self.get("context").filter(|c| !c.is_empty()) {
-            bail!(
-                "goapp builds from a local build context; a remote context ({ctx}) is not supported yet"
-            );
+            bail!("goapp builds from a local build context; a remote context ({ctx}) is not supported yet");
         }
         Ok(())
     }
@@ -159,21 +132,12 @@ mod tests {
     use super::*;
 
     fn opts(pairs: &[&str]) -> Opts {
-        Opts::from_vars(
-            pairs
-                .iter()
-                .enumerate()
-                .map(|(i, p)| (format!("BUILDKIT_FRONTEND_OPT_{i}"), p.to_string())),
-        )
+        Opts::from_vars(pairs.iter().enumerate().map(|(i, p)| (format!("BUILDKIT_FRONTEND_OPT_{i}"), p.to_string())))
     }
 
     #[test]
     fn splits_at_the_first_equals_sign() {
-        let o = opts(&[
-            "build-arg:X=a=b",
-            "filename=app.yaml",
-            "label:org.example=1",
-        ]);
+        let o = opts(&["build-arg:X=a=b", "filename=app.yaml", "label:org.example=1"]);
         assert_eq!(o.build_arg("X"), Some("a=b"));
         assert_eq!(o.filename(), "app.yaml");
         assert_eq!(o.labels().get("org.example").map(String::as_str), Some("1"));
@@ -189,10 +153,7 @@ mod tests {
 
     #[test]
     fn cache_imports_from_json_and_legacy_list() {
-        let o = opts(&[
-            r#"cache-imports=[{"Type":"registry","Attrs":{"ref":"localhost:5000/c"}}]"#,
-            "cache-from=a,b",
-        ]);
+        let o = opts(&[r#"cache-imports=[{"Type":"registry","Attrs":{"ref":"localhost:5000/c"}}]"#, "cache-from=a,b"]);
         let c = o.cache_imports().unwrap();
         assert_eq!(c.len(), 3);
         assert_eq!(c[0].attrs["ref"], "localhost:5000/c");

@@ -13,70 +13,25 @@ fn third_party_modules_come_from_the_goproxy_build_arg() {
     let dir = repo_root().join("examples/inventory");
     let image = unique_tag("inventory");
     let proxy = format!("GOPROXY={}", goproxy_url());
-    let progress = buildx_push(
-        &dir,
-        "linux/amd64,linux/arm64",
-        &image,
-        &["--build-arg", &proxy, "--build-arg", "VERSION=1.2.3"],
-    );
+    let progress = buildx_push(&dir, "linux/amd64,linux/arm64", &image, &["--build-arg", &proxy, "--build-arg", "VERSION=1.2.3"]);
     assert!(progress.contains("[builder] go mod download"), "{progress}");
 
     for platform in ["linux/amd64", "linux/arm64"] {
         // cobra's flags, yaml.v3 and x/text's number formatting, computed on the platform.
-        let out = ok(
-            Path::new("/"),
-            "docker",
-            &[
-                "run",
-                "--rm",
-                "--pull=always",
-                "--platform",
-                platform,
-                &image,
-                "report",
-                "--lang",
-                "de",
-            ],
-        );
-        assert_eq!(
-            out.trim(),
-            format!("inventory 1.2.3 on {platform}: 66 units worth 1.649,80 EUR")
-        );
+        let out = ok(Path::new("/"), "docker", &["run", "--rm", "--pull=always", "--platform", platform, &image, "report", "--lang", "de"]);
+        assert_eq!(out.trim(), format!("inventory 1.2.3 on {platform}: 66 units worth 1.649,80 EUR"));
     }
 
     // chi routes, uuid request IDs and Prometheus metrics, served from the image's default command.
-    let cid = ok(
-        Path::new("/"),
-        "docker",
-        &[
-            "run",
-            "-d",
-            "--platform",
-            "linux/arm64",
-            "-p",
-            "127.0.0.1::8080",
-            &image,
-        ],
-    )
-    .trim()
-    .to_string();
+    let cid = ok(Path::new("/"), "docker", &["run", "-d", "--platform", "linux/arm64", "-p", "127.0.0.1::8080", &image]).trim().to_string();
     let item = http_get(&cid, 8080, "/items/pot-01?lang=de");
     let metrics = http_get(&cid, 8080, "/metrics");
     let _ = run(Path::new("/"), "docker", &["rm", "-f", &cid]);
     assert!(item.contains(r#""price":"349,90 EUR""#), "{item}");
-    let request_id = item
-        .lines()
-        .find_map(|l| l.strip_prefix("X-Request-Id: "))
-        .unwrap_or_else(|| panic!("no request id: {item}"));
+    let request_id = item.lines().find_map(|l| l.strip_prefix("X-Request-Id: ")).unwrap_or_else(|| panic!("no request id: {item}"));
     assert_eq!(request_id.trim().len(), 36, "a UUID: {request_id}");
-    assert!(
-        metrics.contains(r#"inventory_requests_total{code="200",route="/items/{sku}"} 1"#),
-        "{metrics}"
-    );
-    assert!(
-        metrics.contains("process_resident_memory_bytes"),
-        "procfs metrics: {metrics}"
-    );
+    assert!(metrics.contains(r#"inventory_requests_total{code="200",route="/items/{sku}"} 1"#), "{metrics}");
+    assert!(metrics.contains("process_resident_memory_bytes"), "procfs metrics: {metrics}");
 }
 
 #[test]
@@ -86,23 +41,8 @@ fn a_go_work_workspace_builds() {
     let image = unique_tag("workspace");
     buildx_push(&dir, "linux/amd64,linux/arm64", &image, &[]);
     for platform in ["linux/amd64", "linux/arm64"] {
-        let out = ok(
-            Path::new("/"),
-            "docker",
-            &[
-                "run",
-                "--rm",
-                "--pull=always",
-                "--platform",
-                platform,
-                &image,
-                "e2e",
-            ],
-        );
-        assert_eq!(
-            out.trim(),
-            format!("hello e2e from the workspace on {platform}")
-        );
+        let out = ok(Path::new("/"), "docker", &["run", "--rm", "--pull=always", "--platform", platform, &image, "e2e"]);
+        assert_eq!(out.trim(), format!("hello e2e from the workspace on {platform}"));
     }
 }
 
@@ -111,9 +51,7 @@ fn a_module_below_the_context_root_builds() {
     require_engine();
     // The workspace example without go.work: the api module lives in api/ and reaches the
     // greeting module beside it through a replace directive.
-    let dir = example_variant("workspace", "module-in-subdir", |spec| {
-        spec.replace("main: ./api\n", "module: api\nmain: .\n")
-    });
+    let dir = example_variant("workspace", "module-in-subdir", |spec| spec.replace("main: ./api\n", "module: api\nmain: .\n"));
     std::fs::remove_file(dir.join("go.work")).unwrap();
     std::fs::write(
         dir.join("api/go.mod"),
@@ -123,17 +61,6 @@ fn a_module_below_the_context_root_builds() {
     let image = unique_tag("module-in-subdir");
     let progress = buildx_push(&dir, "linux/arm64", &image, &[]);
     assert!(progress.contains("[linux/arm64] go build ."), "{progress}");
-    let out = ok(
-        Path::new("/"),
-        "docker",
-        &[
-            "run",
-            "--rm",
-            "--pull=always",
-            "--platform",
-            "linux/arm64",
-            &image,
-        ],
-    );
+    let out = ok(Path::new("/"), "docker", &["run", "--rm", "--pull=always", "--platform", "linux/arm64", &image]);
     assert_eq!(out.trim(), "hello goapp from the workspace on linux/arm64");
 }

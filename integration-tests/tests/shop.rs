@@ -13,37 +13,16 @@ fn shop_builds_every_runtime_setting_into_the_image() {
     require_engine();
     let dir = repo_root().join("examples/shop");
     let image = unique_tag("shop");
-    buildx_push(
-        &dir,
-        "linux/amd64,linux/arm64",
-        &image,
-        &[
-            "--build-arg",
-            "VERSION=1.2.3",
-            "--label",
-            "org.example.from-cli=yes",
-        ],
-    );
+    buildx_push(&dir, "linux/amd64,linux/arm64", &image, &["--build-arg", "VERSION=1.2.3", "--label", "org.example.from-cli=yes"]);
 
-    let (repo, tag) = image
-        .strip_prefix("localhost:5000/")
-        .unwrap()
-        .rsplit_once(':')
-        .unwrap();
+    let (repo, tag) = image.strip_prefix("localhost:5000/").unwrap().rsplit_once(':').unwrap();
     let index = registry_json(&format!("{repo}/manifests/{tag}"));
     const DESCRIPTION: &str = "The example shop's API and worker";
-    assert_eq!(
-        index["annotations"]["org.opencontainers.image.description"], DESCRIPTION,
-        "{index}"
-    );
+    assert_eq!(index["annotations"]["org.opencontainers.image.description"], DESCRIPTION, "{index}");
     let images = index_images(&image);
     assert_eq!(images.len(), 2);
     for img in &images {
-        assert_eq!(
-            img.manifest["annotations"]["org.opencontainers.image.description"], DESCRIPTION,
-            "{}",
-            img.manifest
-        );
+        assert_eq!(img.manifest["annotations"]["org.opencontainers.image.description"], DESCRIPTION, "{}", img.manifest);
         let cfg = &img.config["config"];
         assert_eq!(cfg["Entrypoint"], serde_json::json!(["/usr/local/bin/api"]));
         assert_eq!(cfg["Cmd"], serde_json::json!(["--listen", ":8080"]));
@@ -51,26 +30,15 @@ fn shop_builds_every_runtime_setting_into_the_image() {
         assert_eq!(cfg["User"], "65532:65532");
         assert_eq!(cfg["StopSignal"], "SIGINT");
         assert!(cfg["Volumes"]["/var/lib/shop"].is_object(), "{cfg}");
-        assert_eq!(
-            cfg["Labels"]["org.opencontainers.image.vendor"],
-            "Example Shop"
-        );
+        assert_eq!(cfg["Labels"]["org.opencontainers.image.vendor"], "Example Shop");
         assert_eq!(cfg["Labels"]["org.opencontainers.image.title"], "shop");
         assert_eq!(cfg["Labels"]["org.example.from-cli"], "yes");
-        assert_eq!(
-            cfg["Healthcheck"]["Test"],
-            serde_json::json!(["CMD", "/usr/local/bin/api", "--health"])
-        );
+        assert_eq!(cfg["Healthcheck"]["Test"], serde_json::json!(["CMD", "/usr/local/bin/api", "--health"]));
         assert_eq!(cfg["Healthcheck"]["Interval"], 2_000_000_000i64);
         assert_eq!(cfg["Healthcheck"]["Retries"], 3);
 
         let files = image_files(&image, img);
-        let find = |path: &str| {
-            files
-                .iter()
-                .find(|l| l.split_whitespace().last() == Some(path))
-                .cloned()
-        };
+        let find = |path: &str| files.iter().find(|l| l.split_whitespace().last() == Some(path)).cloned();
         for bin in ["usr/local/bin/api", "usr/local/bin/worker"] {
             let l = find(bin).unwrap_or_else(|| panic!("no {bin}"));
             assert!(l.starts_with("-rwxr-xr-x 0/0 "), "{l}");
@@ -78,66 +46,23 @@ fn shop_builds_every_runtime_setting_into_the_image() {
         let conf = find("etc/shop/shop.json").unwrap_or_else(|| panic!("no config in {files:#?}"));
         assert!(conf.starts_with("-rw-r----- 65532/65532 "), "{conf}");
 
-        let version = ok(
-            Path::new("/"),
-            "docker",
-            &[
-                "run",
-                "--rm",
-                "--pull=always",
-                "--platform",
-                &img.platform,
-                &image,
-                "--version",
-            ],
-        );
+        let version = ok(Path::new("/"), "docker", &["run", "--rm", "--pull=always", "--platform", &img.platform, &image, "--version"]);
         assert_eq!(version.trim(), format!("shop api 1.2.3 {}", img.platform));
-        let zones = ok(
-            Path::new("/"),
-            "docker",
-            &[
-                "run",
-                "--rm",
-                "--platform",
-                &img.platform,
-                "--entrypoint",
-                "/usr/local/bin/worker",
-                &image,
-            ],
-        );
-        assert!(
-            zones.contains("Europe/Berlin 14:00 CEST") && zones.contains("Asia/Tokyo 21:00 JST"),
-            "{zones}"
-        );
+        let zones = ok(Path::new("/"), "docker", &["run", "--rm", "--platform", &img.platform, "--entrypoint", "/usr/local/bin/worker", &image]);
+        assert!(zones.contains("Europe/Berlin 14:00 CEST") && zones.contains("Asia/Tokyo 21:00 JST"), "{zones}");
     }
 
     // The health check runs the api binary inside the container: the engine reports healthy.
-    let cid = ok(
-        Path::new("/"),
-        "docker",
-        &["run", "-d", "--platform", "linux/amd64", &image],
-    )
-    .trim()
-    .to_string();
+    let cid = ok(Path::new("/"), "docker", &["run", "-d", "--platform", "linux/amd64", &image]).trim().to_string();
     let deadline = Instant::now() + Duration::from_secs(60);
     let status = loop {
-        let s = ok(
-            Path::new("/"),
-            "docker",
-            &["inspect", "-f", "{{.State.Health.Status}}", &cid],
-        )
-        .trim()
-        .to_string();
+        let s = ok(Path::new("/"), "docker", &["inspect", "-f", "{{.State.Health.Status}}", &cid]).trim().to_string();
         if s == "healthy" || Instant::now() > deadline {
             break s;
         }
         std::thread::sleep(Duration::from_millis(500));
     };
-    let page = run(
-        Path::new("/"),
-        "docker",
-        &["exec", &cid, "/usr/local/bin/api", "--health"],
-    );
+    let page = run(Path::new("/"), "docker", &["exec", &cid, "/usr/local/bin/api", "--health"]);
     let logs = run(Path::new("/"), "docker", &["logs", &cid]);
     let _ = run(Path::new("/"), "docker", &["rm", "-f", &cid]);
     assert_eq!(status, "healthy", "logs:\n{}{}", logs.stdout, logs.stderr);
@@ -147,46 +72,15 @@ fn shop_builds_every_runtime_setting_into_the_image() {
 #[test]
 fn targets_with_the_same_settings_build_in_one_go_build() {
     require_engine();
-    let dir = example_variant("shop", "shop-grouped", |spec| {
-        spec.lines()
-            .filter(|l| !l.trim_start().starts_with("ldflags:"))
-            .map(|l| format!("{l}\n"))
-            .collect()
-    });
+    let dir =
+        example_variant("shop", "shop-grouped", |spec| spec.lines().filter(|l| !l.trim_start().starts_with("ldflags:")).map(|l| format!("{l}\n")).collect());
     let image = unique_tag("shop-grouped");
     let progress = buildx_push(&dir, "linux/arm64", &image, &[]);
     // The progress output names one step that builds both packages.
-    assert!(
-        progress.contains("[linux/arm64] go build ./cmd/api ./cmd/worker"),
-        "{progress}"
-    );
-    let version = ok(
-        Path::new("/"),
-        "docker",
-        &[
-            "run",
-            "--rm",
-            "--pull=always",
-            "--platform",
-            "linux/arm64",
-            &image,
-            "--version",
-        ],
-    );
+    assert!(progress.contains("[linux/arm64] go build ./cmd/api ./cmd/worker"), "{progress}");
+    let version = ok(Path::new("/"), "docker", &["run", "--rm", "--pull=always", "--platform", "linux/arm64", &image, "--version"]);
     assert_eq!(version.trim(), "shop api unset linux/arm64");
-    let zones = ok(
-        Path::new("/"),
-        "docker",
-        &[
-            "run",
-            "--rm",
-            "--platform",
-            "linux/arm64",
-            "--entrypoint",
-            "/usr/local/bin/worker",
-            &image,
-        ],
-    );
+    let zones = ok(Path::new("/"), "docker", &["run", "--rm", "--platform", "linux/arm64", "--entrypoint", "/usr/local/bin/worker", &image]);
     assert!(zones.contains("Asia/Tokyo 21:00 JST"), "{zones}");
 }
 
@@ -196,51 +90,20 @@ fn a_vendored_module_builds_without_downloading() {
     let dir = repo_root().join("examples/vendored");
     let image = unique_tag("vendored");
     let progress = buildx_push(&dir, "linux/amd64,linux/arm64", &image, &[]);
-    assert!(
-        !progress.contains("go mod download"),
-        "a vendored module ran a download step:\n{progress}"
-    );
+    assert!(!progress.contains("go mod download"), "a vendored module ran a download step:\n{progress}");
     for platform in ["linux/amd64", "linux/arm64"] {
-        let out = ok(
-            Path::new("/"),
-            "docker",
-            &[
-                "run",
-                "--rm",
-                "--pull=always",
-                "--platform",
-                platform,
-                &image,
-            ],
-        );
-        assert_eq!(
-            out.trim(),
-            format!("hello goapp from vendored greet on {platform}")
-        );
+        let out = ok(Path::new("/"), "docker", &["run", "--rm", "--pull=always", "--platform", platform, &image]);
+        assert_eq!(out.trim(), format!("hello goapp from vendored greet on {platform}"));
     }
 }
 
 #[test]
 fn modules_can_live_in_a_layer_instead_of_a_cache_mount() {
     require_engine();
-    let dir = example_variant("hello", "module-cache-layer", |spec| {
-        spec.replace("go:\n", "go:\n  module_cache: layer\n")
-    });
+    let dir = example_variant("hello", "module-cache-layer", |spec| spec.replace("go:\n", "go:\n  module_cache: layer\n"));
     let image = unique_tag("module-cache-layer");
     let progress = buildx_push(&dir, "linux/arm64", &image, &[]);
     assert!(progress.contains("[builder] go mod download"), "{progress}");
-    let out = ok(
-        Path::new("/"),
-        "docker",
-        &[
-            "run",
-            "--rm",
-            "--pull=always",
-            "--platform",
-            "linux/arm64",
-            &image,
-            "--once",
-        ],
-    );
+    let out = ok(Path::new("/"), "docker", &["run", "--rm", "--pull=always", "--platform", "linux/arm64", &image, "--once"]);
     assert!(out.contains("hi from linux/arm64"), "{out}");
 }

@@ -22,10 +22,7 @@ pub struct Span {
 
 impl Span {
     pub fn point(line: u32, column: u32) -> Self {
-        Span {
-            start: Pos { line, column },
-            end: Pos { line, column },
-        }
+        Span { start: Pos { line, column }, end: Pos { line, column } }
     }
 }
 
@@ -45,21 +42,11 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     pub fn error(span: Span, message: impl Into<String>) -> Self {
-        Diagnostic {
-            severity: Severity::Error,
-            span,
-            message: message.into(),
-            hint: None,
-        }
+        Diagnostic { severity: Severity::Error, span, message: message.into(), hint: None }
     }
 
     pub fn warning(span: Span, message: impl Into<String>) -> Self {
-        Diagnostic {
-            severity: Severity::Warning,
-            span,
-            message: message.into(),
-            hint: None,
-        }
+        Diagnostic { severity: Severity::Warning, span, message: message.into(), hint: None }
     }
 
     pub fn hint(mut self, hint: impl Into<String>) -> Self {
@@ -90,15 +77,8 @@ impl Diagnostics {
         self.items
             .iter()
             .map(|d| {
-                let kind = if d.severity == Severity::Error {
-                    ""
-                } else {
-                    "warning: "
-                };
-                format!(
-                    "{}:{}:{}: {kind}{}",
-                    self.file, d.span.start.line, d.span.start.column, d.message
-                )
+                let kind = if d.severity == Severity::Error { "" } else { "warning: " };
+                format!("{}:{}:{}: {kind}{}", self.file, d.span.start.line, d.span.start.column, d.message)
             })
             .collect::<Vec<_>>()
             .join("\n")
@@ -107,11 +87,7 @@ impl Diagnostics {
     /// A report with the offending lines and a hint under each, as a compiler prints it.
     pub fn render(&self, color: bool) -> String {
         use annotate_snippets::{AnnotationKind, Group, Level, Renderer, Snippet};
-        let renderer = if color {
-            Renderer::styled()
-        } else {
-            Renderer::plain()
-        };
+        let renderer = if color { Renderer::styled() } else { Renderer::plain() };
         let mut out = String::new();
         for d in &self.items {
             let level = match d.severity {
@@ -119,9 +95,7 @@ impl Diagnostics {
                 Severity::Warning => Level::WARNING,
             };
             let range = byte_range(&self.source, d.span);
-            let snippet = Snippet::source(self.source.as_str())
-                .path(self.file.as_str())
-                .annotation(AnnotationKind::Primary.span(range));
+            let snippet = Snippet::source(self.source.as_str()).path(self.file.as_str()).annotation(AnnotationKind::Primary.span(range));
             let mut groups = vec![level.primary_title(d.message.as_str()).element(snippet)];
             if let Some(h) = &d.hint {
                 groups.push(Group::with_title(Level::HELP.secondary_title(h.as_str())));
@@ -131,11 +105,7 @@ impl Diagnostics {
         }
         let n = self.errors().count();
         if n > 0 {
-            out.push_str(&format!(
-                "{}: {n} error{} in the spec\n",
-                self.file,
-                if n == 1 { "" } else { "s" }
-            ));
+            out.push_str(&format!("{}: {n} error{} in the spec\n", self.file, if n == 1 { "" } else { "s" }));
         }
         out
     }
@@ -158,11 +128,7 @@ pub fn byte_range(source: &str, span: Span) -> std::ops::Range<usize> {
         return start..start + token_len(&source[start..]);
     }
     let end = byte_offset(source, span.end);
-    let end_char = source[end..]
-        .chars()
-        .next()
-        .map(|c| c.len_utf8())
-        .unwrap_or(0);
+    let end_char = source[end..].chars().next().map(|c| c.len_utf8()).unwrap_or(0);
     start..(end + end_char).min(source.len()).max(start)
 }
 
@@ -172,16 +138,8 @@ pub fn token_span(source: &str, span: Span) -> Span {
         return span;
     }
     let start = byte_offset(source, span.start);
-    let len = source[start..start + token_len(&source[start..])]
-        .chars()
-        .count() as u32;
-    Span {
-        start: span.start,
-        end: Pos {
-            line: span.start.line,
-            column: span.start.column + len.saturating_sub(1),
-        },
-    }
+    let len = source[start..start + token_len(&source[start..])].chars().count() as u32;
+    Span { start: span.start, end: Pos { line: span.start.line, column: span.start.column + len.saturating_sub(1) } }
 }
 
 fn token_len(rest: &str) -> usize {
@@ -210,12 +168,7 @@ fn byte_offset(source: &str, pos: Pos) -> usize {
         if i + 1 == pos.line as usize {
             let content = line.trim_end_matches(['\n', '\r']);
             let col = pos.column.saturating_sub(1) as usize;
-            return offset
-                + content
-                    .char_indices()
-                    .nth(col)
-                    .map(|(b, _)| b)
-                    .unwrap_or(content.len());
+            return offset + content.char_indices().nth(col).map(|(b, _)| b).unwrap_or(content.len());
         }
         offset += line.len();
     }
@@ -233,10 +186,5 @@ pub fn did_you_mean(word: &str, candidates: &[&str], otherwise: impl FnOnce() ->
 
 /// The candidate closest to `word`, if any is close, for "did you mean" hints.
 pub fn similar<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
-    candidates
-        .iter()
-        .map(|c| (strsim::jaro_winkler(word, c), *c))
-        .filter(|(score, _)| *score > 0.8)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, c)| c)
+    candidates.iter().map(|c| (strsim::jaro_winkler(word, c), *c)).filter(|(score, _)| *score > 0.8).max_by(|a, b| a.0.total_cmp(&b.0)).map(|(_, c)| c)
 }

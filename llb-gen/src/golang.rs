@@ -5,26 +5,11 @@ use llb::Platform;
 /// Build args passed to every `go` command as environment variables, so that
 /// `--build-arg GOPROXY=https://proxy.example` works as it does with a Dockerfile that declares
 /// `ARG GOPROXY`: where modules come from and which of them are private.
-pub const MODULE_FETCH_ARGS: &[&str] = &[
-    "GOPROXY",
-    "GOPRIVATE",
-    "GONOPROXY",
-    "GONOSUMDB",
-    "GONOSUMCHECK",
-    "GOSUMDB",
-    "GOINSECURE",
-    "GOVCS",
-];
+pub const MODULE_FETCH_ARGS: &[&str] = &["GOPROXY", "GOPRIVATE", "GONOPROXY", "GONOSUMDB", "GONOSUMCHECK", "GOSUMDB", "GOINSECURE", "GOVCS"];
 
 /// The [`MODULE_FETCH_ARGS`] among `build_args`.
-pub fn module_fetch_env(
-    build_args: &std::collections::BTreeMap<String, String>,
-) -> std::collections::BTreeMap<String, String> {
-    build_args
-        .iter()
-        .filter(|(k, _)| MODULE_FETCH_ARGS.contains(&k.as_str()))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect()
+pub fn module_fetch_env(build_args: &std::collections::BTreeMap<String, String>) -> std::collections::BTreeMap<String, String> {
+    build_args.iter().filter(|(k, _)| MODULE_FETCH_ARGS.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect()
 }
 
 /// The `go build` environment for one target platform.
@@ -38,10 +23,7 @@ pub struct GoTarget {
 
 impl GoTarget {
     pub fn env(&self) -> Vec<String> {
-        let mut env = vec![
-            format!("GOOS={}", self.goos),
-            format!("GOARCH={}", self.goarch),
-        ];
+        let mut env = vec![format!("GOOS={}", self.goos), format!("GOARCH={}", self.goarch)];
         env.extend(self.extra.iter().map(|(k, v)| format!("{k}={v}")));
         env
     }
@@ -70,15 +52,10 @@ pub const COMMON_PLATFORMS: &str = "linux/amd64, linux/arm64, linux/arm/v7, linu
 /// The Go target for `p`, or why Go cannot build a Linux image for it.
 pub fn target(p: &Platform) -> Result<GoTarget, String> {
     if p.os != "linux" {
-        return Err(format!(
-            "goapp builds Linux images; `{p}` is not a Linux platform"
-        ));
+        return Err(format!("goapp builds Linux images; `{p}` is not a Linux platform"));
     }
     let Some((_, goarch)) = LINUX_ARCHES.iter().find(|(oci, _)| *oci == p.architecture) else {
-        return Err(format!(
-            "Go cannot compile for the architecture `{}`",
-            p.architecture
-        ));
+        return Err(format!("Go cannot compile for the architecture `{}`", p.architecture));
     };
     let variant = p.variant.as_deref();
     let extra = match (p.architecture.as_str(), variant) {
@@ -87,11 +64,7 @@ pub fn target(p: &Platform) -> Result<GoTarget, String> {
         ("amd64", Some(v @ ("v2" | "v3" | "v4"))) => vec![("GOAMD64", v.to_string())],
         (arch, Some(v)) => return Err(format!("Go has no `{v}` variant of {arch}")),
     };
-    Ok(GoTarget {
-        goos: "linux",
-        goarch,
-        extra,
-    })
+    Ok(GoTarget { goos: "linux", goarch, extra })
 }
 
 #[cfg(test)]
@@ -104,22 +77,10 @@ mod tests {
 
     #[test]
     fn maps_variants() {
-        assert_eq!(
-            t("linux/arm/v7").unwrap().env(),
-            ["GOOS=linux", "GOARCH=arm", "GOARM=7"]
-        );
-        assert_eq!(
-            t("linux/arm/v6").unwrap().env(),
-            ["GOOS=linux", "GOARCH=arm", "GOARM=6"]
-        );
-        assert_eq!(
-            t("linux/amd64/v3").unwrap().env(),
-            ["GOOS=linux", "GOARCH=amd64", "GOAMD64=v3"]
-        );
-        assert_eq!(
-            t("linux/arm64").unwrap().env(),
-            ["GOOS=linux", "GOARCH=arm64"]
-        );
+        assert_eq!(t("linux/arm/v7").unwrap().env(), ["GOOS=linux", "GOARCH=arm", "GOARM=7"]);
+        assert_eq!(t("linux/arm/v6").unwrap().env(), ["GOOS=linux", "GOARCH=arm", "GOARM=6"]);
+        assert_eq!(t("linux/amd64/v3").unwrap().env(), ["GOOS=linux", "GOARCH=amd64", "GOAMD64=v3"]);
+        assert_eq!(t("linux/arm64").unwrap().env(), ["GOOS=linux", "GOARCH=arm64"]);
     }
 
     #[test]

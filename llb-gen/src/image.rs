@@ -88,10 +88,7 @@ pub struct RootFs {
 impl Default for RootFs {
     fn default() -> Self {
         // The exporter replaces diff_ids with the real layers.
-        RootFs {
-            kind: "layers".into(),
-            diff_ids: Vec::new(),
-        }
+        RootFs { kind: "layers".into(), diff_ids: Vec::new() }
     }
 }
 
@@ -109,18 +106,13 @@ pub struct History {
 
 /// Looks up `NAME` in a `NAME=value` list.
 pub fn env_get<'a>(env: &'a [String], name: &str) -> Option<&'a str> {
-    env.iter()
-        .rev()
-        .find_map(|e| e.strip_prefix(name).and_then(|r| r.strip_prefix('=')))
+    env.iter().rev().find_map(|e| e.strip_prefix(name).and_then(|r| r.strip_prefix('=')))
 }
 
 /// Sets `NAME=value` in a list, replacing an earlier value in place.
 pub fn env_set(env: &mut Vec<String>, name: &str, value: &str) {
     let entry = format!("{name}={value}");
-    match env
-        .iter_mut()
-        .find(|e| e.split_once('=').map(|(k, _)| k) == Some(name))
-    {
+    match env.iter_mut().find(|e| e.split_once('=').map(|(k, _)| k) == Some(name)) {
         Some(e) => *e = entry,
         None => env.push(entry),
     }

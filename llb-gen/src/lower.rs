@@ -19,9 +19,7 @@
 
 use std::collections::BTreeMap;
 
-use llb::{
-    CacheSharing, Copy, Exec, FileAction, Graph, Mkdir, Mkfile, Mount, Platform, SourceRange, pb,
-};
+use llb::{CacheSharing, Copy, Exec, FileAction, Graph, Mkdir, Mkfile, Mount, Platform, SourceRange, pb};
 
 use crate::diag::Span;
 use crate::golang;
@@ -98,8 +96,7 @@ pub fn builder_reference(spec: &Spec, mirror: Option<&str>) -> ImageRef {
         None => format!("golang:{}", spec.go.version.value),
     };
     // The loader validated the reference.
-    let r =
-        ImageRef::parse(&written).unwrap_or_else(|e| panic!("unvalidated image reference: {e}"));
+    let r = ImageRef::parse(&written).unwrap_or_else(|e| panic!("unvalidated image reference: {e}"));
     match mirror {
         Some(m) if !m.is_empty() => r.mirrored(m),
         _ => r,
@@ -109,72 +106,40 @@ pub fn builder_reference(spec: &Spec, mirror: Option<&str>) -> ImageRef {
 pub fn lower(input: &LowerInput<'_>) -> Result<Lowered, LowerError> {
     let spec = input.spec;
     let target = input.target;
-    let go_target = golang::target(target).map_err(|reason| LowerError::Platform {
-        platform: target.id(),
-        reason,
-    })?;
+    let go_target = golang::target(target).map_err(|reason| LowerError::Platform { platform: target.id(), reason })?;
 
     let mut g = Graph::new();
     let src = g.add_source_info(input.spec_file, input.spec_data, "YAML");
     let source = std::str::from_utf8(input.spec_data).unwrap_or("");
     let range = |span: Span| {
         let span = crate::diag::token_span(source, span);
-        SourceRange {
-            source: src,
-            start_line: span.start.line,
-            start_column: span.start.column,
-            end_line: span.end.line,
-            end_column: span.end.column,
-        }
+        SourceRange { source: src, start_line: span.start.line, start_column: span.start.column, end_line: span.end.line, end_column: span.end.column }
     };
 
     let builder_ref = match &input.builder.digest {
         Some(d) => input.builder.reference.pinned(d),
         None => input.builder.reference.clone(),
     };
-    let builder = g.image(
-        &builder_ref.to_string(),
-        input.build_platform,
-        BTreeMap::new(),
-    );
+    let builder = g.image(&builder_ref.to_string(), input.build_platform, BTreeMap::new());
     g.meta(builder.op).name = Some(format!("[builder] FROM {builder_ref}"));
-    g.meta(builder.op).ranges.push(range(
-        spec.go
-            .image
-            .as_ref()
-            .map(|i| i.span)
-            .unwrap_or(spec.go.version.span),
-    ));
+    g.meta(builder.op).ranges.push(range(spec.go.image.as_ref().map(|i| i.span).unwrap_or(spec.go.version.span)));
 
     let mut attrs = BTreeMap::new();
     if !input.session_id.is_empty() {
-        attrs.insert(
-            llb::attr::LOCAL_SESSION.to_string(),
-            input.session_id.to_string(),
-        );
+        attrs.insert(llb::attr::LOCAL_SESSION.to_string(), input.session_id.to_string());
     }
-    attrs.insert(
-        llb::attr::LOCAL_SHARED_KEY_HINT.to_string(),
-        "context".to_string(),
-    );
+    attrs.insert(llb::attr::LOCAL_SHARED_KEY_HINT.to_string(), "context".to_string());
     let mut excludes = input.context_excludes.to_vec();
     if !spec.go.vcs {
         // The build needs no repository history unless it stamps VCS information: leaving
         // .git out keeps the transfer small and a commit from invalidating the build.
         excludes.push(".git".into());
     }
-    attrs.insert(
-        llb::attr::LOCAL_EXCLUDE.to_string(),
-        serde_json::to_string(&excludes).expect("strings serialize"),
-    );
+    attrs.insert(llb::attr::LOCAL_EXCLUDE.to_string(), serde_json::to_string(&excludes).expect("strings serialize"));
     let context = g.local("context", attrs);
     g.meta(context.op).name = Some("[internal] load build context".into());
 
-    let cwd = if spec.module.value == "." {
-        SRC.to_string()
-    } else {
-        format!("{SRC}/{}", spec.module.value)
-    };
+    let cwd = if spec.module.value == "." { SRC.to_string() } else { format!("{SRC}/{}", spec.module.value) };
     let root = match download_modules(&mut g, input, builder, context, &cwd) {
         Some(download) => {
             g.meta(download.op).ranges.push(range(spec.module.span));
@@ -206,14 +171,7 @@ pub fn lower(input: &LowerInput<'_>) -> Result<Lowered, LowerError> {
             vec![t.name.value.clone()]
         } else {
             args.extend(["-o".to_string(), format!("{OUT}/")]);
-            group
-                .iter()
-                .map(|t| {
-                    package_dir_name(&t.main.value)
-                        .expect("grouped targets have named packages")
-                        .to_string()
-                })
-                .collect()
+            group.iter().map(|t| package_dir_name(&t.main.value).expect("grouped targets have named packages").to_string()).collect()
         };
         args.extend(group.iter().map(|t| t.main.value.clone()));
         let build = g.exec(
@@ -239,14 +197,7 @@ pub fn lower(input: &LowerInput<'_>) -> Result<Lowered, LowerError> {
             input.build_platform,
         );
         let m = g.meta(build.op);
-        m.name = Some(format!(
-            "[{target}] go build {}",
-            group
-                .iter()
-                .map(|t| t.main.value.as_str())
-                .collect::<Vec<_>>()
-                .join(" ")
-        ));
+        m.name = Some(format!("[{target}] go build {}", group.iter().map(|t| t.main.value.as_str()).collect::<Vec<_>>().join(" ")));
         m.ignore_cache = input.no_cache;
         m.ranges.extend(group.iter().map(|t| range(t.main.span)));
         for (t, name) in group.into_iter().zip(names) {
@@ -275,72 +226,29 @@ pub fn lower(input: &LowerInput<'_>) -> Result<Lowered, LowerError> {
             .files
             .iter()
             .map(|f| {
-                let mut c = Copy::new(context, &format!("/{}", f.src.value), &f.dest)
-                    .contents()
-                    .owner(f.owner.uid, f.owner.gid);
+                let mut c = Copy::new(context, &format!("/{}", f.src.value), &f.dest).contents().owner(f.owner.uid, f.owner.gid);
                 c.allow_wildcard = true;
                 c.mode = f.mode;
                 FileAction::Copy(c)
             })
             .collect();
         let files = g.file(state, actions);
-        g.meta(files.op).name = Some(format!(
-            "[{target}] add files: {}",
-            rt.files
-                .iter()
-                .map(|f| f.dest.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ));
-        g.meta(files.op)
-            .ranges
-            .extend(rt.files.iter().map(|f| range(f.src.span)));
-        history.push(format!(
-            "goapp: files {}",
-            rt.files
-                .iter()
-                .map(|f| format!("{} -> {}", f.src.value, f.dest))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ));
+        g.meta(files.op).name = Some(format!("[{target}] add files: {}", rt.files.iter().map(|f| f.dest.as_str()).collect::<Vec<_>>().join(", ")));
+        g.meta(files.op).ranges.extend(rt.files.iter().map(|f| range(f.src.span)));
+        history.push(format!("goapp: files {}", rt.files.iter().map(|f| format!("{} -> {}", f.src.value, f.dest)).collect::<Vec<_>>().join(", ")));
         state = Some(files);
     }
 
-    let mut actions: Vec<FileAction> = binaries
-        .iter()
-        .map(|(t, out, path)| {
-            FileAction::Copy(
-                Copy::new(*out, path, &format!("{BIN_DIR}/{}", t.name.value))
-                    .mode(0o755)
-                    .owner(0, 0),
-            )
-        })
-        .collect();
+    let mut actions: Vec<FileAction> =
+        binaries.iter().map(|(t, out, path)| FileAction::Copy(Copy::new(*out, path, &format!("{BIN_DIR}/{}", t.name.value)).mode(0o755).owner(0, 0))).collect();
     if let Some(w) = &rt.workdir {
-        actions.push(FileAction::Mkdir(Mkdir {
-            path: w.value.clone(),
-            mode: 0o755,
-            parents: true,
-            owner: Some((0, 0)),
-        }));
+        actions.push(FileAction::Mkdir(Mkdir { path: w.value.clone(), mode: 0o755, parents: true, owner: Some((0, 0)) }));
     }
     let image = g.file(state, actions);
-    let names: Vec<String> = spec
-        .targets
-        .iter()
-        .map(|t| format!("{BIN_DIR}/{}", t.name.value))
-        .collect();
+    let names: Vec<String> = spec.targets.iter().map(|t| format!("{BIN_DIR}/{}", t.name.value)).collect();
     g.meta(image.op).name = Some(format!("[{target}] add {}", names.join(", ")));
     g.meta(image.op).ranges.push(range(spec.name.span));
-    history.push(format!(
-        "goapp: go build {} -> {}",
-        spec.targets
-            .iter()
-            .map(|t| t.main.value.as_str())
-            .collect::<Vec<_>>()
-            .join(" "),
-        names.join(" ")
-    ));
+    history.push(format!("goapp: go build {} -> {}", spec.targets.iter().map(|t| t.main.value.as_str()).collect::<Vec<_>>().join(" "), names.join(" ")));
 
     let definition = g.marshal(Some(image));
     let config = image_config(input, history);
@@ -355,11 +263,7 @@ fn go_env(input: &LowerInput<'_>, target: &crate::spec::Target, extra: &[String]
     for (k, v) in target.env.iter().map(|(k, v)| (k, v)).chain(input.go_args) {
         env_set(&mut env, k, v);
     }
-    for (k, v) in [
-        ("CGO_ENABLED", "0"),
-        ("GOCACHE", GOCACHE),
-        ("GOMODCACHE", GOMODCACHE),
-    ] {
+    for (k, v) in [("CGO_ENABLED", "0"), ("GOCACHE", GOCACHE), ("GOMODCACHE", GOMODCACHE)] {
         env_set(&mut env, k, v);
     }
     for kv in extra {
@@ -373,42 +277,20 @@ fn go_env(input: &LowerInput<'_>, target: &crate::spec::Target, extra: &[String]
 /// module files: a code change never runs it again, a go.mod change downloads only what is
 /// new (into the shared module cache), and it is one vertex for every target platform. The
 /// compile steps run on its result. `None` when the module is vendored.
-fn download_modules(
-    g: &mut Graph,
-    input: &LowerInput<'_>,
-    builder: llb::Output,
-    context: llb::Output,
-    cwd: &str,
-) -> Option<llb::ExecOutputs> {
+fn download_modules(g: &mut Graph, input: &LowerInput<'_>, builder: llb::Output, context: llb::Output, cwd: &str) -> Option<llb::ExecOutputs> {
     let spec = input.spec;
     if input.vendored || spec.go.module_mode == Some(ModMode::Vendor) {
         return None;
     }
-    let files = g.file(
-        None,
-        vec![FileAction::Copy(
-            Copy::new(context, "/", "/")
-                .contents()
-                .include(MODULE_FILES),
-        )],
-    );
-    g.meta(files.op).name = Some(format!(
-        "[builder] module files: {}",
-        MODULE_FILES.join(" ")
-    ));
+    let files = g.file(None, vec![FileAction::Copy(Copy::new(context, "/", "/").contents().include(MODULE_FILES))]);
+    g.meta(files.op).name = Some(format!("[builder] module files: {}", MODULE_FILES.join(" ")));
     let download = g.exec(
         Exec {
             args: vec!["go".into(), "mod".into(), "download".into()],
             env: go_env(input, &spec.targets[0], &[]),
             cwd: cwd.to_string(),
             user: String::new(),
-            mounts: module_cache_mount(spec)
-                .into_iter()
-                .chain([
-                    Mount::output("/", Some(builder)),
-                    Mount::readonly(SRC, files),
-                ])
-                .collect(),
+            mounts: module_cache_mount(spec).into_iter().chain([Mount::output("/", Some(builder)), Mount::readonly(SRC, files)]).collect(),
             no_network: false,
         },
         input.build_platform,
@@ -420,8 +302,7 @@ fn download_modules(
 /// The module cache as a cache mount (Go locks its entries, so sharing it is safe), or
 /// nothing when the modules live in the download step's layer.
 fn module_cache_mount(spec: &Spec) -> Option<Mount> {
-    (spec.go.module_cache == ModuleCache::Mount)
-        .then(|| Mount::cache(GOMODCACHE, "goapp-go-mod", CacheSharing::Shared))
+    (spec.go.module_cache == ModuleCache::Mount).then(|| Mount::cache(GOMODCACHE, "goapp-go-mod", CacheSharing::Shared))
 }
 
 /// What `go mod download` reads.
@@ -433,16 +314,12 @@ const MODULE_FILES: &[&str] = &["**/go.mod", "**/go.sum", "go.work", "go.work.su
 fn build_groups(targets: &[crate::spec::Target]) -> Vec<Vec<&crate::spec::Target>> {
     let mut groups: Vec<Vec<&crate::spec::Target>> = Vec::new();
     for t in targets {
-        let same = |o: &crate::spec::Target| {
-            o.ldflags == t.ldflags && o.tags == t.tags && o.env == t.env && o.flags == t.flags
-        };
+        let same = |o: &crate::spec::Target| o.ldflags == t.ldflags && o.tags == t.tags && o.env == t.env && o.flags == t.flags;
         let joinable = |g: &Vec<&crate::spec::Target>| {
             let Some(name) = package_dir_name(&t.main.value) else {
                 return false;
             };
-            same(g[0])
-                && g.iter()
-                    .all(|o| package_dir_name(&o.main.value).is_some_and(|n| n != name))
+            same(g[0]) && g.iter().all(|o| package_dir_name(&o.main.value).is_some_and(|n| n != name))
         };
         match groups.iter_mut().find(|g| joinable(g)) {
             Some(g) => g.push(t),
@@ -455,9 +332,7 @@ fn build_groups(targets: &[crate::spec::Target]) -> Vec<Vec<&crate::spec::Target
 /// The name `go build -o dir/` gives a package's binary: its directory's name. `.` (the
 /// module root) is named after the module path, which the spec does not know.
 fn package_dir_name(main: &str) -> Option<&str> {
-    main.rsplit('/')
-        .next()
-        .filter(|n| *n != "." && !n.is_empty())
+    main.rsplit('/').next().filter(|n| *n != "." && !n.is_empty())
 }
 
 fn mod_flag(m: ModMode) -> &'static str {
@@ -487,18 +362,10 @@ fn base_contents(rt: &crate::spec::Runtime) -> String {
 fn extras(builder: llb::Output, ca: bool, tz: bool) -> Vec<FileAction> {
     let mut actions = Vec::new();
     if ca {
-        actions.push(FileAction::Copy(
-            Copy::new(builder, CA_BUNDLE, CA_BUNDLE)
-                .mode(0o644)
-                .owner(0, 0),
-        ));
+        actions.push(FileAction::Copy(Copy::new(builder, CA_BUNDLE, CA_BUNDLE).mode(0o644).owner(0, 0)));
     }
     if tz {
-        actions.push(FileAction::Copy(
-            Copy::new(builder, "/usr/share/zoneinfo", "/usr/share/zoneinfo")
-                .contents()
-                .owner(0, 0),
-        ));
+        actions.push(FileAction::Copy(Copy::new(builder, "/usr/share/zoneinfo", "/usr/share/zoneinfo").contents().owner(0, 0)));
     }
     actions
 }
@@ -507,58 +374,22 @@ fn extras(builder: llb::Output, ca: bool, tz: bool) -> Vec<FileAction> {
 /// builder image (already pulled, and the same for every target: these files do not depend
 /// on the architecture), so no image is pulled and nothing runs on the target platform.
 fn static_base(g: &mut Graph, builder: llb::Output, ca: bool, tz: bool) -> llb::Output {
-    let passwd = format!(
-        "root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:{NONROOT_UID}:{NONROOT_UID}:nonroot:/home/nonroot:/sbin/nologin\n"
-    );
+    let passwd = format!("root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:{NONROOT_UID}:{NONROOT_UID}:nonroot:/home/nonroot:/sbin/nologin\n");
     let group = format!("root:x:0:\nnonroot:x:{NONROOT_UID}:\n");
     let mut actions = vec![
-        FileAction::Mkdir(Mkdir {
-            path: "/etc".into(),
-            mode: 0o755,
-            parents: true,
-            owner: Some((0, 0)),
-        }),
-        FileAction::Mkfile(Mkfile {
-            path: "/etc/passwd".into(),
-            mode: 0o644,
-            data: passwd.into_bytes(),
-            owner: Some((0, 0)),
-        }),
-        FileAction::Mkfile(Mkfile {
-            path: "/etc/group".into(),
-            mode: 0o644,
-            data: group.into_bytes(),
-            owner: Some((0, 0)),
-        }),
-        FileAction::Mkfile(Mkfile {
-            path: "/etc/nsswitch.conf".into(),
-            mode: 0o644,
-            data: b"hosts: files dns\n".to_vec(),
-            owner: Some((0, 0)),
-        }),
+        FileAction::Mkdir(Mkdir { path: "/etc".into(), mode: 0o755, parents: true, owner: Some((0, 0)) }),
+        FileAction::Mkfile(Mkfile { path: "/etc/passwd".into(), mode: 0o644, data: passwd.into_bytes(), owner: Some((0, 0)) }),
+        FileAction::Mkfile(Mkfile { path: "/etc/group".into(), mode: 0o644, data: group.into_bytes(), owner: Some((0, 0)) }),
+        FileAction::Mkfile(Mkfile { path: "/etc/nsswitch.conf".into(), mode: 0o644, data: b"hosts: files dns\n".to_vec(), owner: Some((0, 0)) }),
     ];
     actions.extend(extras(builder, ca, tz));
     actions.extend([
         // Copying the builder's /tmp (not its contents) carries its mode, 1777: a mkdir
         // cannot set the sticky bit.
-        FileAction::Copy(
-            Copy::new(builder, "/tmp", "/tmp")
-                .exclude(&["*"])
-                .owner(0, 0),
-        ),
+        FileAction::Copy(Copy::new(builder, "/tmp", "/tmp").exclude(&["*"]).owner(0, 0)),
         // Created one at a time: a parent made by `parents` gets the child's mode and owner.
-        FileAction::Mkdir(Mkdir {
-            path: "/home".into(),
-            mode: 0o755,
-            parents: false,
-            owner: Some((0, 0)),
-        }),
-        FileAction::Mkdir(Mkdir {
-            path: "/home/nonroot".into(),
-            mode: 0o700,
-            parents: false,
-            owner: Some((NONROOT_UID, NONROOT_UID)),
-        }),
+        FileAction::Mkdir(Mkdir { path: "/home".into(), mode: 0o755, parents: false, owner: Some((0, 0)) }),
+        FileAction::Mkdir(Mkdir { path: "/home/nonroot".into(), mode: 0o700, parents: false, owner: Some((NONROOT_UID, NONROOT_UID)) }),
     ]);
     g.file(None, actions)
 }
@@ -580,19 +411,13 @@ fn image_config(input: &LowerInput<'_>, history: Vec<String>) -> ImageConfig {
         env_set(&mut env, k, v);
     }
     let ports: BTreeMap<String, Empty> = rt.ports.iter().map(|p| (p.key(), Empty {})).collect();
-    let volumes: BTreeMap<String, Empty> =
-        rt.volumes.iter().map(|v| (v.clone(), Empty {})).collect();
+    let volumes: BTreeMap<String, Empty> = rt.volumes.iter().map(|v| (v.clone(), Empty {})).collect();
     let mut labels = BTreeMap::new();
-    labels.insert(
-        "org.opencontainers.image.title".to_string(),
-        spec.name.value.clone(),
-    );
+    labels.insert("org.opencontainers.image.title".to_string(), spec.name.value.clone());
     labels.extend(rt.labels.iter().map(|(k, v)| (k.clone(), v.clone())));
     labels.extend(input.labels.iter().map(|(k, v)| (k.clone(), v.clone())));
     let healthcheck = rt.healthcheck.as_ref().map(|h| HealthConfig {
-        test: std::iter::once("CMD".to_string())
-            .chain(h.command.iter().cloned())
-            .collect(),
+        test: std::iter::once("CMD".to_string()).chain(h.command.iter().cloned()).collect(),
         interval: h.interval.unwrap_or(0),
         timeout: h.timeout.unwrap_or(0),
         start_period: h.start_period.unwrap_or(0),
@@ -609,25 +434,13 @@ fn image_config(input: &LowerInput<'_>, history: Vec<String>) -> ImageConfig {
             env: Some(env),
             entrypoint: Some(vec![format!("{BIN_DIR}/{}", spec.entrypoint().name.value)]),
             cmd: (!rt.args.is_empty()).then(|| rt.args.clone()),
-            working_dir: Some(
-                rt.workdir
-                    .as_ref()
-                    .map(|w| w.value.clone())
-                    .unwrap_or("/".into()),
-            ),
+            working_dir: Some(rt.workdir.as_ref().map(|w| w.value.clone()).unwrap_or("/".into())),
             labels: Some(labels),
             volumes: (!volumes.is_empty()).then_some(volumes),
             stop_signal: rt.stop_signal.clone(),
             healthcheck,
         },
         rootfs: Default::default(),
-        history: history
-            .into_iter()
-            .map(|h| History {
-                created_by: Some(h),
-                comment: Some(HISTORY_COMMENT.into()),
-                ..Default::default()
-            })
-            .collect(),
+        history: history.into_iter().map(|h| History { created_by: Some(h), comment: Some(HISTORY_COMMENT.into()), ..Default::default() }).collect(),
     }
 }

@@ -30,17 +30,9 @@ impl ImageRef {
         }
         let (rest, digest) = match s.split_once('@') {
             Some((r, d)) => {
-                let hex = d
-                    .strip_prefix("sha256:")
-                    .ok_or_else(|| bad("the digest must start with sha256:"))?;
-                if hex.len() != 64
-                    || !hex
-                        .bytes()
-                        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-                {
-                    return Err(bad(
-                        "the digest must be sha256: and 64 lower-case hex digits",
-                    ));
+                let hex = d.strip_prefix("sha256:").ok_or_else(|| bad("the digest must start with sha256:"))?;
+                if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+                    return Err(bad("the digest must be sha256: and 64 lower-case hex digits"));
                 }
                 (r, Some(d.to_string()))
             }
@@ -48,20 +40,14 @@ impl ImageRef {
         };
         let last_slash = rest.rfind('/').map(|i| i + 1).unwrap_or(0);
         let (name, tag) = match rest[last_slash..].rfind(':') {
-            Some(i) => (
-                &rest[..last_slash + i],
-                Some(rest[last_slash + i + 1..].to_string()),
-            ),
+            Some(i) => (&rest[..last_slash + i], Some(rest[last_slash + i + 1..].to_string())),
             None => (rest, None),
         };
         if let Some(t) = &tag {
             let ok = !t.is_empty()
                 && t.len() <= 128
-                && t.bytes()
-                    .next()
-                    .is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_')
-                && t.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
+                && t.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_')
+                && t.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
             if !ok {
                 return Err(bad("a tag is letters, digits, `_`, `.` and `-`"));
             }
@@ -74,43 +60,20 @@ impl ImageRef {
             }
         }
         let (registry, repository) = match name.split_once('/') {
-            Some((first, path))
-                if first.contains('.') || first.contains(':') || first == "localhost" =>
-            {
-                (first.to_string(), path.to_string())
-            }
-            _ => (
-                DOCKER_HUB.to_string(),
-                if name.contains('/') {
-                    name.to_string()
-                } else {
-                    format!("library/{name}")
-                },
-            ),
+            Some((first, path)) if first.contains('.') || first.contains(':') || first == "localhost" => (first.to_string(), path.to_string()),
+            _ => (DOCKER_HUB.to_string(), if name.contains('/') { name.to_string() } else { format!("library/{name}") }),
         };
         let component_ok = |c: &str| {
             !c.is_empty()
-                && c.bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
+                && c.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
                 && c.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
                 && c.bytes().last().is_some_and(|b| b.is_ascii_alphanumeric())
         };
         if !repository.split('/').all(component_ok) {
-            return Err(bad(
-                "a repository name is lower-case letters, digits and separators (`.`, `_`, `-`, `/`)",
-            ));
+            return Err(bad("a repository name is lower-case letters, digits and separators (`.`, `_`, `-`, `/`)"));
         }
-        let tag = if tag.is_none() && digest.is_none() {
-            Some("latest".into())
-        } else {
-            tag
-        };
-        Ok(ImageRef {
-            registry,
-            repository,
-            tag,
-            digest,
-        })
+        let tag = if tag.is_none() && digest.is_none() { Some("latest".into()) } else { tag };
+        Ok(ImageRef { registry, repository, tag, digest })
     }
 
     /// The same image served by `mirror` (`host[:port][/prefix]`). Docker Hub images keep
@@ -123,25 +86,14 @@ impl ImageRef {
             Some((r, p)) => (r.to_string(), format!("{p}/")),
             None => (mirror.to_string(), String::new()),
         };
-        let repository = if self.registry == DOCKER_HUB {
-            format!("{prefix}{}", self.repository)
-        } else {
-            format!("{prefix}{}/{}", self.registry, self.repository)
-        };
-        ImageRef {
-            registry,
-            repository,
-            tag: self.tag.clone(),
-            digest: self.digest.clone(),
-        }
+        let repository =
+            if self.registry == DOCKER_HUB { format!("{prefix}{}", self.repository) } else { format!("{prefix}{}/{}", self.registry, self.repository) };
+        ImageRef { registry, repository, tag: self.tag.clone(), digest: self.digest.clone() }
     }
 
     /// The reference pinned to `digest`, keeping the tag for readers.
     pub fn pinned(&self, digest: &str) -> ImageRef {
-        ImageRef {
-            digest: Some(digest.to_string()),
-            ..self.clone()
-        }
+        ImageRef { digest: Some(digest.to_string()), ..self.clone() }
     }
 }
 
@@ -168,34 +120,18 @@ mod tests {
             ("golang", "docker.io/library/golang:latest"),
             ("golang:1.24", "docker.io/library/golang:1.24"),
             ("org/img:1", "docker.io/org/img:1"),
-            (
-                "localhost:5000/library/golang:1.24",
-                "localhost:5000/library/golang:1.24",
-            ),
-            (
-                "gcr.io/distroless/static-debian12:nonroot",
-                "gcr.io/distroless/static-debian12:nonroot",
-            ),
+            ("localhost:5000/library/golang:1.24", "localhost:5000/library/golang:1.24"),
+            ("gcr.io/distroless/static-debian12:nonroot", "gcr.io/distroless/static-debian12:nonroot"),
         ] {
             assert_eq!(ImageRef::parse(i).unwrap().to_string(), o);
         }
         let d = format!("sha256:{}", "a".repeat(64));
-        assert_eq!(
-            ImageRef::parse(&format!("golang@{d}")).unwrap().to_string(),
-            format!("docker.io/library/golang@{d}")
-        );
+        assert_eq!(ImageRef::parse(&format!("golang@{d}")).unwrap().to_string(), format!("docker.io/library/golang@{d}"));
     }
 
     #[test]
     fn rejects() {
-        for bad in [
-            "",
-            "Golang:1",
-            "golang:",
-            "golang@sha256:abc",
-            "a b",
-            "golang:1.24/x",
-        ] {
+        for bad in ["", "Golang:1", "golang:", "golang@sha256:abc", "a b", "golang:1.24/x"] {
             assert!(ImageRef::parse(bad).is_err(), "{bad}");
         }
     }
@@ -203,14 +139,8 @@ mod tests {
     #[test]
     fn mirrors() {
         let r = ImageRef::parse("golang:1.24").unwrap();
-        assert_eq!(
-            r.mirrored("localhost:5000").to_string(),
-            "localhost:5000/library/golang:1.24"
-        );
+        assert_eq!(r.mirrored("localhost:5000").to_string(), "localhost:5000/library/golang:1.24");
         let r = ImageRef::parse("gcr.io/distroless/static").unwrap();
-        assert_eq!(
-            r.mirrored("mirror.example/cache/").to_string(),
-            "mirror.example/cache/gcr.io/distroless/static:latest"
-        );
+        assert_eq!(r.mirrored("mirror.example/cache/").to_string(), "mirror.example/cache/gcr.io/distroless/static:latest");
     }
 }

@@ -9,15 +9,13 @@ use serde_json::Value;
 use crate::spec::raw::RawSpec;
 
 /// Where the published schema lives; examples point editors at it.
-pub const SCHEMA_ID: &str =
-    "https://raw.githubusercontent.com/goapp-dev/goapp/main/docs/goapp.schema.json";
+pub const SCHEMA_ID: &str = "https://raw.githubusercontent.com/goapp-dev/goapp/main/docs/goapp.schema.json";
 
 /// The spec's JSON Schema (draft 2020-12).
 pub fn json_schema() -> &'static Value {
     static SCHEMA: OnceLock<Value> = OnceLock::new();
     SCHEMA.get_or_init(|| {
-        let mut v =
-            serde_json::to_value(schemars::schema_for!(RawSpec)).expect("schema serializes");
+        let mut v = serde_json::to_value(schemars::schema_for!(RawSpec)).expect("schema serializes");
         v["$id"] = Value::String(SCHEMA_ID.into());
         v
     })
@@ -39,12 +37,8 @@ pub fn reference_markdown() -> String {
     out.push_str("<!-- Generated from the spec types (llb-gen/src/spec/raw.rs) by `cargo run -p goapp-frontend -- docs`; do not edit. -->\n\n");
     out.push_str(root["description"].as_str().unwrap_or(""));
     out.push_str("\n\nA spec is a YAML file whose first line is `# syntax=<registry>/goapp-frontend:<tag>`. ");
-    out.push_str(
-        "Unknown keys are errors; keys starting with `x-` are ignored, for your own use. ",
-    );
-    out.push_str(
-        "String values may use build args: `${NAME}`, `${NAME:-default}` (`$$` is a literal `$`). ",
-    );
+    out.push_str("Unknown keys are errors; keys starting with `x-` are ignored, for your own use. ");
+    out.push_str("String values may use build args: `${NAME}`, `${NAME:-default}` (`$$` is a literal `$`). ");
     out.push_str(&format!("Editors can check and complete specs with the JSON Schema [`goapp.schema.json`](goapp.schema.json) (`# yaml-language-server: $schema={SCHEMA_ID}`).\n\n"));
     let sections: &[(&str, &str)] = &[
         ("Top level", "#"),
@@ -55,12 +49,7 @@ pub fn reference_markdown() -> String {
         ("`runtime.files[]`", "#/$defs/File"),
     ];
     for (title, pointer) in sections {
-        let schema = if *pointer == "#" {
-            root
-        } else {
-            root.pointer(&pointer[1..])
-                .unwrap_or_else(|| panic!("no {pointer} in the schema"))
-        };
+        let schema = if *pointer == "#" { root } else { root.pointer(&pointer[1..]).unwrap_or_else(|| panic!("no {pointer} in the schema")) };
         out.push_str(&format!("## {title}\n\n"));
         if *pointer != "#" {
             if let Some(d) = schema["description"].as_str() {
@@ -69,24 +58,11 @@ pub fn reference_markdown() -> String {
             }
         }
         out.push_str("| key | type | description |\n| --- | --- | --- |\n");
-        let required: Vec<&str> = schema["required"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
-            .collect();
+        let required: Vec<&str> = schema["required"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
         for (key, prop) in schema["properties"].as_object().into_iter().flatten() {
             let ty = type_name(root, prop);
-            let req = if required.contains(&key.as_str()) {
-                " (required)"
-            } else {
-                ""
-            };
-            let desc = prop["description"]
-                .as_str()
-                .or_else(|| deref(root, prop)["description"].as_str())
-                .unwrap_or("")
-                .replace('\n', " ");
+            let req = if required.contains(&key.as_str()) { " (required)" } else { "" };
+            let desc = prop["description"].as_str().or_else(|| deref(root, prop)["description"].as_str()).unwrap_or("").replace('\n', " ");
             out.push_str(&format!("| `{key}`{req} | {ty} | {desc} |\n"));
         }
         out.push('\n');
@@ -98,11 +74,7 @@ fn deref<'a>(root: &'a Value, v: &'a Value) -> &'a Value {
     match v.get("$ref").and_then(Value::as_str) {
         Some(r) => root.pointer(&r[1..]).unwrap_or(v),
         None => match v.get("anyOf").and_then(Value::as_array) {
-            Some(alts) => alts
-                .iter()
-                .find(|a| a.get("type") != Some(&Value::String("null".into())))
-                .map(|a| deref(root, a))
-                .unwrap_or(v),
+            Some(alts) => alts.iter().find(|a| a.get("type") != Some(&Value::String("null".into()))).map(|a| deref(root, a)).unwrap_or(v),
             None => v,
         },
     }
@@ -110,32 +82,16 @@ fn deref<'a>(root: &'a Value, v: &'a Value) -> &'a Value {
 
 fn type_name(root: &Value, v: &Value) -> String {
     let v = deref(root, v);
-    if let Some(alts) = v
-        .get("oneOf")
-        .or_else(|| v.get("anyOf"))
-        .and_then(Value::as_array)
-    {
-        let consts: Vec<String> = alts
-            .iter()
-            .filter_map(|a| a.get("const").and_then(Value::as_str))
-            .map(|c| format!("`{c}`"))
-            .collect();
+    if let Some(alts) = v.get("oneOf").or_else(|| v.get("anyOf")).and_then(Value::as_array) {
+        let consts: Vec<String> = alts.iter().filter_map(|a| a.get("const").and_then(Value::as_str)).map(|c| format!("`{c}`")).collect();
         if !consts.is_empty() {
             return consts.join(" \\| ");
         }
-        return alts
-            .iter()
-            .map(|a| type_name(root, a))
-            .collect::<Vec<_>>()
-            .join(" or ");
+        return alts.iter().map(|a| type_name(root, a)).collect::<Vec<_>>().join(" or ");
     }
     let types: Vec<&str> = match v.get("type") {
         Some(Value::String(t)) => vec![t.as_str()],
-        Some(Value::Array(ts)) => ts
-            .iter()
-            .filter_map(Value::as_str)
-            .filter(|t| *t != "null")
-            .collect(),
+        Some(Value::Array(ts)) => ts.iter().filter_map(Value::as_str).filter(|t| *t != "null").collect(),
         _ => vec![],
     };
     if types.len() > 1 {

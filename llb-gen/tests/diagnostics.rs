@@ -22,16 +22,8 @@ fn broken_specs() {
         };
         assert!(diags.has_errors(), "{}", path.display());
         for d in diags.errors() {
-            assert!(
-                d.span.start.line >= 1 && d.span.start.column >= 1,
-                "{}: {d:?}",
-                path.display()
-            );
-            assert!(
-                d.hint.as_deref().is_some_and(|h| !h.is_empty()),
-                "{}: no hint for {d:?}",
-                path.display()
-            );
+            assert!(d.span.start.line >= 1 && d.span.start.column >= 1, "{}: {d:?}", path.display());
+            assert!(d.hint.as_deref().is_some_and(|h| !h.is_empty()), "{}: no hint for {d:?}", path.display());
         }
         insta::assert_snapshot!(diags.render(false));
     });
@@ -42,43 +34,21 @@ fn broken_specs() {
 fn exact_positions() {
     let cases: &[(&str, u32, u32, &str)] = &[
         ("name: hello\nmian: x\n", 2, 1, "unknown key `mian`"),
-        (
-            "name: hello\nruntime:\n  ports: [8080, 0]\n",
-            3,
-            17,
-            "`0` is not a port",
-        ),
-        (
-            "name: hello\ngo:\n  cgo: yes\n",
-            3,
-            8,
-            "must be true or false",
-        ),
-        (
-            "name: hello\nplatforms:\n  - linux/amd64\n  - linux/sparc\n",
-            4,
-            5,
-            "sparc",
-        ),
+        ("name: hello\nruntime:\n  ports: [8080, 0]\n", 3, 17, "`0` is not a port"),
+        ("name: hello\ngo:\n  cgo: yes\n", 3, 8, "must be true or false"),
+        ("name: hello\nplatforms:\n  - linux/amd64\n  - linux/sparc\n", 4, 5, "sparc"),
     ];
     for (src, line, col, text) in cases {
         let d = load(src.as_bytes()).unwrap_err();
         let e = d.errors().next().unwrap();
-        assert_eq!(
-            (e.span.start.line, e.span.start.column),
-            (*line, *col),
-            "{src}"
-        );
+        assert_eq!((e.span.start.line, e.span.start.column), (*line, *col), "{src}");
         assert!(e.message.contains(text), "{}", e.message);
     }
 }
 
 #[test]
 fn every_problem_is_reported_in_one_pass() {
-    let bytes = std::fs::read(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/specs/bad/98-many-mistakes.yaml"
-    ));
+    let bytes = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/specs/bad/98-many-mistakes.yaml"));
     let bytes = bytes.unwrap_or_else(|_| {
         std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/specs/bad"))
             .unwrap()
@@ -98,11 +68,7 @@ fn a_ten_megabyte_spec_is_refused_before_parsing() {
     big.resize(10 << 20, b'a');
     big.extend(b"\"\n");
     let d = load(&big).unwrap_err();
-    assert!(
-        d.errors().next().unwrap().message.contains("the limit is"),
-        "{}",
-        d.summary()
-    );
+    assert!(d.errors().next().unwrap().message.contains("the limit is"), "{}", d.summary());
 }
 
 #[test]
@@ -120,10 +86,7 @@ fn extension_keys_are_ignored_and_build_args_interpolated() {
     let args: BTreeMap<String, String> = [("VERSION".to_string(), "1.2.3".to_string())].into();
     let src = "name: hello\nx-owner: team-a\ngo:\n  ldflags: -X main.version=${VERSION} -X main.mode=${MODE:-prod}\nruntime:\n  x-note: {any: [thing]}\n";
     let loaded = llb_gen::load("goapp.yaml", src.as_bytes(), &args).unwrap();
-    assert_eq!(
-        loaded.spec.targets[0].ldflags,
-        "-X main.version=1.2.3 -X main.mode=prod"
-    );
+    assert_eq!(loaded.spec.targets[0].ldflags, "-X main.version=1.2.3 -X main.mode=prod");
 }
 
 #[test]

@@ -11,18 +11,11 @@ use prost::Message as _;
 
 fn examples() -> Vec<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
-    let mut specs: Vec<PathBuf> = std::fs::read_dir(&root)
-        .unwrap()
-        .map(|e| e.unwrap().path().join("goapp.yaml"))
-        .filter(|p| p.exists())
-        .collect();
+    let mut specs: Vec<PathBuf> = std::fs::read_dir(&root).unwrap().map(|e| e.unwrap().path().join("goapp.yaml")).filter(|p| p.exists()).collect();
     specs.sort();
     assert!(!specs.is_empty(), "no examples found in {}", root.display());
     let ok = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/specs/ok");
-    let mut more: Vec<PathBuf> = std::fs::read_dir(&ok)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
+    let mut more: Vec<PathBuf> = std::fs::read_dir(&ok).unwrap().map(|e| e.unwrap().path()).collect();
     more.sort();
     specs.extend(more);
     specs
@@ -32,10 +25,7 @@ fn builder() -> BuilderImage {
     BuilderImage {
         reference: ImageRef::parse("golang:1.24").unwrap(),
         digest: Some(format!("sha256:{}", "0".repeat(64))),
-        env: vec![
-            "PATH=/usr/local/go/bin:/usr/bin:/bin".into(),
-            "GOTOOLCHAIN=auto".into(),
-        ],
+        env: vec!["PATH=/usr/local/go/bin:/usr/bin:/bin".into(), "GOTOOLCHAIN=auto".into()],
     }
 }
 
@@ -43,15 +33,9 @@ fn lower_example(path: &Path, target: &str) -> (llb_gen::Lowered, String) {
     lower_example_with(path, target, &BTreeMap::new())
 }
 
-fn lower_example_with(
-    path: &Path,
-    target: &str,
-    build_args: &BTreeMap<String, String>,
-) -> (llb_gen::Lowered, String) {
+fn lower_example_with(path: &Path, target: &str, build_args: &BTreeMap<String, String>) -> (llb_gen::Lowered, String) {
     let bytes = std::fs::read(path).unwrap();
-    let spec = llb_gen::load("goapp.yaml", &bytes, &BTreeMap::new())
-        .unwrap_or_else(|d| panic!("{}:\n{}", path.display(), d.render(false)))
-        .spec;
+    let spec = llb_gen::load("goapp.yaml", &bytes, &BTreeMap::new()).unwrap_or_else(|d| panic!("{}:\n{}", path.display(), d.render(false))).spec;
     let target = Platform::parse(target).unwrap();
     let build = Platform::parse("linux/amd64").unwrap();
     let b = builder();
@@ -74,12 +58,7 @@ fn lower_example_with(
     })
     .unwrap();
     let name = if path.file_name().unwrap() == "goapp.yaml" {
-        path.parent()
-            .unwrap()
-            .file_name()
-            .unwrap()
-            .to_string_lossy()
-            .into_owned()
+        path.parent().unwrap().file_name().unwrap().to_string_lossy().into_owned()
     } else {
         path.file_stem().unwrap().to_string_lossy().into_owned()
     };
@@ -87,10 +66,7 @@ fn lower_example_with(
 }
 
 fn ops(def: &pb::Definition) -> Vec<pb::Op> {
-    def.def
-        .iter()
-        .map(|b| pb::Op::decode(b.as_slice()).unwrap())
-        .collect()
+    def.def.iter().map(|b| pb::Op::decode(b.as_slice()).unwrap()).collect()
 }
 
 #[test]
@@ -112,12 +88,7 @@ fn lowering_is_deterministic() {
         let (a, _) = lower_example(&spec, "linux/arm64");
         for _ in 0..10 {
             let (b, _) = lower_example(&spec, "linux/arm64");
-            assert_eq!(
-                a.definition.encode_to_vec(),
-                b.definition.encode_to_vec(),
-                "{}",
-                spec.display()
-            );
+            assert_eq!(a.definition.encode_to_vec(), b.definition.encode_to_vec(), "{}", spec.display());
         }
     }
 }
@@ -127,18 +98,10 @@ fn every_exec_runs_on_the_build_platform() {
     for spec in examples() {
         for target in ["linux/arm64", "linux/arm/v7", "linux/s390x"] {
             let (lowered, _) = lower_example(&spec, target);
-            let execs: Vec<_> = ops(&lowered.definition)
-                .into_iter()
-                .filter(|o| matches!(o.op, Some(pb::op::Op::Exec(_))))
-                .collect();
+            let execs: Vec<_> = ops(&lowered.definition).into_iter().filter(|o| matches!(o.op, Some(pb::op::Op::Exec(_)))).collect();
             assert!(!execs.is_empty());
             for e in execs {
-                assert_eq!(
-                    Platform::from_pb(e.platform.as_ref().unwrap()).id(),
-                    "linux/amd64",
-                    "{} for {target}",
-                    spec.display()
-                );
+                assert_eq!(Platform::from_pb(e.platform.as_ref().unwrap()).id(), "linux/amd64", "{} for {target}", spec.display());
             }
         }
     }
@@ -151,46 +114,24 @@ fn the_module_download_depends_on_module_files_only() {
     let download = ops
         .iter()
         .find_map(|o| match &o.op {
-            Some(pb::op::Op::Exec(e))
-                if e.meta
-                    .as_ref()
-                    .is_some_and(|m| m.args[..] == ["go", "mod", "download"]) =>
-            {
-                Some((o, e))
-            }
+            Some(pb::op::Op::Exec(e)) if e.meta.as_ref().is_some_and(|m| m.args[..] == ["go", "mod", "download"]) => Some((o, e)),
             _ => None,
         })
         .expect("a download step");
     let src = download.1.mounts.iter().find(|m| m.dest == "/src").unwrap();
     let input = &download.0.inputs[src.input as usize];
-    let files = ops
-        .iter()
-        .zip(&lowered.definition.def)
-        .find(|(_, b)| llb::digest(b) == input.digest)
-        .unwrap()
-        .0;
-    let Some(pb::op::Op::File(f)) = &files.op else {
-        panic!("the download's /src is not a file op")
-    };
-    let Some(pb::file_action::Action::Copy(c)) = &f.actions[0].action else {
-        panic!()
-    };
-    assert_eq!(
-        c.include_patterns,
-        ["**/go.mod", "**/go.sum", "go.work", "go.work.sum"]
-    );
+    let files = ops.iter().zip(&lowered.definition.def).find(|(_, b)| llb::digest(b) == input.digest).unwrap().0;
+    let Some(pb::op::Op::File(f)) = &files.op else { panic!("the download's /src is not a file op") };
+    let Some(pb::file_action::Action::Copy(c)) = &f.actions[0].action else { panic!() };
+    assert_eq!(c.include_patterns, ["**/go.mod", "**/go.sum", "go.work", "go.work.sum"]);
 }
 
 #[test]
 fn module_fetch_build_args_reach_every_go_command_and_nothing_else_does() {
-    let args: BTreeMap<String, String> = [
-        ("GOPROXY", "http://proxy.internal:3000"),
-        ("GONOSUMDB", "corp.example"),
-        ("OTHER", "x"),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect();
+    let args: BTreeMap<String, String> = [("GOPROXY", "http://proxy.internal:3000"), ("GONOSUMDB", "corp.example"), ("OTHER", "x")]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
     let (lowered, _) = lower_example_with(&examples()[0], "linux/arm64", &args);
     let execs: Vec<pb::ExecOp> = ops(&lowered.definition)
         .into_iter()
@@ -202,14 +143,8 @@ fn module_fetch_build_args_reach_every_go_command_and_nothing_else_does() {
     assert!(execs.len() >= 2, "a download and a build step");
     for e in &execs {
         let env = &e.meta.as_ref().unwrap().env;
-        assert!(
-            env.contains(&"GOPROXY=http://proxy.internal:3000".to_string()),
-            "{env:?}"
-        );
-        assert!(
-            env.contains(&"GONOSUMDB=corp.example".to_string()),
-            "{env:?}"
-        );
+        assert!(env.contains(&"GOPROXY=http://proxy.internal:3000".to_string()), "{env:?}");
+        assert!(env.contains(&"GONOSUMDB=corp.example".to_string()), "{env:?}");
         assert!(!env.iter().any(|v| v.starts_with("OTHER=")), "{env:?}");
     }
 }
@@ -219,24 +154,11 @@ fn platforms_share_the_builder_context_and_static_base() {
     for spec in examples() {
         let (amd, _) = lower_example(&spec, "linux/amd64");
         let (arm, _) = lower_example(&spec, "linux/arm64");
-        let digests = |d: &pb::Definition| {
-            d.def
-                .iter()
-                .map(|b| llb::digest(b))
-                .collect::<std::collections::BTreeSet<_>>()
-        };
-        let shared = digests(&amd.definition)
-            .intersection(&digests(&arm.definition))
-            .count();
+        let digests = |d: &pb::Definition| d.def.iter().map(|b| llb::digest(b)).collect::<std::collections::BTreeSet<_>>();
+        let shared = digests(&amd.definition).intersection(&digests(&arm.definition)).count();
         // the builder image and the build context, and the base and files layers when there
         // are any: none of them depends on the target platform
-        let layer = |what: &str| {
-            amd.config
-                .history
-                .iter()
-                .any(|h| h.created_by.as_deref().is_some_and(|c| c.contains(what)))
-                as usize
-        };
+        let layer = |what: &str| amd.config.history.iter().any(|h| h.created_by.as_deref().is_some_and(|c| c.contains(what))) as usize;
         // and the module download with its input (unless vendored)
         let download = ops(&amd.definition)
             .iter()

@@ -108,17 +108,10 @@ fn mutated_specs_never_panic() {
         match llb_gen::load("goapp.yaml", &input, &args) {
             Ok(_) => loaded += 1,
             Err(d) => {
-                assert!(
-                    !d.items.is_empty(),
-                    "an error without diagnostics for {:?}",
-                    String::from_utf8_lossy(&input)
-                );
+                assert!(!d.items.is_empty(), "an error without diagnostics for {:?}", String::from_utf8_lossy(&input));
                 let _ = d.render(false);
             }
         }
     }
-    assert!(
-        loaded > 0,
-        "no mutation loaded: the mutator is too destructive to test the happy path"
-    );
+    assert!(loaded > 0, "no mutation loaded: the mutator is too destructive to test the happy path");
 }

@@ -4,18 +4,13 @@
 use std::path::PathBuf;
 
 fn check(file: &str, generated: String) {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../docs")
-        .join(file);
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs").join(file);
     if std::env::var_os("GOAPP_BLESS").is_some() {
         std::fs::write(&path, &generated).unwrap();
         return;
     }
     let checked_in = std::fs::read_to_string(&path).unwrap_or_default();
-    assert!(
-        checked_in == generated,
-        "docs/{file} is out of date with the spec types: run `GOAPP_BLESS=1 cargo test -p llb-gen --test schema`"
-    );
+    assert!(checked_in == generated, "docs/{file} is out of date with the spec types: run `GOAPP_BLESS=1 cargo test -p llb-gen --test schema`");
 }
 
 #[test]
@@ -43,8 +38,5 @@ fn schema_documents_every_field() {
     for (name, def) in schema["$defs"].as_object().unwrap() {
         visit(name, def);
     }
-    assert!(
-        missing.is_empty(),
-        "fields without a doc comment: {missing:?}"
-    );
+    assert!(missing.is_empty(), "fields without a doc comment: {missing:?}");
 }

@@ -13,10 +13,7 @@ use crate::pb;
 #[derive(Debug, thiserror::Error)]
 pub enum DumpError {
     #[error("op {index} is not a valid LLB op: {source}")]
-    Decode {
-        index: usize,
-        source: prost::DecodeError,
-    },
+    Decode { index: usize, source: prost::DecodeError },
 }
 
 pub fn to_text(def: &pb::Definition) -> Result<String, DumpError> {
@@ -28,35 +25,19 @@ pub fn to_text(def: &pb::Definition) -> Result<String, DumpError> {
     let mut names: BTreeMap<String, String> = BTreeMap::new();
     let mut ops = Vec::new();
     for (i, bytes) in def.def.iter().enumerate() {
-        let op = pb::Op::decode(bytes.as_slice())
-            .map_err(|source| DumpError::Decode { index: i, source })?;
+        let op = pb::Op::decode(bytes.as_slice()).map_err(|source| DumpError::Decode { index: i, source })?;
         names.insert(crate::digest(bytes), format!("op{i}"));
         ops.push(op);
     }
     let input_name = |inp: &pb::Input| {
-        let n = names
-            .get(&inp.digest)
-            .cloned()
-            .unwrap_or_else(|| inp.digest.clone());
+        let n = names.get(&inp.digest).cloned().unwrap_or_else(|| inp.digest.clone());
         format!("{n}:{}", inp.index)
     };
     for (i, op) in ops.iter().enumerate() {
-        let platform = op
-            .platform
-            .as_ref()
-            .map(|p| format!("  platform={}", crate::Platform::from_pb(p)))
-            .unwrap_or_default();
+        let platform = op.platform.as_ref().map(|p| format!("  platform={}", crate::Platform::from_pb(p))).unwrap_or_default();
         match &op.op {
             None => {
-                let _ = writeln!(
-                    out,
-                    "op{i} return {}",
-                    op.inputs
-                        .iter()
-                        .map(input_name)
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                );
+                let _ = writeln!(out, "op{i} return {}", op.inputs.iter().map(input_name).collect::<Vec<_>>().join(", "));
             }
             Some(pb::op::Op::Source(s)) => {
                 let _ = writeln!(out, "op{i} source {}{platform}", s.identifier);
@@ -78,11 +59,7 @@ pub fn to_text(def: &pb::Definition) -> Result<String, DumpError> {
                     let _ = writeln!(out, "      network none");
                 }
                 for m in &e.mounts {
-                    let _ = writeln!(
-                        out,
-                        "      mount {}",
-                        mount_text(m, &op.inputs, &input_name)
-                    );
+                    let _ = writeln!(out, "      mount {}", mount_text(m, &op.inputs, &input_name));
                 }
             }
             Some(pb::op::Op::File(f)) => {
@@ -98,20 +75,10 @@ pub fn to_text(def: &pb::Definition) -> Result<String, DumpError> {
                     }
                 };
                 for (ai, a) in f.actions.iter().enumerate() {
-                    let out_note = if a.output >= 0 {
-                        format!(" -> out{}", a.output)
-                    } else {
-                        String::new()
-                    };
+                    let out_note = if a.output >= 0 { format!(" -> out{}", a.output) } else { String::new() };
                     let text = match &a.action {
                         Some(pb::file_action::Action::Mkdir(m)) => {
-                            format!(
-                                "mkdir {} mode={:o}{}{}",
-                                m.path,
-                                m.mode,
-                                if m.make_parents { " parents" } else { "" },
-                                owner(&m.owner)
-                            )
+                            format!("mkdir {} mode={:o}{}{}", m.path, m.mode, if m.make_parents { " parents" } else { "" }, owner(&m.owner))
                         }
                         Some(pb::file_action::Action::Mkfile(m)) => format!(
                             "mkfile {} mode={:o}{} ({} bytes, sha256 {})",
@@ -126,23 +93,11 @@ pub fn to_text(def: &pb::Definition) -> Result<String, DumpError> {
                             state(a.secondary_input),
                             c.src,
                             c.dest,
-                            if c.mode >= 0 {
-                                format!(" mode={:o}", c.mode)
-                            } else {
-                                String::new()
-                            },
+                            if c.mode >= 0 { format!(" mode={:o}", c.mode) } else { String::new() },
                             owner(&c.owner),
                             if c.dir_copy_contents { " contents" } else { "" },
-                            if c.include_patterns.is_empty() {
-                                String::new()
-                            } else {
-                                format!(" include={:?}", c.include_patterns)
-                            },
-                            if c.exclude_patterns.is_empty() {
-                                String::new()
-                            } else {
-                                format!(" exclude={:?}", c.exclude_patterns)
-                            },
+                            if c.include_patterns.is_empty() { String::new() } else { format!(" include={:?}", c.include_patterns) },
+                            if c.exclude_patterns.is_empty() { String::new() } else { format!(" exclude={:?}", c.exclude_patterns) },
                         ),
                         Some(pb::file_action::Action::Rm(r)) => format!("rm {}", r.path),
                         Some(pb::file_action::Action::Symlink(s)) => {
@@ -150,11 +105,7 @@ pub fn to_text(def: &pb::Definition) -> Result<String, DumpError> {
                         }
                         None => "(empty action)".into(),
                     };
-                    let _ = writeln!(
-                        out,
-                        "      action{ai} on {}: {text}{out_note}",
-                        state(a.input)
-                    );
+                    let _ = writeln!(out, "      action{ai} on {}: {text}{out_note}", state(a.input));
                 }
             }
             Some(other) => {
@@ -175,18 +126,10 @@ pub fn to_text(def: &pb::Definition) -> Result<String, DumpError> {
         for (digest, locs) in &src.locations {
             let name = names.get(digest).cloned().unwrap_or_else(|| digest.clone());
             for l in &locs.locations {
-                let file = src
-                    .infos
-                    .get(l.source_index as usize)
-                    .map(|i| i.filename.as_str())
-                    .unwrap_or("?");
+                let file = src.infos.get(l.source_index as usize).map(|i| i.filename.as_str()).unwrap_or("?");
                 for r in &l.ranges {
                     let (s, e) = (r.start.unwrap_or_default(), r.end.unwrap_or_default());
-                    let _ = writeln!(
-                        out,
-                        "source {name} {file}:{}:{}-{}:{}",
-                        s.line, s.character, e.line, e.character
-                    );
+                    let _ = writeln!(out, "source {name} {file}:{}:{}-{}:{}", s.line, s.character, e.line, e.character);
                 }
             }
         }
@@ -210,43 +153,19 @@ fn owner(o: &Option<pb::ChownOpt>) -> String {
     }
 }
 
-fn mount_text(
-    m: &pb::Mount,
-    inputs: &[pb::Input],
-    input_name: &dyn Fn(&pb::Input) -> String,
-) -> String {
-    let src = if m.input >= 0 {
-        inputs
-            .get(m.input as usize)
-            .map(input_name)
-            .unwrap_or_else(|| "?".into())
-    } else {
-        "scratch".into()
-    };
+fn mount_text(m: &pb::Mount, inputs: &[pb::Input], input_name: &dyn Fn(&pb::Input) -> String) -> String {
+    let src = if m.input >= 0 { inputs.get(m.input as usize).map(input_name).unwrap_or_else(|| "?".into()) } else { "scratch".into() };
     let mut s = match pb::MountType::try_from(m.mount_type).unwrap_or(pb::MountType::Bind) {
         pb::MountType::Bind => format!("{} bind {src}", m.dest),
         pb::MountType::Cache => {
             let c = m.cache_opt.clone().unwrap_or_default();
-            let sharing = pb::CacheSharingOpt::try_from(c.sharing)
-                .map(|s| s.as_str_name())
-                .unwrap_or("?");
-            format!(
-                "{} cache id={} sharing={}",
-                m.dest,
-                c.id,
-                sharing.to_ascii_lowercase()
-            )
+            let sharing = pb::CacheSharingOpt::try_from(c.sharing).map(|s| s.as_str_name()).unwrap_or("?");
+            format!("{} cache id={} sharing={}", m.dest, c.id, sharing.to_ascii_lowercase())
         }
         pb::MountType::Tmpfs => format!("{} tmpfs", m.dest),
         pb::MountType::Secret => {
             let o = m.secret_opt.clone().unwrap_or_default();
-            format!(
-                "{} secret id={} mode={:o}{}",
-                m.dest,
-                o.id,
-                o.mode,
-                if o.optional { " optional" } else { "" }
-            )
+            format!("{} secret id={} mode={:o}{}", m.dest, o.id, o.mode, if o.optional { " optional" } else { "" })
         }
         pb::MountType::Ssh => format!("{} ssh", m.dest),
     };

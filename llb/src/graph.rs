@@ -47,15 +47,9 @@ pub struct OpMeta {
 
 #[derive(Clone, Debug)]
 enum NodeOp {
-    Source {
-        identifier: String,
-        attrs: BTreeMap<String, String>,
-    },
+    Source { identifier: String, attrs: BTreeMap<String, String> },
     Exec(Exec),
-    File {
-        base: Option<Output>,
-        actions: Vec<FileAction>,
-    },
+    File { base: Option<Output>, actions: Vec<FileAction> },
 }
 
 #[derive(Clone, Debug)]
@@ -116,58 +110,25 @@ pub struct Mount {
 impl Mount {
     /// A writable bind mount whose result is an output of the exec.
     pub fn output(dest: &str, source: Option<Output>) -> Self {
-        Mount {
-            dest: dest.into(),
-            kind: MountKind::Bind(source),
-            selector: String::new(),
-            readonly: false,
-            output: true,
-        }
+        Mount { dest: dest.into(), kind: MountKind::Bind(source), selector: String::new(), readonly: false, output: true }
     }
 
     /// A read-only bind mount.
     pub fn readonly(dest: &str, source: Output) -> Self {
-        Mount {
-            dest: dest.into(),
-            kind: MountKind::Bind(Some(source)),
-            selector: String::new(),
-            readonly: true,
-            output: false,
-        }
+        Mount { dest: dest.into(), kind: MountKind::Bind(Some(source)), selector: String::new(), readonly: true, output: false }
     }
 
     /// A writable bind mount whose changes are thrown away.
     pub fn scratchpad(dest: &str, source: Output) -> Self {
-        Mount {
-            dest: dest.into(),
-            kind: MountKind::Bind(Some(source)),
-            selector: String::new(),
-            readonly: false,
-            output: false,
-        }
+        Mount { dest: dest.into(), kind: MountKind::Bind(Some(source)), selector: String::new(), readonly: false, output: false }
     }
 
     pub fn cache(dest: &str, id: &str, sharing: CacheSharing) -> Self {
-        Mount {
-            dest: dest.into(),
-            kind: MountKind::Cache(Cache {
-                id: id.into(),
-                sharing,
-            }),
-            selector: String::new(),
-            readonly: false,
-            output: false,
-        }
+        Mount { dest: dest.into(), kind: MountKind::Cache(Cache { id: id.into(), sharing }), selector: String::new(), readonly: false, output: false }
     }
 
     pub fn tmpfs(dest: &str) -> Self {
-        Mount {
-            dest: dest.into(),
-            kind: MountKind::Tmpfs,
-            selector: String::new(),
-            readonly: false,
-            output: false,
-        }
+        Mount { dest: dest.into(), kind: MountKind::Tmpfs, selector: String::new(), readonly: false, output: false }
     }
 }
 
@@ -309,19 +270,12 @@ impl Graph {
 
     fn push(&mut self, op: NodeOp, platform: Option<Platform>) -> OpId {
         let id = OpId(self.nodes.len() as u32);
-        self.nodes.push(Node {
-            op,
-            platform,
-            meta: OpMeta::default(),
-        });
+        self.nodes.push(Node { op, platform, meta: OpMeta::default() });
         id
     }
 
     fn check(&self, o: Output) {
-        assert!(
-            (o.op.0 as usize) < self.nodes.len(),
-            "output of an op that is not in this graph"
-        );
+        assert!((o.op.0 as usize) < self.nodes.len(), "output of an op that is not in this graph");
     }
 
     /// The metadata of an op, to name it or tie it to spec lines.
@@ -331,50 +285,22 @@ impl Graph {
 
     /// Registers a source file for [`SourceRange`]s; returns its index.
     pub fn add_source_info(&mut self, filename: &str, data: &[u8], language: &str) -> usize {
-        self.infos.push(pb::SourceInfo {
-            filename: filename.into(),
-            data: data.to_vec(),
-            definition: None,
-            language: language.into(),
-        });
+        self.infos.push(pb::SourceInfo { filename: filename.into(), data: data.to_vec(), definition: None, language: language.into() });
         self.infos.len() - 1
     }
 
     /// A source op. Attribute values must not be empty: omit the key instead (Go's encoder
     /// writes empty map values, prost does not, and the bytes must match).
-    pub fn source(
-        &mut self,
-        identifier: &str,
-        attrs: BTreeMap<String, String>,
-        platform: Option<Platform>,
-    ) -> Output {
-        assert!(
-            attrs.values().all(|v| !v.is_empty()),
-            "empty source attribute in {identifier}"
-        );
-        let op = self.push(
-            NodeOp::Source {
-                identifier: identifier.into(),
-                attrs,
-            },
-            platform,
-        );
+    pub fn source(&mut self, identifier: &str, attrs: BTreeMap<String, String>, platform: Option<Platform>) -> Output {
+        assert!(attrs.values().all(|v| !v.is_empty()), "empty source attribute in {identifier}");
+        let op = self.push(NodeOp::Source { identifier: identifier.into(), attrs }, platform);
         Output { op, index: 0 }
     }
 
     /// An image, pulled for `platform` (which must be set: without it BuildKit pulls the
     /// daemon's platform from a multi-platform index).
-    pub fn image(
-        &mut self,
-        reference: &str,
-        platform: &Platform,
-        attrs: BTreeMap<String, String>,
-    ) -> Output {
-        self.source(
-            &format!("docker-image://{reference}"),
-            attrs,
-            Some(platform.clone()),
-        )
+    pub fn image(&mut self, reference: &str, platform: &Platform, attrs: BTreeMap<String, String>) -> Output {
+        self.source(&format!("docker-image://{reference}"), attrs, Some(platform.clone()))
     }
 
     /// A directory of the client, sent through the session. Local sources carry no platform,
@@ -385,12 +311,7 @@ impl Graph {
 
     /// A process run on `platform`.
     pub fn exec(&mut self, mut exec: Exec, platform: &Platform) -> ExecOutputs {
-        assert!(
-            exec.mounts
-                .iter()
-                .any(|m| m.dest == "/" && matches!(m.kind, MountKind::Bind(_))),
-            "exec without a root mount"
-        );
+        assert!(exec.mounts.iter().any(|m| m.dest == "/" && matches!(m.kind, MountKind::Bind(_))), "exec without a root mount");
         for m in &exec.mounts {
             if let MountKind::Bind(Some(o)) = m.kind {
                 self.check(o);
@@ -402,26 +323,9 @@ impl Graph {
             let sb = matches!(b.kind, MountKind::Secret(_));
             sa.cmp(&sb).then_with(|| a.dest.cmp(&b.dest))
         });
-        let outputs: Vec<String> = exec
-            .mounts
-            .iter()
-            .filter(|m| m.output && matches!(m.kind, MountKind::Bind(_)))
-            .map(|m| m.dest.clone())
-            .collect();
+        let outputs: Vec<String> = exec.mounts.iter().filter(|m| m.output && matches!(m.kind, MountKind::Bind(_))).map(|m| m.dest.clone()).collect();
         let op = self.push(NodeOp::Exec(exec), Some(platform.clone()));
-        let by_dest = outputs
-            .into_iter()
-            .enumerate()
-            .map(|(i, d)| {
-                (
-                    d,
-                    Output {
-                        op,
-                        index: i as u32,
-                    },
-                )
-            })
-            .collect();
+        let by_dest = outputs.into_iter().enumerate().map(|(i, d)| (d, Output { op, index: i as u32 })).collect();
         ExecOutputs { op, by_dest }
     }
 
@@ -457,13 +361,9 @@ impl Graph {
             let bytes = op.encode_to_vec();
             let digest = crate::digest(&bytes);
             def.def.push(bytes);
-            let mut meta = pb::OpMetadata {
-                ignore_cache: node.meta.ignore_cache,
-                ..Default::default()
-            };
+            let mut meta = pb::OpMetadata { ignore_cache: node.meta.ignore_cache, ..Default::default() };
             if let Some(name) = &node.meta.name {
-                meta.description
-                    .insert(crate::attr::CUSTOM_NAME.into(), name.clone());
+                meta.description.insert(crate::attr::CUSTOM_NAME.into(), name.clone());
             }
             if meta != pb::OpMetadata::default() {
                 def.metadata.insert(digest.clone(), meta);
@@ -472,44 +372,21 @@ impl Graph {
                 let mut by_source: BTreeMap<usize, Vec<pb::Range>> = BTreeMap::new();
                 for r in &node.meta.ranges {
                     by_source.entry(r.source).or_default().push(pb::Range {
-                        start: Some(pb::Position {
-                            line: r.start_line as i32,
-                            character: r.start_column as i32,
-                        }),
-                        end: Some(pb::Position {
-                            line: r.end_line as i32,
-                            character: r.end_column as i32,
-                        }),
+                        start: Some(pb::Position { line: r.start_line as i32, character: r.start_column as i32 }),
+                        end: Some(pb::Position { line: r.end_line as i32, character: r.end_column as i32 }),
                     });
                 }
                 locations.insert(
                     digest.clone(),
-                    pb::Locations {
-                        locations: by_source
-                            .into_iter()
-                            .map(|(s, ranges)| pb::Location {
-                                source_index: s as i32,
-                                ranges,
-                            })
-                            .collect(),
-                    },
+                    pb::Locations { locations: by_source.into_iter().map(|(s, ranges)| pb::Location { source_index: s as i32, ranges }).collect() },
                 );
             }
             digests.insert(*id, digest);
         }
-        let terminal = pb::Op {
-            inputs: vec![pb::Input {
-                digest: digests[&head.op].clone(),
-                index: head.index as i64,
-            }],
-            ..Default::default()
-        };
+        let terminal = pb::Op { inputs: vec![pb::Input { digest: digests[&head.op].clone(), index: head.index as i64 }], ..Default::default() };
         def.def.push(terminal.encode_to_vec());
         if !locations.is_empty() {
-            def.source = Some(pb::Source {
-                locations,
-                infos: self.infos.clone(),
-            });
+            def.source = Some(pb::Source { locations, infos: self.infos.clone() });
         }
         def
     }
@@ -521,11 +398,7 @@ impl Graph {
             if !seen.insert(id) {
                 continue;
             }
-            stack.extend(
-                self.deps(&self.nodes[id.0 as usize])
-                    .into_iter()
-                    .map(|o| o.op),
-            );
+            stack.extend(self.deps(&self.nodes[id.0 as usize]).into_iter().map(|o| o.op));
         }
         seen.into_iter().collect()
     }
@@ -563,34 +436,19 @@ impl Graph {
 
     fn encode(&self, node: &Node, digests: &BTreeMap<OpId, String>) -> pb::Op {
         let deps = self.deps(node);
-        let inputs: Vec<pb::Input> = deps
-            .iter()
-            .map(|o| pb::Input {
-                digest: digests[&o.op].clone(),
-                index: o.index as i64,
-            })
-            .collect();
+        let inputs: Vec<pb::Input> = deps.iter().map(|o| pb::Input { digest: digests[&o.op].clone(), index: o.index as i64 }).collect();
         let index_of = |o: &Output| deps.iter().position(|d| d == o).expect("input listed") as i64;
         let ts = self.file_timestamp.unwrap_or(-1);
         let op = match &node.op {
-            NodeOp::Source { identifier, attrs } => pb::op::Op::Source(pb::SourceOp {
-                identifier: identifier.clone(),
-                attrs: attrs.clone(),
-            }),
+            NodeOp::Source { identifier, attrs } => pb::op::Op::Source(pb::SourceOp { identifier: identifier.clone(), attrs: attrs.clone() }),
             NodeOp::Exec(e) => {
                 let mut next_output = 0i64;
                 let mounts = e
                     .mounts
                     .iter()
                     .map(|m| {
-                        let mut pm = pb::Mount {
-                            dest: m.dest.clone(),
-                            selector: m.selector.clone(),
-                            readonly: m.readonly,
-                            input: -1,
-                            output: -1,
-                            ..Default::default()
-                        };
+                        let mut pm =
+                            pb::Mount { dest: m.dest.clone(), selector: m.selector.clone(), readonly: m.readonly, input: -1, output: -1, ..Default::default() };
                         match &m.kind {
                             MountKind::Bind(src) => {
                                 pm.mount_type = pb::MountType::Bind as i32;
@@ -621,13 +479,7 @@ impl Graph {
                                 pm.mount_type = pb::MountType::Secret as i32;
                                 // BuildKit ignores the output of secret mounts; its Go client leaves 0.
                                 pm.output = 0;
-                                pm.secret_opt = Some(pb::SecretOpt {
-                                    id: s.id.clone(),
-                                    uid: s.uid,
-                                    gid: s.gid,
-                                    mode: s.mode,
-                                    optional: s.optional,
-                                });
+                                pm.secret_opt = Some(pb::SecretOpt { id: s.id.clone(), uid: s.uid, gid: s.gid, mode: s.mode, optional: s.optional });
                             }
                         }
                         pm
@@ -643,11 +495,7 @@ impl Graph {
                         ..Default::default()
                     }),
                     mounts,
-                    network: if e.no_network {
-                        pb::NetMode::None as i32
-                    } else {
-                        pb::NetMode::Unset as i32
-                    },
+                    network: if e.no_network { pb::NetMode::None as i32 } else { pb::NetMode::Unset as i32 },
                     ..Default::default()
                 })
             }
@@ -660,11 +508,7 @@ impl Graph {
                     .map(|(i, a)| {
                         // The first action works on the base; each later one on the result of
                         // the action before it, which is numbered after the op's inputs.
-                        let input = if i == 0 {
-                            base.as_ref().map(index_of).unwrap_or(-1)
-                        } else {
-                            n_inputs + i as i64 - 1
-                        };
+                        let input = if i == 0 { base.as_ref().map(index_of).unwrap_or(-1) } else { n_inputs + i as i64 - 1 };
                         let output = if i == last { 0 } else { -1 };
                         let (secondary_input, action) = match a {
                             FileAction::Mkdir(m) => (
@@ -705,34 +549,20 @@ impl Graph {
                                 }),
                             ),
                         };
-                        pb::FileAction {
-                            input,
-                            secondary_input,
-                            output,
-                            action: Some(action),
-                        }
+                        pb::FileAction { input, secondary_input, output, action: Some(action) }
                     })
                     .collect();
                 pb::op::Op::File(pb::FileOp { actions })
             }
         };
-        pb::Op {
-            inputs,
-            op: Some(op),
-            platform: node.platform.as_ref().map(Platform::to_pb),
-            constraints: Some(pb::WorkerConstraints::default()),
-        }
+        pb::Op { inputs, op: Some(op), platform: node.platform.as_ref().map(Platform::to_pb), constraints: Some(pb::WorkerConstraints::default()) }
     }
 }
 
 fn chown((uid, gid): (u32, u32)) -> pb::ChownOpt {
     pb::ChownOpt {
-        user: Some(pb::UserOpt {
-            user: Some(pb::user_opt::User::ById(uid)),
-        }),
-        group: Some(pb::UserOpt {
-            user: Some(pb::user_opt::User::ById(gid)),
-        }),
+        user: Some(pb::UserOpt { user: Some(pb::user_opt::User::ById(uid)) }),
+        group: Some(pb::UserOpt { user: Some(pb::user_opt::User::ById(gid)) }),
     }
 }
 
@@ -768,21 +598,9 @@ mod tests {
         assert_eq!(exec.inputs[0].digest, crate::digest(&def.def[0]));
         let terminal = decode(&def, 2);
         assert!(terminal.op.is_none());
-        assert_eq!(
-            terminal.inputs,
-            vec![pb::Input {
-                digest: crate::digest(&def.def[1]),
-                index: 0
-            }]
-        );
-        let Some(pb::op::Op::Exec(e)) = exec.op else {
-            panic!("not an exec")
-        };
-        let dests: Vec<_> = e
-            .mounts
-            .iter()
-            .map(|m| (m.dest.as_str(), m.input, m.output))
-            .collect();
+        assert_eq!(terminal.inputs, vec![pb::Input { digest: crate::digest(&def.def[1]), index: 0 }]);
+        let Some(pb::op::Op::Exec(e)) = exec.op else { panic!("not an exec") };
+        let dests: Vec<_> = e.mounts.iter().map(|m| (m.dest.as_str(), m.input, m.output)).collect();
         assert_eq!(dests, vec![("/", 0, -1), ("/out", -1, 0)]);
         assert_eq!(exec.platform.unwrap().architecture, "amd64");
     }
@@ -807,27 +625,10 @@ mod tests {
         assert_eq!(out.get("/a").index, 1);
         assert_eq!(out.get("/z").index, 2);
         let def = g.marshal(Some(out.get("/z")));
-        let Some(pb::op::Op::Exec(e)) = decode(&def, 1).op else {
-            panic!()
-        };
-        let dests: Vec<_> = e
-            .mounts
-            .iter()
-            .map(|m| (m.dest.clone(), m.output))
-            .collect();
-        assert_eq!(
-            dests,
-            vec![
-                ("/".into(), 0),
-                ("/a".into(), 1),
-                ("/c".into(), -1),
-                ("/z".into(), 2)
-            ]
-        );
-        assert_eq!(
-            e.mounts[2].cache_opt.as_ref().unwrap().sharing,
-            pb::CacheSharingOpt::Locked as i32
-        );
+        let Some(pb::op::Op::Exec(e)) = decode(&def, 1).op else { panic!() };
+        let dests: Vec<_> = e.mounts.iter().map(|m| (m.dest.clone(), m.output)).collect();
+        assert_eq!(dests, vec![("/".into(), 0), ("/a".into(), 1), ("/c".into(), -1), ("/z".into(), 2)]);
+        assert_eq!(e.mounts[2].cache_opt.as_ref().unwrap().sharing, pb::CacheSharingOpt::Locked as i32);
     }
 
     #[test]
@@ -838,12 +639,7 @@ mod tests {
         let f = g.file(
             None,
             vec![
-                FileAction::Mkdir(Mkdir {
-                    path: "/etc".into(),
-                    mode: 0o755,
-                    parents: true,
-                    owner: None,
-                }),
+                FileAction::Mkdir(Mkdir { path: "/etc".into(), mode: 0o755, parents: true, owner: None }),
                 FileAction::Copy(Copy::new(a, "/x", "/x").mode(0o755).owner(0, 0)),
                 FileAction::Copy(Copy::new(b, "/y", "/y")),
                 FileAction::Copy(Copy::new(a, "/z", "/z")),
@@ -853,18 +649,10 @@ mod tests {
         let op = decode(&def, 2);
         assert_eq!(op.inputs.len(), 2, "inputs are de-duplicated");
         assert!(op.platform.is_none(), "file ops carry no platform");
-        let Some(pb::op::Op::File(fo)) = op.op else {
-            panic!()
-        };
-        let shape: Vec<_> = fo
-            .actions
-            .iter()
-            .map(|a| (a.input, a.secondary_input, a.output))
-            .collect();
+        let Some(pb::op::Op::File(fo)) = op.op else { panic!() };
+        let shape: Vec<_> = fo.actions.iter().map(|a| (a.input, a.secondary_input, a.output)).collect();
         assert_eq!(shape, vec![(-1, -1, -1), (2, 0, -1), (3, 1, -1), (4, 0, 0)]);
-        let Some(pb::file_action::Action::Copy(c)) = &fo.actions[2].action else {
-            panic!()
-        };
+        let Some(pb::file_action::Action::Copy(c)) = &fo.actions[2].action else { panic!() };
         assert_eq!(c.mode, -1, "no mode means keep the source's");
         assert_eq!(c.timestamp, -1, "no timestamp means leave it to BuildKit");
     }
@@ -878,15 +666,7 @@ mod tests {
             attrs.insert("a".to_string(), "2".to_string());
             let _unused = g.image("unused", &amd64(), BTreeMap::new());
             let l = g.local("context", attrs);
-            let f = g.file(
-                Some(l),
-                vec![FileAction::Mkfile(Mkfile {
-                    path: "/f".into(),
-                    mode: 0o644,
-                    data: b"x".to_vec(),
-                    owner: None,
-                })],
-            );
+            let f = g.file(Some(l), vec![FileAction::Mkfile(Mkfile { path: "/f".into(), mode: 0o644, data: b"x".to_vec(), owner: None })]);
             g.meta(f.op).name = Some("write f".into());
             g.marshal(Some(f)).encode_to_vec()
         };
@@ -902,13 +682,7 @@ mod tests {
         let mut g = Graph::new();
         let src = g.add_source_info("goapp.yaml", b"name: x\n", "YAML");
         let l = g.local("context", BTreeMap::new());
-        g.meta(l.op).ranges.push(SourceRange {
-            source: src,
-            start_line: 1,
-            start_column: 1,
-            end_line: 1,
-            end_column: 8,
-        });
+        g.meta(l.op).ranges.push(SourceRange { source: src, start_line: 1, start_column: 1, end_line: 1, end_column: 8 });
         let def = g.marshal(Some(l));
         let source = def.source.unwrap();
         let locs = &source.locations[&crate::digest(&def.def[0])];
@@ -922,12 +696,7 @@ mod tests {
         let mut g = Graph::new();
         let l = g.local("context", BTreeMap::new());
         let def = g.marshal(Some(l));
-        let expected = [
-            &[0x1a, 0x11, 0x0a, 0x0f][..],
-            b"local://context",
-            &[0x5a, 0x00],
-        ]
-        .concat();
+        let expected = [&[0x1a, 0x11, 0x0a, 0x0f][..], b"local://context", &[0x5a, 0x00]].concat();
         assert_eq!(def.def[0], expected);
     }
 }

@@ -96,11 +96,7 @@ fn normalize(os: &str, arch: &str, variant: &str) -> Platform {
         ("arm", "5" | "6" | "8") => ("arm".into(), format!("v{variant}")),
         (a, v) => (a.to_string(), v.to_string()),
     };
-    Platform {
-        os,
-        architecture: arch,
-        variant: (!variant.is_empty()).then_some(variant),
-    }
+    Platform { os, architecture: arch, variant: (!variant.is_empty()).then_some(variant) }
 }
 
 #[cfg(test)]

@@ -16,42 +16,21 @@ use std::time::{Duration, Instant};
 pub const REGISTRY: &str = "localhost:5000";
 
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("workspace root")
-        .to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_path_buf()
 }
 
 /// Fails the test with a clear message when the engine is not there.
 pub fn require_engine() {
-    let ok = Command::new("docker")
-        .args(["info", "--format", "{{.ServerVersion}}"])
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-    assert!(
-        ok,
-        "no Docker Engine answers: run the end-to-end tests with scripts/test, which starts one"
-    );
-    let reg = Command::new("curl")
-        .args(["-fsS", &format!("http://{REGISTRY}/v2/")])
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-    assert!(
-        reg,
-        "the local registry {REGISTRY} does not answer: run scripts/test, which starts it"
-    );
+    let ok = Command::new("docker").args(["info", "--format", "{{.ServerVersion}}"]).output().map(|o| o.status.success()).unwrap_or(false);
+    assert!(ok, "no Docker Engine answers: run the end-to-end tests with scripts/test, which starts one");
+    let reg = Command::new("curl").args(["-fsS", &format!("http://{REGISTRY}/v2/")]).output().map(|o| o.status.success()).unwrap_or(false);
+    assert!(reg, "the local registry {REGISTRY} does not answer: run scripts/test, which starts it");
 }
 
 /// A tag unique to this test run, so runs never see each other's images.
 pub fn unique_tag(name: &str) -> String {
     static N: AtomicU32 = AtomicU32::new(0);
-    format!(
-        "{REGISTRY}/e2e/{name}:{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::SeqCst)
-    )
+    format!("{REGISTRY}/e2e/{name}:{}-{}", std::process::id(), N.fetch_add(1, Ordering::SeqCst))
 }
 
 pub struct Run {
@@ -61,33 +40,14 @@ pub struct Run {
 }
 
 pub fn run(dir: &Path, program: &str, args: &[&str]) -> Run {
-    let Output {
-        status,
-        stdout,
-        stderr,
-    } = Command::new(program)
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
-    Run {
-        status,
-        stdout: String::from_utf8_lossy(&stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&stderr).into_owned(),
-    }
+    let Output { status, stdout, stderr } = Command::new(program).args(args).current_dir(dir).output().unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
+    Run { status, stdout: String::from_utf8_lossy(&stdout).into_owned(), stderr: String::from_utf8_lossy(&stderr).into_owned() }
 }
 
 /// Runs a command that must succeed and returns its stdout.
 pub fn ok(dir: &Path, program: &str, args: &[&str]) -> String {
     let r = run(dir, program, args);
-    assert!(
-        r.status.success(),
-        "`{program} {}` failed ({}):\n{}\n{}",
-        args.join(" "),
-        r.status,
-        r.stdout,
-        r.stderr
-    );
+    assert!(r.status.success(), "`{program} {}` failed ({}):\n{}\n{}", args.join(" "), r.status, r.stdout, r.stderr);
     r.stdout
 }
 
@@ -95,11 +55,7 @@ pub fn ok(dir: &Path, program: &str, args: &[&str]) -> String {
 pub fn registry_json(path: &str) -> serde_json::Value {
     let url = format!("http://{REGISTRY}/v2/{path}");
     let accept = "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.docker.distribution.manifest.v2+json";
-    let body = ok(
-        Path::new("/"),
-        "curl",
-        &["-fsS", "-H", &format!("Accept: {accept}"), &url],
-    );
+    let body = ok(Path::new("/"), "curl", &["-fsS", "-H", &format!("Accept: {accept}"), &url]);
     serde_json::from_str(&body).unwrap_or_else(|e| panic!("{url} is not JSON: {e}\n{body}"))
 }
 
@@ -112,67 +68,32 @@ pub struct PlatformImage {
 
 /// The platform images of a pushed multi-platform index (attestation manifests left out).
 pub fn index_images(reference: &str) -> Vec<PlatformImage> {
-    let (repo, tag) = reference
-        .strip_prefix(&format!("{REGISTRY}/"))
-        .expect("local image")
-        .rsplit_once(':')
-        .expect("tag");
+    let (repo, tag) = reference.strip_prefix(&format!("{REGISTRY}/")).expect("local image").rsplit_once(':').expect("tag");
     let index = registry_json(&format!("{repo}/manifests/{tag}"));
-    let manifests = index["manifests"]
-        .as_array()
-        .unwrap_or_else(|| panic!("{reference} is not an index: {index}"));
+    let manifests = index["manifests"].as_array().unwrap_or_else(|| panic!("{reference} is not an index: {index}"));
     manifests
         .iter()
         .filter(|m| m["platform"]["os"] != "unknown")
         .map(|m| {
             let p = &m["platform"];
-            let mut platform = format!(
-                "{}/{}",
-                p["os"].as_str().unwrap(),
-                p["architecture"].as_str().unwrap()
-            );
+            let mut platform = format!("{}/{}", p["os"].as_str().unwrap(), p["architecture"].as_str().unwrap());
             if let Some(v) = p["variant"].as_str() {
                 platform = format!("{platform}/{v}");
             }
-            let manifest = registry_json(&format!(
-                "{repo}/manifests/{}",
-                m["digest"].as_str().unwrap()
-            ));
-            let config = registry_json(&format!(
-                "{repo}/blobs/{}",
-                manifest["config"]["digest"].as_str().unwrap()
-            ));
-            PlatformImage {
-                platform,
-                manifest,
-                config,
-            }
+            let manifest = registry_json(&format!("{repo}/manifests/{}", m["digest"].as_str().unwrap()));
+            let config = registry_json(&format!("{repo}/blobs/{}", manifest["config"]["digest"].as_str().unwrap()));
+            PlatformImage { platform, manifest, config }
         })
         .collect()
 }
 
 /// `tar tv` lines of a platform's image filesystem, read from its layers in the registry.
 pub fn image_files(reference: &str, img: &PlatformImage) -> Vec<String> {
-    let repo = reference
-        .strip_prefix(&format!("{REGISTRY}/"))
-        .unwrap()
-        .rsplit_once(':')
-        .unwrap()
-        .0;
+    let repo = reference.strip_prefix(&format!("{REGISTRY}/")).unwrap().rsplit_once(':').unwrap().0;
     let mut files = Vec::new();
     for layer in img.manifest["layers"].as_array().expect("layers") {
-        let url = format!(
-            "http://{REGISTRY}/v2/{repo}/blobs/{}",
-            layer["digest"].as_str().unwrap()
-        );
-        let listing = ok(
-            Path::new("/"),
-            "sh",
-            &[
-                "-c",
-                &format!("curl -fsS '{url}' | tar tzvf - --numeric-owner"),
-            ],
-        );
+        let url = format!("http://{REGISTRY}/v2/{repo}/blobs/{}", layer["digest"].as_str().unwrap());
+        let listing = ok(Path::new("/"), "sh", &["-c", &format!("curl -fsS '{url}' | tar tzvf - --numeric-owner")]);
         files.extend(listing.lines().map(str::to_string));
     }
     files
@@ -187,17 +108,8 @@ pub struct EmulationOff {
 impl EmulationOff {
     pub fn new(qemu_name: &str) -> Self {
         let entry = PathBuf::from(format!("/proc/sys/fs/binfmt_misc/{qemu_name}"));
-        let state = std::fs::read_to_string(&entry).unwrap_or_else(|e| {
-            panic!(
-                "{} is not registered ({e}): run scripts/test",
-                entry.display()
-            )
-        });
-        assert!(
-            state.starts_with("enabled"),
-            "{} is not enabled",
-            entry.display()
-        );
+        let state = std::fs::read_to_string(&entry).unwrap_or_else(|e| panic!("{} is not registered ({e}): run scripts/test", entry.display()));
+        assert!(state.starts_with("enabled"), "{} is not enabled", entry.display());
         std::fs::write(&entry, "0").expect("disable binfmt entry");
         EmulationOff { entry }
     }
@@ -236,10 +148,7 @@ pub fn example_variant(example: &str, name: &str, edit: impl FnOnce(&str) -> Str
     copy_dir(&repo_root().join("examples").join(example), &dir);
     let spec = std::fs::read_to_string(dir.join("goapp.yaml")).unwrap();
     let edited = edit(&spec);
-    assert_ne!(
-        spec, edited,
-        "the edit left the spec of {example} unchanged"
-    );
+    assert_ne!(spec, edited, "the edit left the spec of {example} unchanged");
     std::fs::write(dir.join("goapp.yaml"), edited).unwrap();
     dir
 }
@@ -247,17 +156,8 @@ pub fn example_variant(example: &str, name: &str, edit: impl FnOnce(&str) -> Str
 /// `docker buildx build` of `dir/goapp.yaml` for `platforms` through the local registry
 /// mirror, with `extra` arguments; returns the build's progress output (stderr).
 pub fn buildx(dir: &Path, platforms: &str, extra: &[&str]) -> Run {
-    let mut args = vec![
-        "buildx",
-        "build",
-        "--progress=plain",
-        "--platform",
-        platforms,
-        "--build-arg",
-        "GOAPP_REGISTRY_MIRROR=localhost:5000",
-        "-f",
-        "goapp.yaml",
-    ];
+    let mut args =
+        vec!["buildx", "build", "--progress=plain", "--platform", platforms, "--build-arg", "GOAPP_REGISTRY_MIRROR=localhost:5000", "-f", "goapp.yaml"];
     args.extend_from_slice(extra);
     args.push(".");
     run(dir, "docker", &args)
@@ -268,41 +168,21 @@ pub fn buildx_push(dir: &Path, platforms: &str, image: &str, extra: &[&str]) -> 
     let mut args = extra.to_vec();
     args.extend(["-t", image, "--push"]);
     let mut r = buildx(dir, platforms, &args);
-    if !r.status.success()
-        && r.stderr.contains("unexpected status from HEAD request")
-        && r.stderr.contains("500 Internal Server Error")
-    {
+    if !r.status.success() && r.stderr.contains("unexpected status from HEAD request") && r.stderr.contains("500 Internal Server Error") {
         // Debian's docker-registry 2.8 now and then answers 500 to the engine's check of a
         // tag it is writing; the build itself succeeded and is cached, so push again.
-        eprintln!(
-            "the registry failed a push with a 500; pushing again:\n{}",
-            r.stderr
-        );
+        eprintln!("the registry failed a push with a 500; pushing again:\n{}", r.stderr);
         r = buildx(dir, platforms, &args);
     }
-    assert!(
-        r.status.success(),
-        "the build of {} failed:\n{}",
-        dir.display(),
-        r.stderr
-    );
+    assert!(r.status.success(), "the build of {} failed:\n{}", dir.display(), r.stderr);
     r.stderr
 }
 
 /// `GET path` from the server of container `cid` on its published `port`, retried until the
 /// server answers 200 (30 s at most); returns the whole response, headers included.
 pub fn http_get(cid: &str, port: u16, path: &str) -> String {
-    let published = ok(
-        Path::new("/"),
-        "docker",
-        &["port", cid, &format!("{port}/tcp")],
-    );
-    let addr = published
-        .lines()
-        .next()
-        .expect("a published port")
-        .trim()
-        .to_string();
+    let published = ok(Path::new("/"), "docker", &["port", cid, &format!("{port}/tcp")]);
+    let addr = published.lines().next().expect("a published port").trim().to_string();
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let attempt = TcpStream::connect(&addr).and_then(|mut s| {
@@ -316,10 +196,7 @@ pub fn http_get(cid: &str, port: u16, path: &str) -> String {
             Ok(body) if body.starts_with("HTTP/1.0 200") => return body,
             _ if Instant::now() > deadline => {
                 let logs = run(Path::new("/"), "docker", &["logs", cid]);
-                panic!(
-                    "the server in {cid} did not answer GET {path} on {addr}: {attempt:?}\n{}{}",
-                    logs.stdout, logs.stderr
-                );
+                panic!("the server in {cid} did not answer GET {path} on {addr}: {attempt:?}\n{}{}", logs.stdout, logs.stderr);
             }
             _ => std::thread::sleep(Duration::from_millis(300)),
         }
@@ -331,13 +208,5 @@ pub fn http_get(cid: &str, port: u16, path: &str) -> String {
 pub fn goproxy_url() -> String {
     let state = std::env::var("GOAPP_STATE").unwrap_or_else(|_| "/var/lib/goapp-e2e".into());
     let file = Path::new(&state).join("goproxy.url");
-    std::fs::read_to_string(&file)
-        .unwrap_or_else(|e| {
-            panic!(
-                "{}: {e}: run scripts/test (or integration-tests/env/up.sh)",
-                file.display()
-            )
-        })
-        .trim()
-        .to_string()
+    std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{}: {e}: run scripts/test (or integration-tests/env/up.sh)", file.display())).trim().to_string()
 }

@@ -53,19 +53,14 @@ pub(super) fn expand(s: &str, args: &BTreeMap<String, String>) -> Result<String,
             out.push('$');
             rest = r;
         } else if let Some(r) = after.strip_prefix('{') {
-            let end = r
-                .find('}')
-                .ok_or_else(|| format!("`${{` without a closing `}}` in `{s}`"))?;
+            let end = r.find('}').ok_or_else(|| format!("`${{` without a closing `}}` in `{s}`"))?;
             let inner = &r[..end];
             let (name, default) = match inner.split_once(":-") {
                 Some((n, d)) => (n, Some(d)),
                 None => (inner, None),
             };
-            let valid = name
-                .bytes()
-                .next()
-                .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
-                && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+            let valid =
+                name.bytes().next().is_some_and(|b| b.is_ascii_alphabetic() || b == b'_') && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
             if !valid {
                 return Err(format!("`${{{inner}}}` is not a build arg reference"));
             }
@@ -91,18 +86,11 @@ mod tests {
 
     #[test]
     fn expands() {
-        let args: BTreeMap<String, String> = [
-            ("V".to_string(), "1.2".to_string()),
-            ("E".to_string(), String::new()),
-        ]
-        .into();
+        let args: BTreeMap<String, String> = [("V".to_string(), "1.2".to_string()), ("E".to_string(), String::new())].into();
         assert_eq!(expand("v${V}", &args).unwrap(), "v1.2");
         assert_eq!(expand("${E:-dflt}", &args).unwrap(), "dflt");
         assert_eq!(expand("${NOPE:-x}-${NOPE}", &args).unwrap(), "x-");
-        assert_eq!(
-            expand("$$HOME and $PATH", &args).unwrap(),
-            "$HOME and $PATH"
-        );
+        assert_eq!(expand("$$HOME and $PATH", &args).unwrap(), "$HOME and $PATH");
         assert!(expand("${V", &args).is_err());
         assert!(expand("${1X}", &args).is_err());
     }

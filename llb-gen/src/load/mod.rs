@@ -32,34 +32,20 @@ pub struct Loaded {
 
 /// Loads and validates a spec. `file` names it in diagnostics; `build_args` are the values
 /// `${NAME}` refers to.
-pub fn load(
-    file: &str,
-    bytes: &[u8],
-    build_args: &BTreeMap<String, String>,
-) -> Result<Loaded, Diagnostics> {
+pub fn load(file: &str, bytes: &[u8], build_args: &BTreeMap<String, String>) -> Result<Loaded, Diagnostics> {
     let text = match std::str::from_utf8(bytes) {
         Ok(t) => t,
         Err(e) => return Err(not_utf8(file, bytes, e.valid_up_to())),
     };
-    let mut cx = Cx {
-        src: text,
-        diags: Vec::new(),
-    };
+    let mut cx = Cx { src: text, diags: Vec::new() };
     let spec = cx.run(bytes.len(), build_args);
     let mut diags = cx.diags;
     diags.sort_by_key(|d| (d.span.start, d.severity));
     diags.dedup();
     let has_errors = diags.iter().any(|d| d.severity == Severity::Error);
-    let diagnostics = Diagnostics {
-        file: file.into(),
-        source: text.into(),
-        items: diags,
-    };
+    let diagnostics = Diagnostics { file: file.into(), source: text.into(), items: diags };
     match spec {
-        Some(spec) if !has_errors => Ok(Loaded {
-            spec,
-            warnings: diagnostics,
-        }),
+        Some(spec) if !has_errors => Ok(Loaded { spec, warnings: diagnostics }),
         _ => Err(diagnostics),
     }
 }
@@ -67,25 +53,12 @@ pub fn load(
 fn not_utf8(file: &str, bytes: &[u8], valid_up_to: usize) -> Diagnostics {
     let valid = &bytes[..valid_up_to];
     let line = valid.iter().filter(|&&b| b == b'\n').count() as u32 + 1;
-    let line_start = valid
-        .iter()
-        .rposition(|&b| b == b'\n')
-        .map(|i| i + 1)
-        .unwrap_or(0);
-    let column = String::from_utf8_lossy(&valid[line_start..])
-        .chars()
-        .count() as u32
-        + 1;
+    let line_start = valid.iter().rposition(|&b| b == b'\n').map(|i| i + 1).unwrap_or(0);
+    let column = String::from_utf8_lossy(&valid[line_start..]).chars().count() as u32 + 1;
     Diagnostics {
         file: file.into(),
         source: String::from_utf8_lossy(bytes).into_owned(),
-        items: vec![
-            Diagnostic::error(
-                Span::point(line, column),
-                "the spec is not valid UTF-8 text",
-            )
-            .hint("save the file as UTF-8"),
-        ],
+        items: vec![Diagnostic::error(Span::point(line, column), "the spec is not valid UTF-8 text").hint("save the file as UTF-8")],
     }
 }
 
@@ -95,23 +68,12 @@ pub(crate) struct Cx<'a> {
 }
 
 impl<'a> Cx<'a> {
-    pub(crate) fn error(
-        &mut self,
-        span: Span,
-        message: impl Into<String>,
-        hint: impl Into<String>,
-    ) {
+    pub(crate) fn error(&mut self, span: Span, message: impl Into<String>, hint: impl Into<String>) {
         self.diags.push(Diagnostic::error(span, message).hint(hint));
     }
 
-    pub(crate) fn warning(
-        &mut self,
-        span: Span,
-        message: impl Into<String>,
-        hint: impl Into<String>,
-    ) {
-        self.diags
-            .push(Diagnostic::warning(span, message).hint(hint));
+    pub(crate) fn warning(&mut self, span: Span, message: impl Into<String>, hint: impl Into<String>) {
+        self.diags.push(Diagnostic::warning(span, message).hint(hint));
     }
 
     fn run(&mut self, len: usize, build_args: &BTreeMap<String, String>) -> Option<Spec> {
@@ -123,16 +85,8 @@ impl<'a> Cx<'a> {
             );
             return None;
         }
-        if self
-            .src
-            .lines()
-            .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#'))
-        {
-            self.error(
-                Span::point(1, 1),
-                "the spec is empty",
-                "a minimal goapp.yaml is one line: `name: myapp`",
-            );
+        if self.src.lines().all(|l| l.trim().is_empty() || l.trim_start().starts_with('#')) {
+            self.error(Span::point(1, 1), "the spec is empty", "a minimal goapp.yaml is one line: `name: myapp`");
             return None;
         }
         if let Some(pos) = flow_too_deep(self.src) {
@@ -143,9 +97,7 @@ impl<'a> Cx<'a> {
             );
             return None;
         }
-        let options = LoaderOptions::default()
-            .error_on_duplicate_keys(true)
-            .prevent_coercion(true);
+        let options = LoaderOptions::default().error_on_duplicate_keys(true).prevent_coercion(true);
         let mut root = match marked_yaml::parse_yaml_with_options(0, self.src, options) {
             Ok(root) => root,
             Err(e) => {
@@ -166,15 +118,8 @@ impl<'a> Cx<'a> {
             Err(_) if schema_errors => return None,
             Err(e) => {
                 // The tree fits the schema, so this is a gap between the schema and the types.
-                let span = e
-                    .start_mark()
-                    .map(|m| Span::point(m.line() as u32, m.column() as u32))
-                    .unwrap_or(Span::point(1, 1));
-                self.error(
-                    span,
-                    format!("the spec could not be read: {e}"),
-                    "check this value against the spec reference",
-                );
+                let span = e.start_mark().map(|m| Span::point(m.line() as u32, m.column() as u32)).unwrap_or(Span::point(1, 1));
+                self.error(span, format!("the spec could not be read: {e}"), "check this value against the spec reference");
                 return None;
             }
         };
@@ -184,93 +129,34 @@ impl<'a> Cx<'a> {
     fn load_error(&mut self, e: LoadError) {
         match e {
             LoadError::TopLevelMustBeMapping(m) | LoadError::TopLevelMustBeSequence(m) => {
-                let first = self
-                    .src
-                    .lines()
-                    .map(str::trim)
-                    .find(|l| !l.is_empty() && !l.starts_with('#'))
-                    .unwrap_or("");
-                let word = first
-                    .split_whitespace()
-                    .next()
-                    .unwrap_or("")
-                    .to_ascii_uppercase();
-                let hint = if [
-                    "FROM",
-                    "RUN",
-                    "COPY",
-                    "ADD",
-                    "ARG",
-                    "WORKDIR",
-                    "ENTRYPOINT",
-                    "CMD",
-                    "ENV",
-                    "EXPOSE",
-                ]
-                .contains(&word.as_str())
-                {
+                let first = self.src.lines().map(str::trim).find(|l| !l.is_empty() && !l.starts_with('#')).unwrap_or("");
+                let word = first.split_whitespace().next().unwrap_or("").to_ascii_uppercase();
+                let hint = if ["FROM", "RUN", "COPY", "ADD", "ARG", "WORKDIR", "ENTRYPOINT", "CMD", "ENV", "EXPOSE"].contains(&word.as_str()) {
                     "this looks like a Dockerfile; goapp reads a YAML spec such as `name: myapp`"
                 } else {
                     "write the spec as `key: value` lines, starting with `name: myapp`"
                 };
-                self.error(
-                    marker_span(&m),
-                    "the spec must be a YAML mapping of keys to values",
-                    hint,
-                );
+                self.error(marker_span(&m), "the spec must be a YAML mapping of keys to values", hint);
             }
             LoadError::DuplicateKey(d) => {
                 let first = self.scalar_span(&d.prev_key);
                 self.error(
                     self.scalar_span(&d.key),
                     format!("`{}` is set twice", d.key.as_str()),
-                    format!(
-                        "it was first set on line {}; keep one of them",
-                        first.start.line
-                    ),
+                    format!("it was first set on line {}; keep one of them", first.start.line),
                 );
             }
-            LoadError::UnexpectedAnchor(m) => self.error(
-                marker_span(&m),
-                "YAML anchors and aliases are not supported",
-                "write the value out in full",
-            ),
-            LoadError::UnexpectedTag(m) => self.error(
-                marker_span(&m),
-                "YAML tags (`!name`) are not supported",
-                "remove the tag",
-            ),
-            LoadError::MappingKeyMustBeScalar(m) => self.error(
-                marker_span(&m),
-                "a key must be a plain word",
-                "write keys as `key: value`",
-            ),
+            LoadError::UnexpectedAnchor(m) => self.error(marker_span(&m), "YAML anchors and aliases are not supported", "write the value out in full"),
+            LoadError::UnexpectedTag(m) => self.error(marker_span(&m), "YAML tags (`!name`) are not supported", "remove the tag"),
+            LoadError::MappingKeyMustBeScalar(m) => self.error(marker_span(&m), "a key must be a plain word", "write keys as `key: value`"),
             LoadError::ScanError(m, se) => {
-                let tab_line = self
-                    .src
-                    .lines()
-                    .position(|l| l[..l.len() - l.trim_start().len()].contains('\t'));
+                let tab_line = self.src.lines().position(|l| l[..l.len() - l.trim_start().len()].contains('\t'));
                 match tab_line {
                     Some(i) => {
-                        let col = self
-                            .src
-                            .lines()
-                            .nth(i)
-                            .unwrap_or("")
-                            .find('\t')
-                            .unwrap_or(0) as u32
-                            + 1;
-                        self.error(
-                            Span::point(i as u32 + 1, col),
-                            "a tab is used for indentation",
-                            "YAML indentation must use spaces, not tabs",
-                        )
+                        let col = self.src.lines().nth(i).unwrap_or("").find('\t').unwrap_or(0) as u32 + 1;
+                        self.error(Span::point(i as u32 + 1, col), "a tab is used for indentation", "YAML indentation must use spaces, not tabs")
                     }
-                    None => self.error(
-                        marker_span(&m),
-                        format!("invalid YAML: {}", se.info()),
-                        "check the indentation and quoting around this point",
-                    ),
+                    None => self.error(marker_span(&m), format!("invalid YAML: {}", se.info()), "check the indentation and quoting around this point"),
                 }
             }
         }
@@ -287,18 +173,10 @@ impl<'a> Cx<'a> {
         match node {
             Node::Scalar(s) => self.scalar_span(s),
             // A mapping is shown at its first key.
-            Node::Mapping(m) if !m.is_empty() => {
-                self.scalar_span(m.keys().next().expect("not empty"))
-            }
+            Node::Mapping(m) if !m.is_empty() => self.scalar_span(m.keys().next().expect("not empty")),
             _ => {
                 let sp = node.span();
-                let start = sp
-                    .start()
-                    .map(|m| Pos {
-                        line: m.line() as u32,
-                        column: m.column() as u32,
-                    })
-                    .unwrap_or(Pos { line: 1, column: 1 });
+                let start = sp.start().map(|m| Pos { line: m.line() as u32, column: m.column() as u32 }).unwrap_or(Pos { line: 1, column: 1 });
                 Span { start, end: start }
             }
         }
@@ -323,10 +201,7 @@ fn flow_too_deep(src: &str) -> Option<Pos> {
                 (None, '[' | '{') => {
                     depth += 1;
                     if depth > MAX_FLOW_DEPTH {
-                        return Some(Pos {
-                            line: li as u32 + 1,
-                            column: ci as u32 + 1,
-                        });
+                        return Some(Pos { line: li as u32 + 1, column: ci as u32 + 1 });
                     }
                 }
                 (None, ']' | '}') => depth = depth.saturating_sub(1),
@@ -341,11 +216,7 @@ fn flow_too_deep(src: &str) -> Option<Pos> {
 fn strip_extensions(node: &mut Node) {
     match node {
         Node::Mapping(m) => {
-            let ext: Vec<_> = m
-                .keys()
-                .filter(|k| k.as_str().starts_with("x-"))
-                .cloned()
-                .collect();
+            let ext: Vec<_> = m.keys().filter(|k| k.as_str().starts_with("x-")).cloned().collect();
             for k in ext {
                 m.remove(&k);
             }

@@ -17,15 +17,7 @@ use super::Cx;
 /// Bases that are image references or well-known images: not available yet.
 const IMAGE_BASES: &[&str] = &["distroless", "alpine", "debian"];
 /// Environment variables goapp sets for `go build` itself.
-const RESERVED_GO_ENV: &[&str] = &[
-    "GOOS",
-    "GOARCH",
-    "GOARM",
-    "GOAMD64",
-    "CGO_ENABLED",
-    "GOCACHE",
-    "GOMODCACHE",
-];
+const RESERVED_GO_ENV: &[&str] = &["GOOS", "GOARCH", "GOARM", "GOAMD64", "CGO_ENABLED", "GOCACHE", "GOMODCACHE"];
 /// `go build` flags that have a spec field of their own.
 const FLAG_FIELDS: &[(&str, &str)] = &[
     ("-o", "the binary's path is set by goapp"),
@@ -43,70 +35,42 @@ impl Cx<'_> {
         self.check_name(&raw.name, "name");
         let whole = raw.name.span;
         let module = match raw.module {
-            Some(m) => self.relative_path(&m, "module", "the directory holding go.mod, relative to the build context, e.g. `.` or `services/api`").map(|v| Spanned::new(v, m.span)),
+            Some(m) => self
+                .relative_path(&m, "module", "the directory holding go.mod, relative to the build context, e.g. `.` or `services/api`")
+                .map(|v| Spanned::new(v, m.span)),
             None => Some(Spanned::new(".".to_string(), whole)),
         };
         let go_raw = raw.go.map(|g| g.value);
         let go = self.go(go_raw.as_ref(), whole);
-        let targets = self.targets(
-            &raw.name,
-            raw.main.as_ref(),
-            raw.targets.as_deref(),
-            go_raw.as_ref(),
-        );
-        let platforms = raw
-            .platforms
-            .as_deref()
-            .map(|p| self.platforms(p))
-            .unwrap_or_default();
+        let targets = self.targets(&raw.name, raw.main.as_ref(), raw.targets.as_deref(), go_raw.as_ref());
+        let platforms = raw.platforms.as_deref().map(|p| self.platforms(p)).unwrap_or_default();
         let runtime = self.runtime(raw.runtime.map(|r| r.value), &targets, whole);
         if self.error_count() > errors_before {
             return None;
         }
-        Some(Spec {
-            name: raw.name,
-            module: module?,
-            targets,
-            platforms,
-            go: go?,
-            runtime: runtime?,
-        })
+        Some(Spec { name: raw.name, module: module?, targets, platforms, go: go?, runtime: runtime? })
     }
 
     fn error_count(&self) -> usize {
-        self.diags
-            .iter()
-            .filter(|d| d.severity == crate::Severity::Error)
-            .count()
+        self.diags.iter().filter(|d| d.severity == crate::Severity::Error).count()
     }
 
     fn check_name(&mut self, name: &Spanned<String>, what: &str) -> bool {
         let v = &name.value;
         let ok = !v.is_empty()
             && v.len() <= 128
-            && v.bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
+            && v.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
             && v.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
             && v.bytes().last().is_some_and(|b| b.is_ascii_alphanumeric());
         if !ok {
-            let suggestion: String = v
-                .to_ascii_lowercase()
-                .chars()
-                .map(|c| {
-                    if c.is_ascii_alphanumeric() || "._-".contains(c) {
-                        c
-                    } else {
-                        '-'
-                    }
-                })
-                .collect();
+            let suggestion: String = v.to_ascii_lowercase().chars().map(|c| if c.is_ascii_alphanumeric() || "._-".contains(c) { c } else { '-' }).collect();
             let suggestion = suggestion.trim_matches(|c: char| !c.is_ascii_alphanumeric());
-            let example = if suggestion.is_empty() {
-                "myapp"
-            } else {
-                suggestion
-            };
-            self.error(name.span, format!("`{v}` is not a valid {what}"), format!("use lower-case letters, digits, `.`, `_` and `-`, starting and ending with a letter or digit, e.g. `{example}`"));
+            let example = if suggestion.is_empty() { "myapp" } else { suggestion };
+            self.error(
+                name.span,
+                format!("`{v}` is not a valid {what}"),
+                format!("use lower-case letters, digits, `.`, `_` and `-`, starting and ending with a letter or digit, e.g. `{example}`"),
+            );
         }
         ok
     }
@@ -115,48 +79,22 @@ impl Cx<'_> {
     fn relative_path(&mut self, p: &Spanned<String>, what: &str, example: &str) -> Option<String> {
         let v = p.value.trim_end_matches('/');
         if v.starts_with('/') || v.contains('\\') || v.split('/').any(|c| c == "..") {
-            self.error(
-                p.span,
-                format!("`{}` is not inside the build context", p.value),
-                format!("`{what}` is {example}"),
-            );
+            self.error(p.span, format!("`{}` is not inside the build context", p.value), format!("`{what}` is {example}"));
             return None;
         }
-        let clean: Vec<&str> = v
-            .split('/')
-            .filter(|c| !c.is_empty() && *c != ".")
-            .collect();
-        Some(if clean.is_empty() {
-            ".".to_string()
-        } else {
-            clean.join("/")
-        })
+        let clean: Vec<&str> = v.split('/').filter(|c| !c.is_empty() && *c != ".").collect();
+        Some(if clean.is_empty() { ".".to_string() } else { clean.join("/") })
     }
 
     /// A Go package, in the `./dir` form `go build` needs (a bare `cmd/app` would be read as
     /// an import path of the standard library).
     fn main_package(&mut self, p: &Spanned<String>, what: &str) -> Option<Spanned<String>> {
         if p.value.contains("...") {
-            self.error(
-                p.span,
-                format!("`{}` names several packages", p.value),
-                format!("`{what}` is one main package; list each binary under `targets`"),
-            );
+            self.error(p.span, format!("`{}` names several packages", p.value), format!("`{what}` is one main package; list each binary under `targets`"));
             return None;
         }
-        let rel = self.relative_path(
-            p,
-            what,
-            "a package directory relative to `module`, e.g. `./cmd/server`",
-        )?;
-        Some(Spanned::new(
-            if rel == "." {
-                ".".into()
-            } else {
-                format!("./{rel}")
-            },
-            p.span,
-        ))
+        let rel = self.relative_path(p, what, "a package directory relative to `module`, e.g. `./cmd/server`")?;
+        Some(Spanned::new(if rel == "." { ".".into() } else { format!("./{rel}") }, p.span))
     }
 
     fn env(&mut self, env: &Env, what: &str, reserved: &[&str]) -> Vec<(String, String)> {
@@ -172,11 +110,7 @@ impl Cx<'_> {
                 continue;
             }
             if reserved.contains(&k.as_str()) {
-                self.error(
-                    v.span,
-                    format!("`{k}` cannot be set in `{what}`"),
-                    "goapp sets it for each target platform and build; remove it",
-                );
+                self.error(v.span, format!("`{k}` cannot be set in `{what}`"), "goapp sets it for each target platform and build; remove it");
                 continue;
             }
             out.push((k.clone(), v.value.0.clone()));
@@ -187,18 +121,11 @@ impl Cx<'_> {
     fn tags(&mut self, tags: Option<&Vec<Spanned<String>>>) -> Vec<String> {
         let mut out = Vec::new();
         for t in tags.into_iter().flatten() {
-            let ok = !t.value.is_empty()
-                && t.value
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"_.".contains(&b));
+            let ok = !t.value.is_empty() && t.value.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.".contains(&b));
             if ok {
                 out.push(t.value.clone());
             } else {
-                self.error(
-                    t.span,
-                    format!("`{}` is not a build tag", t.value),
-                    "a build tag is letters, digits, `_` and `.`; list each tag as its own item",
-                );
+                self.error(t.span, format!("`{}` is not a build tag", t.value), "a build tag is letters, digits, `_` and `.`; list each tag as its own item");
             }
         }
         out
@@ -208,16 +135,9 @@ impl Cx<'_> {
         let mut out = Vec::new();
         for f in flags {
             let name = f.value.split('=').next().unwrap_or("");
-            let name = name
-                .strip_prefix("--")
-                .map(|n| format!("-{n}"))
-                .unwrap_or(name.to_string());
+            let name = name.strip_prefix("--").map(|n| format!("-{n}")).unwrap_or(name.to_string());
             if !f.value.starts_with('-') {
-                self.error(
-                    f.span,
-                    format!("`{}` is not a `go build` flag", f.value),
-                    "flags start with `-`, e.g. `-trimpath`; packages go in `main`",
-                );
+                self.error(f.span, format!("`{}` is not a `go build` flag", f.value), "flags start with `-`, e.g. `-trimpath`; packages go in `main`");
             } else if let Some((_, why)) = FLAG_FIELDS.iter().find(|(n, _)| *n == name) {
                 self.error(f.span, format!("`{name}` cannot be given in flags"), *why);
             } else {
@@ -241,11 +161,7 @@ impl Cx<'_> {
             if is_go_version(&v.value) {
                 go.version = v.clone();
             } else {
-                self.error(
-                    v.span,
-                    format!("`{}` is not a Go release", v.value),
-                    "write a Go release such as \"1.24\" or \"1.24.3\", quoted",
-                );
+                self.error(v.span, format!("`{}` is not a Go release", v.value), "write a Go release such as \"1.24\" or \"1.24.3\", quoted");
                 ok = false;
             }
         }
@@ -258,21 +174,13 @@ impl Cx<'_> {
                 }
             }
             if let Some(v) = &raw.version {
-                self.error(
-                    v.span,
-                    "`go.version` and `go.image` cannot both be set",
-                    "`go.version` picks the image `golang:<version>`: keep one of the two",
-                );
+                self.error(v.span, "`go.version` and `go.image` cannot both be set", "`go.version` picks the image `golang:<version>`: keep one of the two");
                 ok = false;
             }
         }
         if let Some(c) = &raw.cgo {
             if c.value {
-                self.error(
-                    c.span,
-                    "cgo is not supported yet",
-                    "remove `cgo: true`: goapp builds static binaries with CGO_ENABLED=0",
-                );
+                self.error(c.span, "cgo is not supported yet", "remove `cgo: true`: goapp builds static binaries with CGO_ENABLED=0");
                 ok = false;
             }
         }
@@ -280,31 +188,18 @@ impl Cx<'_> {
         if let Some(c) = &raw.module_cache {
             go.module_cache = c.value;
         }
-        go.module_mode = raw
-            .module_mode
-            .as_ref()
-            .map(|m| m.value)
-            .filter(|m| *m != crate::spec::raw::ModMode::Auto);
+        go.module_mode = raw.module_mode.as_ref().map(|m| m.value).filter(|m| *m != crate::spec::raw::ModMode::Auto);
         ok.then_some(go)
     }
 
-    fn targets(
-        &mut self,
-        name: &Spanned<String>,
-        main: Option<&Spanned<String>>,
-        targets: Option<&[Spanned<RawTarget>]>,
-        go: Option<&RawGo>,
-    ) -> Vec<Target> {
+    fn targets(&mut self, name: &Spanned<String>, main: Option<&Spanned<String>>, targets: Option<&[Spanned<RawTarget>]>, go: Option<&RawGo>) -> Vec<Target> {
         let go_tags = self.tags(go.and_then(|g| g.tags.as_ref()));
         let go_env = self.env(&go.and_then(|g| g.env.clone()), "go.env", RESERVED_GO_ENV);
         let go_flags = match go.and_then(|g| g.flags.as_ref()) {
             Some(f) => self.flags(f),
             None => DEFAULT_FLAGS.iter().map(|f| f.to_string()).collect(),
         };
-        let go_ldflags = go
-            .and_then(|g| g.ldflags.as_ref())
-            .map(|l| l.value.clone())
-            .unwrap_or(DEFAULT_LDFLAGS.to_string());
+        let go_ldflags = go.and_then(|g| g.ldflags.as_ref()).map(|l| l.value.clone()).unwrap_or(DEFAULT_LDFLAGS.to_string());
         let single = |main: Spanned<String>| Target {
             name: name.clone(),
             main,
@@ -324,20 +219,12 @@ impl Cx<'_> {
             return vec![single(main)];
         };
         if let Some(m) = main {
-            self.error(
-                m.span,
-                "`main` and `targets` cannot both be set",
-                "with several binaries, give each its `main` under `targets`, and remove this line",
-            );
+            self.error(m.span, "`main` and `targets` cannot both be set", "with several binaries, give each its `main` under `targets`, and remove this line");
         }
         // A list emptied by earlier errors (its items were reported and removed) is not empty
         // as written.
         if targets.is_empty() && self.error_count() == 0 {
-            self.error(
-                name.span,
-                "`targets` is an empty list",
-                "list at least one target, or remove `targets` to build `main`",
-            );
+            self.error(name.span, "`targets` is an empty list", "list at least one target, or remove `targets` to build `main`");
         }
         let mut out: Vec<Target> = Vec::new();
         for t in targets {
@@ -368,19 +255,8 @@ impl Cx<'_> {
                 Some(f) => self.flags(f),
                 None => go_flags.clone(),
             };
-            let ldflags = t
-                .ldflags
-                .as_ref()
-                .map(|l| l.value.clone())
-                .unwrap_or(go_ldflags.clone());
-            out.push(Target {
-                name: t.name.clone(),
-                main,
-                ldflags,
-                tags,
-                env,
-                flags,
-            });
+            let ldflags = t.ldflags.as_ref().map(|l| l.value.clone()).unwrap_or(go_ldflags.clone());
+            out.push(Target { name: t.name.clone(), main, ldflags, tags, env, flags });
         }
         out
     }
@@ -391,29 +267,17 @@ impl Cx<'_> {
             let p = match llb::Platform::parse(&s.value) {
                 Ok(p) => p,
                 Err(e) => {
-                    self.error(
-                        s.span,
-                        e.to_string(),
-                        format!("platforms Go can build: {}", golang::COMMON_PLATFORMS),
-                    );
+                    self.error(s.span, e.to_string(), format!("platforms Go can build: {}", golang::COMMON_PLATFORMS));
                     continue;
                 }
             };
             if let Err(e) = golang::target(&p) {
-                self.error(
-                    s.span,
-                    e,
-                    format!("platforms Go can build: {}", golang::COMMON_PLATFORMS),
-                );
+                self.error(s.span, e, format!("platforms Go can build: {}", golang::COMMON_PLATFORMS));
                 continue;
             }
             if let Some(first) = out.iter().find(|q| q.value == p) {
                 let line = first.span.start.line;
-                self.error(
-                    s.span,
-                    format!("`{p}` is listed twice"),
-                    format!("it is already listed on line {line}; remove one"),
-                );
+                self.error(s.span, format!("`{p}` is listed twice"), format!("it is already listed on line {line}; remove one"));
                 continue;
             }
             out.push(Spanned::new(p, s.span));
@@ -425,24 +289,13 @@ impl Cx<'_> {
         match parse_user(&u.value) {
             Ok(user) => Some(user),
             Err(e) => {
-                self.error(
-                    u.span,
-                    e,
-                    format!(
-                        "`{what}` is `nonroot` (65532), `root`, or a numeric `uid` or `uid:gid`"
-                    ),
-                );
+                self.error(u.span, e, format!("`{what}` is `nonroot` (65532), `root`, or a numeric `uid` or `uid:gid`"));
                 None
             }
         }
     }
 
-    fn runtime(
-        &mut self,
-        raw: Option<RawRuntime>,
-        targets: &[Target],
-        whole: Span,
-    ) -> Option<Runtime> {
+    fn runtime(&mut self, raw: Option<RawRuntime>, targets: &[Target], whole: Span) -> Option<Runtime> {
         let raw = raw.unwrap_or_else(empty_runtime);
         let before = self.error_count();
         let base = match &raw.base {
@@ -451,15 +304,17 @@ impl Cx<'_> {
                 "static" => Spanned::new(Base::Static, b.span),
                 "scratch" => Spanned::new(Base::Scratch, b.span),
                 other if IMAGE_BASES.contains(&other) || other.contains([':', '/', '.']) => {
-                    self.error(b.span, format!("the base `{other}` is not supported yet"), "use `static` (CA certificates, zoneinfo, users, /tmp) or `scratch` (nothing but your files)");
+                    self.error(
+                        b.span,
+                        format!("the base `{other}` is not supported yet"),
+                        "use `static` (CA certificates, zoneinfo, users, /tmp) or `scratch` (nothing but your files)",
+                    );
                     Spanned::new(Base::Static, b.span)
                 }
                 other => {
                     let mut names = Base::NAMES.to_vec();
                     names.extend(IMAGE_BASES);
-                    let hint = did_you_mean(other, &names, || {
-                        format!("the bases are: {}", Base::NAMES.join(", "))
-                    });
+                    let hint = did_you_mean(other, &names, || format!("the bases are: {}", Base::NAMES.join(", ")));
                     self.error(b.span, format!("unknown base `{other}`"), hint);
                     Spanned::new(Base::Static, b.span)
                 }
@@ -470,29 +325,24 @@ impl Cx<'_> {
             Some(u) => {
                 let user = self.user(u, "runtime.user").unwrap_or(User::NONROOT);
                 if user.uid == 0 {
-                    self.warning(u.span, "the program runs as root", "run as `nonroot` unless the program needs root: a process escaping the container keeps its user");
+                    self.warning(
+                        u.span,
+                        "the program runs as root",
+                        "run as `nonroot` unless the program needs root: a process escaping the container keeps its user",
+                    );
                 }
                 Spanned::new(user, u.span)
             }
         };
-        let workdir = raw.workdir.as_ref().and_then(|w| {
-            self.absolute_path(w, "`runtime.workdir`")
-                .map(|p| Spanned::new(p, w.span))
-        });
+        let workdir = raw.workdir.as_ref().and_then(|w| self.absolute_path(w, "`runtime.workdir`").map(|p| Spanned::new(p, w.span)));
         let entrypoint = match &raw.entrypoint {
             None => 0,
             Some(e) => match targets.iter().position(|t| t.name.value == e.value) {
                 Some(i) => i,
                 None => {
                     let names: Vec<&str> = targets.iter().map(|t| t.name.value.as_str()).collect();
-                    let hint = did_you_mean(&e.value, &names, || {
-                        format!("the targets are: {}", names.join(", "))
-                    });
-                    self.error(
-                        e.span,
-                        format!("there is no target named `{}`", e.value),
-                        hint,
-                    );
+                    let hint = did_you_mean(&e.value, &names, || format!("the targets are: {}", names.join(", ")));
+                    self.error(e.span, format!("there is no target named `{}`", e.value), hint);
                     0
                 }
             },
@@ -510,11 +360,7 @@ impl Cx<'_> {
         if let Some(l) = &raw.labels {
             for (k, v) in &l.value {
                 if k.is_empty() || k.chars().any(|c| c.is_whitespace() || c.is_control()) {
-                    self.error(
-                        v.span,
-                        format!("`{k}` is not a valid label name"),
-                        "a label name has no spaces, e.g. `org.opencontainers.image.vendor`",
-                    );
+                    self.error(v.span, format!("`{k}` is not a valid label name"), "a label name has no spaces, e.g. `org.opencontainers.image.vendor`");
                 } else {
                     labels.insert(k.clone(), v.value.0.clone());
                 }
@@ -523,13 +369,15 @@ impl Cx<'_> {
         let mut annotations = BTreeMap::new();
         if let Some(a) = &raw.annotations {
             for (k, v) in &a.value {
-                let ok = !k.is_empty()
-                    && k.chars()
-                        .all(|c| c.is_ascii_alphanumeric() || "._-/".contains(c));
+                let ok = !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || "._-/".contains(c));
                 if ok {
                     annotations.insert(k.clone(), v.value.0.clone());
                 } else {
-                    self.error(v.span, format!("`{k}` is not a valid annotation name"), "an annotation name is letters, digits, `.`, `_`, `-` and `/`, e.g. `org.opencontainers.image.description`");
+                    self.error(
+                        v.span,
+                        format!("`{k}` is not a valid annotation name"),
+                        "an annotation name is letters, digits, `.`, `_`, `-` and `/`, e.g. `org.opencontainers.image.description`",
+                    );
                 }
             }
         }
@@ -537,52 +385,25 @@ impl Cx<'_> {
         for v in raw.volumes.iter().flatten() {
             if let Some(p) = self.absolute_path(v, "a volume") {
                 if volumes.contains(&p) {
-                    self.error(
-                        v.span,
-                        format!("the volume `{p}` is listed twice"),
-                        "remove one of them",
-                    );
+                    self.error(v.span, format!("the volume `{p}` is listed twice"), "remove one of them");
                 } else {
                     volumes.push(p);
                 }
             }
         }
-        let stop_signal = raw
-            .stop_signal
-            .as_ref()
-            .and_then(|s| match parse_signal(&s.value) {
-                Ok(sig) => Some(sig),
-                Err(e) => {
-                    self.error(
-                        s.span,
-                        e,
-                        "use a signal name such as SIGTERM, SIGINT or SIGQUIT, or its number",
-                    );
-                    None
-                }
-            });
-        let files: Vec<FileCopy> = raw
-            .files
-            .iter()
-            .flatten()
-            .filter_map(|f| self.file(&f.value))
-            .collect();
-        let healthcheck = raw
-            .healthcheck
-            .as_ref()
-            .and_then(|h| self.healthcheck(&h.value, h.span, targets, &files, base.value));
+        let stop_signal = raw.stop_signal.as_ref().and_then(|s| match parse_signal(&s.value) {
+            Ok(sig) => Some(sig),
+            Err(e) => {
+                self.error(s.span, e, "use a signal name such as SIGTERM, SIGINT or SIGQUIT, or its number");
+                None
+            }
+        });
+        let files: Vec<FileCopy> = raw.files.iter().flatten().filter_map(|f| self.file(&f.value)).collect();
+        let healthcheck = raw.healthcheck.as_ref().and_then(|h| self.healthcheck(&h.value, h.span, targets, &files, base.value));
         let default_extras = base.value == Base::Static;
         let runtime = Runtime {
-            ca_certificates: raw
-                .ca_certificates
-                .as_ref()
-                .map(|c| c.value)
-                .unwrap_or(default_extras),
-            tzdata: raw
-                .tzdata
-                .as_ref()
-                .map(|c| c.value)
-                .unwrap_or(default_extras),
+            ca_certificates: raw.ca_certificates.as_ref().map(|c| c.value).unwrap_or(default_extras),
+            tzdata: raw.tzdata.as_ref().map(|c| c.value).unwrap_or(default_extras),
             base,
             user,
             workdir,
@@ -603,45 +424,22 @@ impl Cx<'_> {
     fn absolute_path(&mut self, p: &Spanned<String>, what: &str) -> Option<String> {
         let v = &p.value;
         if !v.starts_with('/') || v.split('/').any(|c| c == "..") || v.contains('\\') {
-            self.error(
-                p.span,
-                format!("`{v}` is not an absolute path in the image"),
-                format!("{what} is an absolute path, such as `/data`"),
-            );
+            self.error(p.span, format!("`{v}` is not an absolute path in the image"), format!("{what} is an absolute path, such as `/data`"));
             return None;
         }
-        let clean: Vec<&str> = v
-            .split('/')
-            .filter(|c| !c.is_empty() && *c != ".")
-            .collect();
+        let clean: Vec<&str> = v.split('/').filter(|c| !c.is_empty() && *c != ".").collect();
         Some(format!("/{}", clean.join("/")))
     }
 
     fn file(&mut self, f: &RawFile) -> Option<FileCopy> {
-        let src = self.relative_path(
-            &f.src,
-            "src",
-            "a path relative to the build context, e.g. `config/app.toml` or `static/`",
-        );
+        let src = self.relative_path(&f.src, "src", "a path relative to the build context, e.g. `config/app.toml` or `static/`");
         let dest_dir = f.dest.value.ends_with('/');
-        let dest = self.absolute_path(&f.dest, "`dest`").map(|d| {
-            if dest_dir && d != "/" {
-                format!("{d}/")
-            } else {
-                d
-            }
-        });
-        let mode = f.mode.as_ref().and_then(|m| {
-            match u32::from_str_radix(m.value.trim_start_matches("0o"), 8) {
-                Ok(v) if v <= 0o7777 && !m.value.is_empty() => Some(v),
-                _ => {
-                    self.error(
-                        m.span,
-                        format!("`{}` is not a file mode", m.value),
-                        "write the permission bits in octal, quoted, e.g. \"0644\" or \"0755\"",
-                    );
-                    None
-                }
+        let dest = self.absolute_path(&f.dest, "`dest`").map(|d| if dest_dir && d != "/" { format!("{d}/") } else { d });
+        let mode = f.mode.as_ref().and_then(|m| match u32::from_str_radix(m.value.trim_start_matches("0o"), 8) {
+            Ok(v) if v <= 0o7777 && !m.value.is_empty() => Some(v),
+            _ => {
+                self.error(m.span, format!("`{}` is not a file mode", m.value), "write the permission bits in octal, quoted, e.g. \"0644\" or \"0755\"");
+                None
             }
         });
         let owner = match &f.owner {
@@ -651,42 +449,27 @@ impl Cx<'_> {
         if f.mode.is_some() && mode.is_none() {
             return None;
         }
-        Some(FileCopy {
-            src: Spanned::new(src?, f.src.span),
-            dest: dest?,
-            mode,
-            owner,
-        })
+        Some(FileCopy { src: Spanned::new(src?, f.src.span), dest: dest?, mode, owner })
     }
 
-    fn healthcheck(
-        &mut self,
-        h: &RawHealthcheck,
-        span: Span,
-        targets: &[Target],
-        files: &[FileCopy],
-        base: Base,
-    ) -> Option<Healthcheck> {
+    fn healthcheck(&mut self, h: &RawHealthcheck, span: Span, targets: &[Target], files: &[FileCopy], base: Base) -> Option<Healthcheck> {
         let Some(first) = h.command.first() else {
-            self.error(
-                span,
-                "the health check has an empty `command`",
-                "give the program to run and its arguments, e.g. `command: [hello, --health]`",
-            );
+            self.error(span, "the health check has an empty `command`", "give the program to run and its arguments, e.g. `command: [hello, --health]`");
             return None;
         };
         let program = if let Some(t) = targets.iter().find(|t| t.name.value == first.value) {
             format!("{BIN_DIR}/{}", t.name.value)
         } else if first.value.starts_with('/') {
-            let ours = targets
-                .iter()
-                .any(|t| format!("{BIN_DIR}/{}", t.name.value) == first.value)
-                || files.iter().any(|f| f.dest == first.value);
+            let ours = targets.iter().any(|t| format!("{BIN_DIR}/{}", t.name.value) == first.value) || files.iter().any(|f| f.dest == first.value);
             if !ours {
                 self.error(
                     first.span,
                     format!("`{}` is not in the image", first.value),
-                    format!("the {} base has no shell or tools: run one of the app's targets ({}) or a file added with `files`", base.name(), target_names(targets)),
+                    format!(
+                        "the {} base has no shell or tools: run one of the app's targets ({}) or a file added with `files`",
+                        base.name(),
+                        target_names(targets)
+                    ),
                 );
                 return None;
             }
@@ -694,67 +477,38 @@ impl Cx<'_> {
         } else {
             let names: Vec<&str> = targets.iter().map(|t| t.name.value.as_str()).collect();
             let hint = did_you_mean(&first.value, &names, || {
-                format!(
-                    "the command runs without a shell: start it with a target name ({}) or an absolute path",
-                    target_names(targets)
-                )
+                format!("the command runs without a shell: start it with a target name ({}) or an absolute path", target_names(targets))
             });
-            self.error(
-                first.span,
-                format!("`{}` is not a target of the app", first.value),
-                hint,
-            );
+            self.error(first.span, format!("`{}` is not a target of the app", first.value), hint);
             return None;
         };
         let mut command = vec![program];
         command.extend(h.command[1..].iter().map(|a| a.value.clone()));
-        let mut duration =
-            |d: &Option<Spanned<String>>, what: &str, min: i64| -> Option<Option<i64>> {
-                match d {
-                    None => Some(None),
-                    Some(d) => match parse_duration(&d.value) {
-                        Ok(ns) if ns >= min => Some(Some(ns)),
-                        Ok(_) => {
-                            self.error(
-                                d.span,
-                                format!("`{what}` is too short"),
-                                format!(
-                                    "`{what}` must be at least {}",
-                                    if min > 0 { "1ms" } else { "0s" }
-                                ),
-                            );
-                            None
-                        }
-                        Err(e) => {
-                            self.error(
-                                d.span,
-                                e,
-                                "write a duration such as `30s`, `1m30s` or `500ms`",
-                            );
-                            None
-                        }
-                    },
-                }
-            };
+        let mut duration = |d: &Option<Spanned<String>>, what: &str, min: i64| -> Option<Option<i64>> {
+            match d {
+                None => Some(None),
+                Some(d) => match parse_duration(&d.value) {
+                    Ok(ns) if ns >= min => Some(Some(ns)),
+                    Ok(_) => {
+                        self.error(d.span, format!("`{what}` is too short"), format!("`{what}` must be at least {}", if min > 0 { "1ms" } else { "0s" }));
+                        None
+                    }
+                    Err(e) => {
+                        self.error(d.span, e, "write a duration such as `30s`, `1m30s` or `500ms`");
+                        None
+                    }
+                },
+            }
+        };
         let interval = duration(&h.interval, "interval", 1_000_000);
         let timeout = duration(&h.timeout, "timeout", 1_000_000);
         let start_period = duration(&h.start_period, "start_period", 0);
-        Some(Healthcheck {
-            command,
-            interval: interval?,
-            timeout: timeout?,
-            start_period: start_period?,
-            retries: h.retries.as_ref().map(|r| r.value),
-        })
+        Some(Healthcheck { command, interval: interval?, timeout: timeout?, start_period: start_period?, retries: h.retries.as_ref().map(|r| r.value) })
     }
 }
 
 fn target_names(targets: &[Target]) -> String {
-    targets
-        .iter()
-        .map(|t| format!("`{}`", t.name.value))
-        .collect::<Vec<_>>()
-        .join(", ")
+    targets.iter().map(|t| format!("`{}`", t.name.value)).collect::<Vec<_>>().join(", ")
 }
 
 fn empty_runtime() -> RawRuntime {
@@ -779,18 +533,11 @@ fn empty_runtime() -> RawRuntime {
 
 fn is_go_version(v: &str) -> bool {
     let parts: Vec<&str> = v.split('.').collect();
-    (2..=3).contains(&parts.len())
-        && parts[0] == "1"
-        && parts
-            .iter()
-            .all(|p| !p.is_empty() && p.len() <= 4 && p.bytes().all(|b| b.is_ascii_digit()))
+    (2..=3).contains(&parts.len()) && parts[0] == "1" && parts.iter().all(|p| !p.is_empty() && p.len() <= 4 && p.bytes().all(|b| b.is_ascii_digit()))
 }
 
 fn is_env_name(v: &str) -> bool {
-    v.bytes()
-        .next()
-        .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
-        && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    v.bytes().next().is_some_and(|b| b.is_ascii_alphabetic() || b == b'_') && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
 pub(crate) fn parse_port(v: &str) -> Result<Port, String> {
@@ -801,10 +548,7 @@ pub(crate) fn parse_port(v: &str) -> Result<Port, String> {
         _ => return Err(format!("`{proto}` is not a port protocol")),
     };
     match num.parse::<u32>() {
-        Ok(n) if (1..=65535).contains(&n) => Ok(Port {
-            number: n as u16,
-            protocol,
-        }),
+        Ok(n) if (1..=65535).contains(&n) => Ok(Port { number: n as u16, protocol }),
         _ => Err(format!("`{v}` is not a port")),
     }
 }
@@ -819,42 +563,29 @@ pub(crate) fn parse_user(v: &str) -> Result<User, String> {
     let (u, g) = v.split_once(':').unwrap_or((v, v));
     match (id(u), id(g)) {
         (Some(uid), Some(gid)) => Ok(User { uid, gid }),
-        _ if v
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"_-".contains(&b)) =>
-        {
-            Err(format!(
-                "the user `{v}` is not known: the static and scratch bases only know `root` and `nonroot`"
-            ))
+        _ if v.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-".contains(&b)) => {
+            Err(format!("the user `{v}` is not known: the static and scratch bases only know `root` and `nonroot`"))
         }
         _ => Err(format!("`{v}` is not a user")),
     }
 }
 
 const SIGNALS: &[&str] = &[
-    "HUP", "INT", "QUIT", "ILL", "TRAP", "ABRT", "BUS", "FPE", "KILL", "USR1", "SEGV", "USR2",
-    "PIPE", "ALRM", "TERM", "STKFLT", "CHLD", "CONT", "STOP", "TSTP", "TTIN", "TTOU", "URG",
-    "XCPU", "XFSZ", "VTALRM", "PROF", "WINCH", "IO", "PWR", "SYS",
+    "HUP", "INT", "QUIT", "ILL", "TRAP", "ABRT", "BUS", "FPE", "KILL", "USR1", "SEGV", "USR2", "PIPE", "ALRM", "TERM", "STKFLT", "CHLD", "CONT", "STOP",
+    "TSTP", "TTIN", "TTOU", "URG", "XCPU", "XFSZ", "VTALRM", "PROF", "WINCH", "IO", "PWR", "SYS",
 ];
 
 /// A stop signal in the form the engine reads: `SIGTERM`, or a number.
 pub(crate) fn parse_signal(v: &str) -> Result<String, String> {
     if let Ok(n) = v.parse::<u32>() {
-        return if (1..=64).contains(&n) {
-            Ok(n.to_string())
-        } else {
-            Err(format!("`{v}` is not a signal number (1 to 64)"))
-        };
+        return if (1..=64).contains(&n) { Ok(n.to_string()) } else { Err(format!("`{v}` is not a signal number (1 to 64)")) };
     }
     let upper = v.to_ascii_uppercase();
     let name = upper.strip_prefix("SIG").unwrap_or(&upper);
     if SIGNALS.contains(&name) {
         return Ok(format!("SIG{name}"));
     }
-    if let Some(n) = name
-        .strip_prefix("RTMIN+")
-        .or_else(|| name.strip_prefix("RTMAX-"))
-    {
+    if let Some(n) = name.strip_prefix("RTMIN+").or_else(|| name.strip_prefix("RTMAX-")) {
         if n.parse::<u32>().is_ok_and(|n| n <= 30) {
             return Ok(format!("SIG{name}"));
         }
@@ -879,14 +610,10 @@ pub(crate) fn parse_duration(v: &str) -> Result<i64, String> {
         return Err(bad());
     }
     while !rest.is_empty() {
-        let num_len = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
+        let num_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
         let num: f64 = rest[..num_len].parse().map_err(|_| bad())?;
         rest = &rest[num_len..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
+        let unit_len = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
         let scale = match &rest[..unit_len] {
             "ns" => 1.0,
             "us" | "µs" => 1e3,
@@ -934,20 +661,8 @@ mod tests {
     #[test]
     fn users() {
         assert_eq!(parse_user("nonroot"), Ok(User::NONROOT));
-        assert_eq!(
-            parse_user("1000"),
-            Ok(User {
-                uid: 1000,
-                gid: 1000
-            })
-        );
-        assert_eq!(
-            parse_user("1000:2000"),
-            Ok(User {
-                uid: 1000,
-                gid: 2000
-            })
-        );
+        assert_eq!(parse_user("1000"), Ok(User { uid: 1000, gid: 1000 }));
+        assert_eq!(parse_user("1000:2000"), Ok(User { uid: 1000, gid: 2000 }));
         assert!(parse_user("www-data").is_err());
         assert!(parse_user("1000:").is_err());
     }

@@ -23,47 +23,28 @@ impl Cx<'_> {
         // A key written without a value is a mistake even where the key may be left out.
         if is_null(node) {
             let span = self.span(node);
-            self.error(
-                span,
-                format!("`{path}` is empty"),
-                format!("give `{path}` a value, or remove the line"),
-            );
+            self.error(span, format!("`{path}` is empty"), format!("give `{path}` a value, or remove the line"));
             return false;
         }
-        if let Some(alts) = schema
-            .get("anyOf")
-            .or_else(|| schema.get("oneOf"))
-            .and_then(Value::as_array)
-        {
+        if let Some(alts) = schema.get("anyOf").or_else(|| schema.get("oneOf")).and_then(Value::as_array) {
             // An optional field is `anyOf [X, null]`: check against the non-null branch, so
             // that the errors inside it are reported.
-            let real: Vec<&Value> = alts
-                .iter()
-                .filter(|a| resolve(root, a).get("type") != Some(&Value::String("null".into())))
-                .collect();
+            let real: Vec<&Value> = alts.iter().filter(|a| resolve(root, a).get("type") != Some(&Value::String("null".into()))).collect();
             if real.len() == 1 {
                 return self.check_schema(node, real[0], path);
             }
             for alt in &real {
-                let mut trial = Cx {
-                    src: self.src,
-                    diags: Vec::new(),
-                };
+                let mut trial = Cx { src: self.src, diags: Vec::new() };
                 let mut copy = node.clone();
                 if trial.check_schema(&mut copy, alt, path) && trial.diags.is_empty() {
                     return true;
                 }
             }
-            let consts: Vec<&str> = real
-                .iter()
-                .filter_map(|a| resolve(root, a).get("const").and_then(Value::as_str))
-                .collect();
+            let consts: Vec<&str> = real.iter().filter_map(|a| resolve(root, a).get("const").and_then(Value::as_str)).collect();
             if consts.len() == real.len() {
                 if let Node::Scalar(s) = node {
                     let v = s.as_str();
-                    let hint = did_you_mean(v, &consts, || {
-                        format!("`{path}` is one of: {}", consts.join(", "))
-                    });
+                    let hint = did_you_mean(v, &consts, || format!("`{path}` is one of: {}", consts.join(", ")));
                     let span = self.scalar_span(s);
                     self.error(span, format!("`{v}` is not a valid `{path}`"), hint);
                     return false;
@@ -71,11 +52,7 @@ impl Cx<'_> {
             }
             let expected: Vec<String> = real.iter().map(|a| describe(resolve(root, a))).collect();
             let what = expected.join(" or ");
-            self.error(
-                self.span(node),
-                format!("`{path}` must be {what}, not {}", kind(node)),
-                hint_for(&what, path),
-            );
+            self.error(self.span(node), format!("`{path}` must be {what}, not {}", kind(node)), hint_for(&what, path));
             return false;
         }
         let types: Vec<&str> = match schema.get("type") {
@@ -91,19 +68,11 @@ impl Cx<'_> {
             Node::Mapping(map) if types.contains(&"object") => {
                 let props = schema.get("properties").and_then(Value::as_object);
                 let additional = schema.get("additionalProperties");
-                let section = if path.is_empty() {
-                    "the spec".to_string()
-                } else {
-                    format!("`{path}`")
-                };
+                let section = if path.is_empty() { "the spec".to_string() } else { format!("`{path}`") };
                 let mut remove = Vec::new();
                 for (key, value) in map.iter_mut() {
                     let k = key.as_str();
-                    let child = if path.is_empty() {
-                        k.to_string()
-                    } else {
-                        format!("{path}.{k}")
-                    };
+                    let child = if path.is_empty() { k.to_string() } else { format!("{path}.{k}") };
                     if let Some(p) = props.and_then(|p| p.get(k)) {
                         if !self.check_schema(value, p, &child) {
                             remove.push(key.clone());
@@ -116,30 +85,13 @@ impl Cx<'_> {
                         }
                     } else {
                         remove.push(key.clone());
-                        let known: Vec<&str> = props
-                            .map(|p| p.keys().map(String::as_str).collect())
-                            .unwrap_or_default();
-                        let hint = did_you_mean(k, &known, || {
-                            format!(
-                                "the keys of {section} are: {}; keys starting with `x-` are ignored",
-                                known.join(", ")
-                            )
-                        });
-                        self.error(
-                            self.scalar_span(key),
-                            format!("unknown key `{k}` in {section}"),
-                            hint,
-                        );
+                        let known: Vec<&str> = props.map(|p| p.keys().map(String::as_str).collect()).unwrap_or_default();
+                        let hint = did_you_mean(k, &known, || format!("the keys of {section} are: {}; keys starting with `x-` are ignored", known.join(", ")));
+                        self.error(self.scalar_span(key), format!("unknown key `{k}` in {section}"), hint);
                     }
                 }
                 let mut complete = true;
-                let required: Vec<&str> = schema
-                    .get("required")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                    .filter_map(Value::as_str)
-                    .collect();
+                let required: Vec<&str> = schema.get("required").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect();
                 for k in remove {
                     if required.contains(&k.as_str()) {
                         // Reported already; without it the mapping cannot be read.
@@ -150,15 +102,9 @@ impl Cx<'_> {
                 for req in required {
                     if map.get_node(req).is_none() && complete {
                         let (msg, hint) = if path.is_empty() {
-                            (
-                                format!("the spec has no `{req}`"),
-                                format!("add `{req}:` at the top level"),
-                            )
+                            (format!("the spec has no `{req}`"), format!("add `{req}:` at the top level"))
                         } else {
-                            (
-                                format!("`{path}` has no `{req}`"),
-                                format!("add `{req}:` under `{path}`"),
-                            )
+                            (format!("`{path}` has no `{req}`"), format!("add `{req}:` under `{path}`"))
                         };
                         self.error(span, msg, hint);
                         complete = false;
@@ -180,46 +126,26 @@ impl Cx<'_> {
                 }
                 true
             }
-            Node::Scalar(s)
-                if types
-                    .iter()
-                    .any(|t| ["string", "integer", "number", "boolean"].contains(t)) =>
-            {
+            Node::Scalar(s) if types.iter().any(|t| ["string", "integer", "number", "boolean"].contains(t)) => {
                 let s = s.clone();
                 self.check_scalar(&s, schema, &types, path)
             }
             other => {
                 let what = describe(schema);
                 let k = kind(other);
-                self.error(
-                    span,
-                    format!("`{path}` must be {what}, not {k}"),
-                    hint_for(&what, path),
-                );
+                self.error(span, format!("`{path}` must be {what}, not {k}"), hint_for(&what, path));
                 false
             }
         }
     }
 
-    fn check_scalar(
-        &mut self,
-        s: &MarkedScalarNode,
-        schema: &Value,
-        types: &[&str],
-        path: &str,
-    ) -> bool {
+    fn check_scalar(&mut self, s: &MarkedScalarNode, schema: &Value, types: &[&str], path: &str) -> bool {
         let before = self.diags.len();
         self.check_scalar_value(s, schema, types, path);
         self.diags.len() == before
     }
 
-    fn check_scalar_value(
-        &mut self,
-        s: &MarkedScalarNode,
-        schema: &Value,
-        types: &[&str],
-        path: &str,
-    ) {
+    fn check_scalar_value(&mut self, s: &MarkedScalarNode, schema: &Value, types: &[&str], path: &str) {
         let v = s.as_str();
         let span = self.scalar_span(s);
         if let Some(c) = schema.get("const").and_then(Value::as_str) {
@@ -232,9 +158,7 @@ impl Cx<'_> {
             if let Some(allowed) = schema.get("enum").and_then(Value::as_array) {
                 let names: Vec<&str> = allowed.iter().filter_map(Value::as_str).collect();
                 if !names.contains(&v) {
-                    let hint = did_you_mean(v, &names, || {
-                        format!("`{path}` is one of: {}", names.join(", "))
-                    });
+                    let hint = did_you_mean(v, &names, || format!("`{path}` is one of: {}", names.join(", ")));
                     self.error(span, format!("`{v}` is not a valid `{path}`"), hint);
                 }
             }
@@ -244,9 +168,11 @@ impl Cx<'_> {
             match (v, s.may_coerce()) {
                 ("true" | "false", true) => {}
                 ("true" | "false", false) => self.error(span, format!("`{path}` must be true or false, not the text \"{v}\""), "remove the quotes"),
-                ("yes" | "no" | "on" | "off" | "y" | "n" | "Yes" | "No" | "True" | "False" | "TRUE" | "FALSE", _) => {
-                    self.error(span, format!("`{path}` must be true or false, not `{v}`"), "write true or false: `yes`, `no`, `on` and `off` are not booleans in this spec")
-                }
+                ("yes" | "no" | "on" | "off" | "y" | "n" | "Yes" | "No" | "True" | "False" | "TRUE" | "FALSE", _) => self.error(
+                    span,
+                    format!("`{path}` must be true or false, not `{v}`"),
+                    "write true or false: `yes`, `no`, `on` and `off` are not booleans in this spec",
+                ),
                 _ => self.error(span, format!("`{path}` must be true or false, not `{v}`"), "write true or false"),
             }
             return;
@@ -263,18 +189,10 @@ impl Cx<'_> {
                             (None, Some(b)) => format!("of {b} or less"),
                             (None, None) => unreachable!(),
                         };
-                        self.error(
-                            span,
-                            format!("`{path}` is {n}"),
-                            format!("use a whole number {range}"),
-                        );
+                        self.error(span, format!("`{path}` is {n}"), format!("use a whole number {range}"));
                     }
                 }
-                Err(_) => self.error(
-                    span,
-                    format!("`{path}` must be a whole number, not `{v}`"),
-                    "write a whole number such as 3",
-                ),
+                Err(_) => self.error(span, format!("`{path}` must be a whole number, not `{v}`"), "write a whole number such as 3"),
             }
         }
     }
@@ -283,11 +201,7 @@ impl Cx<'_> {
 fn resolve<'a>(root: &'a Value, schema: &'a Value) -> &'a Value {
     let mut s = schema;
     for _ in 0..16 {
-        match s
-            .get("$ref")
-            .and_then(Value::as_str)
-            .and_then(|r| r.strip_prefix("#/"))
-        {
+        match s.get("$ref").and_then(Value::as_str).and_then(|r| r.strip_prefix("#/")) {
             Some(pointer) => match root.pointer(&format!("/{pointer}")) {
                 Some(target) => s = target,
                 None => return s,
@@ -300,9 +214,7 @@ fn resolve<'a>(root: &'a Value, schema: &'a Value) -> &'a Value {
 
 pub(super) fn is_null(node: &Node) -> bool {
     match node {
-        Node::Scalar(s) => {
-            s.may_coerce() && matches!(s.as_str(), "" | "~" | "null" | "Null" | "NULL")
-        }
+        Node::Scalar(s) => s.may_coerce() && matches!(s.as_str(), "" | "~" | "null" | "Null" | "NULL"),
         _ => false,
     }
 }
@@ -319,23 +231,13 @@ pub(super) fn kind(node: &Node) -> &'static str {
 fn describe(schema: &Value) -> String {
     let types: Vec<&str> = match schema.get("type") {
         Some(Value::String(t)) => vec![t.as_str()],
-        Some(Value::Array(ts)) => ts
-            .iter()
-            .filter_map(Value::as_str)
-            .filter(|t| *t != "null")
-            .collect(),
+        Some(Value::Array(ts)) => ts.iter().filter_map(Value::as_str).filter(|t| *t != "null").collect(),
         _ => vec![],
     };
     let one = |t: &str| match t {
-        "object" if schema.get("properties").is_none() => {
-            "a mapping of names to values".to_string()
-        }
+        "object" if schema.get("properties").is_none() => "a mapping of names to values".to_string(),
         "object" => "a mapping".to_string(),
-        "array" => match schema
-            .get("items")
-            .and_then(|i| i.get("type"))
-            .and_then(Value::as_str)
-        {
+        "array" => match schema.get("items").and_then(|i| i.get("type")).and_then(Value::as_str) {
             Some("string") => "a list of values".to_string(),
             _ => "a list".to_string(),
         },
@@ -345,18 +247,10 @@ fn describe(schema: &Value) -> String {
         "boolean" => "true or false".to_string(),
         other => other.to_string(),
     };
-    if types.len() > 1
-        && types
-            .iter()
-            .all(|t| ["string", "number", "boolean", "integer"].contains(t))
-    {
+    if types.len() > 1 && types.iter().all(|t| ["string", "number", "boolean", "integer"].contains(t)) {
         return "a single value".into();
     }
-    types
-        .iter()
-        .map(|t| one(t))
-        .collect::<Vec<_>>()
-        .join(" or ")
+    types.iter().map(|t| one(t)).collect::<Vec<_>>().join(" or ")
 }
 
 fn hint_for(what: &str, path: &str) -> String {

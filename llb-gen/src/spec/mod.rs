@@ -28,15 +28,8 @@ impl<T> Spanned<T> {
 impl<'de, T: Deserialize<'de> + Clone> Deserialize<'de> for Spanned<T> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = marked_yaml::Spanned::<T>::deserialize(d)?;
-        let span = s
-            .span()
-            .start()
-            .map(|m| Span::point(m.line() as u32, m.column() as u32))
-            .unwrap_or_default();
-        Ok(Spanned {
-            value: (*s).clone(),
-            span,
-        })
+        let span = s.span().start().map(|m| Span::point(m.line() as u32, m.column() as u32)).unwrap_or_default();
+        Ok(Spanned { value: (*s).clone(), span })
     }
 }
 
@@ -150,10 +143,7 @@ pub struct User {
 
 impl User {
     pub const ROOT: User = User { uid: 0, gid: 0 };
-    pub const NONROOT: User = User {
-        uid: NONROOT_UID,
-        gid: NONROOT_UID,
-    };
+    pub const NONROOT: User = User { uid: NONROOT_UID, gid: NONROOT_UID };
 
     pub fn config(&self) -> String {
         format!("{}:{}", self.uid, self.gid)
