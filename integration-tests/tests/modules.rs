@@ -64,3 +64,26 @@ fn a_module_below_the_context_root_builds() {
     let out = ok(Path::new("/"), "docker", &["run", "--rm", "--pull=always", "--platform", "linux/arm64", &image]);
     assert_eq!(out.trim(), "hello goapp from the workspace on linux/arm64");
 }
+
+#[test]
+fn the_module_layer_travels_with_cache_to_and_cache_from() {
+    require_engine();
+    let dir = example_variant("inventory", "module-layer-cache", |spec| spec.replace("go:\n", "go:\n  module_cache: layer\n"));
+    let proxy = format!("GOPROXY={}", goproxy_url());
+    let cache = unique_tag("module-layer-cache-store");
+    buildx_push(&dir, "linux/amd64", &unique_tag("module-layer-cache"), &["--build-arg", &proxy, "--cache-to", &format!("type=registry,ref={cache},mode=max")]);
+
+    // An engine with no build cache, as on a fresh CI runner, and a code change.
+    ok(Path::new("/"), "docker", &["buildx", "prune", "-af"]);
+    let main = dir.join("cmd/inventory/main.go");
+    let mut code = std::fs::read_to_string(&main).unwrap();
+    code.push_str("\nvar _ = \"a code change\"\n");
+    std::fs::write(&main, code).unwrap();
+
+    let image = unique_tag("module-layer-cache");
+    let progress = buildx_push(&dir, "linux/amd64", &image, &["--build-arg", &proxy, "--cache-from", &format!("type=registry,ref={cache}")]);
+    assert_eq!(step_outcome(&progress, "[builder] go mod download"), "CACHED", "the modules did not come from the imported cache:\n{progress}");
+    assert_eq!(step_outcome(&progress, "[linux/amd64] go build"), "DONE", "the changed code was not compiled:\n{progress}");
+    let out = ok(Path::new("/"), "docker", &["run", "--rm", "--pull=always", &image, "report"]);
+    assert!(out.contains("66 units worth 1,649.80 EUR"), "{out}");
+}

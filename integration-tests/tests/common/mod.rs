@@ -210,3 +210,22 @@ pub fn goproxy_url() -> String {
     let file = Path::new(&state).join("goproxy.url");
     std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{}: {e}: run scripts/test (or integration-tests/env/up.sh)", file.display())).trim().to_string()
 }
+
+/// How the step whose name starts with `name` ended in a `--progress=plain` log: `CACHED`,
+/// `DONE` or `ERROR`.
+pub fn step_outcome(progress: &str, name: &str) -> String {
+    let id = progress
+        .lines()
+        .find_map(|l| {
+            let (id, rest) = l.split_once(' ')?;
+            (id.starts_with('#') && rest.starts_with(name)).then(|| id.to_string())
+        })
+        .unwrap_or_else(|| panic!("no step {name} in the build's progress"));
+    progress
+        .lines()
+        .filter_map(|l| l.strip_prefix(&format!("{id} ")))
+        .filter_map(|rest| ["CACHED", "DONE", "ERROR"].into_iter().find(|o| rest.starts_with(o)))
+        .last()
+        .unwrap_or_else(|| panic!("step {name} ({id}) has no outcome"))
+        .to_string()
+}
