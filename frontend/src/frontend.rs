@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use anyhow::{Context as _, Result, bail};
 use llb::Platform;
 use llb_gen::image::ImageConfig;
-use llb_gen::lower::{BuilderImage, LowerInput, builder_reference, lower};
+use llb_gen::lower::{BaseImage, BuildFacts, BuilderImage, LowerInput, base_reference, builder_reference, effective_mirror, lower};
 
 use crate::errors;
 use crate::gateway::{self, Caps, Client};
@@ -56,7 +56,11 @@ async fn build(client: &mut Client, opts: &Opts, session: &str) -> Result<gw::Re
 
     let filename = opts.filename().to_string();
     let spec_bytes = read_spec(client, opts, session, &filename).await?;
-    let spec = llb_gen::load(&filename, &spec_bytes, &opts.build_args()).map_err(|d| Failure(errors::spec_status(&d)))?.spec;
+    let mut spec = llb_gen::load(&filename, &spec_bytes, &opts.build_args()).map_err(|d| Failure(errors::spec_status(&d)))?.spec;
+    if let Some(name) = opts.target() {
+        spec = only_target(spec, name)?;
+    }
+    let mirror = effective_mirror(&spec, opts.registry_mirror()).map(str::to_string);
 
     let build_platform = caps.build_platform.clone().unwrap_or_else(host_platform);
     let mut targets = opts.platforms()?;
@@ -67,13 +71,16 @@ async fn build(client: &mut Client, opts: &Opts, session: &str) -> Result<gw::Re
         targets.push(build_platform.clone());
     }
     let (excludes, vendored) = read_context_facts(client, opts, session, &spec.module.value).await?;
-    let builder = resolve_builder(client, opts, &spec, &build_platform).await?;
+    check_files(client, opts, session, &spec, &excludes, &filename, &spec_bytes).await?;
+    let builder = resolve_builder(client, opts, &spec, mirror.as_deref(), &build_platform).await?;
+    let bases = resolve_bases(client, opts, &mut spec, mirror.as_deref(), &targets, &filename, &spec_bytes).await?;
+    let facts = build_facts(opts)?;
     let labels = opts.labels();
     let go_args = llb_gen::golang::module_fetch_env(&opts.build_args());
     let cache_imports = opts.cache_imports()?;
 
     let mut jobs = Vec::new();
-    for target in &targets {
+    for (i, target) in targets.iter().enumerate() {
         let lowered = lower(&LowerInput {
             spec: &spec,
             spec_file: &filename,
@@ -87,6 +94,8 @@ async fn build(client: &mut Client, opts: &Opts, session: &str) -> Result<gw::Re
             labels: &labels,
             vendored,
             go_args: &go_args,
+            base: bases.get(i),
+            facts: &facts,
         })
         .map_err(|e| anyhow::anyhow!(e))?;
         let mut c = client.clone();
@@ -206,8 +215,165 @@ pub fn dockerignore_patterns(text: &str) -> Vec<String> {
         .collect()
 }
 
-async fn resolve_builder(client: &mut Client, opts: &Opts, spec: &llb_gen::Spec, build_platform: &Platform) -> Result<BuilderImage> {
-    let reference = builder_reference(spec, opts.registry_mirror());
+/// Checks that every `runtime.files` source is in the build context (after `.dockerignore`),
+/// so that a missing file or a wrong letter case is reported at its spec line with the name
+/// it probably meant, before anything builds.
+async fn check_files(
+    client: &mut Client,
+    opts: &Opts,
+    session: &str,
+    spec: &llb_gen::Spec,
+    excludes: &[String],
+    filename: &str,
+    spec_bytes: &[u8],
+) -> Result<(), Failure> {
+    let files = &spec.runtime.files;
+    if files.is_empty() {
+        return Ok(());
+    }
+    let srcs: Vec<&str> = files.iter().map(|f| f.src.value.as_str()).collect();
+    let mut attrs = BTreeMap::new();
+    attrs.insert(llb::attr::LOCAL_FOLLOW.to_string(), serde_json::to_string(&srcs).expect("json"));
+    attrs.insert(llb::attr::LOCAL_EXCLUDE.to_string(), serde_json::to_string(excludes).expect("json"));
+    let id = solve_local(client, opts, session, attrs, "context-files", "[internal] check runtime.files").await?;
+    let mut diags = Vec::new();
+    for f in files {
+        if gateway::exists(client, &id, &f.src.value).await? {
+            continue;
+        }
+        // What the directory holds, to suggest the name meant (one level, no contents).
+        let (parent, base) = match f.src.value.rsplit_once('/') {
+            Some((p, b)) => (p.to_string(), b.to_string()),
+            None => (".".to_string(), f.src.value.clone()),
+        };
+        let prefix = if parent == "." { String::new() } else { format!("{parent}/") };
+        let mut attrs = BTreeMap::new();
+        attrs.insert(llb::attr::LOCAL_INCLUDE.to_string(), serde_json::to_string(&[format!("{prefix}*")]).expect("json"));
+        attrs.insert(llb::attr::LOCAL_EXCLUDE.to_string(), serde_json::to_string(&[format!("{prefix}*/*")]).expect("json"));
+        let listing = solve_local(client, opts, session, attrs, "context-files-listing", "[internal] list a runtime.files directory").await?;
+        let names = gateway::read_dir(client, &listing, &parent).await?;
+        let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+        let near = refs.iter().find(|n| n.eq_ignore_ascii_case(&base)).copied().or_else(|| llb_gen::diag::similar(&base, &refs));
+        let hint = match near {
+            Some(n) => format!("did you mean `{prefix}{n}`? (paths are case-sensitive)"),
+            None => "paths are relative to the build context (the directory given to `docker buildx build`) and case-sensitive; check .dockerignore too".into(),
+        };
+        diags.push(llb_gen::Diagnostic::error(f.src.span, format!("`{}` is not in the build context", f.src.value)).hint(hint));
+    }
+    if diags.is_empty() {
+        return Ok(());
+    }
+    let d = llb_gen::Diagnostics { file: filename.into(), source: String::from_utf8_lossy(spec_bytes).into_owned(), items: diags };
+    Err(Failure(errors::spec_status(&d)))
+}
+
+async fn solve_local(client: &mut Client, opts: &Opts, session: &str, mut attrs: BTreeMap<String, String>, key: &str, title: &str) -> Result<String> {
+    attrs.insert(llb::attr::LOCAL_SHARED_KEY_HINT.to_string(), key.to_string());
+    attrs.insert(llb::attr::LOCAL_DIFFER.to_string(), "none".to_string());
+    if !session.is_empty() {
+        attrs.insert(llb::attr::LOCAL_SESSION.to_string(), session.to_string());
+    }
+    let mut g = llb::Graph::new();
+    let out = g.local(opts.context_local_name(), attrs);
+    g.meta(out.op).name = Some(title.to_string());
+    gateway::solve(client, g.marshal(Some(out)), vec![]).await.with_context(|| title.to_string())
+}
+
+/// `--target NAME`: the spec with that target only, which is then the entrypoint.
+fn only_target(mut spec: llb_gen::Spec, name: &str) -> Result<llb_gen::Spec> {
+    let names: Vec<&str> = spec.targets.iter().map(|t| t.name.value.as_str()).collect();
+    let Some(i) = names.iter().position(|n| *n == name) else {
+        let hint = llb_gen::diag::did_you_mean(name, &names, || format!("the spec's targets are: {}", names.join(", ")));
+        bail!("--target {name}: the spec has no target named `{name}`; {hint}");
+    };
+    let t = spec.targets.swap_remove(i);
+    if let Some(h) = &spec.runtime.healthcheck {
+        let program = &h.command[0];
+        let left_out = spec.targets.iter().any(|o| *program == format!("{}/{}", llb_gen::lower::BIN_DIR, o.name.value));
+        if left_out {
+            bail!(
+                "--target {name}: the health check runs {program}, which this build leaves out of the image; build that target, or change runtime.healthcheck"
+            );
+        }
+    }
+    spec.targets = vec![t];
+    spec.runtime.entrypoint = 0;
+    Ok(spec)
+}
+
+/// Labels' facts: the repository and commit buildx sends for a git context, and the time
+/// of `SOURCE_DATE_EPOCH`.
+fn build_facts(opts: &Opts) -> Result<BuildFacts> {
+    let created = match opts.build_arg("SOURCE_DATE_EPOCH").filter(|v| !v.is_empty()) {
+        None => None,
+        Some(v) => {
+            let secs: u64 = v.parse().with_context(|| format!("SOURCE_DATE_EPOCH={v} is not a number of seconds"))?;
+            Some(humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs)).to_string())
+        }
+    };
+    let get = |k: &str| opts.get(k).filter(|v| !v.is_empty()).map(str::to_string);
+    Ok(BuildFacts { vcs_source: get("vcs:source"), vcs_revision: get("vcs:revision"), created })
+}
+
+/// Resolves a pulled runtime base for every target platform: its digest and config, and
+/// whether it has a CA bundle, zoneinfo and (for a user name) the user. The base is solved
+/// (pulled, not run) to look at its files.
+async fn resolve_bases(
+    client: &mut Client,
+    opts: &Opts,
+    spec: &mut llb_gen::Spec,
+    mirror: Option<&str>,
+    targets: &[Platform],
+    filename: &str,
+    spec_bytes: &[u8],
+) -> Result<Vec<BaseImage>, Failure> {
+    let Some(reference) = base_reference(spec, mirror) else {
+        return Ok(Vec::new());
+    };
+    let mut jobs = Vec::new();
+    for target in targets {
+        let mut c = client.clone();
+        let (reference, target, mode) = (reference.clone(), target.clone(), opts.image_resolve_mode().to_string());
+        jobs.push(tokio::spawn(async move {
+            let resp = c
+                .resolve_image_config(gw::ResolveImageConfigRequest {
+                    r#ref: reference.to_string(),
+                    platform: Some(target.to_pb()),
+                    resolve_mode: mode,
+                    log_name: format!("[internal] load metadata for {reference} ({target})"),
+                    ..Default::default()
+                })
+                .await
+                .with_context(|| format!("resolving the runtime base {reference} for {target}"))?
+                .into_inner();
+            let config: ImageConfig = serde_json::from_slice(&resp.config).with_context(|| format!("the config of {reference} is not an image config"))?;
+            let digest = (!resp.digest.is_empty()).then_some(resp.digest);
+            let pinned = match &digest {
+                Some(d) => reference.pinned(d),
+                None => reference.clone(),
+            };
+            let mut g = llb::Graph::new();
+            let image = g.image(&pinned.to_string(), &target, BTreeMap::new());
+            g.meta(image.op).name = Some(format!("[internal] inspect {pinned} ({target})"));
+            let id = gateway::solve(&mut c, g.marshal(Some(image)), vec![]).await.with_context(|| format!("pulling {reference} for {target}"))?;
+            let has_ca_certificates = gateway::exists(&mut c, &id, "/etc/ssl/certs/ca-certificates.crt").await?;
+            let has_zoneinfo = gateway::exists(&mut c, &id, "/usr/share/zoneinfo").await?;
+            let passwd = gateway::read_file(&mut c, &id, "/etc/passwd").await?.map(|b| String::from_utf8_lossy(&b).into_owned());
+            Ok::<_, anyhow::Error>((BaseImage { reference, digest, config, has_ca_certificates, has_zoneinfo }, passwd))
+        }));
+    }
+    let mut bases = Vec::new();
+    for job in jobs {
+        let (base, passwd) = job.await.context("resolving the runtime base failed")??;
+        let written = spec.runtime.base_image.as_ref().map(|r| r.to_string()).unwrap_or_default();
+        llb_gen::resolve_user_name(spec, filename, spec_bytes, &written, passwd.as_deref()).map_err(|d| Failure(errors::spec_status(&d)))?;
+        bases.push(base);
+    }
+    Ok(bases)
+}
+
+async fn resolve_builder(client: &mut Client, opts: &Opts, spec: &llb_gen::Spec, mirror: Option<&str>, build_platform: &Platform) -> Result<BuilderImage> {
+    let reference = builder_reference(spec, mirror);
     let resp = client
         .resolve_image_config(gw::ResolveImageConfigRequest {
             r#ref: reference.to_string(),

@@ -101,3 +101,22 @@ pub async fn read_file(client: &mut Client, reference: &str, path: &str) -> Resu
         Err(s) => Err(anyhow::Error::new(s).context(format!("reading {path}"))),
     }
 }
+
+/// Whether a path exists in a solved result (a symbolic link counts, whatever it points to).
+pub async fn exists(client: &mut Client, reference: &str, path: &str) -> Result<bool> {
+    match client.stat_file(gw::StatFileRequest { r#ref: reference.into(), path: path.into() }).await {
+        Ok(_) => Ok(true),
+        Err(s) if s.code() == tonic::Code::NotFound || s.message().contains("no such file") => Ok(false),
+        Err(s) => Err(anyhow::Error::new(s).context(format!("looking for {path}"))),
+    }
+}
+
+/// The names in a directory of a solved result.
+pub async fn read_dir(client: &mut Client, reference: &str, dir: &str) -> Result<Vec<String>> {
+    let resp = client
+        .read_dir(gw::ReadDirRequest { r#ref: reference.into(), dir_path: dir.into(), include_pattern: String::new() })
+        .await
+        .map_err(|s| anyhow::Error::new(s).context(format!("listing {dir}")))?
+        .into_inner();
+    Ok(resp.entries.into_iter().map(|e| e.path.rsplit('/').next().unwrap_or_default().to_string()).collect())
+}

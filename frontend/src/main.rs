@@ -166,7 +166,17 @@ fn print_llb(file: &PathBuf, platform: &str, build_platform: &str, mirror: Optio
     let build_platform = Platform::parse(build_platform)?;
     // Without BuildKit there is nothing to resolve the builder image against: the dump shows
     // it unpinned and with no inherited environment.
+    let mirror = llb_gen::lower::effective_mirror(&spec, mirror);
     let builder = llb_gen::BuilderImage { reference: llb_gen::lower::builder_reference(&spec, mirror), digest: None, env: vec![] };
+    // A pulled base, unresolved: shown unpinned, and as lacking the CA bundle and zoneinfo,
+    // so the dump shows every step goapp may add to it.
+    let base = llb_gen::lower::base_reference(&spec, mirror).map(|reference| llb_gen::BaseImage {
+        reference,
+        digest: None,
+        config: Default::default(),
+        has_ca_certificates: false,
+        has_zoneinfo: false,
+    });
     let lowered = llb_gen::lower(&llb_gen::LowerInput {
         spec: &spec,
         spec_file: &name,
@@ -180,6 +190,8 @@ fn print_llb(file: &PathBuf, platform: &str, build_platform: &str, mirror: Optio
         labels: &BTreeMap::new(),
         vendored: false,
         go_args: &llb_gen::golang::module_fetch_env(&parse_build_args(build_args)?),
+        base: base.as_ref(),
+        facts: &Default::default(),
     })?;
     let mut out = std::io::stdout().lock();
     if raw {

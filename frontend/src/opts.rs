@@ -119,6 +119,11 @@ impl Opts {
         self.get("requestid").filter(|r| !r.is_empty())
     }
 
+    /// `--target NAME`: build only that target of the spec.
+    pub fn target(&self) -> Option<&str> {
+        self.get("target").filter(|t| !t.is_empty())
+    }
+
     pub fn check_supported(&self) -> Result<()> {
         if let Some(ctx) = self.get("context").filter(|c| !c.is_empty()) {
             bail!("goapp builds from a local build context; a remote context ({ctx}) is not supported yet");

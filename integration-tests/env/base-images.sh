@@ -17,13 +17,18 @@ say() { printf '[images] %s\n' "$*" >&2; }
 
 have_ref() { docker buildx imagetools inspect "$1" >/dev/null 2>&1; }
 
-# build_image REPO TAG "ARCHES" VARIANT "PACKAGES" HOOK ENV...
+# build_image REPO TAG "ARCHES" SUITE VARIANT "PACKAGES" HOOK INSTRUCTION...
+# Each INSTRUCTION is a Dockerfile line for the image config (ENV, USER, WORKDIR, CMD).
 build_image() {
-  local repo=$1 tag=$2 arches=$3 variant=$4 packages=$5 hook=$6
-  shift 6
-  local envs=("$@")
+  local repo=$1 tag=$2 arches=$3 suite=$4 variant=$5 packages=$6 hook=$7
+  shift 7
+  local instructions=("$@")
   local key
-  key=$(printf '%s\n' "v1" "$variant" "$packages" "$hook" "${envs[@]}" | sha256sum | cut -c1-12)
+  # (Written so that images made before SUITE and non-ENV instructions existed keep their key.)
+  local suite_key=()
+  [ "$suite" = trixie ] || suite_key=("$suite")
+  [ "$variant" = extract ] && suite_key+=("extract-hook")
+  key=$(printf '%s\n' "v1" "${suite_key[@]}" "$variant" "$packages" "$hook" "${instructions[@]#ENV }" | sha256sum | cut -c1-12)
   local refs=()
   local arch
   for arch in $arches; do
@@ -34,17 +39,20 @@ build_image() {
     if [ ! -s "$tar" ]; then
       say "mmdebstrap $repo:$tag for $arch"
       local t0=$SECONDS
+      # The extract variant runs no customize hooks: its hook runs after extraction.
+      local hook_opt=--customize-hook
+      [ "$variant" = extract ] && hook_opt=--extract-hook
       mmdebstrap --quiet --format=tar --variant="$variant" --architectures="$arch" \
-        --include="$packages" \
-        ${hook:+--customize-hook="$hook"} \
+        ${packages:+--include="$packages"} \
+        ${hook:+"$hook_opt=$hook"} \
         --customize-hook='rm -rf "$1"/var/cache/apt/* "$1"/var/lib/apt/lists/*' \
-        trixie "$tar.part" "$(archive_url)"
+        "$suite" "$tar.part" "$(archive_url)"
       mv "$tar.part" "$tar"
       say "  $repo:$tag $arch took $((SECONDS - t0)) s"
     fi
     local changes=()
-    local e
-    for e in "${envs[@]}"; do changes+=(-c "ENV $e"); done
+    local i
+    for i in "${instructions[@]}"; do changes+=(-c "$i"); done
     docker import --platform "linux/$arch" "${changes[@]}" "$tar" "$ref" >/dev/null
     docker push -q "$ref" >/dev/null
   done
@@ -53,11 +61,55 @@ build_image() {
 }
 
 std_path=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+base_arches="amd64 arm64"
 
 # The Go builder. It runs on the build platform only (cross-compilation needs no emulation),
 # so one architecture is enough here.
 go_version=1.24
-build_image library/golang "$go_version" "${GOAPP_BUILDER_ARCHES:-amd64}" apt \
+build_image library/golang "$go_version" "${GOAPP_BUILDER_ARCHES:-amd64}" trixie apt \
   "golang-$go_version-go,ca-certificates,git,gcc,libc6-dev,tzdata" \
   "ln -s /usr/lib/go-$go_version/bin/go \"\$1\"/usr/local/bin/go && ln -s /usr/lib/go-$go_version/bin/gofmt \"\$1\"/usr/local/bin/gofmt && mkdir -p \"\$1\"/go" \
-  "PATH=/go/bin:$std_path" "GOPATH=/go" "GOTOOLCHAIN=local"
+  "ENV PATH=/go/bin:$std_path" "ENV GOPATH=/go" "ENV GOTOOLCHAIN=local"
+
+# Runtime bases, for both platforms. Only `debian` runs maintainer scripts (under QEMU for
+# arm64); the others are extracted from packages and assembled by the hooks below, which
+# run on this machine, so they need no emulation.
+
+# debian:bookworm-slim: Debian's minbase, as the official image is made.
+build_image library/debian bookworm-slim "$base_arches" bookworm minbase "" "" \
+  "ENV PATH=$std_path" 'CMD ["bash"]'
+
+# The files every distroless-like stand-in has: the CA bundle (what update-ca-certificates
+# would write), zoneinfo, passwd and group with root, nobody and nonroot (65532), /tmp 1777,
+# nonroot's home.
+distroless_files='r="$1"
+cat "$r"/usr/share/ca-certificates/mozilla/*.crt > "$r"/tmp/bundle && mkdir -p "$r"/etc/ssl/certs && mv "$r"/tmp/bundle "$r"/etc/ssl/certs/ca-certificates.crt
+printf "root:x:0:0:root:/root:/sbin/nologin\nnobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n" > "$r"/etc/passwd
+printf "root:x:0:\nnobody:x:65534:\nnonroot:x:65532:\n" > "$r"/etc/group
+mkdir -p "$r"/tmp "$r"/root "$r"/home/nonroot && chmod 1777 "$r"/tmp && chmod 700 "$r"/root "$r"/home/nonroot && chown 65532:65532 "$r"/home/nonroot
+rm -rf "$r"/usr/share/doc "$r"/usr/share/man "$r"/usr/share/lintian "$r"/var/lib/dpkg "$r"/usr/share/ca-certificates'
+distroless_config=("ENV PATH=$std_path" "ENV SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt" "USER 65532" "WORKDIR /home/nonroot")
+static_pkgs="base-files,netbase,tzdata,ca-certificates"
+
+# Stand-ins for gcr.io/distroless/{static,base,cc}-debian12:nonroot, made from the Debian 12
+# packages those images are made of.
+build_image gcr.io/distroless/static-debian12 nonroot "$base_arches" bookworm extract \
+  "$static_pkgs" "$distroless_files" "${distroless_config[@]}"
+build_image gcr.io/distroless/base-debian12 nonroot "$base_arches" bookworm extract \
+  "$static_pkgs,libc6,libssl3" "$distroless_files" "${distroless_config[@]}"
+build_image gcr.io/distroless/cc-debian12 nonroot "$base_arches" bookworm extract \
+  "$static_pkgs,libc6,libssl3,libgcc-s1,libstdc++6,gcc-12-base" "$distroless_files" "${distroless_config[@]}"
+
+# A stand-in for alpine:3.20: BusyBox with its applets linked, root and nobody, a CA bundle
+# and no zoneinfo, as Alpine has. Its C library is glibc's static build inside busybox-static,
+# not musl: Go programs built with CGO_ENABLED=0 do not notice.
+alpine_files='r="$1"
+cat "$r"/usr/share/ca-certificates/mozilla/*.crt > "$r"/tmp/bundle && mkdir -p "$r"/etc/ssl/certs && mv "$r"/tmp/bundle "$r"/etc/ssl/certs/ca-certificates.crt
+mkdir -p "$r"/bin "$r"/sbin "$r"/usr/bin "$r"/usr/sbin "$r"/etc "$r"/tmp "$r"/root && chmod 1777 "$r"/tmp && chmod 700 "$r"/root
+for a in sh ash cat ls cp mv rm mkdir echo env grep sed ps sleep id wget vi tar gzip date hostname; do ln -sf /bin/busybox "$r"/bin/$a; done
+printf "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/sbin/nologin\n" > "$r"/etc/passwd
+printf "root:x:0:root\nnobody:x:65534:\n" > "$r"/etc/group
+printf "NAME=\"Alpine stand-in (BusyBox from Debian)\"\nID=alpine\nVERSION_ID=3.20\n" > "$r"/etc/os-release
+rm -rf "$r"/usr/share/doc "$r"/usr/share/man "$r"/usr/share/lintian "$r"/var/lib/dpkg "$r"/usr/share/ca-certificates "$r"/usr/share/zoneinfo'
+build_image library/alpine 3.20 "$base_arches" bookworm extract \
+  "busybox-static,ca-certificates" "$alpine_files" "ENV PATH=$std_path" 'CMD ["/bin/sh"]'

@@ -69,9 +69,18 @@ fn a_module_below_the_context_root_builds() {
 fn the_module_layer_travels_with_cache_to_and_cache_from() {
     require_engine();
     let dir = example_variant("inventory", "module-layer-cache", |spec| spec.replace("go:\n", "go:\n  module_cache: layer\n"));
-    let proxy = format!("GOPROXY={}", goproxy_url());
+    // A module proxy of this test's own, stopped after the first build: the second build can
+    // only succeed if its modules come from the imported cache.
+    let proxy = OwnProxy::start();
+    let goproxy = format!("GOPROXY={}", proxy.url);
     let cache = unique_tag("module-layer-cache-store");
-    buildx_push(&dir, "linux/amd64", &unique_tag("module-layer-cache"), &["--build-arg", &proxy, "--cache-to", &format!("type=registry,ref={cache},mode=max")]);
+    buildx_push(
+        &dir,
+        "linux/amd64",
+        &unique_tag("module-layer-cache"),
+        &["--build-arg", &goproxy, "--cache-to", &format!("type=registry,ref={cache},mode=max")],
+    );
+    drop(proxy);
 
     // An engine with no build cache, as on a fresh CI runner, and a code change.
     ok(Path::new("/"), "docker", &["buildx", "prune", "-af"]);
@@ -81,9 +90,51 @@ fn the_module_layer_travels_with_cache_to_and_cache_from() {
     std::fs::write(&main, code).unwrap();
 
     let image = unique_tag("module-layer-cache");
-    let progress = buildx_push(&dir, "linux/amd64", &image, &["--build-arg", &proxy, "--cache-from", &format!("type=registry,ref={cache}")]);
-    assert_eq!(step_outcome(&progress, "[builder] go mod download"), "CACHED", "the modules did not come from the imported cache:\n{progress}");
+    let progress = buildx_push(&dir, "linux/amd64", &image, &["--build-arg", &goproxy, "--cache-from", &format!("type=registry,ref={cache}")]);
+    let download_id = progress.lines().find_map(|l| l.strip_suffix(" [builder] go mod download")).expect("a download step").to_string();
+    assert!(
+        progress.lines().any(|l| l.starts_with(&format!("{download_id} extracting sha256:"))),
+        "the module layer was not loaded from the cache:\n{progress}"
+    );
     assert_eq!(step_outcome(&progress, "[linux/amd64] go build"), "DONE", "the changed code was not compiled:\n{progress}");
     let out = ok(Path::new("/"), "docker", &["run", "--rm", "--pull=always", &image, "report"]);
     assert!(out.contains("66 units worth 1,649.80 EUR"), "{out}");
+}
+
+/// A static file server for the module proxy's files on the bridge gateway, on a port of its
+/// own; stopped when dropped.
+struct OwnProxy {
+    url: String,
+    child: std::process::Child,
+}
+
+impl OwnProxy {
+    fn start() -> Self {
+        let state = std::env::var("GOAPP_STATE").unwrap_or_else(|_| "/var/lib/goapp-e2e".into());
+        let files = std::fs::read_to_string(Path::new(&state).join("goproxy.served")).expect("the module proxy of scripts/test").trim().to_string();
+        let shared = goproxy_url();
+        let host = shared.trim_start_matches("http://").rsplit_once(':').unwrap().0.to_string();
+        let port = std::net::TcpListener::bind((host.as_str(), 0)).unwrap().local_addr().unwrap().port();
+        let child = std::process::Command::new("python3")
+            .args(["-m", "http.server", "--bind", &host, &port.to_string(), "--directory", &files])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("python3");
+        let url = format!("http://{host}:{port}");
+        for _ in 0..50 {
+            if std::net::TcpStream::connect((host.as_str(), port)).is_ok() {
+                return OwnProxy { url, child };
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        panic!("the test's module proxy did not start on {url}");
+    }
+}
+
+impl Drop for OwnProxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

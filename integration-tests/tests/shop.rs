@@ -107,3 +107,15 @@ fn modules_can_live_in_a_layer_instead_of_a_cache_mount() {
     let out = ok(Path::new("/"), "docker", &["run", "--rm", "--pull=always", "--platform", "linux/arm64", &image, "--once"]);
     assert!(out.contains("hi from linux/arm64"), "{out}");
 }
+
+#[test]
+fn a_files_source_in_the_wrong_case_fails_at_its_line() {
+    require_engine();
+    let dir = example_variant("shop", "shop-wrong-case", |spec| spec.replace("src: config/shop.json", "src: config/Shop.json"));
+    let r = buildx(&dir, "linux/amd64", &[]);
+    assert!(!r.status.success(), "the build passed");
+    let line = std::fs::read_to_string(dir.join("goapp.yaml")).unwrap().lines().position(|l| l.contains("config/Shop.json")).unwrap() + 1;
+    assert!(r.stderr.contains(&format!("goapp.yaml:{line}:")), "{}", r.stderr);
+    assert!(r.stderr.contains("`config/Shop.json` is not in the build context"), "{}", r.stderr);
+    assert!(r.stderr.contains("did you mean `config/shop.json`? (paths are case-sensitive)"), "{}", r.stderr);
+}

@@ -52,6 +52,33 @@ pub struct BuilderImage {
     pub env: Vec<String>,
 }
 
+/// A pulled runtime base, after the caller resolved it for one target platform.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BaseImage {
+    /// The reference that is pulled (after the registry mirror, if any).
+    pub reference: ImageRef,
+    /// The digest it resolved to; the build is pinned to it.
+    pub digest: Option<String>,
+    /// Its image config, which the image inherits (see [`image_config`]).
+    pub config: ImageConfig,
+    /// Whether it has the CA bundle at [`CA_BUNDLE`] and a `/usr/share/zoneinfo`; what it
+    /// lacks is copied from the builder when the spec asks for it.
+    pub has_ca_certificates: bool,
+    pub has_zoneinfo: bool,
+}
+
+/// Facts about the build that go into the image's OCI labels.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BuildFacts {
+    /// The repository and commit buildx reports for the build context (`vcs:source`,
+    /// `vcs:revision`).
+    pub vcs_source: Option<String>,
+    pub vcs_revision: Option<String>,
+    /// The creation time, RFC 3339, from `SOURCE_DATE_EPOCH`. Without it the image has no
+    /// creation time, so that the same inputs give the same image.
+    pub created: Option<String>,
+}
+
 /// Everything lowering needs besides the spec; all of it is decided by the caller.
 #[derive(Clone, Debug)]
 pub struct LowerInput<'a> {
@@ -74,6 +101,9 @@ pub struct LowerInput<'a> {
     pub vendored: bool,
     /// Go settings from build args ([`golang::MODULE_FETCH_ARGS`]); they override `go.env`.
     pub go_args: &'a BTreeMap<String, String>,
+    /// The runtime base for this platform, when the spec's base is an image.
+    pub base: Option<&'a BaseImage>,
+    pub facts: &'a BuildFacts,
 }
 
 /// The result of lowering one platform.
@@ -87,6 +117,23 @@ pub struct Lowered {
 pub enum LowerError {
     #[error("cannot build for {platform}: {reason}")]
     Platform { platform: String, reason: String },
+    #[error("the runtime base image of {platform} was not resolved")]
+    MissingBase { platform: String },
+}
+
+/// The registry mirror in effect: the build arg's, else the spec's.
+pub fn effective_mirror<'a>(spec: &'a Spec, build_arg: Option<&'a str>) -> Option<&'a str> {
+    build_arg.filter(|m| !m.is_empty()).or(spec.registry_mirror.as_ref().map(|m| m.value.as_str()))
+}
+
+/// The runtime base image a spec asks for, after the registry mirror; `None` unless the base
+/// is an image.
+pub fn base_reference(spec: &Spec, mirror: Option<&str>) -> Option<ImageRef> {
+    let r = spec.runtime.base_image.as_ref()?;
+    Some(match mirror {
+        Some(m) if !m.is_empty() => r.mirrored(m),
+        _ => r.clone(),
+    })
 }
 
 /// The builder image a spec asks for, after the registry mirror.
@@ -210,15 +257,48 @@ pub fn lower(input: &LowerInput<'_>) -> Result<Lowered, LowerError> {
     let rt = &spec.runtime;
     let mut history = Vec::new();
     let base = match rt.base.value {
-        Base::Static => Some(static_base(&mut g, builder, rt.ca_certificates, rt.tzdata)),
-        Base::Scratch => scratch_extras(&mut g, builder, rt.ca_certificates, rt.tzdata),
+        Base::Static => {
+            let b = static_base(&mut g, builder, rt.ca_certificates, rt.tzdata);
+            let what = base_contents(rt, rt.ca_certificates, rt.tzdata);
+            g.meta(b.op).name = Some(format!("[runtime] static base: {what}"));
+            g.meta(b.op).ranges.push(range(rt.base.span));
+            history.push(format!("goapp: static base ({what})"));
+            Some(b)
+        }
+        Base::Scratch => {
+            let b = scratch_extras(&mut g, builder, None, rt.ca_certificates, rt.tzdata);
+            if let Some(b) = b {
+                let what = base_contents(rt, rt.ca_certificates, rt.tzdata);
+                g.meta(b.op).name = Some(format!("[runtime] scratch base: {what}"));
+                g.meta(b.op).ranges.push(range(rt.base.span));
+                history.push(format!("goapp: scratch base ({what})"));
+            }
+            b
+        }
+        Base::Image => {
+            let b = input.base.ok_or_else(|| LowerError::MissingBase { platform: target.id() })?;
+            let r = match &b.digest {
+                Some(d) => b.reference.pinned(d),
+                None => b.reference.clone(),
+            };
+            let image = g.image(&r.to_string(), target, BTreeMap::new());
+            g.meta(image.op).name = Some(format!("[{target}] FROM {r}"));
+            g.meta(image.op).ranges.push(range(rt.base.span));
+            // What the base lacks and the spec wants comes from the builder: no step runs on
+            // the target platform.
+            let (ca, tz) = (rt.ca_certificates && !b.has_ca_certificates, rt.tzdata && !b.has_zoneinfo);
+            match scratch_extras(&mut g, builder, Some(image), ca, tz) {
+                Some(added) => {
+                    let what = base_contents(rt, ca, tz);
+                    g.meta(added.op).name = Some(format!("[{target}] add to the base from the builder: {what}"));
+                    g.meta(added.op).ranges.push(range(rt.base.span));
+                    history.push(format!("goapp: {what} from the builder"));
+                    Some(added)
+                }
+                None => Some(image),
+            }
+        }
     };
-    if let Some(b) = base {
-        let what = base_contents(rt);
-        g.meta(b.op).name = Some(format!("[runtime] {} base: {what}", rt.base.value.name()));
-        g.meta(b.op).ranges.push(range(rt.base.span));
-        history.push(format!("goapp: {} base ({what})", rt.base.value.name()));
-    }
 
     let mut state = base;
     if !rt.files.is_empty() {
@@ -344,12 +424,12 @@ fn mod_flag(m: ModMode) -> &'static str {
     }
 }
 
-fn base_contents(rt: &crate::spec::Runtime) -> String {
+fn base_contents(rt: &crate::spec::Runtime, ca: bool, tz: bool) -> String {
     let mut parts = Vec::new();
-    if rt.ca_certificates {
+    if ca {
         parts.push("CA certificates");
     }
-    if rt.tzdata {
+    if tz {
         parts.push("zoneinfo");
     }
     if rt.base.value == Base::Static {
@@ -394,53 +474,107 @@ fn static_base(g: &mut Graph, builder: llb::Output, ca: bool, tz: bool) -> llb::
     g.file(None, actions)
 }
 
-/// `scratch` has nothing, unless the spec asks for CA certificates or zoneinfo.
-fn scratch_extras(g: &mut Graph, builder: llb::Output, ca: bool, tz: bool) -> Option<llb::Output> {
+/// CA certificates and zoneinfo from the builder, on `scratch` (nothing) or a pulled base;
+/// `None` when neither is wanted.
+fn scratch_extras(g: &mut Graph, builder: llb::Output, on: Option<llb::Output>, ca: bool, tz: bool) -> Option<llb::Output> {
     let actions = extras(builder, ca, tz);
-    (!actions.is_empty()).then(|| g.file(None, actions))
+    (!actions.is_empty()).then(|| g.file(on, actions))
 }
 
+/// The image config. On a pulled base it starts from the base's config:
+/// - `Env`: the base's, with `/usr/local/bin` put first on a `PATH` that lacks it (and
+///   `PATH` set when the base has none), `SSL_CERT_FILE` when the image has the CA bundle,
+///   then `runtime.env`;
+/// - `ExposedPorts`, `Volumes`: the base's and the spec's;
+/// - `Labels`: the base's, then the OCI labels goapp fills, then `runtime.labels`, then
+///   `--label`;
+/// - `WorkingDir`, `StopSignal`, `Healthcheck`: the spec's, else the base's;
+/// - `User`, `Entrypoint`, `Cmd`: the spec's only (non-root by default; the base's command
+///   is not the app's);
+/// - `history`: the base's entries, then one per layer goapp adds.
 fn image_config(input: &LowerInput<'_>, history: Vec<String>) -> ImageConfig {
     let spec = input.spec;
     let rt = &spec.runtime;
-    let mut env = vec![format!("PATH={DEFAULT_PATH}")];
+    let base = input.base.filter(|_| rt.base.value == Base::Image);
+    let inherited = base.map(|b| b.config.config.clone()).unwrap_or_default();
+
+    let mut env = inherited.env.clone().unwrap_or_default();
+    match crate::image::env_get(&env, "PATH").map(str::to_string) {
+        None => env_set(&mut env, "PATH", DEFAULT_PATH),
+        Some(p) if !p.split(':').any(|d| d == BIN_DIR) => env_set(&mut env, "PATH", &format!("{BIN_DIR}:{p}")),
+        Some(_) => {}
+    }
     if rt.ca_certificates {
-        env.push(format!("SSL_CERT_FILE={CA_BUNDLE}"));
+        env_set(&mut env, "SSL_CERT_FILE", CA_BUNDLE);
     }
     for (k, v) in &rt.env {
         env_set(&mut env, k, v);
     }
-    let ports: BTreeMap<String, Empty> = rt.ports.iter().map(|p| (p.key(), Empty {})).collect();
-    let volumes: BTreeMap<String, Empty> = rt.volumes.iter().map(|v| (v.clone(), Empty {})).collect();
-    let mut labels = BTreeMap::new();
-    labels.insert("org.opencontainers.image.title".to_string(), spec.name.value.clone());
+    let mut ports: BTreeMap<String, Empty> = inherited.exposed_ports.clone().unwrap_or_default();
+    ports.extend(rt.ports.iter().map(|p| (p.key(), Empty {})));
+    let mut volumes: BTreeMap<String, Empty> = inherited.volumes.clone().unwrap_or_default();
+    volumes.extend(rt.volumes.iter().map(|v| (v.clone(), Empty {})));
+
+    let mut labels = inherited.labels.clone().unwrap_or_default();
+    let oci = |k: &str| format!("org.opencontainers.image.{k}");
+    labels.insert(oci("title"), spec.name.value.clone());
+    let facts = input.facts;
+    for (k, v) in [
+        ("version", spec.version.clone()),
+        ("source", spec.source.clone().or_else(|| facts.vcs_source.clone())),
+        ("revision", facts.vcs_revision.clone()),
+        ("created", facts.created.clone()),
+        ("base.name", rt.base_image.as_ref().map(|r| r.to_string())),
+        ("base.digest", base.and_then(|b| b.digest.clone())),
+    ] {
+        match v {
+            Some(v) => labels.insert(oci(k), v),
+            // A base's own OCI labels describe the base, not this image.
+            None => labels.remove(&oci(k)),
+        };
+    }
     labels.extend(rt.labels.iter().map(|(k, v)| (k.clone(), v.clone())));
     labels.extend(input.labels.iter().map(|(k, v)| (k.clone(), v.clone())));
-    let healthcheck = rt.healthcheck.as_ref().map(|h| HealthConfig {
-        test: std::iter::once("CMD".to_string()).chain(h.command.iter().cloned()).collect(),
-        interval: h.interval.unwrap_or(0),
-        timeout: h.timeout.unwrap_or(0),
-        start_period: h.start_period.unwrap_or(0),
-        retries: h.retries.unwrap_or(0),
-    });
+
+    let healthcheck = match &rt.healthcheck {
+        Some(h) => Some(HealthConfig {
+            test: std::iter::once("CMD".to_string()).chain(h.command.iter().cloned()).collect(),
+            interval: h.interval.unwrap_or(0),
+            timeout: h.timeout.unwrap_or(0),
+            start_period: h.start_period.unwrap_or(0),
+            retries: h.retries.unwrap_or(0),
+        }),
+        None => inherited.healthcheck.clone(),
+    };
+    let working_dir = match &rt.workdir {
+        Some(w) => w.value.clone(),
+        None => inherited.working_dir.clone().filter(|w| !w.is_empty()).unwrap_or("/".into()),
+    };
+    let mut entries: Vec<History> = base.map(|b| b.config.history.clone()).unwrap_or_default();
+    entries.extend(history.into_iter().map(|h| History {
+        created: facts.created.clone(),
+        created_by: Some(h),
+        comment: Some(HISTORY_COMMENT.into()),
+        ..Default::default()
+    }));
     ImageConfig {
         architecture: input.target.architecture.clone(),
         os: input.target.os.clone(),
         variant: input.target.variant.clone(),
-        created: None,
+        created: facts.created.clone(),
         config: ContainerConfig {
             user: Some(rt.user.value.config()),
             exposed_ports: (!ports.is_empty()).then_some(ports),
             env: Some(env),
             entrypoint: Some(vec![format!("{BIN_DIR}/{}", spec.entrypoint().name.value)]),
             cmd: (!rt.args.is_empty()).then(|| rt.args.clone()),
-            working_dir: Some(rt.workdir.as_ref().map(|w| w.value.clone()).unwrap_or("/".into())),
+            working_dir: Some(working_dir),
             labels: Some(labels),
             volumes: (!volumes.is_empty()).then_some(volumes),
-            stop_signal: rt.stop_signal.clone(),
+            stop_signal: rt.stop_signal.clone().or(inherited.stop_signal.clone()),
             healthcheck,
         },
         rootfs: Default::default(),
-        history: history.into_iter().map(|h| History { created_by: Some(h), comment: Some(HISTORY_COMMENT.into()), ..Default::default() }).collect(),
+        history: entries,
     }
 }

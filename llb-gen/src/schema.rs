@@ -67,8 +67,76 @@ pub fn reference_markdown() -> String {
         }
         out.push('\n');
     }
+    out.push_str(IMAGE_RULES);
     out
 }
+
+/// How the image is put together, for the reference.
+const IMAGE_RULES: &str = "## The image
+
+### Bases
+
+| `runtime.base` | image | has |
+| --- | --- | --- |
+| `static` (default) | none: assembled from the builder image's files | CA bundle, zoneinfo, passwd and group with `root` and `nonroot` (65532), `/tmp` (1777), `/home/nonroot` |
+| `scratch` | none | the binaries, and the CA bundle or zoneinfo if asked for |
+| `distroless`, `distroless/static` | `gcr.io/distroless/static-debian12:nonroot` | as `static`, plus Debian's `/etc/os-release` |
+| `distroless/base` | `gcr.io/distroless/base-debian12:nonroot` | glibc and OpenSSL, for binaries that link them |
+| `distroless/cc` | `gcr.io/distroless/cc-debian12:nonroot` | also libgcc and libstdc++ |
+| `alpine` | `alpine:3.20` | BusyBox, a shell |
+| `debian` | `debian:bookworm-slim` | a shell and apt |
+| any image reference | that image | |
+
+A pulled base is resolved for each target platform and pinned by digest. Nothing runs on
+the target platform: when the base lacks the CA bundle (`/etc/ssl/certs/ca-certificates.crt`)
+or `/usr/share/zoneinfo` and `ca_certificates` or `tzdata` is true (the default), goapp copies
+them from the builder image in a layer of its own. `registry_mirror` (or the build arg
+`GOAPP_REGISTRY_MIRROR`) pulls the base, like the builder, from a mirror.
+
+### Users
+
+The program runs as `nonroot`, 65532:65532, by default: numeric ids work on every base,
+with or without a passwd entry. `root` must be asked for, and gets a warning. On a pulled
+base, `runtime.user` may name a user of the base's `/etc/passwd`; the image then runs with
+that user's uid and gid, and a name the base lacks is an error at the spec line.
+
+### The image config on a pulled base
+
+The image inherits the base's config, merged with the spec's:
+
+| field | value |
+| --- | --- |
+| `Env` | the base's; `/usr/local/bin` is put first on its `PATH` when missing (and `PATH` set when the base has none); `SSL_CERT_FILE` when the image has the CA bundle; then `runtime.env`, which wins |
+| `ExposedPorts`, `Volumes` | the base's and `runtime.ports`, `runtime.volumes` |
+| `Labels` | the base's, then the OCI labels below, then `runtime.labels`, then `--label` |
+| `WorkingDir`, `StopSignal`, `Healthcheck` | the spec's, else the base's |
+| `User` | the spec's only (`nonroot` by default): a base's user is not inherited |
+| `Entrypoint`, `Cmd` | the spec's only: the entrypoint target's binary and `runtime.args` |
+| `history` | the base's entries, then one entry per layer goapp adds |
+
+On `static` and `scratch` the same rules apply to an empty base config.
+
+### OCI labels
+
+| label | from |
+| --- | --- |
+| `org.opencontainers.image.title` | `name` |
+| `org.opencontainers.image.version` | `version` |
+| `org.opencontainers.image.source` | `source`, else the repository buildx reports for a git context |
+| `org.opencontainers.image.revision` | the commit buildx reports for a git context |
+| `org.opencontainers.image.created` | the build arg `SOURCE_DATE_EPOCH` (which also sets the config's `created`; without it the image has no creation time, so the same inputs give the same image) |
+| `org.opencontainers.image.base.name`, `org.opencontainers.image.base.digest` | a pulled base: its reference as the spec names it, and the digest it resolved to |
+
+A label the base set under one of these names is dropped when goapp has no value for it:
+it describes the base, not this image.
+
+### Health checks
+
+Health checks run without a shell (exec form). On `static`, `scratch` and distroless there is
+no shell or tool to run: the command must start with one of the app's targets (or a file
+added with `files`), which the spec check enforces. On other pulled bases an absolute path to
+a program of the base is accepted as written.
+";
 
 fn deref<'a>(root: &'a Value, v: &'a Value) -> &'a Value {
     match v.get("$ref").and_then(Value::as_str) {

@@ -102,3 +102,31 @@ fn every_example_loads() {
         }
     }
 }
+
+#[test]
+fn a_user_name_is_resolved_against_the_base_passwd() {
+    let src = "name: hello\nruntime:\n  base: alpine\n  user: app\n";
+    let passwd = "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1001::/home/app:/bin/sh\n";
+    let mut spec = load(src.as_bytes()).unwrap().spec;
+    assert_eq!(spec.runtime.user_name.as_ref().map(|n| n.value.as_str()), Some("app"));
+    llb_gen::resolve_user_name(&mut spec, "goapp.yaml", src.as_bytes(), "alpine", Some(passwd)).unwrap();
+    assert_eq!((spec.runtime.user.value.uid, spec.runtime.user.value.gid), (1000, 1001));
+
+    // A name the base lacks, with the names it has.
+    let mut spec = load(src.replace("user: app", "user: ap").as_bytes()).unwrap().spec;
+    let src2 = src.replace("user: app", "user: ap");
+    let err = llb_gen::resolve_user_name(&mut spec, "goapp.yaml", src2.as_bytes(), "docker.io/library/alpine:3.20", Some(passwd)).unwrap_err();
+    let text = err.render(false);
+    assert!(text.contains("goapp.yaml:4:9"), "{text}");
+    assert!(text.contains("the user `ap` is not in the /etc/passwd of docker.io/library/alpine:3.20"), "{text}");
+    assert!(text.contains("did you mean `app`?"), "{text}");
+
+    // A base without /etc/passwd.
+    let mut spec = load(src.as_bytes()).unwrap().spec;
+    let err = llb_gen::resolve_user_name(&mut spec, "goapp.yaml", src.as_bytes(), "example.com/empty", None).unwrap_err();
+    assert!(err.render(false).contains("example.com/empty has no /etc/passwd"), "{}", err.render(false));
+
+    // On the static base a name is an error at load time.
+    let err = load(b"name: hello\nruntime:\n  user: app\n").unwrap_err();
+    assert!(err.render(false).contains("the static and scratch bases only know `root` and `nonroot`"));
+}

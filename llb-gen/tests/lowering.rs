@@ -21,6 +21,19 @@ fn examples() -> Vec<PathBuf> {
     specs
 }
 
+/// The config of a pulled base, as its registry serves it.
+const BASE_CONFIG: &str = r#"{
+  "architecture": "arm64", "os": "linux",
+  "config": {
+    "Env": ["PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C.UTF-8"],
+    "Cmd": ["/bin/sh"], "WorkingDir": "/srv", "User": "1000",
+    "ExposedPorts": {"9090/tcp": {}},
+    "Labels": {"org.opencontainers.image.title": "base", "com.example.base": "yes"}
+  },
+  "rootfs": {"type": "layers", "diff_ids": ["sha256:2222222222222222222222222222222222222222222222222222222222222222"]},
+  "history": [{"created_by": "base layer"}]
+}"#;
+
 fn builder() -> BuilderImage {
     BuilderImage {
         reference: ImageRef::parse("golang:1.24").unwrap(),
@@ -41,6 +54,23 @@ fn lower_example_with(path: &Path, target: &str, build_args: &BTreeMap<String, S
     let b = builder();
     let labels = BTreeMap::new();
     let excludes = vec!["*.md".to_string()];
+    // A pulled base as BuildKit would resolve it: a digest, a config to inherit, and (for
+    // the `debian` base) no CA bundle or zoneinfo.
+    let base = llb_gen::lower::base_reference(&spec, None).map(|reference| {
+        let bare_debian = reference.to_string().contains("debian:");
+        llb_gen::BaseImage {
+            reference,
+            digest: Some(format!("sha256:{}", "1".repeat(64))),
+            config: serde_json::from_str(BASE_CONFIG).unwrap(),
+            has_ca_certificates: !bare_debian,
+            has_zoneinfo: !bare_debian,
+        }
+    });
+    let facts = llb_gen::BuildFacts {
+        vcs_source: Some("https://example.com/app.git".into()),
+        vcs_revision: Some("0123456789abcdef".into()),
+        created: Some("2024-01-02T03:04:05Z".into()),
+    };
     let lowered = lower(&LowerInput {
         spec: &spec,
         spec_file: "goapp.yaml",
@@ -55,6 +85,8 @@ fn lower_example_with(path: &Path, target: &str, build_args: &BTreeMap<String, S
         // as the frontend finds out from the context
         vendored: path.parent().unwrap().join("vendor/modules.txt").exists(),
         go_args: &llb_gen::golang::module_fetch_env(build_args),
+        base: base.as_ref(),
+        facts: &facts,
     })
     .unwrap();
     let name = if path.file_name().unwrap() == "goapp.yaml" {

@@ -14,8 +14,6 @@ use crate::spec::*;
 
 use super::Cx;
 
-/// Bases that are image references or well-known images: not available yet.
-const IMAGE_BASES: &[&str] = &["distroless", "alpine", "debian"];
 /// Environment variables goapp sets for `go build` itself.
 const RESERVED_GO_ENV: &[&str] = &["GOOS", "GOARCH", "GOARM", "GOAMD64", "CGO_ENABLED", "GOCACHE", "GOMODCACHE"];
 /// `go build` flags that have a spec field of their own.
@@ -45,10 +43,38 @@ impl Cx<'_> {
         let targets = self.targets(&raw.name, raw.main.as_ref(), raw.targets.as_deref(), go_raw.as_ref());
         let platforms = raw.platforms.as_deref().map(|p| self.platforms(p)).unwrap_or_default();
         let runtime = self.runtime(raw.runtime.map(|r| r.value), &targets, whole);
+        let mut text = |v: &Option<Spanned<String>>, what: &str| -> Option<String> {
+            let v = v.as_ref()?;
+            if v.value.trim().is_empty() || v.value.contains(['\n', '\r']) {
+                self.error(v.span, format!("`{what}` is empty or has several lines"), format!("give `{what}` as one line of text, or leave it out"));
+                return None;
+            }
+            Some(v.value.clone())
+        };
+        let version = text(&raw.version, "version");
+        let source = text(&raw.source, "source");
+        let registry_mirror = raw.registry_mirror.as_ref().and_then(|m| self.registry_mirror(m));
         if self.error_count() > errors_before {
             return None;
         }
-        Some(Spec { name: raw.name, module: module?, targets, platforms, go: go?, runtime: runtime? })
+        Some(Spec { name: raw.name, module: module?, targets, platforms, go: go?, runtime: runtime?, version, source, registry_mirror })
+    }
+
+    /// `host[:port][/prefix]`: checked by mirroring a reference through it.
+    fn registry_mirror(&mut self, m: &Spanned<String>) -> Option<Spanned<String>> {
+        let v = m.value.trim_end_matches('/');
+        let probe = ImageRef::parse("golang:1.24").expect("a valid reference").mirrored(v).to_string();
+        let host = v.split('/').next().unwrap_or("");
+        let host_ok = !host.is_empty() && (host.contains(['.', ':']) || host == "localhost");
+        if !host_ok || v.contains("://") || ImageRef::parse(&probe).is_err() {
+            self.error(
+                m.span,
+                format!("`{}` is not a registry mirror", m.value),
+                "write a registry host with an optional port and path, without a scheme: `mirror.example.com`, `localhost:5000`, `registry.example.com/dockerhub`",
+            );
+            return None;
+        }
+        Some(Spanned::new(v.to_string(), m.span))
     }
 
     fn error_count(&self) -> usize {
@@ -298,30 +324,55 @@ impl Cx<'_> {
     fn runtime(&mut self, raw: Option<RawRuntime>, targets: &[Target], whole: Span) -> Option<Runtime> {
         let raw = raw.unwrap_or_else(empty_runtime);
         let before = self.error_count();
+        let mut base_image = None;
         let base = match &raw.base {
             None => Spanned::new(Base::Static, whole),
             Some(b) => match b.value.as_str() {
                 "static" => Spanned::new(Base::Static, b.span),
                 "scratch" => Spanned::new(Base::Scratch, b.span),
-                other if IMAGE_BASES.contains(&other) || other.contains([':', '/', '.']) => {
-                    self.error(
-                        b.span,
-                        format!("the base `{other}` is not supported yet"),
-                        "use `static` (CA certificates, zoneinfo, users, /tmp) or `scratch` (nothing but your files)",
-                    );
-                    Spanned::new(Base::Static, b.span)
+                named if NAMED_BASES.iter().any(|(n, _)| *n == named) => {
+                    let (_, image) = NAMED_BASES.iter().find(|(n, _)| *n == named).expect("just found");
+                    base_image = Some(ImageRef::parse(image).expect("named bases are valid references"));
+                    Spanned::new(Base::Image, b.span)
                 }
+                other if other.contains([':', '/', '.', '@']) => match ImageRef::parse(other) {
+                    // A slip in a base's name would otherwise pull a Docker Hub image.
+                    Ok(_)
+                        if !other.contains([':', '@']) && !other.split('/').next().unwrap_or("").contains('.') && similar(other, &named_bases()).is_some() =>
+                    {
+                        let near = similar(other, &named_bases()).expect("just found");
+                        self.error(
+                            b.span,
+                            format!("unknown base `{other}`"),
+                            format!("did you mean `{near}`? (for the Docker Hub image of that name, write `docker.io/{other}`)"),
+                        );
+                        Spanned::new(Base::Static, b.span)
+                    }
+                    Ok(r) => {
+                        base_image = Some(r);
+                        Spanned::new(Base::Image, b.span)
+                    }
+                    Err(e) => {
+                        self.error(b.span, e.to_string(), "write an image reference such as `registry.example.com/base:1.0`, or one of the named bases");
+                        Spanned::new(Base::Static, b.span)
+                    }
+                },
                 other => {
-                    let mut names = Base::NAMES.to_vec();
-                    names.extend(IMAGE_BASES);
-                    let hint = did_you_mean(other, &names, || format!("the bases are: {}", Base::NAMES.join(", ")));
+                    let names = named_bases();
+                    let hint = did_you_mean(other, &names, || format!("the bases are {}, or an image reference", names.join(", ")));
                     self.error(b.span, format!("unknown base `{other}`"), hint);
                     Spanned::new(Base::Static, b.span)
                 }
             },
         };
+        let mut user_name = None;
         let user = match &raw.user {
             None => Spanned::new(User::NONROOT, whole),
+            Some(u) if base.value == Base::Image && is_user_name(&u.value) && !["root", "nonroot"].contains(&u.value.as_str()) => {
+                // Looked up in the base's /etc/passwd once the base is pulled.
+                user_name = Some(u.clone());
+                Spanned::new(User::NONROOT, u.span)
+            }
             Some(u) => {
                 let user = self.user(u, "runtime.user").unwrap_or(User::NONROOT);
                 if user.uid == 0 {
@@ -399,13 +450,20 @@ impl Cx<'_> {
             }
         });
         let files: Vec<FileCopy> = raw.files.iter().flatten().filter_map(|f| self.file(&f.value)).collect();
-        let healthcheck = raw.healthcheck.as_ref().and_then(|h| self.healthcheck(&h.value, h.span, targets, &files, base.value));
-        let default_extras = base.value == Base::Static;
+        // Bases without a shell or tools: a health check can only run what the spec puts in.
+        let bare = match (&base.value, &base_image) {
+            (Base::Image, Some(r)) => r.repository.contains("distroless").then(|| raw.base.as_ref().map(|b| b.value.clone()).unwrap_or_default()),
+            (b, _) => Some(b.name().to_string()),
+        };
+        let healthcheck = raw.healthcheck.as_ref().and_then(|h| self.healthcheck(&h.value, h.span, targets, &files, bare.as_deref()));
+        let default_extras = base.value != Base::Scratch;
         let runtime = Runtime {
             ca_certificates: raw.ca_certificates.as_ref().map(|c| c.value).unwrap_or(default_extras),
             tzdata: raw.tzdata.as_ref().map(|c| c.value).unwrap_or(default_extras),
             base,
+            base_image,
             user,
+            user_name,
             workdir,
             entrypoint,
             args: raw.args.iter().flatten().map(|a| a.value.clone()).collect(),
@@ -452,7 +510,8 @@ impl Cx<'_> {
         Some(FileCopy { src: Spanned::new(src?, f.src.span), dest: dest?, mode, owner })
     }
 
-    fn healthcheck(&mut self, h: &RawHealthcheck, span: Span, targets: &[Target], files: &[FileCopy], base: Base) -> Option<Healthcheck> {
+    /// `bare`: the name of the base when it has no shell or tools.
+    fn healthcheck(&mut self, h: &RawHealthcheck, span: Span, targets: &[Target], files: &[FileCopy], bare: Option<&str>) -> Option<Healthcheck> {
         let Some(first) = h.command.first() else {
             self.error(span, "the health check has an empty `command`", "give the program to run and its arguments, e.g. `command: [hello, --health]`");
             return None;
@@ -461,15 +520,13 @@ impl Cx<'_> {
             format!("{BIN_DIR}/{}", t.name.value)
         } else if first.value.starts_with('/') {
             let ours = targets.iter().any(|t| format!("{BIN_DIR}/{}", t.name.value) == first.value) || files.iter().any(|f| f.dest == first.value);
-            if !ours {
+            // A pulled base may have the program; static, scratch and distroless have nothing
+            // but what the spec puts in the image.
+            if let (false, Some(base)) = (ours, bare) {
                 self.error(
                     first.span,
                     format!("`{}` is not in the image", first.value),
-                    format!(
-                        "the {} base has no shell or tools: run one of the app's targets ({}) or a file added with `files`",
-                        base.name(),
-                        target_names(targets)
-                    ),
+                    format!("the {} base has no shell or tools: run one of the app's targets ({}) or a file added with `files`", base, target_names(targets)),
                 );
                 return None;
             }
@@ -531,6 +588,16 @@ fn empty_runtime() -> RawRuntime {
     }
 }
 
+/// Every name `runtime.base` knows.
+fn named_bases() -> Vec<&'static str> {
+    Base::NAMES.iter().copied().chain(NAMED_BASES.iter().map(|(n, _)| *n)).collect()
+}
+
+/// A name as /etc/passwd has them.
+fn is_user_name(v: &str) -> bool {
+    !v.is_empty() && v.len() <= 32 && !v.starts_with('-') && v.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b)) && v.parse::<u32>().is_err()
+}
+
 fn is_go_version(v: &str) -> bool {
     let parts: Vec<&str> = v.split('.').collect();
     (2..=3).contains(&parts.len()) && parts[0] == "1" && parts.iter().all(|p| !p.is_empty() && p.len() <= 4 && p.bytes().all(|b| b.is_ascii_digit()))
@@ -563,8 +630,8 @@ pub(crate) fn parse_user(v: &str) -> Result<User, String> {
     let (u, g) = v.split_once(':').unwrap_or((v, v));
     match (id(u), id(g)) {
         (Some(uid), Some(gid)) => Ok(User { uid, gid }),
-        _ if v.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-".contains(&b)) => {
-            Err(format!("the user `{v}` is not known: the static and scratch bases only know `root` and `nonroot`"))
+        _ if is_user_name(v) => {
+            Err(format!("the user `{v}` is not known: the static and scratch bases only know `root` and `nonroot` (a pulled base's users can be named)"))
         }
         _ => Err(format!("`{v}` is not a user")),
     }

@@ -62,6 +62,9 @@ pub struct Spec {
     pub platforms: Vec<Spanned<Platform>>,
     pub go: Go,
     pub runtime: Runtime,
+    pub version: Option<String>,
+    pub source: Option<String>,
+    pub registry_mirror: Option<Spanned<String>>,
 }
 
 impl Spec {
@@ -97,7 +100,12 @@ pub struct Go {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Runtime {
     pub base: Spanned<Base>,
+    /// The image of a [`Base::Image`] base, as written (before any registry mirror).
+    pub base_image: Option<crate::reference::ImageRef>,
     pub user: Spanned<User>,
+    /// A user name to look up in the base's `/etc/passwd`; [`Runtime::user`] holds its ids
+    /// once the caller resolved it ([`crate::load::resolve_user_name`]).
+    pub user_name: Option<Spanned<String>>,
     pub workdir: Option<Spanned<String>>,
     /// Index into [`Spec::targets`].
     pub entrypoint: usize,
@@ -122,7 +130,19 @@ pub enum Base {
     Static,
     /// Nothing but what the spec puts there.
     Scratch,
+    /// An image pulled for each target platform ([`Runtime::base_image`]).
+    Image,
 }
+
+/// The bases with a name, and the images they stand for.
+pub const NAMED_BASES: &[(&str, &str)] = &[
+    ("distroless", "gcr.io/distroless/static-debian12:nonroot"),
+    ("distroless/static", "gcr.io/distroless/static-debian12:nonroot"),
+    ("distroless/base", "gcr.io/distroless/base-debian12:nonroot"),
+    ("distroless/cc", "gcr.io/distroless/cc-debian12:nonroot"),
+    ("alpine", "alpine:3.20"),
+    ("debian", "debian:bookworm-slim"),
+];
 
 impl Base {
     pub const NAMES: &'static [&'static str] = &["static", "scratch"];
@@ -131,6 +151,7 @@ impl Base {
         match self {
             Base::Static => "static",
             Base::Scratch => "scratch",
+            Base::Image => "image",
         }
     }
 }

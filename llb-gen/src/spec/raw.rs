@@ -34,6 +34,19 @@ pub struct RawSpec {
     pub go: Option<Spanned<RawGo>>,
     /// The image the program runs in.
     pub runtime: Option<Spanned<RawRuntime>>,
+    /// The application's version: the image's `org.opencontainers.image.version`, e.g.
+    /// `${VERSION:-dev}`.
+    pub version: Option<Spanned<String>>,
+    /// Where the source code lives: the image's `org.opencontainers.image.source`, e.g.
+    /// `https://github.com/example/app`. Default: the repository buildx reports for the
+    /// build context, if any.
+    pub source: Option<Spanned<String>>,
+    /// A registry that serves copies of every image the build pulls (the builder and the
+    /// runtime base), for air-gapped sites and regional mirrors: `host[:port][/prefix]`.
+    /// `docker.io/library/golang:1.24` is then pulled as `<mirror>/library/golang:1.24` and
+    /// `gcr.io/distroless/static-debian12` as `<mirror>/gcr.io/distroless/static-debian12`.
+    /// The build arg `GOAPP_REGISTRY_MIRROR` overrides it.
+    pub registry_mirror: Option<Spanned<String>>,
 }
 
 /// One binary of the app.
@@ -123,12 +136,17 @@ pub enum ModuleCache {
 #[serde(deny_unknown_fields)]
 #[schemars(rename = "Runtime", extend("patternProperties" = { "^x-": {} }))]
 pub struct RawRuntime {
-    /// The base of the image: `static` (assembled without pulling an image: CA certificates,
-    /// zoneinfo, passwd and group with root and nonroot, /tmp) or `scratch` (the binaries
-    /// only). Default: `static`.
+    /// The base of the image. `static` is assembled without pulling an image (CA
+    /// certificates, zoneinfo, passwd and group with root and nonroot, /tmp); `scratch` has the
+    /// binaries only. The others are pulled for each target platform: `distroless`
+    /// (`gcr.io/distroless/static-debian12:nonroot`), `distroless/base` (with glibc and
+    /// OpenSSL) and `distroless/cc` (also libgcc and libstdc++) for binaries that need a C
+    /// library, `alpine` (`alpine:3.20`), `debian` (`debian:bookworm-slim`), or any image
+    /// reference such as `registry.example.com/base:1.0`. Default: `static`.
     pub base: Option<Spanned<String>>,
-    /// The user the program runs as: `nonroot` (65532:65532), `root`, or a numeric
-    /// `uid[:gid]`. Default: `nonroot`.
+    /// The user the program runs as: `nonroot` (65532:65532, which needs no passwd entry),
+    /// `root`, a numeric `uid[:gid]`, or, on a pulled base, a user name from the base's
+    /// `/etc/passwd`. Default: `nonroot`.
     pub user: Option<Spanned<String>>,
     /// The working directory of the program, an absolute path (created if missing).
     /// Default: `/`.
@@ -155,10 +173,11 @@ pub struct RawRuntime {
     /// Files from the build context to put in the image.
     pub files: Option<Vec<Spanned<RawFile>>>,
     /// Whether the image has the CA certificate bundle (`/etc/ssl/certs/ca-certificates.crt`,
-    /// with `SSL_CERT_FILE` set). Default: true for `static`, false for `scratch`.
+    /// with `SSL_CERT_FILE` set). On a pulled base that lacks it, it is copied from the
+    /// builder. Default: true, except for `scratch`.
     pub ca_certificates: Option<Spanned<bool>>,
-    /// Whether the image has the time zone database (`/usr/share/zoneinfo`). Default: true
-    /// for `static`, false for `scratch`.
+    /// Whether the image has the time zone database (`/usr/share/zoneinfo`). On a pulled base
+    /// that lacks it, it is copied from the builder. Default: true, except for `scratch`.
     pub tzdata: Option<Spanned<bool>>,
 }
 
