@@ -70,9 +70,12 @@ async fn build(client: &mut Client, opts: &Opts, session: &str) -> Result<gw::Re
     if targets.is_empty() {
         targets.push(build_platform.clone());
     }
-    let (excludes, vendored) = read_context_facts(client, opts, session, &spec.module.value).await?;
+    // Two independent round trips, at once.
+    let (mut c1, mut c2) = (client.clone(), client.clone());
+    let (facts, builder) =
+        tokio::join!(read_context_facts(&mut c1, opts, session, &spec.module.value), resolve_builder(&mut c2, opts, &spec, mirror.as_deref(), &build_platform));
+    let ((excludes, no_download), builder) = (facts?, builder?);
     check_files(client, opts, session, &spec, &excludes, &filename, &spec_bytes).await?;
-    let builder = resolve_builder(client, opts, &spec, mirror.as_deref(), &build_platform).await?;
     let bases = resolve_bases(client, opts, &mut spec, mirror.as_deref(), &targets, &filename, &spec_bytes).await?;
     let facts = build_facts(opts)?;
     let labels = opts.labels();
@@ -92,7 +95,7 @@ async fn build(client: &mut Client, opts: &Opts, session: &str) -> Result<gw::Re
             context_excludes: &excludes,
             no_cache: opts.no_cache(),
             labels: &labels,
-            vendored,
+            no_download,
             go_args: &go_args,
             base: bases.get(i),
             facts: &facts,
@@ -177,14 +180,16 @@ async fn read_spec(client: &mut Client, opts: &Opts, session: &str, filename: &s
 }
 
 /// What the build needs to know of the context before planning: the `.dockerignore`
-/// patterns (read as the Dockerfile frontend reads them) and whether the module is vendored.
-/// Only those two files are transferred.
+/// patterns (read as the Dockerfile frontend reads them) and whether the module needs no
+/// download: it is vendored, or has no go.sum and no go.work (it requires no module).
+/// Only those files are transferred.
 async fn read_context_facts(client: &mut Client, opts: &Opts, session: &str, module: &str) -> Result<(Vec<String>, bool)> {
-    let modules_txt = if module == "." { "vendor/modules.txt".to_string() } else { format!("{module}/vendor/modules.txt") };
+    let in_module = |f: &str| if module == "." { f.to_string() } else { format!("{module}/{f}") };
+    let (modules_txt, go_sum, go_work) = (in_module("vendor/modules.txt"), in_module("go.sum"), in_module("go.work"));
     let def = local_def(
         opts.context_local_name(),
         session,
-        &[".dockerignore", &modules_txt],
+        &[".dockerignore", &modules_txt, &go_sum, &go_work],
         "context-.dockerignore",
         "[internal] load .dockerignore and vendor/modules.txt".into(),
     );
@@ -193,8 +198,10 @@ async fn read_context_facts(client: &mut Client, opts: &Opts, session: &str, mod
         Some(data) => dockerignore_patterns(&String::from_utf8_lossy(&data)),
         None => Vec::new(),
     };
-    let vendored = gateway::read_file(client, &id, &modules_txt).await?.is_some();
-    Ok((excludes, vendored))
+    let vendored = gateway::exists(client, &id, &modules_txt).await?;
+    let requires_nothing = gateway::read_file(client, &id, &go_sum).await?.is_none_or(|s| s.iter().all(u8::is_ascii_whitespace))
+        && !gateway::exists(client, &id, &go_work).await?;
+    Ok((excludes, vendored || requires_nothing))
 }
 
 /// Parses `.dockerignore`: comments and blank lines dropped, each pattern trimmed, cleaned and

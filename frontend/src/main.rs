@@ -188,7 +188,7 @@ fn print_llb(file: &PathBuf, platform: &str, build_platform: &str, mirror: Optio
         context_excludes: &[],
         no_cache: false,
         labels: &BTreeMap::new(),
-        vendored: false,
+        no_download: false,
         go_args: &llb_gen::golang::module_fetch_env(&parse_build_args(build_args)?),
         base: base.as_ref(),
         facts: &Default::default(),

@@ -38,7 +38,7 @@ fuzz_target!(|data: &[u8]| {
                 context_excludes: &[],
                 no_cache: false,
                 labels: &BTreeMap::new(),
-                vendored: false,
+                no_download: false,
                 go_args: &Default::default(),
                 base: base.as_ref(),
                 facts: &Default::default(),

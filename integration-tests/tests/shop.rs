@@ -98,17 +98,6 @@ fn a_vendored_module_builds_without_downloading() {
 }
 
 #[test]
-fn modules_can_live_in_a_layer_instead_of_a_cache_mount() {
-    require_engine();
-    let dir = example_variant("hello", "module-cache-layer", |spec| spec.replace("go:\n", "go:\n  module_cache: layer\n"));
-    let image = unique_tag("module-cache-layer");
-    let progress = buildx_push(&dir, "linux/arm64", &image, &[]);
-    assert!(progress.contains("[builder] go mod download"), "{progress}");
-    let out = ok(Path::new("/"), "docker", &["run", "--rm", "--pull=always", "--platform", "linux/arm64", &image, "--once"]);
-    assert!(out.contains("hi from linux/arm64"), "{out}");
-}
-
-#[test]
 fn a_files_source_in_the_wrong_case_fails_at_its_line() {
     require_engine();
     let dir = example_variant("shop", "shop-wrong-case", |spec| spec.replace("src: config/shop.json", "src: config/Shop.json"));

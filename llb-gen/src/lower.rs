@@ -5,7 +5,7 @@
 //! ```text
 //! context ─> module files (go.mod, go.sum, go.work) ─┐
 //! builder image (B) ────────────────────────────────┴─> exec on B: go mod download
-//!                                    (skipped for a vendored module; module cache mounted)
+//!          (skipped when nothing needs downloading: vendored, or no go.sum; module cache mounted)
 //!   ─> exec on B: go build, per group of targets (GOOS/GOARCH of T, CGO_ENABLED=0,
 //!      context at /src, build cache mounted) ──> /out
 //! builder image ─> base: CA bundle, zoneinfo, passwd/group, /tmp      (layer 1, static)
@@ -97,8 +97,9 @@ pub struct LowerInput<'a> {
     pub no_cache: bool,
     /// Labels to add to the image config (`--label`).
     pub labels: &'a BTreeMap<String, String>,
-    /// Whether the module has `vendor/modules.txt`: then nothing is downloaded.
-    pub vendored: bool,
+    /// Whether the module needs no download: it is vendored (`vendor/modules.txt`), or it
+    /// requires no module (no `go.sum`, no `go.work`). The download step is then left out.
+    pub no_download: bool,
     /// Go settings from build args ([`golang::MODULE_FETCH_ARGS`]); they override `go.env`.
     pub go_args: &'a BTreeMap<String, String>,
     /// The runtime base for this platform, when the spec's base is an image.
@@ -356,10 +357,10 @@ fn go_env(input: &LowerInput<'_>, target: &crate::spec::Target, extra: &[String]
 /// `go mod download` as a step of its own, on the build platform, whose only inputs are the
 /// module files: a code change never runs it again, a go.mod change downloads only what is
 /// new (into the shared module cache), and it is one vertex for every target platform. The
-/// compile steps run on its result. `None` when the module is vendored.
+/// compile steps run on its result. `None` when nothing needs downloading.
 fn download_modules(g: &mut Graph, input: &LowerInput<'_>, builder: llb::Output, context: llb::Output, cwd: &str) -> Option<llb::ExecOutputs> {
     let spec = input.spec;
-    if input.vendored || spec.go.module_mode == Some(ModMode::Vendor) {
+    if input.no_download || spec.go.module_mode == Some(ModMode::Vendor) {
         return None;
     }
     let files = g.file(None, vec![FileAction::Copy(Copy::new(context, "/", "/").contents().include(MODULE_FILES))]);

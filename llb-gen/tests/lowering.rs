@@ -82,8 +82,13 @@ fn lower_example_with(path: &Path, target: &str, build_args: &BTreeMap<String, S
         context_excludes: &excludes,
         no_cache: false,
         labels: &labels,
-        // as the frontend finds out from the context
-        vendored: path.parent().unwrap().join("vendor/modules.txt").exists(),
+        // as the frontend finds out from the context; the fixtures of tests/specs (no go.mod
+        // next to them) stand for modules with dependencies
+        no_download: {
+            let dir = path.parent().unwrap().join(&spec.module.value);
+            let module = dir.join("go.mod").exists() || dir.join("go.work").exists();
+            module && (dir.join("vendor/modules.txt").exists() || (!dir.join("go.sum").exists() && !dir.join("go.work").exists()))
+        },
         go_args: &llb_gen::golang::module_fetch_env(build_args),
         base: base.as_ref(),
         facts: &facts,
@@ -141,7 +146,8 @@ fn every_exec_runs_on_the_build_platform() {
 
 #[test]
 fn the_module_download_depends_on_module_files_only() {
-    let (lowered, _) = lower_example(&examples()[0], "linux/arm64");
+    let inventory = examples().into_iter().find(|p| p.ends_with("inventory/goapp.yaml")).unwrap();
+    let (lowered, _) = lower_example(&inventory, "linux/arm64");
     let ops = ops(&lowered.definition);
     let download = ops
         .iter()
@@ -164,7 +170,8 @@ fn module_fetch_build_args_reach_every_go_command_and_nothing_else_does() {
         .into_iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
-    let (lowered, _) = lower_example_with(&examples()[0], "linux/arm64", &args);
+    let inventory = examples().into_iter().find(|p| p.ends_with("inventory/goapp.yaml")).unwrap();
+    let (lowered, _) = lower_example_with(&inventory, "linux/arm64", &args);
     let execs: Vec<pb::ExecOp> = ops(&lowered.definition)
         .into_iter()
         .filter_map(|o| match o.op {
