@@ -39,14 +39,25 @@ build_image() {
     if [ ! -s "$tar" ]; then
       say "mmdebstrap $repo:$tag for $arch"
       local t0=$SECONDS
-      # The extract variant runs no customize hooks: its hook runs after extraction.
-      local hook_opt=--customize-hook
-      [ "$variant" = extract ] && hook_opt=--extract-hook
-      mmdebstrap --quiet --format=tar --variant="$variant" --architectures="$arch" \
-        ${packages:+--include="$packages"} \
-        ${hook:+"$hook_opt=$hook"} \
-        --customize-hook='rm -rf "$1"/var/cache/apt/* "$1"/var/lib/apt/lists/*' \
-        "$suite" "$tar.part" "$(archive_url)"
+      if [ "$variant" = extract ]; then
+        # Packages extracted, not installed: the hook builds the image's root ($2) from the
+        # extracted files ($1) here, outside mmdebstrap.
+        mmdebstrap --quiet --format=tar --variant=extract --architectures="$arch" \
+          --include="$packages" "$suite" "$tar.raw" "$(archive_url)"
+        local work
+        work=$(mktemp -d)
+        mkdir "$work/in" "$work/out"
+        tar -C "$work/in" -xf "$tar.raw"
+        sh -ec "$hook" sh "$work/in" "$work/out"
+        tar -C "$work/out" --numeric-owner -cf "$tar.part" .
+        rm -rf "$work" "$tar.raw"
+      else
+        mmdebstrap --quiet --format=tar --variant="$variant" --architectures="$arch" \
+          ${packages:+--include="$packages"} \
+          ${hook:+--customize-hook="$hook"} \
+          --customize-hook='rm -rf "$1"/var/cache/apt/* "$1"/var/lib/apt/lists/*' \
+          "$suite" "$tar.part" "$(archive_url)"
+      fi
       mv "$tar.part" "$tar"
       say "  $repo:$tag $arch took $((SECONDS - t0)) s"
     fi
@@ -79,37 +90,45 @@ build_image library/golang "$go_version" "${GOAPP_BUILDER_ARCHES:-amd64}" trixie
 build_image library/debian bookworm-slim "$base_arches" bookworm minbase "" "" \
   "ENV PATH=$std_path" 'CMD ["bash"]'
 
-# The files every distroless-like stand-in has: the CA bundle (what update-ca-certificates
-# would write), zoneinfo, passwd and group with root, nobody and nonroot (65532), /tmp 1777,
-# nonroot's home.
-distroless_files='r="$1"
-cat "$r"/usr/share/ca-certificates/mozilla/*.crt > "$r"/tmp/bundle && mkdir -p "$r"/etc/ssl/certs && mv "$r"/tmp/bundle "$r"/etc/ssl/certs/ca-certificates.crt
-printf "root:x:0:0:root:/root:/sbin/nologin\nnobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n" > "$r"/etc/passwd
-printf "root:x:0:\nnobody:x:65534:\nnonroot:x:65532:\n" > "$r"/etc/group
-mkdir -p "$r"/tmp "$r"/root "$r"/home/nonroot && chmod 1777 "$r"/tmp && chmod 700 "$r"/root "$r"/home/nonroot && chown 65532:65532 "$r"/home/nonroot
-rm -rf "$r"/usr/share/doc "$r"/usr/share/man "$r"/usr/share/lintian "$r"/var/lib/dpkg "$r"/usr/share/ca-certificates'
+# The distroless-like stand-ins are assembled from extracted packages (extraction pulls in
+# every dependency, such as openssl for ca-certificates): their root ($2) gets only what the
+# image it stands for has. KEEP names what else of the extracted files ($1) it keeps.
+# Every stand-in gets: the CA bundle (what update-ca-certificates would write), zoneinfo,
+# /etc/os-release, netbase's services and protocols, passwd and group with root, nobody and
+# nonroot (65532), /tmp (1777), nonroot's home.
+assemble='r="$1"; n="$2"
+keep() { for k in "$@"; do if [ -e "$r/$k" ] || [ -L "$r/$k" ]; then mkdir -p "$n/$(dirname "$k")" && cp -a "$r/$k" "$n/$k"; fi; done; }
+mkdir -p "$n"/etc/ssl/certs "$n"/tmp "$n"/root "$n"/home/nonroot
+cat "$r"/usr/share/ca-certificates/mozilla/*.crt > "$n"/etc/ssl/certs/ca-certificates.crt
+keep usr/share/zoneinfo usr/lib/os-release etc/os-release etc/services etc/protocols $KEEP
+printf "root:x:0:0:root:/root:/sbin/nologin\nnobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n" > "$n"/etc/passwd
+printf "root:x:0:\nnobody:x:65534:\nnonroot:x:65532:\n" > "$n"/etc/group
+printf "hosts: files dns\n" > "$n"/etc/nsswitch.conf
+chmod 755 "$n" && chmod 1777 "$n"/tmp && chmod 700 "$n"/root "$n"/home/nonroot && chown 65532:65532 "$n"/home/nonroot
+rm -rf "$n"/usr/lib/*/gconv "$n"/usr/lib/*/perl* "$n"/usr/lib/*/engines-3 "$n"/usr/lib/*/ossl-modules'
 distroless_config=("ENV PATH=$std_path" "ENV SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt" "USER 65532" "WORKDIR /home/nonroot")
 static_pkgs="base-files,netbase,tzdata,ca-certificates"
+# glibc and the libraries of distroless/base and /cc: the library directories, less what
+# only openssl's command and the package tools use.
+libs="lib lib64 usr/lib/x86_64-linux-gnu usr/lib/aarch64-linux-gnu"
 
 # Stand-ins for gcr.io/distroless/{static,base,cc}-debian12:nonroot, made from the Debian 12
 # packages those images are made of.
 build_image gcr.io/distroless/static-debian12 nonroot "$base_arches" bookworm extract \
-  "$static_pkgs" "$distroless_files" "${distroless_config[@]}"
+  "$static_pkgs" "KEEP= && $assemble" "${distroless_config[@]}"
 build_image gcr.io/distroless/base-debian12 nonroot "$base_arches" bookworm extract \
-  "$static_pkgs,libc6,libssl3" "$distroless_files" "${distroless_config[@]}"
+  "$static_pkgs,libc6,libssl3" "KEEP='$libs' && $assemble" "${distroless_config[@]}"
 build_image gcr.io/distroless/cc-debian12 nonroot "$base_arches" bookworm extract \
-  "$static_pkgs,libc6,libssl3,libgcc-s1,libstdc++6,gcc-12-base" "$distroless_files" "${distroless_config[@]}"
+  "$static_pkgs,libc6,libssl3,libgcc-s1,libstdc++6,gcc-12-base" "KEEP='$libs' && $assemble" "${distroless_config[@]}"
 
 # A stand-in for alpine:3.20: BusyBox with its applets linked, root and nobody, a CA bundle
 # and no zoneinfo, as Alpine has. Its C library is glibc's static build inside busybox-static,
 # not musl: Go programs built with CGO_ENABLED=0 do not notice.
-alpine_files='r="$1"
-cat "$r"/usr/share/ca-certificates/mozilla/*.crt > "$r"/tmp/bundle && mkdir -p "$r"/etc/ssl/certs && mv "$r"/tmp/bundle "$r"/etc/ssl/certs/ca-certificates.crt
-mkdir -p "$r"/bin "$r"/sbin "$r"/usr/bin "$r"/usr/sbin "$r"/etc "$r"/tmp "$r"/root && chmod 1777 "$r"/tmp && chmod 700 "$r"/root
+alpine_files='KEEP=bin/busybox && '"$assemble"' && r="$2"
 for a in sh ash cat ls cp mv rm mkdir echo env grep sed ps sleep id wget vi tar gzip date hostname; do ln -sf /bin/busybox "$r"/bin/$a; done
 printf "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/sbin/nologin\n" > "$r"/etc/passwd
 printf "root:x:0:root\nnobody:x:65534:\n" > "$r"/etc/group
-printf "NAME=\"Alpine stand-in (BusyBox from Debian)\"\nID=alpine\nVERSION_ID=3.20\n" > "$r"/etc/os-release
-rm -rf "$r"/usr/share/doc "$r"/usr/share/man "$r"/usr/share/lintian "$r"/var/lib/dpkg "$r"/usr/share/ca-certificates "$r"/usr/share/zoneinfo'
+rm -rf "$r"/home/nonroot "$r"/etc/os-release
+printf "NAME=\"Alpine stand-in (BusyBox from Debian)\"\nID=alpine\nVERSION_ID=3.20\n" > "$r"/etc/os-release'
 build_image library/alpine 3.20 "$base_arches" bookworm extract \
   "busybox-static,ca-certificates" "$alpine_files" "ENV PATH=$std_path" 'CMD ["/bin/sh"]'
