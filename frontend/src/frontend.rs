@@ -10,6 +10,7 @@ use anyhow::{Context as _, Result, bail};
 use llb::Platform;
 use llb_gen::image::ImageConfig;
 use llb_gen::lower::{BaseImage, BuildFacts, BuilderImage, LowerInput, base_reference, builder_reference, effective_mirror, lower};
+use llb_gen::reference::ImageRef;
 
 use crate::errors;
 use crate::gateway::{self, Caps, Client};
@@ -342,19 +343,10 @@ async fn resolve_bases(
         let mut c = client.clone();
         let (reference, target, mode) = (reference.clone(), target.clone(), opts.image_resolve_mode().to_string());
         jobs.push(tokio::spawn(async move {
-            let resp = c
-                .resolve_image_config(gw::ResolveImageConfigRequest {
-                    r#ref: reference.to_string(),
-                    platform: Some(target.to_pb()),
-                    resolve_mode: mode,
-                    log_name: format!("[internal] load metadata for {reference} ({target})"),
-                    ..Default::default()
-                })
+            let log_name = format!("[internal] load metadata for {reference} ({target})");
+            let (digest, config) = resolve_image(&mut c, &reference, &target, &mode, log_name)
                 .await
-                .with_context(|| format!("resolving the runtime base {reference} for {target}"))?
-                .into_inner();
-            let config: ImageConfig = serde_json::from_slice(&resp.config).with_context(|| format!("the config of {reference} is not an image config"))?;
-            let digest = (!resp.digest.is_empty()).then_some(resp.digest);
+                .with_context(|| format!("resolving the runtime base {reference} for {target}"))?;
             let pinned = match &digest {
                 Some(d) => reference.pinned(d),
                 None => reference.clone(),
@@ -381,19 +373,27 @@ async fn resolve_bases(
 
 async fn resolve_builder(client: &mut Client, opts: &Opts, spec: &llb_gen::Spec, mirror: Option<&str>, build_platform: &Platform) -> Result<BuilderImage> {
     let reference = builder_reference(spec, mirror);
+    let log_name = format!("[internal] load metadata for {reference}");
+    let (digest, config) = resolve_image(client, &reference, build_platform, opts.image_resolve_mode(), log_name)
+        .await
+        .with_context(|| format!("resolving the builder image {reference}"))?;
+    Ok(BuilderImage { reference, digest, env: config.config.env.unwrap_or_default() })
+}
+
+/// The digest and config of an image for a platform, as BuildKit resolves them.
+async fn resolve_image(client: &mut Client, reference: &ImageRef, platform: &Platform, mode: &str, log_name: String) -> Result<(Option<String>, ImageConfig)> {
     let resp = client
         .resolve_image_config(gw::ResolveImageConfigRequest {
             r#ref: reference.to_string(),
-            platform: Some(build_platform.to_pb()),
-            resolve_mode: opts.image_resolve_mode().to_string(),
-            log_name: format!("[internal] load metadata for {reference}"),
+            platform: Some(platform.to_pb()),
+            resolve_mode: mode.to_string(),
+            log_name,
             ..Default::default()
         })
-        .await
-        .with_context(|| format!("resolving the builder image {reference}"))?
+        .await?
         .into_inner();
     let config: ImageConfig = serde_json::from_slice(&resp.config).with_context(|| format!("the config of {reference} is not an image config"))?;
-    Ok(BuilderImage { reference, digest: (!resp.digest.is_empty()).then_some(resp.digest), env: config.config.env.unwrap_or_default() })
+    Ok(((!resp.digest.is_empty()).then_some(resp.digest), config))
 }
 
 #[cfg(test)]
