@@ -157,9 +157,13 @@ fn host_platform() -> Platform {
     Platform::new("linux", arch, None)
 }
 
-fn local_def(name: &str, session: &str, follow: &[&str], shared_key: &str, title: String) -> llb::pb::Definition {
-    let mut attrs = BTreeMap::new();
-    attrs.insert(llb::attr::LOCAL_FOLLOW.to_string(), serde_json::to_string(follow).expect("json"));
+/// The `follow` paths of a local source (the spec's or the context's).
+fn follow(paths: &[&str]) -> BTreeMap<String, String> {
+    [(llb::attr::LOCAL_FOLLOW.to_string(), serde_json::to_string(paths).expect("json"))].into()
+}
+
+/// Solves a local source of the client (with `attrs`: which paths) and returns its result.
+async fn solve_local(client: &mut Client, name: &str, session: &str, mut attrs: BTreeMap<String, String>, shared_key: &str, title: String) -> Result<String> {
     attrs.insert(llb::attr::LOCAL_SHARED_KEY_HINT.to_string(), shared_key.to_string());
     attrs.insert(llb::attr::LOCAL_DIFFER.to_string(), "none".to_string());
     if !session.is_empty() {
@@ -167,13 +171,13 @@ fn local_def(name: &str, session: &str, follow: &[&str], shared_key: &str, title
     }
     let mut g = llb::Graph::new();
     let out = g.local(name, attrs);
-    g.meta(out.op).name = Some(title);
-    g.marshal(Some(out))
+    g.meta(out.op).name = Some(title.clone());
+    gateway::solve(client, g.marshal(Some(out)), vec![]).await.context(title)
 }
 
 async fn read_spec(client: &mut Client, opts: &Opts, session: &str, filename: &str) -> Result<Vec<u8>> {
-    let def = local_def(opts.spec_local_name(), session, &[filename], "dockerfile", format!("[internal] load build definition from {filename}"));
-    let id = gateway::solve(client, def, vec![]).await.context("loading the spec")?;
+    let title = format!("[internal] load build definition from {filename}");
+    let id = solve_local(client, opts.spec_local_name(), session, follow(&[filename]), "dockerfile", title).await?;
     match gateway::read_file(client, &id, filename).await? {
         Some(data) => Ok(data),
         None => bail!("{filename} was not found: pass the spec with -f"),
@@ -187,14 +191,15 @@ async fn read_spec(client: &mut Client, opts: &Opts, session: &str, filename: &s
 async fn read_context_facts(client: &mut Client, opts: &Opts, session: &str, module: &str) -> Result<(Vec<String>, bool)> {
     let in_module = |f: &str| if module == "." { f.to_string() } else { format!("{module}/{f}") };
     let (modules_txt, go_sum, go_work) = (in_module("vendor/modules.txt"), in_module("go.sum"), in_module("go.work"));
-    let def = local_def(
+    let id = solve_local(
+        client,
         opts.context_local_name(),
         session,
-        &[".dockerignore", &modules_txt, &go_sum, &go_work],
+        follow(&[".dockerignore", &modules_txt, &go_sum, &go_work]),
         "context-.dockerignore",
         "[internal] load .dockerignore and vendor/modules.txt".into(),
-    );
-    let id = gateway::solve(client, def, vec![]).await.context("loading .dockerignore")?;
+    )
+    .await?;
     let excludes = match gateway::read_file(client, &id, ".dockerignore").await? {
         Some(data) => dockerignore_patterns(&String::from_utf8_lossy(&data)),
         None => Vec::new(),
@@ -240,10 +245,9 @@ async fn check_files(
         return Ok(());
     }
     let srcs: Vec<&str> = files.iter().map(|f| f.src.value.as_str()).collect();
-    let mut attrs = BTreeMap::new();
-    attrs.insert(llb::attr::LOCAL_FOLLOW.to_string(), serde_json::to_string(&srcs).expect("json"));
+    let mut attrs = follow(&srcs);
     attrs.insert(llb::attr::LOCAL_EXCLUDE.to_string(), serde_json::to_string(excludes).expect("json"));
-    let id = solve_local(client, opts, session, attrs, "context-files", "[internal] check runtime.files").await?;
+    let id = solve_local(client, opts.context_local_name(), session, attrs, "context-files", "[internal] check runtime.files".into()).await?;
     let mut diags = Vec::new();
     for f in files {
         if gateway::exists(client, &id, &f.src.value).await? {
@@ -258,7 +262,8 @@ async fn check_files(
         let mut attrs = BTreeMap::new();
         attrs.insert(llb::attr::LOCAL_INCLUDE.to_string(), serde_json::to_string(&[format!("{prefix}*")]).expect("json"));
         attrs.insert(llb::attr::LOCAL_EXCLUDE.to_string(), serde_json::to_string(&[format!("{prefix}*/*")]).expect("json"));
-        let listing = solve_local(client, opts, session, attrs, "context-files-listing", "[internal] list a runtime.files directory").await?;
+        let title = "[internal] list a runtime.files directory".to_string();
+        let listing = solve_local(client, opts.context_local_name(), session, attrs, "context-files-listing", title).await?;
         let names = gateway::read_dir(client, &listing, &parent).await?;
         let refs: Vec<&str> = names.iter().map(String::as_str).collect();
         let near = refs.iter().find(|n| n.eq_ignore_ascii_case(&base)).copied().or_else(|| llb_gen::diag::similar(&base, &refs));
@@ -273,18 +278,6 @@ async fn check_files(
     }
     let d = llb_gen::Diagnostics { file: filename.into(), source: String::from_utf8_lossy(spec_bytes).into_owned(), items: diags };
     Err(Failure(errors::spec_status(&d)))
-}
-
-async fn solve_local(client: &mut Client, opts: &Opts, session: &str, mut attrs: BTreeMap<String, String>, key: &str, title: &str) -> Result<String> {
-    attrs.insert(llb::attr::LOCAL_SHARED_KEY_HINT.to_string(), key.to_string());
-    attrs.insert(llb::attr::LOCAL_DIFFER.to_string(), "none".to_string());
-    if !session.is_empty() {
-        attrs.insert(llb::attr::LOCAL_SESSION.to_string(), session.to_string());
-    }
-    let mut g = llb::Graph::new();
-    let out = g.local(opts.context_local_name(), attrs);
-    g.meta(out.op).name = Some(title.to_string());
-    gateway::solve(client, g.marshal(Some(out)), vec![]).await.with_context(|| title.to_string())
 }
 
 /// `--target NAME`: the spec with that target only, which is then the entrypoint.

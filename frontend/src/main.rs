@@ -168,15 +168,7 @@ fn print_llb(file: &PathBuf, platform: &str, build_platform: &str, mirror: Optio
     // it unpinned and with no inherited environment.
     let mirror = llb_gen::lower::effective_mirror(&spec, mirror);
     let builder = llb_gen::BuilderImage { reference: llb_gen::lower::builder_reference(&spec, mirror), digest: None, env: vec![] };
-    // A pulled base, unresolved: shown unpinned, and as lacking the CA bundle and zoneinfo,
-    // so the dump shows every step goapp may add to it.
-    let base = llb_gen::lower::base_reference(&spec, mirror).map(|reference| llb_gen::BaseImage {
-        reference,
-        digest: None,
-        config: Default::default(),
-        has_ca_certificates: false,
-        has_zoneinfo: false,
-    });
+    let base = llb_gen::lower::base_reference(&spec, mirror).map(llb_gen::BaseImage::unresolved);
     let lowered = llb_gen::lower(&llb_gen::LowerInput {
         spec: &spec,
         spec_file: &name,

@@ -18,13 +18,7 @@ fuzz_target!(|data: &[u8]| {
                 digest: None,
                 env: vec![],
             };
-            let base = llb_gen::lower::base_reference(&loaded.spec, None).map(|reference| llb_gen::BaseImage {
-                reference,
-                digest: None,
-                config: Default::default(),
-                has_ca_certificates: false,
-                has_zoneinfo: false,
-            });
+            let base = llb_gen::lower::base_reference(&loaded.spec, None).map(llb_gen::BaseImage::unresolved);
             let target = llb::Platform::parse("linux/arm64").unwrap();
             let build = llb::Platform::parse("linux/amd64").unwrap();
             let _ = llb_gen::lower(&llb_gen::LowerInput {

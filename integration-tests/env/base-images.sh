@@ -25,10 +25,10 @@ build_image() {
   local instructions=("$@")
   local key
   # (Written so that images made before SUITE and non-ENV instructions existed keep their key.)
-  local suite_key=()
-  [ "$suite" = trixie ] || suite_key=("$suite")
-  [ "$variant" = extract ] && suite_key+=("extract-hook")
-  key=$(printf '%s\n' "v1" "${suite_key[@]}" "$variant" "$packages" "$hook" "${instructions[@]#ENV }" | sha256sum | cut -c1-12)
+  local key_extra=()
+  [ "$suite" = trixie ] || key_extra=("$suite")
+  [ "$variant" = extract ] && key_extra+=("extract-hook")
+  key=$(printf '%s\n' "v1" "${key_extra[@]}" "$variant" "$packages" "$hook" "${instructions[@]#ENV }" | sha256sum | cut -c1-12)
   local refs=()
   local arch
   for arch in $arches; do

@@ -67,6 +67,15 @@ pub struct BaseImage {
     pub has_zoneinfo: bool,
 }
 
+impl BaseImage {
+    /// A base known only by its reference (no BuildKit to resolve it): unpinned, no config
+    /// to inherit, and taken to lack the CA bundle and zoneinfo, so that lowering shows every
+    /// step goapp may add to it.
+    pub fn unresolved(reference: ImageRef) -> Self {
+        BaseImage { reference, digest: None, config: ImageConfig::default(), has_ca_certificates: false, has_zoneinfo: false }
+    }
+}
+
 /// Facts about the build that go into the image's OCI labels.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct BuildFacts {
