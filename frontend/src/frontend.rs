@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use anyhow::{Context as _, Result, bail};
 use llb::Platform;
 use llb_gen::image::ImageConfig;
-use llb_gen::lower::{BaseImage, BuildFacts, BuilderImage, LowerInput, base_reference, builder_reference, effective_mirror, lower};
+use llb_gen::lower::{BaseImage, BuildFacts, BuilderImage, LowerInput, base_reference, builder_reference, cgo_emulated, effective_mirror, lower};
 use llb_gen::reference::ImageRef;
 
 use crate::errors;
@@ -78,6 +78,11 @@ async fn build(client: &mut Client, opts: &Opts, session: &str) -> Result<gw::Re
     let ((excludes, no_download), builder) = (facts?, builder?);
     check_files(client, opts, session, &spec, &excludes, &filename, &spec_bytes).await?;
     let bases = resolve_bases(client, opts, &mut spec, mirror.as_deref(), &targets, &filename, &spec_bytes).await?;
+    // A cgo build under emulation runs the builder image of its target platform.
+    let mut target_builders: BTreeMap<String, BuilderImage> = BTreeMap::new();
+    for target in targets.iter().filter(|t| cgo_emulated(&spec, &build_platform, t)) {
+        target_builders.insert(target.id(), resolve_builder(client, opts, &spec, mirror.as_deref(), target).await?);
+    }
     let facts = build_facts(opts)?;
     let labels = opts.labels();
     let go_args = llb_gen::golang::module_fetch_env(&opts.build_args());
@@ -92,6 +97,7 @@ async fn build(client: &mut Client, opts: &Opts, session: &str) -> Result<gw::Re
             target,
             build_platform: &build_platform,
             builder: &builder,
+            target_builder: target_builders.get(&target.id()),
             session_id: session,
             context_excludes: &excludes,
             no_cache: opts.no_cache(),
@@ -331,6 +337,7 @@ async fn resolve_bases(
     let Some(reference) = base_reference(spec, mirror) else {
         return Ok(Vec::new());
     };
+    let want_libc = spec.go.cgo.as_ref().is_some_and(|c| !c.static_link);
     let mut jobs = Vec::new();
     for target in targets {
         let mut c = client.clone();
@@ -351,14 +358,45 @@ async fn resolve_bases(
             let has_ca_certificates = gateway::exists(&mut c, &id, "/etc/ssl/certs/ca-certificates.crt").await?;
             let has_zoneinfo = gateway::exists(&mut c, &id, "/usr/share/zoneinfo").await?;
             let passwd = gateway::read_file(&mut c, &id, "/etc/passwd").await?.map(|b| String::from_utf8_lossy(&b).into_owned());
-            Ok::<_, anyhow::Error>((BaseImage { reference, digest, config, has_ca_certificates, has_zoneinfo }, passwd))
+            // glibc, where Debian-like and other distributions keep it.
+            let libc = match llb_gen::golang::c_target(&target) {
+                _ if !want_libc => true,
+                Ok(ct) => {
+                    let mut found = false;
+                    for dir in [
+                        format!("/lib/{}", ct.triplet),
+                        format!("/usr/lib/{}", ct.triplet),
+                        "/lib64".into(),
+                        "/usr/lib64".into(),
+                        "/lib".into(),
+                        "/usr/lib".into(),
+                    ] {
+                        if gateway::exists(&mut c, &id, &format!("{dir}/libc.so.6")).await? {
+                            found = true;
+                            break;
+                        }
+                    }
+                    found
+                }
+                Err(_) => false,
+            };
+            Ok::<_, anyhow::Error>((BaseImage { reference, digest, config, has_ca_certificates, has_zoneinfo }, passwd, libc, target))
         }));
     }
     let mut bases = Vec::new();
     for job in jobs {
-        let (base, passwd) = job.await.context("resolving the runtime base failed")??;
+        let (base, passwd, libc, target) = job.await.context("resolving the runtime base failed")??;
         let written = spec.runtime.base_image.as_ref().map(|r| r.to_string()).unwrap_or_default();
         llb_gen::resolve_user_name(spec, filename, spec_bytes, &written, passwd.as_deref()).map_err(|d| Failure(errors::spec_status(&d)))?;
+        if !libc {
+            let d = llb_gen::Diagnostic::error(
+                spec.runtime.base.span,
+                format!("the base `{written}` has no glibc (libc.so.6) for {target}, and with `cgo: true` the binaries link it dynamically"),
+            )
+            .hint("use a base with glibc (`distroless/cc`, `distroless/base` or `debian`), or set `go.static: true` to link the C libraries into the binaries");
+            let d = llb_gen::Diagnostics { file: filename.into(), source: String::from_utf8_lossy(spec_bytes).into_owned(), items: vec![d] };
+            return Err(Failure(errors::spec_status(&d)));
+        }
         bases.push(base);
     }
     Ok(bases)
@@ -366,7 +404,7 @@ async fn resolve_bases(
 
 async fn resolve_builder(client: &mut Client, opts: &Opts, spec: &llb_gen::Spec, mirror: Option<&str>, build_platform: &Platform) -> Result<BuilderImage> {
     let reference = builder_reference(spec, mirror);
-    let log_name = format!("[internal] load metadata for {reference}");
+    let log_name = format!("[internal] load metadata for {reference} ({build_platform})");
     let (digest, config) = resolve_image(client, &reference, build_platform, opts.image_resolve_mode(), log_name)
         .await
         .with_context(|| format!("resolving the builder image {reference}"))?;

@@ -176,6 +176,7 @@ fn print_llb(file: &PathBuf, platform: &str, build_platform: &str, mirror: Optio
         target: &target,
         build_platform: &build_platform,
         builder: &builder,
+        target_builder: None,
         session_id: "",
         context_excludes: &[],
         no_cache: false,

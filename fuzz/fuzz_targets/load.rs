@@ -28,6 +28,7 @@ fuzz_target!(|data: &[u8]| {
                 target: &target,
                 build_platform: &build,
                 builder: &builder,
+                target_builder: None,
                 session_id: "",
                 context_excludes: &[],
                 no_cache: false,

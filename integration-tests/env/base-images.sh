@@ -15,6 +15,15 @@ REGISTRY=${GOAPP_REGISTRY:-localhost:5000}
 say() { printf '[images] %s\n' "$*" >&2; }
 
 
+# fetch_deb PACKAGE SUITE: the path of the package's .deb for this machine's architecture,
+# downloaded once into the cache (its name carries the version).
+fetch_deb() {
+  local dir="$GOAPP_CACHE/debs/$2"
+  mkdir -p "$dir"
+  (cd "$dir" && ls "$1"_*.deb >/dev/null 2>&1 || apt-get download -q -o APT::Sandbox::User=root "$1/$2" >&2)
+  ls "$dir/$1"_*.deb | sort -V | tail -n 1
+}
+
 have_ref() { docker buildx imagetools inspect "$1" >/dev/null 2>&1; }
 
 # build_image REPO TAG "ARCHES" SUITE VARIANT "PACKAGES" HOOK INSTRUCTION...
@@ -80,6 +89,20 @@ go_version=1.24
 build_image library/golang "$go_version" "${GOAPP_BUILDER_ARCHES:-amd64}" trixie apt \
   "golang-$go_version-go,ca-certificates,git,gcc,libc6-dev,tzdata" \
   "ln -s /usr/lib/go-$go_version/bin/go \"\$1\"/usr/local/bin/go && ln -s /usr/lib/go-$go_version/bin/gofmt \"\$1\"/usr/local/bin/gofmt && mkdir -p \"\$1\"/go" \
+  "ENV PATH=/go/bin:$std_path" "ENV GOPATH=/go" "ENV GOTOOLCHAIN=local"
+
+# golang:<version>-bookworm, the builder of cgo programs: Debian 12's C compiler and glibc, so
+# that what it links runs on the Debian 12 bases (distroless-debian12, bookworm-slim) and on
+# newer ones. Built for both platforms: cgo's emulated mode runs it on the target platform.
+# Bookworm has no Go 1.24 package; the official image installs Go's own static build, and here
+# trixie's golang packages (static binaries, no glibc dependency) are unpacked into it.
+go_debs=()
+for p in "golang-$go_version-go" "golang-$go_version-src"; do
+  go_debs+=("$(fetch_deb "$p" trixie)")
+done
+build_image library/golang "$go_version-bookworm" "$base_arches" bookworm apt \
+  "ca-certificates,git,gcc,g++,libc6-dev,make,pkg-config,tzdata" \
+  "for d in ${go_debs[*]}; do dpkg-deb -x \"\$d\" \"\$1\"; done && ln -s /usr/lib/go-$go_version/bin/go \"\$1\"/usr/local/bin/go && ln -s /usr/lib/go-$go_version/bin/gofmt \"\$1\"/usr/local/bin/gofmt && mkdir -p \"\$1\"/go" \
   "ENV PATH=/go/bin:$std_path" "ENV GOPATH=/go" "ENV GOTOOLCHAIN=local"
 
 # Runtime bases, for both platforms. Only `debian` runs maintainer scripts (under QEMU for

@@ -67,6 +67,67 @@ pub fn target(p: &Platform) -> Result<GoTarget, String> {
     Ok(GoTarget { goos: "linux", goarch, extra })
 }
 
+/// A target platform's C toolchain, as Debian names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CTarget {
+    /// Debian's architecture name (`dpkg --print-architecture`).
+    pub debian_arch: &'static str,
+    /// The GNU triplet: the prefix of the cross compiler and the multiarch directory name.
+    pub triplet: &'static str,
+    /// The machine `readelf -h` reports for the target's binaries.
+    pub elf_machine: &'static str,
+}
+
+impl CTarget {
+    /// The cross compilers' package suffix: the triplet with `_` as `-`.
+    fn package_triplet(&self) -> String {
+        self.triplet.replace('_', "-")
+    }
+
+    /// The packages of the cross C and C++ compilers for this target and its C library.
+    pub fn cross_packages(&self) -> [String; 3] {
+        let t = self.package_triplet();
+        [format!("gcc-{t}"), format!("g++-{t}"), format!("libc6-dev-{}-cross", self.debian_arch)]
+    }
+}
+
+/// Targets with a glibc C toolchain in Debian, by OCI architecture and variant.
+const C_TARGETS: &[(&str, Option<&str>, CTarget)] = &[
+    ("amd64", None, CTarget { debian_arch: "amd64", triplet: "x86_64-linux-gnu", elf_machine: "Advanced Micro Devices X86-64" }),
+    ("arm64", None, CTarget { debian_arch: "arm64", triplet: "aarch64-linux-gnu", elf_machine: "AArch64" }),
+    ("arm", Some("v7"), CTarget { debian_arch: "armhf", triplet: "arm-linux-gnueabihf", elf_machine: "ARM" }),
+    ("386", None, CTarget { debian_arch: "i386", triplet: "i686-linux-gnu", elf_machine: "Intel 80386" }),
+    ("ppc64le", None, CTarget { debian_arch: "ppc64el", triplet: "powerpc64le-linux-gnu", elf_machine: "PowerPC64" }),
+    ("s390x", None, CTarget { debian_arch: "s390x", triplet: "s390x-linux-gnu", elf_machine: "IBM S/390" }),
+    ("riscv64", None, CTarget { debian_arch: "riscv64", triplet: "riscv64-linux-gnu", elf_machine: "RISC-V" }),
+];
+
+/// Build machines Debian ships cross compilers for every target of [`C_TARGETS`] on.
+const CROSS_HOSTS: &[&str] = &["amd64", "arm64"];
+
+/// The C toolchain of a platform, or why cgo cannot build for it. An amd64 variant (v2, v3)
+/// is amd64 to the C compiler.
+pub fn c_target(p: &Platform) -> Result<CTarget, String> {
+    let variant = p.variant.as_deref().filter(|_| p.architecture != "amd64");
+    C_TARGETS.iter().find(|(arch, v, _)| *arch == p.architecture && *v == variant).map(|(_, _, t)| *t).ok_or_else(|| {
+        format!(
+            "goapp has no C toolchain for {p}: cgo builds for {}",
+            C_TARGETS.iter().map(|(a, v, _)| v.map(|v| format!("linux/{a}/{v}")).unwrap_or(format!("linux/{a}"))).collect::<Vec<_>>().join(", ")
+        )
+    })
+}
+
+/// Whether a cgo build for `target` on `build` runs without a C cross compiler (the same
+/// architecture).
+pub fn same_c_arch(build: &Platform, target: &Platform) -> bool {
+    matches!((c_target(build), c_target(target)), (Ok(b), Ok(t)) if b == t)
+}
+
+/// Whether Debian has a cross C compiler on `build` for `target`.
+pub fn has_cross_compiler(build: &Platform, target: &Platform) -> bool {
+    CROSS_HOSTS.contains(&build.architecture.as_str()) && c_target(build).is_ok() && c_target(target).is_ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -81,6 +142,20 @@ mod tests {
         assert_eq!(t("linux/arm/v6").unwrap().env(), ["GOOS=linux", "GOARCH=arm", "GOARM=6"]);
         assert_eq!(t("linux/amd64/v3").unwrap().env(), ["GOOS=linux", "GOARCH=amd64", "GOAMD64=v3"]);
         assert_eq!(t("linux/arm64").unwrap().env(), ["GOOS=linux", "GOARCH=arm64"]);
+    }
+
+    #[test]
+    fn c_toolchains() {
+        let p = |s: &str| Platform::parse(s).unwrap();
+        assert_eq!(c_target(&p("linux/arm64")).unwrap().cross_packages(), ["gcc-aarch64-linux-gnu", "g++-aarch64-linux-gnu", "libc6-dev-arm64-cross"]);
+        assert_eq!(c_target(&p("linux/amd64")).unwrap().cross_packages()[0], "gcc-x86-64-linux-gnu");
+        assert_eq!(c_target(&p("linux/amd64/v3")).unwrap().triplet, "x86_64-linux-gnu");
+        assert_eq!(c_target(&p("linux/arm/v7")).unwrap().debian_arch, "armhf");
+        assert!(c_target(&p("linux/arm/v6")).unwrap_err().contains("linux/arm/v7"));
+        assert!(same_c_arch(&p("linux/amd64"), &p("linux/amd64/v2")));
+        assert!(!same_c_arch(&p("linux/amd64"), &p("linux/arm64")));
+        assert!(has_cross_compiler(&p("linux/amd64"), &p("linux/riscv64")));
+        assert!(!has_cross_compiler(&p("linux/s390x"), &p("linux/amd64")));
     }
 
     #[test]

@@ -23,10 +23,11 @@ use llb::{CacheSharing, Copy, Exec, FileAction, Graph, Mkdir, Mkfile, Mount, Pla
 
 use crate::diag::Span;
 use crate::golang;
+use crate::golang::CTarget;
 use crate::image::{ContainerConfig, Empty, HealthConfig, History, ImageConfig, env_set};
 use crate::reference::ImageRef;
-use crate::spec::raw::{ModMode, ModuleCache};
-use crate::spec::{Base, NONROOT_UID, Spec};
+use crate::spec::raw::{CgoMode, ModMode, ModuleCache};
+use crate::spec::{Base, Cgo, NONROOT_UID, Spec};
 
 /// Where the Go toolchain keeps downloaded modules and compiled packages in the builder.
 const GOMODCACHE: &str = "/go/pkg/mod";
@@ -98,6 +99,10 @@ pub struct LowerInput<'a> {
     pub target: &'a Platform,
     pub build_platform: &'a Platform,
     pub builder: &'a BuilderImage,
+    /// The builder image resolved for the target platform, for a cgo build that runs there
+    /// under emulation ([`cgo_emulated`]); without it that build uses the builder's reference
+    /// unpinned.
+    pub target_builder: Option<&'a BuilderImage>,
     /// The client session that serves the build context (empty: any session of the build).
     pub session_id: &'a str,
     /// `.dockerignore` patterns, left out of the context transfer.
@@ -129,6 +134,8 @@ pub enum LowerError {
     Platform { platform: String, reason: String },
     #[error("the runtime base image of {platform} was not resolved")]
     MissingBase { platform: String },
+    #[error("cannot build the cgo program for {platform}: {reason}")]
+    Cgo { platform: String, reason: String },
 }
 
 /// The registry mirror in effect: the build arg's, else the spec's.
@@ -150,6 +157,9 @@ pub fn base_reference(spec: &Spec, mirror: Option<&str>) -> Option<ImageRef> {
 pub fn builder_reference(spec: &Spec, mirror: Option<&str>) -> ImageRef {
     let written = match &spec.go.image {
         Some(i) => i.value.clone(),
+        // glibc keeps old symbol versions: what links against Debian 12's runs on Debian 12
+        // and newer bases.
+        None if spec.go.cgo.is_some() => format!("golang:{}-bookworm", spec.go.version.value),
         None => format!("golang:{}", spec.go.version.value),
     };
     // The loader validated the reference.
@@ -159,6 +169,90 @@ pub fn builder_reference(spec: &Spec, mirror: Option<&str>) -> ImageRef {
         _ => r,
     }
 }
+
+/// Whether the cgo build for `target` runs on the target platform under emulation: asked
+/// for, or (`auto`) there is no cross compiler for it. A build for the build machine's own
+/// architecture never needs emulation.
+pub fn cgo_emulated(spec: &Spec, build: &Platform, target: &Platform) -> bool {
+    match &spec.go.cgo {
+        None => false,
+        Some(_) if golang::same_c_arch(build, target) => false,
+        Some(c) => match c.mode {
+            CgoMode::Emulated => true,
+            CgoMode::Native => false,
+            CgoMode::Auto => !golang::has_cross_compiler(build, target),
+        },
+    }
+}
+
+/// How one platform's cgo build is done.
+struct CgoPlan<'s> {
+    cgo: &'s Cgo,
+    c: CTarget,
+    /// On the target platform, under emulation.
+    emulated: bool,
+    /// With a cross compiler (on the build platform, for another architecture).
+    cross: bool,
+}
+
+impl<'s> CgoPlan<'s> {
+    fn new(input: &LowerInput<'s>) -> Result<Option<Self>, LowerError> {
+        let Some(cgo) = &input.spec.go.cgo else { return Ok(None) };
+        let err = |reason: String| LowerError::Cgo { platform: input.target.id(), reason };
+        let c = golang::c_target(input.target).map_err(err)?;
+        let emulated = cgo_emulated(input.spec, input.build_platform, input.target);
+        let cross = !emulated && !golang::same_c_arch(input.build_platform, input.target);
+        if cross && !golang::has_cross_compiler(input.build_platform, input.target) {
+            return Err(err(format!("Debian has no cross C compiler for it on {}; set `go.cgo_mode: emulated`", input.build_platform)));
+        }
+        Ok(Some(CgoPlan { cgo, c, emulated, cross }))
+    }
+
+    /// The packages the builder needs: the cross compilers, and the spec's packages for the
+    /// target's architecture.
+    fn packages(&self) -> Vec<String> {
+        let mut p: Vec<String> = if self.cross { self.c.cross_packages().to_vec() } else { Vec::new() };
+        p.extend(self.cgo.packages.iter().map(|n| if self.cross { format!("{}:{}", n.value, self.c.debian_arch) } else { n.value.clone() }));
+        p
+    }
+
+    /// The C settings of `go build`: the cross compilers and pkg-config's directory for the
+    /// target, or the builder's own compilers.
+    fn env(&self) -> Vec<String> {
+        let mut env = vec!["CGO_ENABLED=1".to_string()];
+        if self.cross {
+            let t = self.c.triplet;
+            env.extend([
+                format!("CC={t}-gcc"),
+                format!("CXX={t}-g++"),
+                "PKG_CONFIG=pkg-config".into(),
+                format!("PKG_CONFIG_LIBDIR=/usr/lib/{t}/pkgconfig:/usr/share/pkgconfig"),
+            ]);
+        } else {
+            env.extend(["CC=gcc".to_string(), "CXX=g++".into(), "PKG_CONFIG=pkg-config".into()]);
+        }
+        env
+    }
+
+    fn describe(&self) -> String {
+        let how = if self.emulated {
+            "emulated"
+        } else if self.cross {
+            "cross-compiled"
+        } else {
+            "native"
+        };
+        let link = if self.cgo.static_link { "static" } else { "glibc" };
+        format!("cgo {how}, {link}")
+    }
+}
+
+/// The script that checks a cgo build's binaries and collects the libraries they need.
+const CHECK_BINARIES: &str = include_str!("check-binaries.sh");
+/// Where the compile's root is mounted for [`CHECK_BINARIES`], and the base.
+const SYSROOT: &str = "/sysroot";
+const BASE: &str = "/base";
+const LIBS: &str = "/libs";
 
 pub fn lower(input: &LowerInput<'_>) -> Result<Lowered, LowerError> {
     let spec = input.spec;
@@ -196,26 +290,89 @@ pub fn lower(input: &LowerInput<'_>) -> Result<Lowered, LowerError> {
     let context = g.local("context", attrs);
     g.meta(context.op).name = Some("[internal] load build context".into());
 
-    let cwd = if spec.module.value == "." { SRC.to_string() } else { format!("{SRC}/{}", spec.module.value) };
-    let root = match download_modules(&mut g, input, builder, context, &cwd) {
-        Some(download) => {
-            g.meta(download.op).ranges.push(range(spec.module.span));
-            download.get("/")
+    // The pulled base of this platform, pinned; its vertex serves the image and the cgo check.
+    let base_image = match spec.runtime.base.value {
+        Base::Image => {
+            let b = input.base.ok_or_else(|| LowerError::MissingBase { platform: target.id() })?;
+            let r = match &b.digest {
+                Some(d) => b.reference.pinned(d),
+                None => b.reference.clone(),
+            };
+            let image = g.image(&r.to_string(), target, BTreeMap::new());
+            g.meta(image.op).name = Some(format!("[{target}] FROM {r}"));
+            g.meta(image.op).ranges.push(range(spec.runtime.base.span));
+            Some((b, image))
         }
-        None => builder,
+        _ => None,
     };
+    let cgo = CgoPlan::new(input)?;
+    let cwd = if spec.module.value == "." { SRC.to_string() } else { format!("{SRC}/{}", spec.module.value) };
+    let download = download_modules(&mut g, input, builder, context, &cwd);
+    if let Some(d) = &download {
+        g.meta(d.op).ranges.push(range(spec.module.span));
+    }
+    // Where `go build` runs: on the builder with the downloaded modules; for cgo, on the
+    // builder with the C toolchain (on the target platform when emulated), with the modules
+    // of a download layer mounted.
+    let mut module_mounts: Vec<Mount> = module_cache_mount(spec).into_iter().collect();
+    let (root, compile_platform) = match &cgo {
+        None => (download.as_ref().map(|d| d.get("/")).unwrap_or(builder), input.build_platform),
+        Some(plan) => {
+            let platform = if plan.emulated { target } else { input.build_platform };
+            let image = if plan.emulated {
+                let b = input.target_builder.unwrap_or(input.builder);
+                let r = match &b.digest {
+                    Some(d) => b.reference.pinned(d),
+                    None => b.reference.clone(),
+                };
+                let image = g.image(&r.to_string(), target, BTreeMap::new());
+                g.meta(image.op).name = Some(format!("[{target}] FROM {r} (emulated builder)"));
+                g.meta(image.op).ranges.push(range(plan.cgo.span));
+                image
+            } else {
+                builder
+            };
+            if let (Some(d), ModuleCache::Layer) = (&download, spec.go.module_cache) {
+                let mut m = Mount::scratchpad(GOMODCACHE, d.get("/"));
+                m.selector = GOMODCACHE.into();
+                module_mounts.push(m);
+            }
+            let root = match c_toolchain(&mut g, input, plan, image, platform) {
+                Some(t) => {
+                    g.meta(t.op).ranges.push(range(plan.cgo.span));
+                    g.meta(t.op).ranges.extend(plan.cgo.packages.iter().map(|p| range(p.span)));
+                    t.get("/")
+                }
+                None => image,
+            };
+            (root, platform)
+        }
+    };
+    let cgo_env = cgo.as_ref().map(CgoPlan::env).unwrap_or_default();
+    let mut libs: Vec<llb::Output> = Vec::new();
     // (target, the build's output, the binary's path in it)
     let mut binaries: Vec<(&crate::spec::Target, llb::Output, String)> = Vec::new();
     for group in build_groups(&spec.targets) {
         let t = group[0];
-        let env = go_env(input, t, &go_target.env());
+        let env = go_env(input, t, &cgo_env, &go_target.env());
         let mut args = vec!["go".to_string(), "build".to_string()];
         args.extend(t.flags.iter().cloned());
-        if !t.ldflags.is_empty() {
-            args.push(format!("-ldflags={}", t.ldflags));
+        let static_cgo = cgo.as_ref().is_some_and(|c| c.cgo.static_link);
+        let mut ldflags = t.ldflags.clone();
+        let mut tags = t.tags.clone();
+        if static_cgo {
+            ldflags = format!("{ldflags} -linkmode=external -extldflags=-static").trim_start().to_string();
+            for tag in ["netgo", "osusergo"] {
+                if !tags.iter().any(|t| t == tag) {
+                    tags.push(tag.to_string());
+                }
+            }
         }
-        if !t.tags.is_empty() {
-            args.push(format!("-tags={}", t.tags.join(",")));
+        if !ldflags.is_empty() {
+            args.push(format!("-ldflags={ldflags}"));
+        }
+        if !tags.is_empty() {
+            args.push(format!("-tags={}", tags.join(",")));
         }
         args.push(format!("-buildvcs={}", spec.go.vcs));
         if let Some(m) = spec.go.module_mode {
@@ -237,8 +394,9 @@ pub fn lower(input: &LowerInput<'_>) -> Result<Lowered, LowerError> {
                 env,
                 cwd: cwd.clone(),
                 user: String::new(),
-                mounts: module_cache_mount(spec)
-                    .into_iter()
+                mounts: module_mounts
+                    .iter()
+                    .cloned()
                     .chain([
                         // BuildKit mounts a root without an output read-only.
                         Mount::output("/", Some(root)),
@@ -251,12 +409,20 @@ pub fn lower(input: &LowerInput<'_>) -> Result<Lowered, LowerError> {
                     .collect(),
                 no_network: false,
             },
-            input.build_platform,
+            compile_platform,
         );
         let m = g.meta(build.op);
-        m.name = Some(format!("[{target}] go build {}", group.iter().map(|t| t.main.value.as_str()).collect::<Vec<_>>().join(" ")));
+        let how = cgo.as_ref().map(|c| format!(" ({})", c.describe())).unwrap_or_default();
+        m.name = Some(format!("[{target}] go build {}{how}", group.iter().map(|t| t.main.value.as_str()).collect::<Vec<_>>().join(" ")));
         m.ignore_cache = input.no_cache;
         m.ranges.extend(group.iter().map(|t| range(t.main.span)));
+        if let Some(plan) = &cgo {
+            let check = check_binaries(&mut g, input, plan, builder, root, build.get(OUT), base_image.map(|(_, i)| i), &names)?;
+            g.meta(check.op).ranges.push(range(plan.cgo.span));
+            // Also when static (nothing to copy then): the copy makes the check a step of
+            // the image, which BuildKit would otherwise leave out.
+            libs.push(check.get(LIBS));
+        }
         for (t, name) in group.into_iter().zip(names) {
             binaries.push((t, build.get(OUT), format!("/{name}")));
         }
@@ -286,14 +452,7 @@ pub fn lower(input: &LowerInput<'_>) -> Result<Lowered, LowerError> {
             b
         }
         Base::Image => {
-            let b = input.base.ok_or_else(|| LowerError::MissingBase { platform: target.id() })?;
-            let r = match &b.digest {
-                Some(d) => b.reference.pinned(d),
-                None => b.reference.clone(),
-            };
-            let image = g.image(&r.to_string(), target, BTreeMap::new());
-            g.meta(image.op).name = Some(format!("[{target}] FROM {r}"));
-            g.meta(image.op).ranges.push(range(rt.base.span));
+            let (b, image) = base_image.expect("resolved above");
             // What the base lacks and the spec wants comes from the builder: no step runs on
             // the target platform.
             let (ca, tz) = (rt.ca_certificates && !b.has_ca_certificates, rt.tzdata && !b.has_zoneinfo);
@@ -331,6 +490,8 @@ pub fn lower(input: &LowerInput<'_>) -> Result<Lowered, LowerError> {
 
     let mut actions: Vec<FileAction> =
         binaries.iter().map(|(t, out, path)| FileAction::Copy(Copy::new(*out, path, &format!("{BIN_DIR}/{}", t.name.value)).mode(0o755).owner(0, 0))).collect();
+    // The shared libraries of a cgo build that the base lacks, beside the binaries.
+    actions.extend(libs.iter().map(|l| FileAction::Copy(Copy::new(*l, "/", "/").contents().owner(0, 0))));
     if let Some(w) = &rt.workdir {
         actions.push(FileAction::Mkdir(Mkdir { path: w.value.clone(), mode: 0o755, parents: true, owner: Some((0, 0)) }));
     }
@@ -338,7 +499,12 @@ pub fn lower(input: &LowerInput<'_>) -> Result<Lowered, LowerError> {
     let names: Vec<String> = spec.targets.iter().map(|t| format!("{BIN_DIR}/{}", t.name.value)).collect();
     g.meta(image.op).name = Some(format!("[{target}] add {}", names.join(", ")));
     g.meta(image.op).ranges.push(range(spec.name.span));
-    history.push(format!("goapp: go build {} -> {}", spec.targets.iter().map(|t| t.main.value.as_str()).collect::<Vec<_>>().join(" "), names.join(" ")));
+    let with_libs = if cgo.as_ref().is_some_and(|c| !c.cgo.static_link) { " and the C libraries they need" } else { "" };
+    history.push(format!(
+        "goapp: go build {} -> {}{with_libs}",
+        spec.targets.iter().map(|t| t.main.value.as_str()).collect::<Vec<_>>().join(" "),
+        names.join(" ")
+    ));
 
     let definition = g.marshal(Some(image));
     let config = image_config(input, history);
@@ -347,13 +513,19 @@ pub fn lower(input: &LowerInput<'_>) -> Result<Lowered, LowerError> {
 
 /// The environment of every `go` command: the builder image's, then the target's settings,
 /// then the module fetch settings of the build args, then what goapp controls.
-fn go_env(input: &LowerInput<'_>, target: &crate::spec::Target, extra: &[String]) -> Vec<String> {
+fn go_env(input: &LowerInput<'_>, target: &crate::spec::Target, cgo: &[String], extra: &[String]) -> Vec<String> {
     let mut env = input.builder.env.clone();
+    // The C settings come before the spec's environment, which may choose another compiler.
+    for kv in cgo {
+        let (k, v) = kv.split_once('=').expect("K=V");
+        env_set(&mut env, k, v);
+    }
     env_set(&mut env, "GOTOOLCHAIN", "local");
     for (k, v) in target.env.iter().map(|(k, v)| (k, v)).chain(input.go_args) {
         env_set(&mut env, k, v);
     }
-    for (k, v) in [("CGO_ENABLED", "0"), ("GOCACHE", GOCACHE), ("GOMODCACHE", GOMODCACHE)] {
+    let cgo_enabled = if cgo.is_empty() { "0" } else { "1" };
+    for (k, v) in [("CGO_ENABLED", cgo_enabled), ("GOCACHE", GOCACHE), ("GOMODCACHE", GOMODCACHE)] {
         env_set(&mut env, k, v);
     }
     for kv in extra {
@@ -377,7 +549,7 @@ fn download_modules(g: &mut Graph, input: &LowerInput<'_>, builder: llb::Output,
     let download = g.exec(
         Exec {
             args: vec!["go".into(), "mod".into(), "download".into()],
-            env: go_env(input, &spec.targets[0], &[]),
+            env: go_env(input, &spec.targets[0], &[], &[]),
             cwd: cwd.to_string(),
             user: String::new(),
             mounts: module_cache_mount(spec).into_iter().chain([Mount::output("/", Some(builder)), Mount::readonly(SRC, files)]).collect(),
@@ -387,6 +559,77 @@ fn download_modules(g: &mut Graph, input: &LowerInput<'_>, builder: llb::Output,
     );
     g.meta(download.op).name = Some("[builder] go mod download".into());
     Some(download)
+}
+
+/// The cgo toolchain: the cross compilers and the spec's C packages, installed with apt in a
+/// step of its own on the compile's root (cached like any step: it runs again only when the
+/// package list or the builder changes). `None` when there is nothing to install.
+fn c_toolchain(g: &mut Graph, input: &LowerInput<'_>, plan: &CgoPlan<'_>, image: llb::Output, platform: &Platform) -> Option<llb::ExecOutputs> {
+    let packages = plan.packages();
+    if packages.is_empty() {
+        return None;
+    }
+    let mut script = String::from("set -e\nrm -f /etc/apt/apt.conf.d/docker-clean\n");
+    if plan.cross {
+        script.push_str(&format!("dpkg --add-architecture {}\n", plan.c.debian_arch));
+    }
+    script.push_str("apt-get update -q\napt-get install -y -q --no-install-recommends \"$@\"\n");
+    let mut args = vec!["sh".to_string(), "-c".into(), script, "install".into()];
+    args.extend(packages.iter().cloned());
+    let arch = platform.id().replace('/', "-");
+    let mut env = input.builder.env.clone();
+    env_set(&mut env, "DEBIAN_FRONTEND", "noninteractive");
+    let exec = g.exec(
+        Exec {
+            args,
+            env,
+            cwd: "/".into(),
+            user: String::new(),
+            mounts: vec![
+                Mount::output("/", Some(image)),
+                // apt locks both itself.
+                Mount::cache("/var/cache/apt", &format!("goapp-apt-cache-{arch}"), CacheSharing::Locked),
+                Mount::cache("/var/lib/apt/lists", &format!("goapp-apt-lists-{arch}"), CacheSharing::Locked),
+            ],
+            no_network: false,
+        },
+        platform,
+    );
+    let m = g.meta(exec.op);
+    m.name = Some(format!("[{}] C toolchain: apt-get install {}", input.target, packages.join(" ")));
+    m.ignore_cache = input.no_cache;
+    Some(exec)
+}
+
+/// After a cgo `go build`, on the build platform: each binary is for the target's machine,
+/// static when asked for; otherwise the base has a glibc new enough, and the shared libraries
+/// the base lacks are collected at [`LIBS`] for the image.
+fn check_binaries(
+    g: &mut Graph,
+    input: &LowerInput<'_>,
+    plan: &CgoPlan<'_>,
+    builder: llb::Output,
+    sysroot: llb::Output,
+    out: llb::Output,
+    base: Option<llb::Output>,
+    names: &[String],
+) -> Result<llb::ExecOutputs, LowerError> {
+    let mut mounts = vec![Mount::readonly("/", builder), Mount::readonly(OUT, out), Mount::readonly(SYSROOT, sysroot), Mount::output(LIBS, None)];
+    if !plan.cgo.static_link {
+        match base {
+            Some(image) => mounts.push(Mount::readonly(BASE, image)),
+            None => return Err(LowerError::Cgo { platform: input.target.id(), reason: "the binaries link glibc dynamically, and the base has none".into() }),
+        }
+    }
+    // The script without its comments: they are for its readers, not for every build's LLB.
+    let script: String = CHECK_BINARIES.lines().filter(|l| !l.trim_start().starts_with('#') && !l.trim().is_empty()).map(|l| format!("{l}\n")).collect();
+    let mut args =
+        vec!["sh".to_string(), "-c".into(), script, "check".into(), plan.c.elf_machine.into(), (plan.cgo.static_link as u8).to_string(), plan.c.triplet.into()];
+    args.extend(names.iter().cloned());
+    let check = g.exec(Exec { args, env: input.builder.env.clone(), cwd: "/".into(), user: String::new(), mounts, no_network: true }, input.build_platform);
+    let what = if plan.cgo.static_link { "statically linked" } else { "glibc of the base, C libraries it lacks" };
+    g.meta(check.op).name = Some(format!("[{}] check {}: {}, {what}", input.target, names.join(" "), plan.c.elf_machine));
+    Ok(check)
 }
 
 /// The module cache as a cache mount (Go locks its entries, so sharing it is safe), or

@@ -136,6 +136,47 @@ Health checks run without a shell (exec form). On `static`, `scratch` and distro
 no shell or tool to run: the command must start with one of the app's targets (or a file
 added with `files`), which the spec check enforces. On other pulled bases an absolute path to
 a program of the base is accepted as written.
+
+## cgo
+
+With `go.cgo: true` the program's C code is compiled by gcc and linked against glibc. The
+default builder is then `golang:<version>-bookworm`: glibc keeps its old symbol versions, so
+what links against Debian 12's glibc runs on Debian 12 and every newer base.
+
+### Native or emulated
+
+| `go.cgo_mode` | where `go build` runs | C compiler |
+| --- | --- | --- |
+| `auto` (default) | `native` when Debian has a cross compiler for the target, else `emulated` | |
+| `native` | the build platform | Debian's cross compiler for the target (`gcc-aarch64-linux-gnu`, ...) with its C library (`libc6-dev-arm64-cross`) |
+| `emulated` | the target platform, under QEMU (much slower) | the builder image's own gcc, of the target's architecture |
+
+A build for the build machine's own architecture always runs natively with the builder's gcc.
+Debian has cross compilers on linux/amd64 and linux/arm64 build machines for linux/amd64,
+linux/arm64, linux/arm/v7, linux/386, linux/ppc64le, linux/s390x and linux/riscv64; cgo builds
+for no other platform.
+
+The compilers and `go.c_packages` are installed with apt in a step of their own, which runs
+again only when the package list or the builder image changes (apt's downloads are kept in a
+cache mount). With the cross compiler the packages are installed for the target's
+architecture (`libsqlite3-dev:arm64`); `go build` gets `CC`, `CXX`, `PKG_CONFIG` and a
+`PKG_CONFIG_LIBDIR` of the target's libraries. `go.env` may override `CC` and `CXX`.
+
+### Linking and the base
+
+- Dynamic (the default): the base must have glibc. `static`, `scratch`, `distroless` and
+  `distroless/static` have no C library and Alpine has musl: with these the spec is refused
+  before anything builds, as is an image base without `libc.so.6`.
+- `go.static: true`: the C libraries are linked into the binaries (`-linkmode=external
+  -extldflags=-static`, tags `netgo` and `osusergo`), which then run on any base.
+
+After the compile a step on the build platform checks each binary: it must be for the
+target's machine (as `readelf -h` reports it) and, with `go.static`, have no dynamic
+dependency. A dynamic binary must not ask for a glibc symbol version the base's glibc lacks.
+Each shared library it needs (directly or through another library) that the base does not
+have is copied from the builder into `/usr/lib/<triplet>` of the image, in the layer of the
+binaries: `libsqlite3.so.0` on `distroless/cc`, for instance. A library that neither has fails
+the build with the name of the missing library.
 ";
 
 fn deref<'a>(root: &'a Value, v: &'a Value) -> &'a Value {

@@ -5,7 +5,6 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use llb::{Platform, pb};
-use llb_gen::reference::ImageRef;
 use llb_gen::{BuilderImage, LowerInput, lower};
 use prost::Message as _;
 
@@ -34,9 +33,9 @@ const BASE_CONFIG: &str = r#"{
   "history": [{"created_by": "base layer"}]
 }"#;
 
-fn builder() -> BuilderImage {
+fn builder(spec: &llb_gen::Spec) -> BuilderImage {
     BuilderImage {
-        reference: ImageRef::parse("golang:1.24").unwrap(),
+        reference: llb_gen::lower::builder_reference(spec, None),
         digest: Some(format!("sha256:{}", "0".repeat(64))),
         env: vec!["PATH=/usr/local/go/bin:/usr/bin:/bin".into(), "GOTOOLCHAIN=auto".into()],
     }
@@ -51,7 +50,7 @@ fn lower_example_with(path: &Path, target: &str, build_args: &BTreeMap<String, S
     let spec = llb_gen::load("goapp.yaml", &bytes, &BTreeMap::new()).unwrap_or_else(|d| panic!("{}:\n{}", path.display(), d.render(false))).spec;
     let target = Platform::parse(target).unwrap();
     let build = Platform::parse("linux/amd64").unwrap();
-    let b = builder();
+    let b = builder(&spec);
     let labels = BTreeMap::new();
     let excludes = vec!["*.md".to_string()];
     // A pulled base as BuildKit would resolve it: a digest, a config to inherit, and (for
@@ -78,6 +77,7 @@ fn lower_example_with(path: &Path, target: &str, build_args: &BTreeMap<String, S
         target: &target,
         build_platform: &build,
         builder: &b,
+        target_builder: None,
         session_id: "test-session",
         context_excludes: &excludes,
         no_cache: false,
@@ -130,18 +130,89 @@ fn lowering_is_deterministic() {
     }
 }
 
+fn execs(def: &pb::Definition) -> Vec<(pb::ExecOp, String)> {
+    ops(def)
+        .into_iter()
+        .filter_map(|o| match o.op {
+            Some(pb::op::Op::Exec(e)) => Some((e, Platform::from_pb(o.platform.as_ref().unwrap()).id())),
+            _ => None,
+        })
+        .collect()
+}
+
 #[test]
 fn every_exec_runs_on_the_build_platform() {
-    for spec in examples() {
+    // Every spec but the one that asks for emulation: without cgo Go cross-compiles, and
+    // with cgo a cross C compiler does (also for linux/arm/v7 and linux/s390x).
+    for spec in examples().into_iter().filter(|p| !p.ends_with("cgo-emulated.yaml")) {
         for target in ["linux/arm64", "linux/arm/v7", "linux/s390x"] {
             let (lowered, _) = lower_example(&spec, target);
-            let execs: Vec<_> = ops(&lowered.definition).into_iter().filter(|o| matches!(o.op, Some(pb::op::Op::Exec(_)))).collect();
+            let execs = execs(&lowered.definition);
             assert!(!execs.is_empty());
-            for e in execs {
-                assert_eq!(Platform::from_pb(e.platform.as_ref().unwrap()).id(), "linux/amd64", "{} for {target}", spec.display());
+            for (_, platform) in execs {
+                assert_eq!(platform, "linux/amd64", "{} for {target}", spec.display());
             }
         }
     }
+}
+
+#[test]
+fn cgo_emulated_compiles_on_the_target_and_checks_on_the_build_platform() {
+    let spec = examples().into_iter().find(|p| p.ends_with("cgo-emulated.yaml")).unwrap();
+    let (lowered, _) = lower_example(&spec, "linux/arm64");
+    let mut seen = Vec::new();
+    for (e, platform) in execs(&lowered.definition) {
+        let args = &e.meta.as_ref().unwrap().args;
+        let env = &e.meta.as_ref().unwrap().env;
+        let step = match &args[..] {
+            [go, build, ..] if go == "go" && build == "build" => {
+                assert!(env.contains(&"CGO_ENABLED=1".to_string()) && env.contains(&"CC=gcc".to_string()), "{env:?}");
+                // the modules of the download layer, mounted where Go looks for them
+                let m = e.mounts.iter().find(|m| m.dest == "/go/pkg/mod").expect("module mount");
+                assert_eq!(m.selector, "/go/pkg/mod");
+                "build"
+            }
+            [go, m, ..] if go == "go" && m == "mod" => "download",
+            [sh, _, _, name, ..] if sh == "sh" && name == "install" => {
+                assert_eq!(args[4..], ["libpq-dev"], "plain packages of the target's own architecture");
+                "toolchain"
+            }
+            [sh, _, _, name, machine, ..] if sh == "sh" && name == "check" => {
+                assert_eq!(machine, "AArch64");
+                assert!(e.mounts.iter().any(|m| m.dest == "/base"), "the check sees the base");
+                "check"
+            }
+            other => panic!("unexpected exec {other:?}"),
+        };
+        let expected = if matches!(step, "build" | "toolchain") { "linux/arm64" } else { "linux/amd64" };
+        assert_eq!(platform, expected, "{step}");
+        seen.push(step);
+    }
+    seen.sort();
+    assert_eq!(seen, ["build", "check", "download", "toolchain"]);
+}
+
+#[test]
+fn cgo_cross_compiles_with_the_targets_compilers() {
+    let spec = examples().into_iter().find(|p| p.ends_with("cgo/goapp.yaml")).unwrap();
+    for (target, triplet, arch) in [("linux/arm64", "aarch64-linux-gnu", "arm64"), ("linux/s390x", "s390x-linux-gnu", "s390x")] {
+        let (lowered, _) = lower_example(&spec, target);
+        let execs = execs(&lowered.definition);
+        let install = execs.iter().find(|(e, _)| e.meta.as_ref().unwrap().args.get(3).is_some_and(|a| a == "install")).expect("a toolchain step");
+        let packages = &install.0.meta.as_ref().unwrap().args[4..];
+        assert!(packages.contains(&format!("gcc-{triplet}")) && packages.contains(&format!("libsqlite3-dev:{arch}")), "{packages:?}");
+        assert!(install.0.meta.as_ref().unwrap().args[2].contains(&format!("dpkg --add-architecture {arch}")));
+        let build = execs.iter().find(|(e, _)| e.meta.as_ref().unwrap().args[..2] == ["go", "build"]).unwrap();
+        let env = &build.0.meta.as_ref().unwrap().env;
+        for v in [format!("CC={triplet}-gcc"), format!("CXX={triplet}-g++"), format!("PKG_CONFIG_LIBDIR=/usr/lib/{triplet}/pkgconfig:/usr/share/pkgconfig")] {
+            assert!(env.contains(&v), "{v} not in {env:?}");
+        }
+    }
+    // For the build machine's own architecture: the builder's compilers, no cross packages.
+    let (lowered, _) = lower_example(&spec, "linux/amd64");
+    let execs = execs(&lowered.definition);
+    let install = execs.iter().find(|(e, _)| e.meta.as_ref().unwrap().args.get(3).is_some_and(|a| a == "install")).unwrap();
+    assert_eq!(install.0.meta.as_ref().unwrap().args[4..], ["libsqlite3-dev"]);
 }
 
 #[test]

@@ -54,6 +54,9 @@ impl Cx<'_> {
         let version = text(&raw.version, "version");
         let source = text(&raw.source, "source");
         let registry_mirror = raw.registry_mirror.as_ref().and_then(|m| self.registry_mirror(m));
+        if let (Some(go), Some(runtime)) = (&go, &runtime) {
+            self.check_c_library(go, runtime, whole);
+        }
         if self.error_count() > errors_before {
             return None;
         }
@@ -180,6 +183,7 @@ impl Cx<'_> {
             module_mode: None,
             vcs: false,
             module_cache: crate::spec::raw::ModuleCache::Mount,
+            cgo: None,
         };
         let Some(raw) = raw else { return Some(go) };
         let mut ok = true;
@@ -204,10 +208,25 @@ impl Cx<'_> {
                 ok = false;
             }
         }
-        if let Some(c) = &raw.cgo {
-            if c.value {
-                self.error(c.span, "cgo is not supported yet", "remove `cgo: true`: goapp builds static binaries with CGO_ENABLED=0");
-                ok = false;
+        match &raw.cgo {
+            Some(c) if c.value => go.cgo = self.cgo(raw, c.span),
+            _ => {
+                let set = [
+                    ("go.cgo_mode", raw.cgo_mode.as_ref().map(|m| m.span)),
+                    ("go.static", raw.static_link.as_ref().map(|s| s.span)),
+                    ("go.c_packages", raw.c_packages.as_ref().and_then(|p| p.first()).map(|p| p.span)),
+                ];
+                for (field, span) in set {
+                    if let Some(span) = span {
+                        let hint = if field == "go.static" {
+                            "without cgo every binary is static already: set `cgo: true` if the program uses cgo, or remove this line"
+                        } else {
+                            "set `cgo: true` if the program uses cgo, or remove this line"
+                        };
+                        self.error(span, format!("`{field}` applies only with `cgo: true`"), hint);
+                        ok = false;
+                    }
+                }
             }
         }
         go.vcs = raw.vcs.as_ref().is_some_and(|v| v.value);
@@ -216,6 +235,61 @@ impl Cx<'_> {
         }
         go.module_mode = raw.module_mode.as_ref().map(|m| m.value).filter(|m| *m != crate::spec::raw::ModMode::Auto);
         ok.then_some(go)
+    }
+
+    fn cgo(&mut self, raw: &RawGo, span: Span) -> Option<Cgo> {
+        let mut packages: Vec<Spanned<String>> = Vec::new();
+        for p in raw.c_packages.iter().flatten() {
+            let v = &p.value;
+            let ok = v.len() >= 2
+                && v.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"+-.".contains(&b))
+                && v.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric());
+            if !ok {
+                let hint = if v.contains(':') {
+                    "write the package without an architecture: goapp installs it for each target's architecture".to_string()
+                } else {
+                    "write a Debian package name such as `libsqlite3-dev` (lower-case letters, digits, `+`, `-` and `.`)".to_string()
+                };
+                self.error(p.span, format!("`{v}` is not a Debian package name"), hint);
+            } else if packages.iter().any(|q| q.value == *v) {
+                self.error(p.span, format!("the package `{v}` is listed twice"), "remove one of them");
+            } else {
+                packages.push(p.clone());
+            }
+        }
+        Some(Cgo {
+            span,
+            mode: raw.cgo_mode.as_ref().map(|m| m.value).unwrap_or(crate::spec::raw::CgoMode::Auto),
+            static_link: raw.static_link.as_ref().is_some_and(|s| s.value),
+            packages,
+        })
+    }
+
+    /// A dynamically linked cgo binary needs glibc in the base: `static`, `scratch` and
+    /// distroless/static have no C library, and Alpine has musl.
+    fn check_c_library(&mut self, go: &Go, runtime: &Runtime, whole: Span) {
+        let Some(cgo) = go.cgo.as_ref().filter(|c| !c.static_link) else { return };
+        let lacks = match (runtime.base.value, &runtime.base_image) {
+            (Base::Static | Base::Scratch, _) => Some("has no C library"),
+            (Base::Image, Some(r)) if r.repository.rsplit('/').next().is_some_and(|n| n.starts_with("static")) && r.repository.contains("distroless") => {
+                Some("has no C library")
+            }
+            (Base::Image, Some(r)) if r.repository.rsplit('/').next() == Some("alpine") => Some("has musl, not glibc"),
+            _ => None,
+        };
+        if let Some(lacks) = lacks {
+            let what = match &runtime.base_image {
+                Some(r) => r.to_string(),
+                None => runtime.base.value.name().to_string(),
+            };
+            // The default base is not written anywhere: point at `cgo: true`.
+            let (span, which) = if runtime.base.span == whole { (cgo.span, "default base") } else { (runtime.base.span, "base") };
+            self.error(
+                span,
+                format!("the {which} `{what}` {lacks}, and with `cgo: true` the binaries link glibc dynamically"),
+                "use a base with glibc (`distroless/cc`, `distroless/base` or `debian`), or set `go.static: true` to link the C libraries into the binaries",
+            );
+        }
     }
 
     fn targets(&mut self, name: &Spanned<String>, main: Option<&Spanned<String>>, targets: Option<&[Spanned<RawTarget>]>, go: Option<&RawGo>) -> Vec<Target> {

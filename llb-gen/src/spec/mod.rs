@@ -95,6 +95,19 @@ pub struct Go {
     /// Stamp VCS information; the context then carries `.git`.
     pub vcs: bool,
     pub module_cache: raw::ModuleCache,
+    /// Set when the program uses cgo.
+    pub cgo: Option<Cgo>,
+}
+
+/// How the C code of a cgo program is compiled and linked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Cgo {
+    /// Where `cgo: true` is written.
+    pub span: Span,
+    pub mode: raw::CgoMode,
+    pub static_link: bool,
+    /// Debian package names, without an architecture.
+    pub packages: Vec<Spanned<String>>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

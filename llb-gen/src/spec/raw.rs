@@ -79,8 +79,28 @@ pub struct RawGo {
     /// A builder image to use instead of `golang:<version>`. It must have `go` on its PATH.
     pub image: Option<Spanned<String>>,
     /// Whether the program uses cgo. Default: `false` (a static binary, cross-compiled
-    /// without emulation).
+    /// without emulation). With `true` the C code is compiled by gcc and linked against
+    /// glibc, and the default builder image is `golang:<version>-bookworm`: binaries linked
+    /// against Debian 12's glibc run on every Debian 12 or newer base.
     pub cgo: Option<Spanned<bool>>,
+    /// How a cgo program is compiled for a platform other than the build machine's: `native`
+    /// (the builder stays on the build platform and uses Debian's cross C compiler for the
+    /// target), `emulated` (the builder runs on the target platform under QEMU, much
+    /// slower), or `auto`: `native` when Debian has a cross compiler for the target, else
+    /// `emulated`. Only with `cgo: true`. Default: `auto`.
+    pub cgo_mode: Option<Spanned<CgoMode>>,
+    /// Link the C library and every C dependency into the binaries (`-linkmode=external
+    /// -extldflags=-static`, with the `netgo` and `osusergo` tags), so that they run on any
+    /// base, even `static` or `scratch`. Only with `cgo: true` (without cgo, binaries are
+    /// always static). Default: `false` (binaries link glibc dynamically, and the base must
+    /// have it).
+    #[serde(rename = "static")]
+    pub static_link: Option<Spanned<bool>>,
+    /// Debian packages the C code builds against, e.g. `[libsqlite3-dev]`: installed in the
+    /// builder for the target's architecture (as multiarch packages with the cross
+    /// compiler). The shared libraries the binaries then need and the base lacks are copied
+    /// into the image. Only with `cgo: true`.
+    pub c_packages: Option<Vec<Spanned<String>>>,
     /// Build tags for every binary (`-tags`).
     pub tags: Option<Vec<Spanned<String>>>,
     /// Linker flags for every binary (`-ldflags`). Default: `-s -w` (no symbol table or
@@ -119,6 +139,18 @@ pub enum ModMode {
     Mod,
     /// Fail if go.mod needs an update.
     Readonly,
+}
+
+/// How a cgo program is compiled for another platform.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum CgoMode {
+    /// `native` when Debian has a cross C compiler for the target, else `emulated`.
+    Auto,
+    /// On the build platform, with Debian's cross C compiler for the target.
+    Native,
+    /// On the target platform, under QEMU.
+    Emulated,
 }
 
 /// Where downloaded Go modules are kept.
