@@ -16,6 +16,16 @@
 //! Nothing runs on T: Go cross-compiles, and the runtime is assembled with file ops, so no
 //! step needs emulation. Everything but the compile and the binaries layer is the same for
 //! every target, so those vertices are shared between the platforms of one build.
+//!
+//! With cgo (`CgoPlan`), the compile runs on a builder with a C toolchain:
+//!
+//! ```text
+//! builder image (B, or T when emulated) ─> exec: apt-get install the cross compilers for T
+//!      and `go.c_packages` (for T's architecture)          (skipped when nothing to install)
+//!   ─> exec: go build (CGO_ENABLED=1, CC/CXX/PKG_CONFIG_LIBDIR of T) ──> /out
+//! /out, that root, the base ─> exec on B: check the binaries; libraries the base lacks ─> /libs
+//! /out, /libs ──> binaries and libraries                               (last layer)
+//! ```
 
 use std::collections::BTreeMap;
 
@@ -417,7 +427,7 @@ pub fn lower(input: &LowerInput<'_>) -> Result<Lowered, LowerError> {
         m.ignore_cache = input.no_cache;
         m.ranges.extend(group.iter().map(|t| range(t.main.span)));
         if let Some(plan) = &cgo {
-            let check = check_binaries(&mut g, input, plan, builder, root, build.get(OUT), base_image.map(|(_, i)| i), &names)?;
+            let check = check_binaries(&mut g, input, plan, CheckOn { builder, sysroot: root, out: build.get(OUT), base: base_image.map(|(_, i)| i) }, &names)?;
             g.meta(check.op).ranges.push(range(plan.cgo.span));
             // Also when static (nothing to copy then): the copy makes the check a step of
             // the image, which BuildKit would otherwise leave out.
@@ -601,19 +611,20 @@ fn c_toolchain(g: &mut Graph, input: &LowerInput<'_>, plan: &CgoPlan<'_>, image:
     Some(exec)
 }
 
-/// After a cgo `go build`, on the build platform: each binary is for the target's machine,
-/// static when asked for; otherwise the base has a glibc new enough, and the shared libraries
-/// the base lacks are collected at [`LIBS`] for the image.
-fn check_binaries(
-    g: &mut Graph,
-    input: &LowerInput<'_>,
-    plan: &CgoPlan<'_>,
+/// What [`check_binaries`] runs on: the builder of the build platform (its `readelf`), the
+/// compile's root, the compile's output and the base.
+struct CheckOn {
     builder: llb::Output,
     sysroot: llb::Output,
     out: llb::Output,
     base: Option<llb::Output>,
-    names: &[String],
-) -> Result<llb::ExecOutputs, LowerError> {
+}
+
+/// After a cgo `go build`, on the build platform: each binary is for the target's machine,
+/// static when asked for; otherwise the base has a glibc new enough, and the shared libraries
+/// the base lacks are collected at [`LIBS`] for the image.
+fn check_binaries(g: &mut Graph, input: &LowerInput<'_>, plan: &CgoPlan<'_>, on: CheckOn, names: &[String]) -> Result<llb::ExecOutputs, LowerError> {
+    let CheckOn { builder, sysroot, out, base } = on;
     let mut mounts = vec![Mount::readonly("/", builder), Mount::readonly(OUT, out), Mount::readonly(SYSROOT, sysroot), Mount::output(LIBS, None)];
     if !plan.cgo.static_link {
         match base {
