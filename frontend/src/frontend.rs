@@ -16,6 +16,7 @@ use crate::errors;
 use crate::gateway::{self, Caps, Client};
 use crate::opts::Opts;
 use crate::proto::{google::rpc::Status, gw};
+use crate::subrequests;
 
 /// Runs the frontend over stdio: one build (or its error) is returned to BuildKit.
 pub async fn serve() -> Result<()> {
@@ -52,12 +53,19 @@ async fn build(client: &mut Client, opts: &Opts, session: &str) -> Result<gw::Re
         ("source.local.sharedkeyhint", "incremental context transfer"),
     ])?;
     if let Some(id) = opts.request_id() {
-        return Err(anyhow::anyhow!("goapp does not answer the request {id} yet; build the spec without --call or --print").into());
+        return subrequest(client, opts, session, id, &caps).await;
     }
 
     let filename = opts.filename().to_string();
-    let spec_bytes = read_spec(client, opts, session, &filename).await?;
-    let mut spec = llb_gen::load(&filename, &spec_bytes, &opts.build_args()).map_err(|d| Failure(errors::spec_status(&d)))?.spec;
+    let (spec_bytes, spec_vertex) = read_spec(client, opts, session, &filename).await?;
+    let loaded = llb_gen::load(&filename, &spec_bytes, &opts.build_args()).map_err(|d| Failure(errors::spec_status(&d)))?;
+    // Warnings reach buildx's output with their spec location, on a BuildKit that takes them.
+    if caps.frontend.iter().any(|c| c == "gateway.warnings") && !spec_vertex.is_empty() {
+        for w in &loaded.warnings.items {
+            gateway::warn(client, &spec_vertex, &filename, &spec_bytes, w).await?;
+        }
+    }
+    let mut spec = loaded.spec;
     if let Some(name) = opts.target() {
         spec = only_target(spec, name)?;
     }
@@ -123,6 +131,47 @@ async fn build(client: &mut Client, opts: &Opts, session: &str) -> Result<gw::Re
     Ok(result(built, opts.multi_platform(), &spec.runtime.annotations))
 }
 
+/// Answers `--call NAME` (see [`subrequests`]) instead of building.
+async fn subrequest(client: &mut Client, opts: &Opts, session: &str, id: &str, caps: &Caps) -> Result<gw::Result, Failure> {
+    let Some(name) = subrequests::known(id) else {
+        let names: Vec<&str> = subrequests::REQUESTS.iter().map(|(n, _)| n.trim_start_matches("frontend.")).collect();
+        return Err(anyhow::anyhow!("goapp does not answer the request `{id}`; it answers: {}", names.join(", ")).into());
+    };
+    match name {
+        "frontend.subrequests.describe" => return Ok(subrequests::describe()),
+        "frontend.goapp.schema" => return Ok(subrequests::schema()),
+        _ => {}
+    }
+    let filename = opts.filename().to_string();
+    let (data, _) = read_spec(client, opts, session, &filename).await?;
+    let loaded = llb_gen::load(&filename, &data, &opts.build_args());
+    if name == "frontend.lint" {
+        let diags = match &loaded {
+            Ok(l) => &l.warnings,
+            Err(d) => d,
+        };
+        return Ok(subrequests::lint(&filename, &data, diags));
+    }
+    let loaded = loaded.map_err(|d| Failure(errors::spec_status(&d)))?;
+    match name {
+        "frontend.outline" => Ok(subrequests::outline(&filename, &data, &loaded)),
+        "frontend.targets" => Ok(subrequests::targets(&filename, &data, &loaded)),
+        "frontend.goapp.llb" => {
+            let build = caps.build_platform.clone().unwrap_or_else(host_platform);
+            let mut targets = opts.platforms()?;
+            if targets.is_empty() {
+                targets = loaded.spec.platforms.iter().map(|p| p.value.clone()).collect();
+            }
+            if targets.is_empty() {
+                targets.push(build.clone());
+            }
+            let go_args = llb_gen::golang::module_fetch_env(&opts.build_args());
+            Ok(subrequests::llb(&loaded.spec, &filename, &data, &targets, &build, opts.registry_mirror(), &go_args)?)
+        }
+        other => unreachable!("{other} is answered above"),
+    }
+}
+
 /// The result BuildKit's exporters expect: for several platforms (or when an index is asked
 /// for), refs keyed by platform id with `containerimage.config/<id>`; otherwise one ref with
 /// `containerimage.config`. `refs.platforms` is always there.
@@ -168,8 +217,16 @@ fn follow(paths: &[&str]) -> BTreeMap<String, String> {
     [(llb::attr::LOCAL_FOLLOW.to_string(), serde_json::to_string(paths).expect("json"))].into()
 }
 
-/// Solves a local source of the client (with `attrs`: which paths) and returns its result.
-async fn solve_local(client: &mut Client, name: &str, session: &str, mut attrs: BTreeMap<String, String>, shared_key: &str, title: String) -> Result<String> {
+/// Solves a local source of the client (with `attrs`: which paths) and returns its result
+/// and the digest of its vertex.
+async fn solve_local_vertex(
+    client: &mut Client,
+    name: &str,
+    session: &str,
+    mut attrs: BTreeMap<String, String>,
+    shared_key: &str,
+    title: String,
+) -> Result<(String, String)> {
     attrs.insert(llb::attr::LOCAL_SHARED_KEY_HINT.to_string(), shared_key.to_string());
     attrs.insert(llb::attr::LOCAL_DIFFER.to_string(), "none".to_string());
     if !session.is_empty() {
@@ -178,14 +235,23 @@ async fn solve_local(client: &mut Client, name: &str, session: &str, mut attrs: 
     let mut g = llb::Graph::new();
     let out = g.local(name, attrs);
     g.meta(out.op).name = Some(title.clone());
-    gateway::solve(client, g.marshal(Some(out)), vec![]).await.context(title)
+    let def = g.marshal(Some(out));
+    let digest = gateway::head_digest(&def).unwrap_or_default();
+    let id = gateway::solve(client, def, vec![]).await.context(title)?;
+    Ok((id, digest))
 }
 
-async fn read_spec(client: &mut Client, opts: &Opts, session: &str, filename: &str) -> Result<Vec<u8>> {
+/// [`solve_local_vertex`], for its result only.
+async fn solve_local(client: &mut Client, name: &str, session: &str, attrs: BTreeMap<String, String>, shared_key: &str, title: String) -> Result<String> {
+    Ok(solve_local_vertex(client, name, session, attrs, shared_key, title).await?.0)
+}
+
+/// The spec's bytes, and the digest of the vertex that loaded them.
+async fn read_spec(client: &mut Client, opts: &Opts, session: &str, filename: &str) -> Result<(Vec<u8>, String)> {
     let title = format!("[internal] load build definition from {filename}");
-    let id = solve_local(client, opts.spec_local_name(), session, follow(&[filename]), "dockerfile", title).await?;
+    let (id, digest) = solve_local_vertex(client, opts.spec_local_name(), session, follow(&[filename]), "dockerfile", title).await?;
     match gateway::read_file(client, &id, filename).await? {
-        Some(data) => Ok(data),
+        Some(data) => Ok((data, digest)),
         None => bail!("{filename} was not found: pass the spec with -f"),
     }
 }

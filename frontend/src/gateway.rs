@@ -50,13 +50,19 @@ pub async fn connect_stdio() -> Result<Client> {
 #[derive(Clone, Debug, Default)]
 pub struct Caps {
     pub llb: Vec<String>,
+    /// The gateway API's capabilities (`gateway.warnings`, ...).
+    pub frontend: Vec<String>,
     pub build_platform: Option<llb::Platform>,
 }
 
 impl Caps {
     pub fn from_pong(p: &gw::PongResponse) -> Self {
         let enabled = |caps: &[crate::proto::moby::buildkit::v1::apicaps::ApiCap]| caps.iter().filter(|c| c.enabled).map(|c| c.id.clone()).collect();
-        Caps { llb: enabled(&p.llb_caps), build_platform: p.workers.first().and_then(|w| w.platforms.first()).map(llb::Platform::from_pb) }
+        Caps {
+            llb: enabled(&p.llb_caps),
+            frontend: enabled(&p.frontend_api_caps),
+            build_platform: p.workers.first().and_then(|w| w.platforms.first()).map(llb::Platform::from_pb),
+        }
     }
 }
 
@@ -74,6 +80,35 @@ impl Caps {
         }
         Ok(())
     }
+}
+
+/// The digest of the vertex a marshalled definition returns: what BuildKit attaches
+/// messages about it (warnings) to.
+pub fn head_digest(def: &llb::pb::Definition) -> Option<String> {
+    use prost::Message as _;
+    let last = llb::pb::Op::decode(def.def.last()?.as_slice()).ok()?;
+    last.inputs.first().map(|i| i.digest.clone())
+}
+
+/// A warning of the spec, shown by buildx with its location, attached to the vertex `digest`
+/// (the one that loaded the spec).
+pub async fn warn(client: &mut Client, digest: &str, file: &str, data: &[u8], d: &llb_gen::Diagnostic) -> Result<()> {
+    let source = std::str::from_utf8(data).unwrap_or("");
+    let span = llb_gen::diag::token_span(source, d.span);
+    let position = |p: llb_gen::diag::Pos| llb::pb::Position { line: p.line as i32, character: p.column as i32 };
+    client
+        .warn(gw::WarnRequest {
+            digest: digest.to_string(),
+            level: 1,
+            short: format!("{} ({file}:{}:{})", d.message, d.span.start.line, d.span.start.column).into_bytes(),
+            detail: d.hint.iter().map(|h| h.clone().into_bytes()).collect(),
+            url: String::new(),
+            info: Some(llb::pb::SourceInfo { filename: file.to_string(), data: data.to_vec(), definition: None, language: "YAML".into() }),
+            ranges: vec![llb::pb::Range { start: Some(position(span.start)), end: Some(position(span.end)) }],
+        })
+        .await
+        .context("sending a warning to BuildKit")?;
+    Ok(())
 }
 
 /// Solves a definition and returns the id of its result (empty for an empty filesystem).

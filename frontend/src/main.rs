@@ -6,6 +6,7 @@ mod frontend;
 mod gateway;
 mod opts;
 mod proto;
+mod subrequests;
 
 use std::collections::BTreeMap;
 use std::io::Write as _;
@@ -164,35 +165,13 @@ fn print_llb(file: &PathBuf, platform: &str, build_platform: &str, mirror: Optio
     };
     let target = Platform::parse(platform)?;
     let build_platform = Platform::parse(build_platform)?;
-    // Without BuildKit there is nothing to resolve the builder image against: the dump shows
-    // it unpinned and with no inherited environment.
-    let mirror = llb_gen::lower::effective_mirror(&spec, mirror);
-    let builder = llb_gen::BuilderImage { reference: llb_gen::lower::builder_reference(&spec, mirror), digest: None, env: vec![] };
-    let base = llb_gen::lower::base_reference(&spec, mirror).map(llb_gen::BaseImage::unresolved);
-    let lowered = llb_gen::lower(&llb_gen::LowerInput {
-        spec: &spec,
-        spec_file: &name,
-        spec_data: &bytes,
-        target: &target,
-        build_platform: &build_platform,
-        builder: &builder,
-        target_builder: None,
-        session_id: "",
-        context_excludes: &[],
-        no_cache: false,
-        labels: &BTreeMap::new(),
-        no_download: false,
-        go_args: &llb_gen::golang::module_fetch_env(&parse_build_args(build_args)?),
-        base: base.as_ref(),
-        facts: &Default::default(),
-    })?;
+    let go_args = llb_gen::golang::module_fetch_env(&parse_build_args(build_args)?);
     let mut out = std::io::stdout().lock();
     if raw {
+        let lowered = subrequests::lower_unresolved(&spec, &name, &bytes, &target, &build_platform, mirror, &go_args)?;
         out.write_all(&lowered.definition.encode_to_vec())?;
     } else {
-        out.write_all(llb::dump::to_text(&lowered.definition)?.as_bytes())?;
-        writeln!(out, "image config")?;
-        writeln!(out, "{}", serde_json::to_string_pretty(&lowered.config)?)?;
+        out.write_all(subrequests::llb_text(&spec, &name, &bytes, &target, &build_platform, mirror, &go_args)?.as_bytes())?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -16,6 +16,6 @@ pub mod schema;
 pub mod spec;
 
 pub use diag::{Diagnostic, Diagnostics, Severity, Span};
-pub use load::{Loaded, load, resolve_user_name};
+pub use load::{ArgRef, Loaded, load, resolve_user_name};
 pub use lower::{BaseImage, BuildFacts, BuilderImage, LowerInput, Lowered, lower};
 pub use spec::Spec;

@@ -26,6 +26,12 @@ impl Cx<'_> {
                 if !s.as_str().contains('$') {
                     return;
                 }
+                let span = self.scalar_span(s);
+                for (name, default) in references(s.as_str()) {
+                    if !self.args_read.iter().any(|a| a.name == name) {
+                        self.args_read.push(super::ArgRef { name, default, span });
+                    }
+                }
                 match expand(s.as_str(), args) {
                     Ok(v) => {
                         let coerce = s.may_coerce();
@@ -41,6 +47,30 @@ impl Cx<'_> {
             }
         }
     }
+}
+
+/// The well-formed build arg references of a value: names and defaults.
+fn references(s: &str) -> Vec<(String, Option<String>)> {
+    let mut out = Vec::new();
+    let mut rest = s;
+    while let Some(i) = rest.find('$') {
+        let after = &rest[i + 1..];
+        if let Some(r) = after.strip_prefix('$') {
+            rest = r;
+        } else if let Some((inner, r)) = after.strip_prefix('{').and_then(|r| r.split_once('}')) {
+            let (name, default) = match inner.split_once(":-") {
+                Some((n, d)) => (n, Some(d.to_string())),
+                None => (inner, None),
+            };
+            if name.bytes().next().is_some_and(|b| b.is_ascii_alphabetic() || b == b'_') && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+                out.push((name.to_string(), default));
+            }
+            rest = r;
+        } else {
+            rest = after;
+        }
+    }
+    out
 }
 
 pub(super) fn expand(s: &str, args: &BTreeMap<String, String>) -> Result<String, String> {
@@ -93,5 +123,11 @@ mod tests {
         assert_eq!(expand("$$HOME and $PATH", &args).unwrap(), "$HOME and $PATH");
         assert!(expand("${V", &args).is_err());
         assert!(expand("${1X}", &args).is_err());
+    }
+
+    #[test]
+    fn finds_references() {
+        let r = references("$$X ${A}-${B:-two} $C ${1bad} ${A}");
+        assert_eq!(r, [("A".to_string(), None), ("B".to_string(), Some("two".to_string())), ("A".to_string(), None)]);
     }
 }

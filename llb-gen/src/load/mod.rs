@@ -28,6 +28,8 @@ pub const MAX_FLOW_DEPTH: usize = 32;
 pub struct Loaded {
     pub spec: Spec,
     pub warnings: Diagnostics,
+    /// The build args the spec reads, each where it is first read.
+    pub args: Vec<ArgRef>,
 }
 
 /// Loads and validates a spec. `file` names it in diagnostics; `build_args` are the values
@@ -37,15 +39,15 @@ pub fn load(file: &str, bytes: &[u8], build_args: &BTreeMap<String, String>) -> 
         Ok(t) => t,
         Err(e) => return Err(not_utf8(file, bytes, e.valid_up_to())),
     };
-    let mut cx = Cx { src: text, diags: Vec::new() };
+    let mut cx = Cx { src: text, diags: Vec::new(), args_read: Vec::new() };
     let spec = cx.run(bytes.len(), build_args);
-    let mut diags = cx.diags;
+    let mut diags = std::mem::take(&mut cx.diags);
     diags.sort_by_key(|d| (d.span.start, d.severity));
     diags.dedup();
     let has_errors = diags.iter().any(|d| d.severity == Severity::Error);
     let diagnostics = Diagnostics { file: file.into(), source: text.into(), items: diags };
     match spec {
-        Some(spec) if !has_errors => Ok(Loaded { spec, warnings: diagnostics }),
+        Some(spec) if !has_errors => Ok(Loaded { spec, warnings: diagnostics, args: cx.args_read }),
         _ => Err(diagnostics),
     }
 }
@@ -99,6 +101,17 @@ fn not_utf8(file: &str, bytes: &[u8], valid_up_to: usize) -> Diagnostics {
 pub(crate) struct Cx<'a> {
     pub(crate) src: &'a str,
     pub(crate) diags: Vec<Diagnostic>,
+    /// The build args the spec's values refer to, in file order.
+    pub(crate) args_read: Vec<ArgRef>,
+}
+
+/// A build arg a spec value refers to (`${NAME}` or `${NAME:-default}`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ArgRef {
+    pub name: String,
+    pub default: Option<String>,
+    /// The value that refers to it.
+    pub span: Span,
 }
 
 impl<'a> Cx<'a> {

@@ -268,7 +268,20 @@ impl Cx<'_> {
     /// A dynamically linked cgo binary needs glibc in the base: `static`, `scratch` and
     /// distroless/static have no C library, and Alpine has musl.
     fn check_c_library(&mut self, go: &Go, runtime: &Runtime, whole: Span) {
-        let Some(cgo) = go.cgo.as_ref().filter(|c| !c.static_link) else { return };
+        let Some(cgo) = &go.cgo else { return };
+        if cgo.static_link {
+            // The C library of distroless/base, /cc and Debian is then dead weight.
+            let named = |n: &str| NAMED_BASES.iter().find(|(b, _)| *b == n).map(|(_, i)| ImageRef::parse(i).expect("valid"));
+            let with_libc = ["distroless/base", "distroless/cc"].iter().filter_map(|n| named(n)).any(|r| runtime.base_image.as_ref() == Some(&r));
+            if with_libc {
+                self.warning(
+                    runtime.base.span,
+                    "the binaries are linked statically and do not use the base's C library",
+                    "`distroless` (or `static`) has everything else this base has and is smaller",
+                );
+            }
+            return;
+        }
         let lacks = match (runtime.base.value, &runtime.base_image) {
             (Base::Static | Base::Scratch, _) => Some("has no C library"),
             (Base::Image, Some(r)) if r.repository.rsplit('/').next().is_some_and(|n| n.starts_with("static")) && r.repository.contains("distroless") => {

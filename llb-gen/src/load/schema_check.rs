@@ -34,7 +34,7 @@ impl Cx<'_> {
                 return self.check_schema(node, real[0], path);
             }
             for alt in &real {
-                let mut trial = Cx { src: self.src, diags: Vec::new() };
+                let mut trial = Cx { src: self.src, diags: Vec::new(), args_read: Vec::new() };
                 let mut copy = node.clone();
                 if trial.check_schema(&mut copy, alt, path) && trial.diags.is_empty() {
                     return true;

@@ -1,0 +1,268 @@
+//! Subrequests: what goapp answers instead of building when buildx asks with `--call NAME`
+//! (`--print NAME` in older buildx), which sends the option `requestid=frontend.NAME`.
+//!
+//! Each answer is a result with no filesystem and three metadata keys, as BuildKit's own
+//! frontends answer: `result.json` (for programs), `result.txt` (for people) and `version`.
+//! `frontend.lint` adds `result.statuscode` (1 when the spec has a problem).
+
+use std::collections::BTreeMap;
+
+use base64::Engine as _;
+use llb::Platform;
+use serde_json::{Value, json};
+
+use crate::proto::gw;
+
+/// The version of every request's result format.
+const VERSION: &str = "1.0.0";
+
+/// The requests goapp answers, by their full id, with what each returns.
+pub const REQUESTS: &[(&str, &str)] = &[
+    ("frontend.subrequests.describe", "List the requests the goapp frontend answers"),
+    ("frontend.outline", "The build args the spec reads (with their defaults) and the ones goapp itself takes"),
+    ("frontend.targets", "The binaries the spec builds; --target builds one of them"),
+    ("frontend.lint", "Check the spec: every error and warning, with its line and column"),
+    ("frontend.goapp.schema", "The JSON Schema of goapp.yaml, for editors"),
+    ("frontend.goapp.llb", "The LLB of each platform, readable (builder and base unresolved)"),
+];
+
+/// The request `id` names, with the `frontend.` prefix buildx adds (accepted without it).
+pub fn known(id: &str) -> Option<&'static str> {
+    let full = if id.starts_with("frontend.") { id.to_string() } else { format!("frontend.{id}") };
+    REQUESTS.iter().map(|(n, _)| *n).find(|n| *n == full)
+}
+
+/// The result that carries an answer.
+pub fn answer(json: &Value, text: String, extra: &[(&str, &str)]) -> gw::Result {
+    let mut metadata: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+    metadata.insert("result.json".into(), serde_json::to_vec(json).expect("json"));
+    metadata.insert("result.txt".into(), text.into_bytes());
+    metadata.insert("version".into(), VERSION.as_bytes().to_vec());
+    for (k, v) in extra {
+        metadata.insert(k.to_string(), v.as_bytes().to_vec());
+    }
+    gw::Result { result: Some(gw::result::Result::Ref(gw::Ref { id: String::new(), def: None })), metadata }
+}
+
+pub fn describe() -> gw::Result {
+    let list: Vec<Value> = REQUESTS
+        .iter()
+        .map(|(name, description)| {
+            let mut metadata = vec![json!({"name": "result.json"}), json!({"name": "result.txt"})];
+            if *name == "frontend.lint" {
+                metadata.push(json!({"name": "result.statuscode"}));
+            }
+            json!({"name": name, "version": VERSION, "type": "rpc", "description": description, "opts": null, "inputs": null, "metadata": metadata, "refs": null})
+        })
+        .collect();
+    let width = REQUESTS.iter().map(|(n, _)| n.len() - "frontend.".len()).max().unwrap_or(0);
+    let text = REQUESTS.iter().map(|(n, d)| format!("{:width$}  {d}\n", n.trim_start_matches("frontend."))).collect();
+    answer(&Value::Array(list), text, &[])
+}
+
+/// The spec file as a source of the answers' locations (`sources[0]`).
+fn source(file: &str, data: &[u8]) -> Value {
+    json!({"filename": file, "data": base64::engine::general_purpose::STANDARD.encode(data), "language": "YAML"})
+}
+
+/// A location in `sources[0]`: the span's line, from its first to its last column.
+fn location(span: llb_gen::Span, data: &[u8]) -> Value {
+    let span = llb_gen::diag::token_span(std::str::from_utf8(data).unwrap_or(""), span);
+    json!({"sourceIndex": 0, "ranges": [{"start": {"line": span.start.line, "character": span.start.column}, "end": {"line": span.end.line, "character": span.end.column}}]})
+}
+
+/// The build args goapp reads itself, whatever the spec says.
+const GOAPP_ARGS: &[(&str, &str)] = &[
+    ("GOAPP_REGISTRY_MIRROR", "a registry mirror every image is pulled from (over the spec's registry_mirror)"),
+    ("SOURCE_DATE_EPOCH", "the image's creation time, in seconds since 1970"),
+];
+
+pub fn outline(file: &str, data: &[u8], loaded: &llb_gen::Loaded) -> gw::Result {
+    let mut args: Vec<Value> = loaded
+        .args
+        .iter()
+        .map(|a| {
+            let mut v = json!({"name": a.name, "description": format!("read by {file}"), "location": location(a.span, data)});
+            if let Some(d) = &a.default {
+                v["value"] = json!(d);
+            }
+            v
+        })
+        .collect();
+    let fetch: Vec<(&str, &str)> = llb_gen::golang::MODULE_FETCH_ARGS.iter().map(|a| (*a, "set for every go command, over go.env")).collect();
+    for (name, description) in GOAPP_ARGS.iter().chain(&fetch) {
+        if !loaded.args.iter().any(|a| a.name == *name) {
+            args.push(json!({"name": name, "description": description}));
+        }
+    }
+    let json = json!({"name": loaded.spec.name.value, "description": format!("goapp spec {file}"), "args": args, "sources": [base64::engine::general_purpose::STANDARD.encode(data)]});
+    let mut text = String::from("BUILD ARG\tVALUE\tDESCRIPTION\n");
+    for a in json["args"].as_array().expect("args") {
+        text.push_str(&format!("{}\t{}\t{}\n", a["name"].as_str().unwrap_or(""), a["value"].as_str().unwrap_or(""), a["description"].as_str().unwrap_or("")));
+    }
+    answer(&json, text, &[])
+}
+
+pub fn targets(file: &str, data: &[u8], loaded: &llb_gen::Loaded) -> gw::Result {
+    let spec = &loaded.spec;
+    let targets: Vec<Value> = spec
+        .targets
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            json!({"name": t.name.value, "default": i == spec.runtime.entrypoint, "description": format!("go build {}", t.main.value), "location": location(t.name.span, data)})
+        })
+        .collect();
+    let json = json!({"targets": targets, "sources": [base64::engine::general_purpose::STANDARD.encode(data)]});
+    let mut text = format!("TARGET\tDESCRIPTION\t({file})\n");
+    for t in &spec.targets {
+        let default = if t.name.value == spec.entrypoint().name.value { " (default)" } else { "" };
+        text.push_str(&format!("{}{default}\tgo build {}\n", t.name.value, t.main.value));
+    }
+    answer(&json, text, &[])
+}
+
+/// Every problem of the spec, as BuildKit's lint results: errors and warnings alike, the
+/// first error also as the build error.
+pub fn lint(file: &str, data: &[u8], diags: &llb_gen::Diagnostics) -> gw::Result {
+    let warnings: Vec<Value> = diags
+        .items
+        .iter()
+        .map(|d| {
+            let rule = match d.severity {
+                llb_gen::Severity::Error => "SpecError",
+                llb_gen::Severity::Warning => "SpecWarning",
+            };
+            json!({"ruleName": rule, "description": d.message, "detail": d.hint.clone().unwrap_or_default(), "location": location(d.span, data)})
+        })
+        .collect();
+    let mut json = json!({"warnings": warnings, "sources": [source(file, data)]});
+    if let Some(e) = diags.errors().next() {
+        json["buildError"] = json!({"message": e.message, "location": location(e.span, data)});
+    }
+    let text = if diags.items.is_empty() { format!("{file}: no problems found\n") } else { diags.render(false) };
+    let status = if diags.items.is_empty() { "0" } else { "1" };
+    answer(&json, text, &[("result.statuscode", status)])
+}
+
+pub fn schema() -> gw::Result {
+    answer(llb_gen::schema::json_schema(), llb_gen::schema::json_schema_text(), &[])
+}
+
+/// Lowers one platform without BuildKit: there is nothing to resolve the builder and the
+/// base against, so they are shown by reference, unpinned, with no inherited environment.
+pub fn lower_unresolved(
+    spec: &llb_gen::Spec,
+    file: &str,
+    data: &[u8],
+    target: &Platform,
+    build: &Platform,
+    mirror: Option<&str>,
+    go_args: &BTreeMap<String, String>,
+) -> anyhow::Result<llb_gen::Lowered> {
+    let mirror = llb_gen::lower::effective_mirror(spec, mirror);
+    let builder = llb_gen::BuilderImage { reference: llb_gen::lower::builder_reference(spec, mirror), digest: None, env: vec![] };
+    let base = llb_gen::lower::base_reference(spec, mirror).map(llb_gen::BaseImage::unresolved);
+    let lowered = llb_gen::lower(&llb_gen::LowerInput {
+        spec,
+        spec_file: file,
+        spec_data: data,
+        target,
+        build_platform: build,
+        builder: &builder,
+        target_builder: None,
+        session_id: "",
+        context_excludes: &[],
+        no_cache: false,
+        labels: &BTreeMap::new(),
+        no_download: false,
+        go_args,
+        base: base.as_ref(),
+        facts: &Default::default(),
+    })?;
+    Ok(lowered)
+}
+
+/// The readable LLB and image config of one platform ([`lower_unresolved`]).
+pub fn llb_text(
+    spec: &llb_gen::Spec,
+    file: &str,
+    data: &[u8],
+    target: &Platform,
+    build: &Platform,
+    mirror: Option<&str>,
+    go_args: &BTreeMap<String, String>,
+) -> anyhow::Result<String> {
+    let lowered = lower_unresolved(spec, file, data, target, build, mirror, go_args)?;
+    let mut out = llb::dump::to_text(&lowered.definition)?;
+    out.push_str("image config\n");
+    out.push_str(&serde_json::to_string_pretty(&lowered.config)?);
+    out.push('\n');
+    Ok(out)
+}
+
+pub fn llb(
+    spec: &llb_gen::Spec,
+    file: &str,
+    data: &[u8],
+    targets: &[Platform],
+    build: &Platform,
+    mirror: Option<&str>,
+    go_args: &BTreeMap<String, String>,
+) -> anyhow::Result<gw::Result> {
+    let mut text = String::new();
+    let mut json = serde_json::Map::new();
+    for t in targets {
+        let dump = llb_text(spec, file, data, t, build, mirror, go_args)?;
+        text.push_str(&format!("# {t}\n{dump}"));
+        json.insert(t.id(), Value::String(dump));
+    }
+    Ok(answer(&Value::Object(json), text, &[]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn meta(r: &gw::Result, k: &str) -> String {
+        String::from_utf8(r.metadata[k].clone()).unwrap()
+    }
+
+    #[test]
+    fn names_with_or_without_the_prefix() {
+        assert_eq!(known("goapp.schema"), Some("frontend.goapp.schema"));
+        assert_eq!(known("frontend.outline"), Some("frontend.outline"));
+        assert_eq!(known("frontend.nope"), None);
+    }
+
+    #[test]
+    fn describe_lists_every_request() {
+        let r = describe();
+        let list: Vec<Value> = serde_json::from_str(&meta(&r, "result.json")).unwrap();
+        assert_eq!(list.len(), REQUESTS.len());
+        assert!(list.iter().all(|r| r["version"] == VERSION && r["type"] == "rpc"));
+        assert!(meta(&r, "result.txt").contains("goapp.schema"));
+    }
+
+    #[test]
+    fn outline_targets_and_lint_point_at_the_spec() {
+        let data =
+            b"name: app\ntargets:\n  - name: api\n    main: ./cmd/api\n  - name: cli\n    main: ./cmd/cli\nversion: ${VERSION:-dev}\nruntime:\n  user: root\n";
+        let loaded = llb_gen::load("goapp.yaml", data, &BTreeMap::new()).unwrap();
+        let o: Value = serde_json::from_str(&meta(&outline("goapp.yaml", data, &loaded), "result.json")).unwrap();
+        assert_eq!(o["args"][0]["name"], "VERSION");
+        assert_eq!(o["args"][0]["value"], "dev");
+        assert_eq!(o["args"][0]["location"]["ranges"][0]["start"]["line"], 7);
+        assert!(o["args"].as_array().unwrap().iter().any(|a| a["name"] == "GOPROXY"));
+        let t: Value = serde_json::from_str(&meta(&targets("goapp.yaml", data, &loaded), "result.json")).unwrap();
+        assert_eq!(t["targets"][1]["name"], "cli");
+        assert_eq!(t["targets"][0]["default"], true);
+        assert_eq!(t["targets"][1]["location"]["ranges"][0]["start"]["line"], 5);
+        let l = lint("goapp.yaml", data, &loaded.warnings);
+        assert_eq!(meta(&l, "result.statuscode"), "1");
+        let l: Value = serde_json::from_str(&meta(&l, "result.json")).unwrap();
+        assert_eq!(l["warnings"][0]["ruleName"], "SpecWarning");
+        assert_eq!(l["warnings"][0]["location"]["ranges"][0]["start"]["line"], 9);
+        assert!(l.get("buildError").is_none());
+    }
+}

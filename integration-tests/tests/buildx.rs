@@ -1,0 +1,77 @@
+//! End to end: what buildx shows besides the build. The spec's warnings reach its output with
+//! their location, and goapp answers subrequests (`--print NAME` in this buildx, which sends
+//! the same request as `--call NAME` in newer ones) instead of building.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use common::*;
+
+/// `docker buildx build --print=NAME` of `dir/goapp.yaml` (an experimental flag in buildx
+/// 0.13); returns whether it succeeded, and its stdout and stderr.
+fn print(dir: &Path, name: &str, extra: &[&str]) -> Run {
+    let flag = format!("--print={name}");
+    let mut args = vec!["buildx", "build", "--progress=quiet", &flag, "--build-arg", "GOAPP_REGISTRY_MIRROR=localhost:5000"];
+    args.extend_from_slice(extra);
+    args.extend(["-f", "goapp.yaml", "."]);
+    let out = Command::new("docker").args(&args).current_dir(dir).env("BUILDX_EXPERIMENTAL", "1").output().expect("docker runs");
+    Run { status: out.status, stdout: String::from_utf8_lossy(&out.stdout).into_owned(), stderr: String::from_utf8_lossy(&out.stderr).into_owned() }
+}
+
+#[test]
+fn a_warning_of_the_spec_reaches_buildx_with_its_location() {
+    require_engine();
+    let dir = example_variant("hello", "warn-root", |spec| spec.replace("runtime:\n", "runtime:\n  user: root\n"));
+    let line = std::fs::read_to_string(dir.join("goapp.yaml")).unwrap().lines().position(|l| l == "  user: root").unwrap() + 1;
+    let r = buildx(&dir, "linux/amd64", &[]);
+    assert!(r.status.success(), "{}", r.stderr);
+    assert!(r.stderr.contains(&format!("WARN: the program runs as root (goapp.yaml:{line}:9)")), "{}", r.stderr);
+    assert!(r.stderr.contains("1 warning found"), "{}", r.stderr);
+}
+
+#[test]
+fn goapp_answers_subrequests_instead_of_building() {
+    require_engine();
+    let shop = repo_root().join("examples/shop");
+
+    let r = print(&shop, "subrequests.describe", &[]);
+    assert!(r.status.success(), "{}", r.stderr);
+    for name in ["outline", "targets", "lint", "goapp.schema", "goapp.llb"] {
+        assert!(r.stdout.lines().any(|l| l.starts_with(name)), "{name} in:\n{}", r.stdout);
+    }
+
+    // The build args the spec reads, with their defaults, and goapp's own.
+    let r = print(&shop, "outline", &[]);
+    assert!(r.status.success(), "{}", r.stderr);
+    let version = r.stdout.lines().find(|l| l.starts_with("VERSION")).unwrap_or_else(|| panic!("VERSION in:\n{}", r.stdout));
+    assert!(version.contains("dev"), "{version}");
+    assert!(r.stdout.lines().any(|l| l.starts_with("GOPROXY")), "{}", r.stdout);
+
+    let r = print(&shop, "targets", &[]);
+    assert!(r.status.success(), "{}", r.stderr);
+    assert!(r.stdout.contains("api (default)") && r.stdout.contains("go build ./cmd/worker"), "{}", r.stdout);
+
+    let r = print(&shop, "goapp.schema", &[]);
+    assert!(r.status.success(), "{}", r.stderr);
+    let json = &r.stdout[r.stdout.find('{').expect("a JSON document")..];
+    let schema: serde_json::Value = serde_json::from_str(json).unwrap_or_else(|e| panic!("{e}: {}", r.stdout));
+    assert_eq!(schema["title"], "goapp spec");
+
+    let r = print(&shop, "goapp.llb", &["--platform", "linux/arm64"]);
+    assert!(r.status.success(), "{}", r.stderr);
+    assert!(r.stdout.contains("# linux/arm64") && r.stdout.contains("\"go\", \"build\""), "{}", r.stdout);
+
+    // lint: every problem of the spec, with its line; nothing is built.
+    let dir = example_variant("hello", "lint", |spec| spec.replace("runtime:\n", "runtime:\n  user: root\n  stop_signal: SIGSTOPP\n"));
+    let r = print(&dir, "lint", &[]);
+    assert!(r.stdout.contains("error: `SIGSTOPP` is not a signal; did you mean `SIGSTOP`?"), "{}", r.stdout);
+    assert!(r.stdout.contains("warning: the program runs as root"), "{}", r.stdout);
+    assert!(r.stdout.contains("--> goapp.yaml:"), "{}", r.stdout);
+    assert!(!r.stderr.contains("go build"), "{}", r.stderr);
+
+    let r = print(&shop, "nope", &[]);
+    assert!(!r.status.success());
+    assert!(r.stderr.contains("goapp does not answer the request `frontend.nope`; it answers: subrequests.describe, outline, targets, lint"), "{}", r.stderr);
+}
