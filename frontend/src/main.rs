@@ -168,7 +168,7 @@ fn print_llb(file: &PathBuf, platform: &str, build_platform: &str, mirror: Optio
     let go_args = llb_gen::golang::module_fetch_env(&parse_build_args(build_args)?);
     let mut out = std::io::stdout().lock();
     if raw {
-        let lowered = subrequests::lower_unresolved(&spec, &name, &bytes, &target, &build_platform, mirror, &go_args)?;
+        let lowered = llb_gen::lower::lower_unresolved(&spec, &name, &bytes, &target, &build_platform, mirror, &go_args)?;
         out.write_all(&lowered.definition.encode_to_vec())?;
     } else {
         out.write_all(subrequests::llb_text(&spec, &name, &bytes, &target, &build_platform, mirror, &go_args)?.as_bytes())?;

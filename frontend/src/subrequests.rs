@@ -149,41 +149,8 @@ pub fn schema() -> gw::Result {
     answer(llb_gen::schema::json_schema(), llb_gen::schema::json_schema_text(), &[])
 }
 
-/// Lowers one platform without BuildKit: there is nothing to resolve the builder and the
-/// base against, so they are shown by reference, unpinned, with no inherited environment.
-pub fn lower_unresolved(
-    spec: &llb_gen::Spec,
-    file: &str,
-    data: &[u8],
-    target: &Platform,
-    build: &Platform,
-    mirror: Option<&str>,
-    go_args: &BTreeMap<String, String>,
-) -> anyhow::Result<llb_gen::Lowered> {
-    let mirror = llb_gen::lower::effective_mirror(spec, mirror);
-    let builder = llb_gen::BuilderImage { reference: llb_gen::lower::builder_reference(spec, mirror), digest: None, env: vec![] };
-    let base = llb_gen::lower::base_reference(spec, mirror).map(llb_gen::BaseImage::unresolved);
-    let lowered = llb_gen::lower(&llb_gen::LowerInput {
-        spec,
-        spec_file: file,
-        spec_data: data,
-        target,
-        build_platform: build,
-        builder: &builder,
-        target_builder: None,
-        session_id: "",
-        context_excludes: &[],
-        no_cache: false,
-        labels: &BTreeMap::new(),
-        no_download: false,
-        go_args,
-        base: base.as_ref(),
-        facts: &Default::default(),
-    })?;
-    Ok(lowered)
-}
-
-/// The readable LLB and image config of one platform ([`lower_unresolved`]).
+/// The readable LLB and image config of one platform, unresolved
+/// ([`llb_gen::lower::lower_unresolved`]).
 pub fn llb_text(
     spec: &llb_gen::Spec,
     file: &str,
@@ -193,7 +160,7 @@ pub fn llb_text(
     mirror: Option<&str>,
     go_args: &BTreeMap<String, String>,
 ) -> anyhow::Result<String> {
-    let lowered = lower_unresolved(spec, file, data, target, build, mirror, go_args)?;
+    let lowered = llb_gen::lower::lower_unresolved(spec, file, data, target, build, mirror, go_args)?;
     let mut out = llb::dump::to_text(&lowered.definition)?;
     out.push_str("image config\n");
     out.push_str(&serde_json::to_string_pretty(&lowered.config)?);

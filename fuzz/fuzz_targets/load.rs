@@ -13,31 +13,9 @@ fuzz_target!(|data: &[u8]| {
     match llb_gen::load("goapp.yaml", data, &args) {
         Ok(loaded) => {
             let _ = loaded.warnings.render(false);
-            let builder = llb_gen::BuilderImage {
-                reference: llb_gen::lower::builder_reference(&loaded.spec, None),
-                digest: None,
-                env: vec![],
-            };
-            let base = llb_gen::lower::base_reference(&loaded.spec, None).map(llb_gen::BaseImage::unresolved);
             let target = llb::Platform::parse("linux/arm64").unwrap();
             let build = llb::Platform::parse("linux/amd64").unwrap();
-            let _ = llb_gen::lower(&llb_gen::LowerInput {
-                spec: &loaded.spec,
-                spec_file: "goapp.yaml",
-                spec_data: data,
-                target: &target,
-                build_platform: &build,
-                builder: &builder,
-                target_builder: None,
-                session_id: "",
-                context_excludes: &[],
-                no_cache: false,
-                labels: &BTreeMap::new(),
-                no_download: false,
-                go_args: &Default::default(),
-                base: base.as_ref(),
-                facts: &Default::default(),
-            });
+            let _ = llb_gen::lower::lower_unresolved(&loaded.spec, "goapp.yaml", data, &target, &build, None, &BTreeMap::new());
         }
         Err(d) => {
             let _ = d.render(false);

@@ -180,6 +180,40 @@ pub fn builder_reference(spec: &Spec, mirror: Option<&str>) -> ImageRef {
     }
 }
 
+/// Lowers one platform without BuildKit (for the command line, `--call goapp.llb` and the
+/// fuzz target): there is nothing to resolve the builder and the base against, so they are
+/// shown by reference, unpinned, with no inherited environment.
+pub fn lower_unresolved(
+    spec: &Spec,
+    file: &str,
+    data: &[u8],
+    target: &Platform,
+    build: &Platform,
+    mirror: Option<&str>,
+    go_args: &BTreeMap<String, String>,
+) -> Result<Lowered, LowerError> {
+    let mirror = effective_mirror(spec, mirror);
+    let builder = BuilderImage { reference: builder_reference(spec, mirror), digest: None, env: vec![] };
+    let base = base_reference(spec, mirror).map(BaseImage::unresolved);
+    lower(&LowerInput {
+        spec,
+        spec_file: file,
+        spec_data: data,
+        target,
+        build_platform: build,
+        builder: &builder,
+        target_builder: None,
+        session_id: "",
+        context_excludes: &[],
+        no_cache: false,
+        labels: &BTreeMap::new(),
+        no_download: false,
+        go_args,
+        base: base.as_ref(),
+        facts: &BuildFacts::default(),
+    })
+}
+
 /// Whether the cgo build for `target` runs on the target platform under emulation: asked
 /// for, or (`auto`) there is no cross compiler for it. A build for the build machine's own
 /// architecture never needs emulation.
