@@ -72,13 +72,7 @@ async fn build(client: &mut Client, opts: &Opts, session: &str) -> Result<gw::Re
     let mirror = effective_mirror(&spec, opts.registry_mirror()).map(str::to_string);
 
     let build_platform = caps.build_platform.clone().unwrap_or_else(host_platform);
-    let mut targets = opts.platforms()?;
-    if targets.is_empty() {
-        targets = spec.platforms.iter().map(|p| p.value.clone()).collect();
-    }
-    if targets.is_empty() {
-        targets.push(build_platform.clone());
-    }
+    let targets = target_platforms(opts, &spec, &build_platform)?;
     // Two independent round trips, at once.
     let (mut c1, mut c2) = (client.clone(), client.clone());
     let (facts, builder) =
@@ -131,6 +125,18 @@ async fn build(client: &mut Client, opts: &Opts, session: &str) -> Result<gw::Re
     Ok(result(built, opts.multi_platform(), &spec.runtime.annotations))
 }
 
+/// The platforms to build: `--platform`'s, else the spec's, else the build platform.
+fn target_platforms(opts: &Opts, spec: &llb_gen::Spec, build: &Platform) -> Result<Vec<Platform>> {
+    let mut targets = opts.platforms()?;
+    if targets.is_empty() {
+        targets = spec.platforms.iter().map(|p| p.value.clone()).collect();
+    }
+    if targets.is_empty() {
+        targets.push(build.clone());
+    }
+    Ok(targets)
+}
+
 /// Answers `--call NAME` (see [`subrequests`]) instead of building.
 async fn subrequest(client: &mut Client, opts: &Opts, session: &str, id: &str, caps: &Caps) -> Result<gw::Result, Failure> {
     let Some(name) = subrequests::known(id) else {
@@ -158,13 +164,7 @@ async fn subrequest(client: &mut Client, opts: &Opts, session: &str, id: &str, c
         "frontend.targets" => Ok(subrequests::targets(&filename, &data, &loaded)),
         "frontend.goapp.llb" => {
             let build = caps.build_platform.clone().unwrap_or_else(host_platform);
-            let mut targets = opts.platforms()?;
-            if targets.is_empty() {
-                targets = loaded.spec.platforms.iter().map(|p| p.value.clone()).collect();
-            }
-            if targets.is_empty() {
-                targets.push(build.clone());
-            }
+            let targets = target_platforms(opts, &loaded.spec, &build)?;
             let go_args = llb_gen::golang::module_fetch_env(&opts.build_args());
             Ok(subrequests::llb(&loaded.spec, &filename, &data, &targets, &build, opts.registry_mirror(), &go_args)?)
         }

@@ -166,12 +166,12 @@ fn print_llb(file: &PathBuf, platform: &str, build_platform: &str, mirror: Optio
     let target = Platform::parse(platform)?;
     let build_platform = Platform::parse(build_platform)?;
     let go_args = llb_gen::golang::module_fetch_env(&parse_build_args(build_args)?);
+    let lowered = llb_gen::lower::lower_unresolved(&spec, &name, &bytes, &target, &build_platform, mirror, &go_args)?;
     let mut out = std::io::stdout().lock();
     if raw {
-        let lowered = llb_gen::lower::lower_unresolved(&spec, &name, &bytes, &target, &build_platform, mirror, &go_args)?;
         out.write_all(&lowered.definition.encode_to_vec())?;
     } else {
-        out.write_all(subrequests::llb_text(&spec, &name, &bytes, &target, &build_platform, mirror, &go_args)?.as_bytes())?;
+        out.write_all(subrequests::llb_text(&lowered)?.as_bytes())?;
     }
     Ok(ExitCode::SUCCESS)
 }

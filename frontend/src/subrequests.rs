@@ -149,18 +149,8 @@ pub fn schema() -> gw::Result {
     answer(llb_gen::schema::json_schema(), llb_gen::schema::json_schema_text(), &[])
 }
 
-/// The readable LLB and image config of one platform, unresolved
-/// ([`llb_gen::lower::lower_unresolved`]).
-pub fn llb_text(
-    spec: &llb_gen::Spec,
-    file: &str,
-    data: &[u8],
-    target: &Platform,
-    build: &Platform,
-    mirror: Option<&str>,
-    go_args: &BTreeMap<String, String>,
-) -> anyhow::Result<String> {
-    let lowered = llb_gen::lower::lower_unresolved(spec, file, data, target, build, mirror, go_args)?;
+/// The readable LLB and image config of one lowered platform.
+pub fn llb_text(lowered: &llb_gen::Lowered) -> anyhow::Result<String> {
     let mut out = llb::dump::to_text(&lowered.definition)?;
     out.push_str("image config\n");
     out.push_str(&serde_json::to_string_pretty(&lowered.config)?);
@@ -168,6 +158,7 @@ pub fn llb_text(
     Ok(out)
 }
 
+/// The LLB of every platform, unresolved ([`llb_gen::lower::lower_unresolved`]).
 pub fn llb(
     spec: &llb_gen::Spec,
     file: &str,
@@ -180,7 +171,7 @@ pub fn llb(
     let mut text = String::new();
     let mut json = serde_json::Map::new();
     for t in targets {
-        let dump = llb_text(spec, file, data, t, build, mirror, go_args)?;
+        let dump = llb_text(&llb_gen::lower::lower_unresolved(spec, file, data, t, build, mirror, go_args)?)?;
         text.push_str(&format!("# {t}\n{dump}"));
         json.insert(t.id(), Value::String(dump));
     }

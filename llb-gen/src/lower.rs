@@ -311,10 +311,7 @@ pub fn lower(input: &LowerInput<'_>) -> Result<Lowered, LowerError> {
         SourceRange { source: src, start_line: span.start.line, start_column: span.start.column, end_line: span.end.line, end_column: span.end.column }
     };
 
-    let builder_ref = match &input.builder.digest {
-        Some(d) => input.builder.reference.pinned(d),
-        None => input.builder.reference.clone(),
-    };
+    let builder_ref = pinned(&input.builder.reference, &input.builder.digest);
     let builder = g.image(&builder_ref.to_string(), input.build_platform, BTreeMap::new());
     g.meta(builder.op).name = Some(format!("[builder] FROM {builder_ref}"));
     g.meta(builder.op).ranges.push(range(spec.go.image.as_ref().map(|i| i.span).unwrap_or(spec.go.version.span)));
@@ -338,10 +335,7 @@ pub fn lower(input: &LowerInput<'_>) -> Result<Lowered, LowerError> {
     let base_image = match spec.runtime.base.value {
         Base::Image => {
             let b = input.base.ok_or_else(|| LowerError::MissingBase { platform: target.id() })?;
-            let r = match &b.digest {
-                Some(d) => b.reference.pinned(d),
-                None => b.reference.clone(),
-            };
+            let r = pinned(&b.reference, &b.digest);
             let image = g.image(&r.to_string(), target, BTreeMap::new());
             g.meta(image.op).name = Some(format!("[{target}] FROM {r}"));
             g.meta(image.op).ranges.push(range(spec.runtime.base.span));
@@ -365,10 +359,7 @@ pub fn lower(input: &LowerInput<'_>) -> Result<Lowered, LowerError> {
             let platform = if plan.emulated { target } else { input.build_platform };
             let image = if plan.emulated {
                 let b = input.target_builder.unwrap_or(input.builder);
-                let r = match &b.digest {
-                    Some(d) => b.reference.pinned(d),
-                    None => b.reference.clone(),
-                };
+                let r = pinned(&b.reference, &b.digest);
                 let image = g.image(&r.to_string(), target, BTreeMap::new());
                 g.meta(image.op).name = Some(format!("[{target}] FROM {r} (emulated builder)"));
                 g.meta(image.op).ranges.push(range(plan.cgo.span));
@@ -556,6 +547,14 @@ pub fn lower(input: &LowerInput<'_>) -> Result<Lowered, LowerError> {
     let definition = g.marshal(Some(image));
     let config = image_config(input, history);
     Ok(Lowered { definition, config })
+}
+
+/// An image reference pinned to the digest it resolved to, when it was resolved.
+fn pinned(reference: &ImageRef, digest: &Option<String>) -> ImageRef {
+    match digest {
+        Some(d) => reference.pinned(d),
+        None => reference.clone(),
+    }
 }
 
 /// The environment of every `go` command: the builder image's, then the target's settings,
