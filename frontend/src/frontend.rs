@@ -45,13 +45,8 @@ async fn build(client: &mut Client, opts: &Opts, session: &str) -> Result<gw::Re
     opts.check_supported()?;
     let pong = client.ping(gw::PingRequest {}).await.context("ping")?.into_inner();
     let caps = Caps::from_pong(&pong);
-    caps.require_llb(&[
-        ("file.base", "file operations"),
-        ("exec.mount.cache", "cache mounts"),
-        ("exec.mount.cache.sharing", "cache mount sharing modes"),
-        ("file.copy.includeexcludepatterns", "copy with exclude patterns"),
-        ("source.local.sharedkeyhint", "incremental context transfer"),
-    ])?;
+    // What reading the spec and the context uses; each build's graph is checked once lowered.
+    caps.require_llb(["source.local.sharedkeyhint", "source.local.differ", "source.local.followpaths"])?;
     if let Some(id) = opts.request_id() {
         return subrequest(client, opts, session, id, &caps).await;
     }
@@ -66,7 +61,9 @@ async fn build(client: &mut Client, opts: &Opts, session: &str) -> Result<gw::Re
         }
     }
     let mut spec = loaded.spec;
-    if let Some(name) = opts.target() {
+    // `--target binaries`: the binaries alone, for `--output type=local` (release archives).
+    let binaries_only = opts.target() == Some(llb_gen::spec::BINARIES_TARGET);
+    if let Some(name) = opts.target().filter(|_| !binaries_only) {
         spec = only_target(spec, name)?;
     }
     let mirror = effective_mirror(&spec, opts.registry_mirror()).map(str::to_string);
@@ -79,7 +76,11 @@ async fn build(client: &mut Client, opts: &Opts, session: &str) -> Result<gw::Re
         tokio::join!(read_context_facts(&mut c1, opts, session, &spec.module.value), resolve_builder(&mut c2, opts, &spec, mirror.as_deref(), &build_platform));
     let ((excludes, no_download), builder) = (facts?, builder?);
     check_files(client, opts, session, &spec, &excludes, &filename, &spec_bytes).await?;
-    let bases = resolve_bases(client, opts, &mut spec, mirror.as_deref(), &targets, &filename, &spec_bytes).await?;
+    let bases = if binaries_only && !llb_gen::lower::needs_base_for_binaries(&spec) {
+        Vec::new()
+    } else {
+        resolve_bases(client, opts, &mut spec, mirror.as_deref(), &targets, &filename, &spec_bytes).await?
+    };
     // A cgo build under emulation runs the builder image of its target platform.
     let mut target_builders: BTreeMap<String, BuilderImage> = BTreeMap::new();
     for target in targets.iter().filter(|t| cgo_emulated(&spec, &build_platform, t)) {
@@ -108,8 +109,10 @@ async fn build(client: &mut Client, opts: &Opts, session: &str) -> Result<gw::Re
             go_args: &go_args,
             base: bases.get(i),
             facts: &facts,
+            binaries_only,
         })
         .map_err(|e| anyhow::anyhow!(e))?;
+        caps.require_llb(llb::caps::used(&lowered.definition))?;
         let mut c = client.clone();
         let imports = cache_imports.clone();
         let target = target.clone();
@@ -122,7 +125,8 @@ async fn build(client: &mut Client, opts: &Opts, session: &str) -> Result<gw::Re
     for job in jobs {
         built.push(job.await.context("a platform's build task failed")??);
     }
-    Ok(result(built, opts.multi_platform(), &spec.runtime.annotations))
+    let annotations = if binaries_only { BTreeMap::new() } else { spec.runtime.annotations.clone() };
+    Ok(result(built, opts.multi_platform(), &annotations))
 }
 
 /// The platforms to build: `--platform`'s, else the spec's, else the build platform.
@@ -356,7 +360,9 @@ async fn check_files(
 fn only_target(mut spec: llb_gen::Spec, name: &str) -> Result<llb_gen::Spec> {
     let names: Vec<&str> = spec.targets.iter().map(|t| t.name.value.as_str()).collect();
     let Some(i) = names.iter().position(|n| *n == name) else {
-        let hint = llb_gen::diag::did_you_mean(name, &names, || format!("the spec's targets are: {}", names.join(", ")));
+        let hint = llb_gen::diag::did_you_mean(name, &names, || {
+            format!("the spec's targets are: {}, and `{}` builds them alone", names.join(", "), llb_gen::spec::BINARIES_TARGET)
+        });
         bail!("--target {name}: the spec has no target named `{name}`; {hint}");
     };
     let t = spec.targets.swap_remove(i);

@@ -67,16 +67,29 @@ impl Caps {
 }
 
 impl Caps {
-    /// Fails, naming the feature, when BuildKit lacks an LLB capability goapp's graphs use.
+    /// Fails, naming the feature and the BuildKit release that has it, when BuildKit lacks
+    /// one of the LLB capabilities `needed` ([`llb::caps::CAPS`] ids).
     /// An empty list comes from servers too old to report caps; they are let through.
-    pub fn require_llb(&self, needed: &[(&str, &str)]) -> Result<()> {
+    pub fn require_llb<'a>(&self, needed: impl IntoIterator<Item = &'a str>) -> Result<()> {
         if self.llb.is_empty() {
             return Ok(());
         }
-        for (cap, feature) in needed {
-            if !self.llb.iter().any(|c| c == cap) {
-                anyhow::bail!("this BuildKit lacks the LLB capability `{cap}` ({feature}); goapp needs BuildKit v0.13 (Docker 26) or newer");
+        for id in needed {
+            if self.llb.iter().any(|c| c == id) {
+                continue;
             }
+            let (feature, since) = match llb::caps::cap(id) {
+                Some(c) => (c.feature, c.since),
+                None => (id, "a newer release"),
+            };
+            // The spec field that asks for it, where one does.
+            let why = match id {
+                "exec.mount.secret" => " for `go.secrets`",
+                _ => "",
+            };
+            anyhow::bail!(
+                "this BuildKit lacks {feature}{why} (LLB capability `{id}`), which BuildKit has since {since}: upgrade BuildKit (or Docker Engine), or build with a buildx builder of a newer BuildKit (`docker buildx create --use`)"
+            );
         }
         Ok(())
     }
@@ -154,4 +167,26 @@ pub async fn read_dir(client: &mut Client, reference: &str, dir: &str) -> Result
         .map_err(|s| anyhow::Error::new(s).context(format!("listing {dir}")))?
         .into_inner();
     Ok(resp.entries.into_iter().map(|e| e.path.rsplit('/').next().unwrap_or_default().to_string()).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn caps(llb: &[&str]) -> Caps {
+        Caps { llb: llb.iter().map(|c| c.to_string()).collect(), ..Default::default() }
+    }
+
+    #[test]
+    fn a_missing_capability_names_the_feature_and_the_release_that_has_it() {
+        let old = caps(&["file.base", "exec.mount.cache"]);
+        assert!(old.require_llb(["file.base", "exec.mount.cache"]).is_ok());
+        let e = old.require_llb(["file.base", "file.copy.includeexcludepatterns"]).unwrap_err().to_string();
+        assert!(e.contains("lacks copies with include and exclude patterns (LLB capability `file.copy.includeexcludepatterns`)"), "{e}");
+        assert!(e.contains("since v0.9.0"), "{e}");
+        let e = old.require_llb(["exec.mount.secret"]).unwrap_err().to_string();
+        assert!(e.contains("secret mounts for `go.secrets`"), "{e}");
+        // A server that reports no caps at all is too old to say; it is let through.
+        assert!(caps(&[]).require_llb(["exec.mount.secret"]).is_ok());
+    }
 }

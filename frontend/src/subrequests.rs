@@ -103,6 +103,8 @@ pub fn outline(file: &str, data: &[u8], loaded: &llb_gen::Loaded) -> gw::Result 
     answer(&json, text, &[])
 }
 
+const BINARIES_DESCRIPTION: &str = "the binaries alone, without an image (--output type=local)";
+
 pub fn targets(file: &str, data: &[u8], loaded: &llb_gen::Loaded) -> gw::Result {
     let spec = &loaded.spec;
     let targets: Vec<Value> = spec
@@ -112,6 +114,7 @@ pub fn targets(file: &str, data: &[u8], loaded: &llb_gen::Loaded) -> gw::Result 
         .map(|(i, t)| {
             json!({"name": t.name.value, "default": i == spec.runtime.entrypoint, "description": format!("go build {}", t.main.value), "location": location(t.name.span, data)})
         })
+        .chain(std::iter::once(json!({"name": llb_gen::spec::BINARIES_TARGET, "description": BINARIES_DESCRIPTION})))
         .collect();
     let json = json!({"targets": targets, "sources": [base64::engine::general_purpose::STANDARD.encode(data)]});
     let mut text = format!("TARGET\tDESCRIPTION\t({file})\n");
@@ -119,6 +122,7 @@ pub fn targets(file: &str, data: &[u8], loaded: &llb_gen::Loaded) -> gw::Result 
         let default = if t.name.value == spec.entrypoint().name.value { " (default)" } else { "" };
         text.push_str(&format!("{}{default}\tgo build {}\n", t.name.value, t.main.value));
     }
+    text.push_str(&format!("{}\t{BINARIES_DESCRIPTION}\n", llb_gen::spec::BINARIES_TARGET));
     answer(&json, text, &[])
 }
 

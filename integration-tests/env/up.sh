@@ -27,7 +27,7 @@ need_root() {
 
 
 install_packages() {
-  local want=(docker.io containerd docker-buildx docker-registry mmdebstrap arch-test qemu-user-static)
+  local want=(docker.io containerd docker-buildx docker-registry mmdebstrap arch-test qemu-user-static git)
   local missing=0
   for p in "${want[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing=1
@@ -56,7 +56,7 @@ PIN
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
     docker.io/trixie containerd/trixie docker-buildx/trixie docker-cli/trixie \
-    qemu-user-static/bookworm-backports docker-registry mmdebstrap arch-test \
+    qemu-user-static/bookworm-backports docker-registry mmdebstrap arch-test git \
     >"$log_dir/apt.log" 2>&1 || { tail -n 40 "$log_dir/apt.log" >&2; exit 1; }
 }
 
@@ -166,6 +166,107 @@ start_goproxy() {
   echo "$url" > "$GOAPP_STATE/goproxy.url"
 }
 
+# A private Go module, <gateway>/private/greet.git v1.0.0, in a bare Git repository served by
+# private-git.py over smart HTTP with Basic auth on the bridge gateway, port 80: the go command
+# fetches it directly (GOPROXY=direct, GOINSECURE=<gateway>) with the credentials in a .netrc
+# or from a Git credential helper. $GOAPP_STATE/private-git.json tells the tests the module,
+# the credentials and its go.sum lines.
+start_private_git() {
+  local gateway
+  gateway=$(docker network inspect bridge -f '{{(index .IPAM.Config 0).Gateway}}')
+  local root=$GOAPP_STATE/private-git module=$gateway/private/greet.git version=v1.0.0
+  local repo=$root/private/greet.git
+  local creds=$GOAPP_STATE/private-git.env
+  if [ ! -s "$creds" ]; then
+    (umask 077; printf 'PRIVATE_GIT_PASSWORD=%s\nPRIVATE_GIT_TOKEN=%s\n' \
+      "$(head -c 18 /dev/urandom | base64 | tr -d '/+=')" \
+      "$(head -c 18 /dev/urandom | base64 | tr -d '/+=')" > "$creds")
+  fi
+  local PRIVATE_GIT_PASSWORD PRIVATE_GIT_TOKEN
+  . "$creds"
+
+  if [ "$(cat "$root/module" 2>/dev/null)" != "$module $version" ] || [ ! -s "$root/go.sum" ] \
+    || ! git --git-dir="$repo" rev-parse -q --verify "refs/tags/$version" >/dev/null; then
+    say "making the private module $module $version"
+    rm -rf "$root"
+    mkdir -p "$root/private"
+    local work
+    work=$(mktemp -d)
+    printf 'module %s\n\ngo 1.22\n' "$module" > "$work/go.mod"
+    cat > "$work/greet.go" <<'GO'
+package greet
+
+func Hello(name string) string { return "hello, " + name + ", from a private module" }
+GO
+    # Fixed names and dates, and no configuration of this machine's: the same commit each time.
+    # (set -e does not reach into a subshell followed by ||: hence the &&.)
+    (
+      export GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null
+      export GIT_AUTHOR_NAME="goapp tests" GIT_AUTHOR_EMAIL=tests@goapp.invalid
+      export GIT_COMMITTER_NAME="goapp tests" GIT_COMMITTER_EMAIL=tests@goapp.invalid
+      export GIT_AUTHOR_DATE=2024-01-01T00:00:00Z GIT_COMMITTER_DATE=2024-01-01T00:00:00Z
+      git -C "$work" init -q -b main &&
+        git -C "$work" add go.mod greet.go &&
+        git -C "$work" commit -q -m "greet $version" &&
+        git -C "$work" tag "$version" &&
+        git init -q --bare -b main "$repo.part" &&
+        git -C "$repo.part" config http.receivepack false &&
+        git -C "$repo.part" config uploadpack.allowReachableSHA1InWant true &&
+        git -C "$work" push -q "$repo.part" main "refs/tags/$version"
+    ) >"$log_dir/private-git-repo.log" 2>&1 || { cat "$log_dir/private-git-repo.log" >&2; rm -rf "$work"; exit 1; }
+    mv "$repo.part" "$repo"
+    python3 "$here/private-git.py" gosum --module "$module" --version "$version" --dir "$work" > "$root/go.sum"
+    rm -rf "$work"
+    echo "$module $version" > "$root/module"
+  fi
+
+  local url=http://$gateway/private/greet.git
+  local probe="$url/info/refs?service=git-upload-pack"
+  local key pidfile=$GOAPP_STATE/private-git.pid served=$GOAPP_STATE/private-git.served
+  key=$(cat "$here/private-git.py" "$creds" "$root/module" | sha256sum | cut -c1-12)
+  if [ "$(cat "$served" 2>/dev/null)" != "$gateway $key" ] \
+    || ! curl -fsS -o /dev/null -u "goapp:$PRIVATE_GIT_PASSWORD" "$probe" 2>/dev/null; then
+    local pid
+    pid=$(cat "$pidfile" 2>/dev/null || true)
+    if [ -n "$pid" ] && tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -q private-git.py; then
+      kill "$pid"
+      for _ in $(seq 1 25); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+    fi
+    say "serving the private Git repositories at http://$gateway/"
+    nohup python3 "$here/private-git.py" --bind "$gateway" --port 80 --root "$root" \
+      --user "goapp:$PRIVATE_GIT_PASSWORD" --user "x-access-token:$PRIVATE_GIT_TOKEN" \
+      >"$log_dir/private-git.log" 2>&1 &
+    echo $! > "$pidfile"
+    for _ in $(seq 1 50); do
+      curl -fsS -o /dev/null -u "goapp:$PRIVATE_GIT_PASSWORD" "$probe" 2>/dev/null && break
+      sleep 0.2
+    done
+    curl -fsS -o /dev/null -u "goapp:$PRIVATE_GIT_PASSWORD" "$probe" \
+      || { say "the private Git server did not come up"; tail -n 20 "$log_dir/private-git.log" >&2; exit 1; }
+    echo "$gateway $key" > "$served"
+  fi
+  local code
+  code=$(curl -sS -o /dev/null -w '%{http_code}' "$probe")
+  [ "$code" = 401 ] || { say "the private Git server answered $code without credentials, not 401"; exit 1; }
+  curl -fsS -o /dev/null -u "x-access-token:$PRIVATE_GIT_TOKEN" "$probe" \
+    || { say "the private Git server refused the token"; exit 1; }
+
+  python3 - "$GOAPP_STATE/private-git.json" "$url" "$module" "$version" \
+    "$PRIVATE_GIT_PASSWORD" "$PRIVATE_GIT_TOKEN" "$root/go.sum" <<'PY'
+import json, os, sys
+out, url, module, version, password, token, gosum = sys.argv[1:]
+with open(gosum) as f:
+    go_sum = f.read()
+info = {"url": url, "module": module, "version": version, "user": "goapp",
+        "password": password, "token": token, "go_sum": go_sum}
+fd = os.open(out + ".part", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+with os.fdopen(fd, "w") as f:
+    json.dump(info, f, indent=2)
+    f.write("\n")
+os.replace(out + ".part", out)
+PY
+}
+
 start() {
   need_root
   install_packages
@@ -174,7 +275,8 @@ start() {
   start_registry
   docker buildx inspect default >/dev/null
   start_goproxy
-  say "engine, buildx, binfmt, registry and module proxy are up"
+  start_private_git
+  say "engine, buildx, binfmt, registry, module proxy and private Git server are up"
 }
 
 case "${1:-all}" in

@@ -126,9 +126,14 @@ pub struct LowerInput<'a> {
     pub no_download: bool,
     /// Go settings from build args ([`golang::MODULE_FETCH_ARGS`]); they override `go.env`.
     pub go_args: &'a BTreeMap<String, String>,
-    /// The runtime base for this platform, when the spec's base is an image.
+    /// The runtime base for this platform, when the spec's base is an image (and, with
+    /// `binaries_only`, the binaries link glibc dynamically: the check needs the base).
     pub base: Option<&'a BaseImage>,
     pub facts: &'a BuildFacts,
+    /// `--target binaries`: the result is the binaries alone at the root of an empty
+    /// filesystem (for `--output type=local` or `type=tar`: release archives), with no
+    /// runtime stage.
+    pub binaries_only: bool,
 }
 
 /// The result of lowering one platform.
@@ -211,6 +216,7 @@ pub fn lower_unresolved(
         go_args,
         base: base.as_ref(),
         facts: &BuildFacts::default(),
+        binaries_only: false,
     })
 }
 
@@ -333,7 +339,7 @@ pub fn lower(input: &LowerInput<'_>) -> Result<Lowered, LowerError> {
 
     // The pulled base of this platform, pinned; its vertex serves the image and the cgo check.
     let base_image = match spec.runtime.base.value {
-        Base::Image => {
+        Base::Image if !input.binaries_only || needs_base_for_binaries(spec) => {
             let b = input.base.ok_or_else(|| LowerError::MissingBase { platform: target.id() })?;
             let r = pinned(&b.reference, &b.digest);
             let image = g.image(&r.to_string(), target, BTreeMap::new());
@@ -347,7 +353,8 @@ pub fn lower(input: &LowerInput<'_>) -> Result<Lowered, LowerError> {
     let cwd = if spec.module.value == "." { SRC.to_string() } else { format!("{SRC}/{}", spec.module.value) };
     let download = download_modules(&mut g, input, builder, context, &cwd);
     if let Some(d) = &download {
-        g.meta(d.op).ranges.push(range(spec.module.span));
+        let ranges: Vec<SourceRange> = std::iter::once(spec.module.span).chain(spec.go.secrets.iter().map(|s| s.id.span)).map(range).collect();
+        g.meta(d.op).ranges.extend(ranges);
     }
     // Where `go build` runs: on the builder with the downloaded modules; for cgo, on the
     // builder with the C toolchain (on the target platform when emulated), with the modules
@@ -435,6 +442,7 @@ pub fn lower(input: &LowerInput<'_>) -> Result<Lowered, LowerError> {
                 mounts: module_mounts
                     .iter()
                     .cloned()
+                    .chain(secret_mounts(spec))
                     .chain([
                         // BuildKit mounts a root without an output read-only.
                         Mount::output("/", Some(root)),
@@ -467,6 +475,9 @@ pub fn lower(input: &LowerInput<'_>) -> Result<Lowered, LowerError> {
     }
     // Keep the spec's order of targets in the image layer.
     binaries.sort_by_key(|(t, _, _)| spec.targets.iter().position(|x| x.name == t.name));
+    if input.binaries_only {
+        return Ok(binaries_result(&mut g, input, &binaries, &libs, range(spec.name.span)));
+    }
 
     let rt = &spec.runtime;
     let mut history = Vec::new();
@@ -549,6 +560,40 @@ pub fn lower(input: &LowerInput<'_>) -> Result<Lowered, LowerError> {
     Ok(Lowered { definition, config })
 }
 
+/// Whether `--target binaries` needs the pulled base: a cgo build linked dynamically
+/// checks its binaries against the base's glibc and collects the libraries the base lacks.
+pub fn needs_base_for_binaries(spec: &Spec) -> bool {
+    spec.runtime.base.value == Base::Image && spec.go.cgo.as_ref().is_some_and(|c| !c.static_link)
+}
+
+/// The result of `--target binaries`: each binary at the root (`/<target name>`, 0755), and
+/// for a cgo build the shared libraries the base lacks (under `/usr/lib/<triplet>`). The
+/// config only names the platform, for exporters that want one.
+fn binaries_result(g: &mut Graph, input: &LowerInput<'_>, binaries: &[(&crate::spec::Target, llb::Output, String)], libs: &[llb::Output], range: SourceRange) -> Lowered {
+    let mut actions: Vec<FileAction> =
+        binaries.iter().map(|(t, out, path)| FileAction::Copy(Copy::new(*out, path, &format!("/{}", t.name.value)).mode(0o755).owner(0, 0))).collect();
+    actions.extend(libs.iter().map(|l| FileAction::Copy(Copy::new(*l, "/", "/").contents().owner(0, 0))));
+    let out = g.file(None, actions);
+    let names: Vec<&str> = binaries.iter().map(|(t, _, _)| t.name.value.as_str()).collect();
+    let m = g.meta(out.op);
+    m.name = Some(format!("[{}] binaries: {}", input.target, names.join(", ")));
+    m.ranges.push(range);
+    let config = ImageConfig {
+        architecture: input.target.architecture.clone(),
+        os: input.target.os.clone(),
+        variant: input.target.variant.clone(),
+        created: input.facts.created.clone(),
+        history: vec![History {
+            created: input.facts.created.clone(),
+            created_by: Some(format!("goapp: go build {} -> /{}", input.spec.targets.iter().map(|t| t.main.value.as_str()).collect::<Vec<_>>().join(" "), names.join(" /"))),
+            comment: Some(HISTORY_COMMENT.into()),
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    Lowered { definition: g.marshal(Some(out)), config }
+}
+
 /// An image reference pinned to the digest it resolved to, when it was resolved.
 fn pinned(reference: &ImageRef, digest: &Option<String>) -> ImageRef {
     match digest {
@@ -569,6 +614,9 @@ fn go_env(input: &LowerInput<'_>, target: &crate::spec::Target, cgo: &[String], 
     env_set(&mut env, "GOTOOLCHAIN", "local");
     for (k, v) in target.env.iter().map(|(k, v)| (k, v)).chain(input.go_args) {
         env_set(&mut env, k, v);
+    }
+    for (k, v) in secret_env(input.spec, &env) {
+        env_set(&mut env, &k, &v);
     }
     let cgo_enabled = if cgo.is_empty() { "0" } else { "1" };
     for (k, v) in [("CGO_ENABLED", cgo_enabled), ("GOCACHE", GOCACHE), ("GOMODCACHE", GOMODCACHE)] {
@@ -608,12 +656,18 @@ fn download_modules(g: &mut Graph, input: &LowerInput<'_>, builder: llb::Output,
             env: go_env(input, &spec.targets[0], &[], &[]),
             cwd: cwd.to_string(),
             user: String::new(),
-            mounts: module_cache_mount(spec).into_iter().chain([Mount::output("/", Some(builder)), Mount::readonly(SRC, files)]).collect(),
+            mounts: module_cache_mount(spec)
+                .into_iter()
+                .chain(secret_mounts(spec))
+                .chain([Mount::output("/", Some(builder)), Mount::readonly(SRC, files)])
+                .collect(),
             no_network: false,
         },
         input.build_platform,
     );
-    g.meta(download.op).name = Some("[builder] go mod download".into());
+    let m = g.meta(download.op);
+    m.name = Some("[builder] go mod download".into());
+    m.ignore_cache = input.no_cache;
     Some(download)
 }
 
@@ -687,6 +741,64 @@ fn check_binaries(g: &mut Graph, input: &LowerInput<'_>, plan: &CgoPlan<'_>, on:
     let what = if plan.cgo.static_link { "statically linked" } else { "glibc of the base, C libraries it lacks" };
     g.meta(check.op).name = Some(format!("[{}] check {}: {}, {what}", input.target, names.join(" "), plan.c.elf_machine));
     Ok(check)
+}
+
+/// Where a git token secret is mounted for its credential helper.
+fn secret_path(id: &str) -> String {
+    format!("/run/secrets/{id}")
+}
+
+/// Where a netrc secret is mounted: where git (through curl) looks for it; `NETRC` points Go
+/// there too.
+const NETRC: &str = "/root/.netrc";
+
+/// The spec's secrets, mounted for the `go` commands (module downloads) only. A secret is
+/// never part of a layer or of the cache key: changing it reruns nothing.
+fn secret_mounts(spec: &Spec) -> Vec<Mount> {
+    spec.go
+        .secrets
+        .iter()
+        .map(|s| {
+            let dest = match &s.kind {
+                crate::spec::SecretKind::Netrc => NETRC.to_string(),
+                crate::spec::SecretKind::GitToken { .. } => secret_path(&s.id.value),
+            };
+            let secret = llb::SecretMount { id: s.id.value.clone(), uid: 0, gid: 0, mode: 0o400, optional: false };
+            Mount { dest, kind: llb::MountKind::Secret(secret), selector: String::new(), readonly: true, output: false }
+        })
+        .collect()
+}
+
+/// What makes `go` and git use the secrets: `NETRC` (and `HOME` when the builder has none,
+/// for git), and for git tokens one credential helper per host, given as git configuration
+/// in the environment. A helper reads its token from the mounted file when git asks for
+/// that host, so the token is in no environment, command line or URL.
+fn secret_env(spec: &Spec, env: &[String]) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut helpers = Vec::new();
+    for s in &spec.go.secrets {
+        match &s.kind {
+            crate::spec::SecretKind::Netrc => {
+                out.push(("NETRC".to_string(), NETRC.to_string()));
+                if crate::image::env_get(env, "HOME").is_none() {
+                    out.push(("HOME".to_string(), "/root".to_string()));
+                }
+            }
+            crate::spec::SecretKind::GitToken { host, user } => helpers.push(format!(
+                "!f() {{ test \"$1\" = get || exit 0; while read -r l; do case \"$l\" in host=*) h=\"${{l#host=}}\";; esac; done; \
+                 test \"$h\" = '{host}' || exit 0; printf 'username=%s\\npassword=%s\\n' '{user}' \"$(cat {})\"; }}; f",
+                secret_path(&s.id.value)
+            )),
+        }
+    }
+    if !helpers.is_empty() {
+        out.push(("GIT_CONFIG_COUNT".to_string(), helpers.len().to_string()));
+        for (i, h) in helpers.into_iter().enumerate() {
+            out.push((format!("GIT_CONFIG_KEY_{i}"), "credential.helper".to_string()));
+            out.push((format!("GIT_CONFIG_VALUE_{i}"), h));
+        }
+    }
+    out
 }
 
 /// The module cache as a cache mount (Go locks its entries, so sharing it is safe), or

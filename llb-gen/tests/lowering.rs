@@ -46,6 +46,10 @@ fn lower_example(path: &Path, target: &str) -> (llb_gen::Lowered, String) {
 }
 
 fn lower_example_with(path: &Path, target: &str, build_args: &BTreeMap<String, String>) -> (llb_gen::Lowered, String) {
+    lower_example_as(path, target, build_args, false)
+}
+
+fn lower_example_as(path: &Path, target: &str, build_args: &BTreeMap<String, String>, binaries_only: bool) -> (llb_gen::Lowered, String) {
     let bytes = std::fs::read(path).unwrap();
     let spec = llb_gen::load("goapp.yaml", &bytes, &BTreeMap::new()).unwrap_or_else(|d| panic!("{}:\n{}", path.display(), d.render(false))).spec;
     let target = Platform::parse(target).unwrap();
@@ -92,6 +96,7 @@ fn lower_example_with(path: &Path, target: &str, build_args: &BTreeMap<String, S
         go_args: &llb_gen::golang::module_fetch_env(build_args),
         base: base.as_ref(),
         facts: &facts,
+        binaries_only,
     })
     .unwrap();
     let name = if path.file_name().unwrap() == "goapp.yaml" {
@@ -257,6 +262,35 @@ fn module_fetch_build_args_reach_every_go_command_and_nothing_else_does() {
         assert!(env.contains(&"GONOSUMDB=corp.example".to_string()), "{env:?}");
         assert!(!env.iter().any(|v| v.starts_with("OTHER=")), "{env:?}");
     }
+}
+
+/// The files a definition's last op writes: the destinations of its copies.
+fn copy_dests(def: &pb::Definition) -> Vec<String> {
+    let ops = ops(def);
+    // The last op is the return op (no op); the one before it is the result.
+    let Some(pb::op::Op::File(f)) = &ops[ops.len() - 2].op else { panic!("the result is not a file op") };
+    f.actions.iter().filter_map(|a| match &a.action {
+        Some(pb::file_action::Action::Copy(c)) => Some(c.dest.clone()),
+        _ => None,
+    }).collect()
+}
+
+#[test]
+fn target_binaries_puts_the_binaries_alone_at_the_root() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    // shop: two binaries on a pulled base; no base or files step is left in the graph.
+    let (b, _) = lower_example_as(&root.join("examples/shop/goapp.yaml"), "linux/arm64", &BTreeMap::new(), true);
+    let text = llb::dump::to_text(&b.definition).unwrap();
+    assert_eq!(copy_dests(&b.definition), ["/api", "/worker"], "{text}");
+    assert!(!text.contains("distroless") && !text.contains("add files"), "{text}");
+    assert_eq!(b.config.architecture, "arm64");
+    assert!(b.config.config.entrypoint.is_none());
+    // cgo on distroless/cc: the binary and the libraries the base lacks, which the check
+    // against the base collects.
+    let (c, _) = lower_example_as(&root.join("examples/cgo/goapp.yaml"), "linux/arm64", &BTreeMap::new(), true);
+    let text = llb::dump::to_text(&c.definition).unwrap();
+    assert_eq!(copy_dests(&c.definition), ["/sums", "/"], "{text}");
+    assert!(text.contains("cc-debian12"), "the check needs the base: {text}");
 }
 
 #[test]

@@ -7,6 +7,7 @@
 //! de-duplicated, no ids or times are invented here), so op digests, and with them BuildKit's
 //! cache and progress ids, are stable.
 
+pub mod caps;
 pub mod dump;
 mod graph;
 mod platform;

@@ -9,7 +9,7 @@ use crate::diag::{Span, did_you_mean, similar};
 use crate::golang;
 use crate::lower::BIN_DIR;
 use crate::reference::ImageRef;
-use crate::spec::raw::{RawFile, RawGo, RawHealthcheck, RawRuntime, RawSpec, RawTarget, Scalar};
+use crate::spec::raw::{RawFile, RawGo, RawHealthcheck, RawRuntime, RawSecret, RawSpec, RawTarget, Scalar, SecretKind as RawSecretKind};
 use crate::spec::*;
 
 use super::Cx;
@@ -104,6 +104,19 @@ impl Cx<'_> {
         ok
     }
 
+    /// A binary may not be named `binaries`: `--target binaries` asks for the binaries alone.
+    fn not_reserved(&mut self, name: &Spanned<String>, what: &str) -> bool {
+        if name.value != crate::spec::BINARIES_TARGET {
+            return true;
+        }
+        self.error(
+            name.span,
+            format!("`{}` cannot name {what}'s binary: `--target {0}` builds the binaries alone, for `--output type=local`", name.value),
+            "choose another name",
+        );
+        false
+    }
+
     /// A path inside the build context, cleaned: no absolute paths, no `..`.
     fn relative_path(&mut self, p: &Spanned<String>, what: &str, example: &str) -> Option<String> {
         let v = p.value.trim_end_matches('/');
@@ -184,6 +197,7 @@ impl Cx<'_> {
             vcs: false,
             module_cache: crate::spec::raw::ModuleCache::Mount,
             cgo: None,
+            secrets: Vec::new(),
         };
         let Some(raw) = raw else { return Some(go) };
         let mut ok = true;
@@ -234,7 +248,80 @@ impl Cx<'_> {
             go.module_cache = c.value;
         }
         go.module_mode = raw.module_mode.as_ref().map(|m| m.value).filter(|m| *m != crate::spec::raw::ModMode::Auto);
+        match self.secrets(raw.secrets.as_deref().unwrap_or_default()) {
+            Some(s) => go.secrets = s,
+            None => ok = false,
+        }
         ok.then_some(go)
+    }
+
+    /// `go.secrets`: ids that `--secret` can name, each once; one netrc at most; a host
+    /// (and a user) for each git token, each host once.
+    fn secrets(&mut self, raw: &[Spanned<RawSecret>]) -> Option<Vec<Secret>> {
+        let errors_before = self.error_count();
+        let mut out: Vec<Secret> = Vec::new();
+        for s in raw {
+            let s = &s.value;
+            let id = &s.id;
+            let id_ok = id.value.len() <= 128
+                && id.value.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
+                && id.value.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+            if !id_ok {
+                self.error(id.span, format!("`{}` is not a secret id", id.value), "use letters, digits, `.`, `_` and `-`, as in `--secret id=netrc,src=$HOME/.netrc`");
+            } else if let Some(prev) = out.iter().find(|o| o.id.value == id.value) {
+                let line = prev.id.span.start.line;
+                self.error(id.span, format!("the secret `{}` is listed twice", id.value), format!("it is already listed on line {line}; remove one"));
+            }
+            let fields = [("host", s.host.as_ref()), ("user", s.user.as_ref())];
+            let kind = match s.kind.value {
+                RawSecretKind::Netrc => {
+                    for (field, v) in fields {
+                        if let Some(v) = v {
+                            self.error(v.span, format!("`{field}` applies only to a secret of `type: git_token`"), "a netrc file names its hosts itself: remove this line");
+                        }
+                    }
+                    if let Some(prev) = out.iter().find(|o| o.kind == SecretKind::Netrc) {
+                        let line = prev.id.span.start.line;
+                        self.error(s.kind.span, "there are two netrc secrets", format!("the first is on line {line}; put every host in one .netrc file"));
+                    }
+                    SecretKind::Netrc
+                }
+                RawSecretKind::GitToken => {
+                    let Some(host) = &s.host else {
+                        self.error(s.kind.span, "a `git_token` secret needs the `host` it is for", "add `host:` with the git server's name, e.g. `host: github.com`");
+                        continue;
+                    };
+                    let h = &host.value;
+                    let (name, port) = h.split_once(':').unwrap_or((h, ""));
+                    let host_ok = !name.is_empty()
+                        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b".-".contains(&b))
+                        && (port.is_empty() || port.parse::<u16>().is_ok_and(|p| p > 0))
+                        && !(h.contains(':') && port.is_empty());
+                    if !host_ok {
+                        let bare = h.split_once("://").map(|(_, r)| r).unwrap_or(h).split('/').next().unwrap_or("").to_ascii_lowercase();
+                        let example = if bare.is_empty() { "github.com".to_string() } else { bare };
+                        self.error(host.span, format!("`{h}` is not a host name"), format!("write the host alone, without scheme or path, e.g. `{example}`"));
+                    } else if out.iter().any(|o| matches!(&o.kind, SecretKind::GitToken { host: x, .. } if x == h)) {
+                        self.error(host.span, format!("there are two git tokens for `{h}`"), "git can use one token per host: remove one");
+                    }
+                    let user = match &s.user {
+                        Some(u) if u.value.is_empty() || !u.value.bytes().all(|b| b.is_ascii_alphanumeric() || b"._@+-".contains(&b)) => {
+                            self.error(
+                                u.span,
+                                format!("`{}` is not a user name", u.value),
+                                "use letters, digits, `.`, `_`, `@`, `+` and `-`; without `user`, the name is `x-access-token`",
+                            );
+                            continue;
+                        }
+                        Some(u) => u.value.clone(),
+                        None => DEFAULT_TOKEN_USER.to_string(),
+                    };
+                    SecretKind::GitToken { host: h.clone(), user }
+                }
+            };
+            out.push(Secret { id: id.clone(), kind });
+        }
+        (self.error_count() == errors_before).then_some(out)
     }
 
     fn cgo(&mut self, raw: &RawGo, span: Span) -> Option<Cgo> {
@@ -322,6 +409,7 @@ impl Cx<'_> {
             flags: go_flags.clone(),
         };
         let Some(targets) = targets else {
+            self.not_reserved(name, "an app with one binary");
             let main = match main {
                 Some(m) => match self.main_package(m, "main") {
                     Some(m) => m,
@@ -342,7 +430,7 @@ impl Cx<'_> {
         let mut out: Vec<Target> = Vec::new();
         for t in targets {
             let t = &t.value;
-            if !self.check_name(&t.name, "target name") {
+            if !self.check_name(&t.name, "target name") || !self.not_reserved(&t.name, "a target") {
                 continue;
             }
             if let Some(prev) = out.iter().find(|o| o.name.value == t.name.value) {

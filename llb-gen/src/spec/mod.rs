@@ -97,7 +97,25 @@ pub struct Go {
     pub module_cache: raw::ModuleCache,
     /// Set when the program uses cgo.
     pub cgo: Option<Cgo>,
+    /// Secrets that module downloads log in with.
+    pub secrets: Vec<Secret>,
 }
+
+/// A secret of the build that `go` logs in with (see [`raw::RawSecret`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Secret {
+    pub id: Spanned<String>,
+    pub kind: SecretKind,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SecretKind {
+    Netrc,
+    GitToken { host: String, user: String },
+}
+
+/// The user name sent with a git token by default.
+pub const DEFAULT_TOKEN_USER: &str = "x-access-token";
 
 /// How the C code of a cgo program is compiled and linked.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -229,6 +247,10 @@ pub struct FileCopy {
 
 /// The user every goapp image runs as unless told otherwise: distroless's `nonroot`.
 pub const NONROOT_UID: u32 = 65532;
+
+/// `--target binaries` builds the binaries alone (for `--output type=local`), so no target
+/// may have that name.
+pub const BINARIES_TARGET: &str = "binaries";
 
 /// The Go release used when the spec names none.
 pub const DEFAULT_GO_VERSION: &str = "1.24";

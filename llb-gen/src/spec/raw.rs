@@ -125,6 +125,40 @@ pub struct RawGo {
     /// `vendor`, `mod` or `readonly`. Default: `auto`.
     #[serde(rename = "mod")]
     pub module_mode: Option<Spanned<ModMode>>,
+    /// Secrets of the build that module downloads log in with, for private modules: each is
+    /// passed with `docker buildx build --secret id=<id>,src=<file>`. They are mounted only
+    /// while `go` runs, and land in no layer, no cache and no image.
+    pub secrets: Option<Vec<Spanned<RawSecret>>>,
+}
+
+/// A secret that module downloads log in with.
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Secret", extend("patternProperties" = { "^x-": {} }))]
+pub struct RawSecret {
+    /// The secret's id, as passed to `--secret id=<id>`.
+    pub id: Spanned<String>,
+    /// What the secret holds: `netrc`, a `.netrc` file (mounted at `/root/.netrc`, with
+    /// `NETRC` pointing to it), which Go uses for module proxies and git for HTTPS
+    /// repositories; or `git_token`, an access token for git over HTTPS to `host` (such as a
+    /// GitHub token), given to git by a credential helper.
+    #[serde(rename = "type")]
+    pub kind: Spanned<SecretKind>,
+    /// The host a `git_token` is for, e.g. `github.com`. Only with `type: git_token`.
+    pub host: Option<Spanned<String>>,
+    /// The user name sent with a `git_token`. Only with `type: git_token`. Default:
+    /// `x-access-token` (what GitHub expects; GitLab takes any name).
+    pub user: Option<Spanned<String>>,
+}
+
+/// What a [`RawSecret`] holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SecretKind {
+    /// A `.netrc` file.
+    Netrc,
+    /// An access token for git over HTTPS to one host.
+    GitToken,
 }
 
 /// `-mod` mode of `go build`.

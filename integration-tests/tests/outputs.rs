@@ -1,0 +1,143 @@
+//! End to end: where a goapp build goes with buildx's flags: the binaries alone to a
+//! directory (`--target binaries --output type=local`), a tar of the filesystem, an OCI
+//! layout, the engine's image store (`--load`), a registry with provenance attestations and
+//! `--label`s, and a spec under any file name in any directory, built for its own platforms.
+
+mod common;
+
+use std::path::Path;
+
+use common::*;
+
+/// The ELF machine of a Linux binary: 62 for x86-64, 183 for AArch64.
+fn elf_machine(path: &Path) -> u16 {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    assert_eq!(&bytes[..4], b"\x7fELF", "{} is not an ELF file", path.display());
+    u16::from_le_bytes([bytes[18], bytes[19]])
+}
+
+/// The names in a directory, sorted.
+fn names(dir: &Path) -> Vec<String> {
+    let mut n: Vec<String> = std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())).map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    n.sort();
+    n
+}
+
+#[test]
+fn target_binaries_exports_each_platforms_binaries_to_a_directory() {
+    require_engine();
+    let shop = repo_root().join("examples/shop");
+    let dest = temp_dir("binaries");
+    let output = format!("type=local,dest={}", dest.display());
+    let r = buildx(&shop, "linux/amd64,linux/arm64", &["--target", "binaries", "--build-arg", "VERSION=3.1.4", "--output", &output]);
+    assert!(r.status.success(), "{}", r.stderr);
+    // Nothing of the runtime stage is built: no base, no files, no image.
+    assert!(!r.stderr.contains("add files") && !r.stderr.contains("static base"), "{}", r.stderr);
+
+    assert_eq!(names(&dest), ["linux_amd64", "linux_arm64"]);
+    for (platform, machine) in [("linux_amd64", 62), ("linux_arm64", 183)] {
+        let dir = dest.join(platform);
+        assert_eq!(names(&dir), ["api", "worker"], "{platform}: only the binaries");
+        for bin in ["api", "worker"] {
+            assert_eq!(elf_machine(&dir.join(bin)), machine, "{platform}/{bin}");
+            let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(dir.join(bin)).unwrap().permissions());
+            assert_eq!(mode & 0o777, 0o755, "{platform}/{bin}");
+        }
+    }
+    // The binary for this machine runs here, as it would from a release archive.
+    let version = ok(Path::new("/"), &dest.join("linux_amd64/api").display().to_string(), &["--version"]);
+    assert!(version.contains("3.1.4"), "{version}");
+}
+
+#[test]
+fn tar_oci_and_load_outputs() {
+    require_engine();
+    let hello = repo_root().join("examples/hello");
+    let out = temp_dir("outputs");
+
+    // type=tar: the image's filesystem.
+    let tar = out.join("fs.tar");
+    let r = buildx(&hello, "linux/arm64", &["--output", &format!("type=tar,dest={}", tar.display())]);
+    assert!(r.status.success(), "{}", r.stderr);
+    let listing = ok(&out, "tar", &["tf", "fs.tar"]);
+    for path in ["usr/local/bin/hello", "etc/ssl/certs/ca-certificates.crt", "etc/passwd"] {
+        assert!(listing.lines().any(|l| l.trim_start_matches("./") == path), "{path} in:\n{listing}");
+    }
+
+    // type=oci: an OCI image layout with the index of both platforms.
+    let oci = out.join("oci.tar");
+    let r = buildx(&hello, "linux/amd64,linux/arm64", &["--output", &format!("type=oci,dest={}", oci.display())]);
+    assert!(r.status.success(), "{}", r.stderr);
+    let layout = out.join("oci");
+    std::fs::create_dir_all(&layout).unwrap();
+    ok(&layout, "tar", &["xf", "../oci.tar"]);
+    let index: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(layout.join("index.json")).unwrap()).unwrap();
+    let top = index["manifests"][0]["digest"].as_str().expect("one index").trim_start_matches("sha256:").to_string();
+    let inner: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(layout.join("blobs/sha256").join(top)).unwrap()).unwrap();
+    let mut platforms: Vec<String> = inner["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["platform"]["os"] != "unknown")
+        .map(|m| format!("{}/{}", m["platform"]["os"].as_str().unwrap(), m["platform"]["architecture"].as_str().unwrap()))
+        .collect();
+    platforms.sort();
+    assert_eq!(platforms, ["linux/amd64", "linux/arm64"], "{inner}");
+
+    // --load: into the engine's image store, where it runs.
+    let tag = format!("goapp-e2e/hello-load:{}", std::process::id());
+    let r = buildx(&hello, "linux/amd64", &["--load", "-t", &tag]);
+    assert!(r.status.success(), "{}", r.stderr);
+    let said = ok(Path::new("/"), "docker", &["run", "--rm", &tag, "--once"]);
+    let _ = run(Path::new("/"), "docker", &["image", "rm", &tag]);
+    assert!(said.contains("hi from linux/amd64"), "{said}");
+}
+
+#[test]
+fn provenance_attestations_and_labels_reach_the_registry() {
+    require_engine();
+    let hello = repo_root().join("examples/hello");
+    let image = unique_tag("provenance");
+    buildx_push(&hello, "linux/amd64,linux/arm64", &image, &["--provenance=mode=max", "--label", "org.example.team=payments"]);
+
+    let (repo, tag) = image.strip_prefix(&format!("{REGISTRY}/")).unwrap().rsplit_once(':').unwrap();
+    let index = registry_json(&format!("{repo}/manifests/{tag}"));
+    let manifests = index["manifests"].as_array().unwrap();
+    let attestations: Vec<&serde_json::Value> =
+        manifests.iter().filter(|m| m["annotations"]["vnd.docker.reference.type"] == "attestation-manifest").collect();
+    assert_eq!(attestations.len(), 2, "one attestation manifest per platform: {index}");
+    for a in attestations {
+        let m = registry_json(&format!("{repo}/manifests/{}", a["digest"].as_str().unwrap()));
+        let layer = m["layers"].as_array().unwrap().iter().find(|l| l["annotations"]["in-toto.io/predicate-type"] == "https://slsa.dev/provenance/v0.2");
+        let layer = layer.unwrap_or_else(|| panic!("no provenance in {m}"));
+        let statement = registry_json(&format!("{repo}/blobs/{}", layer["digest"].as_str().unwrap()));
+        // mode=max records the build's steps (goapp's compile among them), the images it
+        // pulled and the spec the steps map to.
+        let text = statement.to_string();
+        assert!(text.contains(r#"["go","build""#), "{text}");
+        assert!(text.contains("pkg:docker/localhost%3A5000/library/golang@1.24"), "{text}");
+        assert!(text.contains(r#""filename":"goapp.yaml","language":"YAML""#), "{text}");
+        assert_eq!(statement["predicate"]["invocation"]["parameters"]["frontend"], "gateway.v0", "{text}");
+    }
+    for img in index_images(&image) {
+        assert_eq!(img.config["config"]["Labels"]["org.example.team"], "payments", "{}", img.platform);
+    }
+}
+
+#[test]
+fn a_spec_with_any_name_in_a_subdirectory_builds_for_its_own_platforms() {
+    require_engine();
+    let dir = temp_dir("any-name");
+    copy_dir(&repo_root().join("examples/hello"), &dir);
+    std::fs::create_dir_all(dir.join("deploy")).unwrap();
+    std::fs::rename(dir.join("goapp.yaml"), dir.join("deploy/hello.goapp.yml")).unwrap();
+    let image = unique_tag("any-name");
+    // No --platform: the spec's platforms (linux/amd64 and linux/arm64).
+    let args = ["buildx", "build", "--progress=plain", "--build-arg", "GOAPP_REGISTRY_MIRROR=localhost:5000", "-f", "deploy/hello.goapp.yml", "-t", &image, "--push", "."];
+    let r = run(&dir, "docker", &args);
+    assert!(r.status.success(), "{}", r.stderr);
+    assert!(r.stderr.contains("load build definition from hello.goapp.yml"), "{}", r.stderr);
+    let mut platforms: Vec<String> = index_images(&image).into_iter().map(|i| i.platform).collect();
+    platforms.sort();
+    assert_eq!(platforms, ["linux/amd64", "linux/arm64"]);
+}

@@ -1,0 +1,154 @@
+//! End to end: a private module, served only to those who log in (by
+//! `integration-tests/env/private-git.py` over git's smart HTTP), downloads with the secrets
+//! the spec names and buildx passes with `--secret`: a .netrc file, or a git token given to
+//! git by a credential helper. Neither secret lands in any layer of the image or of the
+//! exported build cache, the download layer included.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::*;
+
+/// What `integration-tests/env/up.sh` wrote about the private module and its server.
+struct Private {
+    module: String,
+    host: String,
+    version: String,
+    go_sum: String,
+    user: String,
+    password: String,
+    token: String,
+}
+
+fn private() -> Private {
+    let state = std::env::var("GOAPP_STATE").unwrap_or_else(|_| "/var/lib/goapp-e2e".into());
+    let file = Path::new(&state).join("private-git.json");
+    let text = std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{}: {e}: run scripts/test (or integration-tests/env/up.sh)", file.display()));
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let s = |k: &str| v[k].as_str().unwrap_or_else(|| panic!("{k} in {}", file.display())).to_string();
+    let module = s("module");
+    Private { host: module.split('/').next().unwrap().to_string(), module, version: s("version"), go_sum: s("go_sum"), user: s("user"), password: s("password"), token: s("token") }
+}
+
+/// A program that prints what the private module says, with a spec that names `secret`.
+fn greeter(name: &str, p: &Private, secret: &str) -> PathBuf {
+    let dir = temp_dir(name);
+    std::fs::write(dir.join("go.mod"), format!("module example.com/greeter\n\ngo 1.22\n\nrequire {} {}\n", p.module, p.version)).unwrap();
+    std::fs::write(dir.join("go.sum"), &p.go_sum).unwrap();
+    std::fs::write(
+        dir.join("main.go"),
+        format!("package main\n\nimport (\n\t\"fmt\"\n\n\tgreet \"{}\"\n)\n\nfunc main() {{\n\tfmt.Println(greet.Hello(\"goapp\"))\n}}\n", p.module),
+    )
+    .unwrap();
+    // The modules live in the download step's layer, so that --no-cache downloads again
+    // (from the server, with the secret) and the exported cache holds that layer.
+    let spec = format!(
+        "# syntax=localhost:5000/goapp-frontend:dev\nname: greeter\ngo:\n  module_cache: layer\n  env:\n    GOPROXY: direct\n    GOINSECURE: {host}\n    GOPRIVATE: {host}\n  secrets:\n{secret}runtime:\n  base: static\n",
+        host = p.host
+    );
+    std::fs::write(dir.join("goapp.yaml"), spec).unwrap();
+    dir
+}
+
+/// Every blob of the pushed image (its layers, configs and manifests) and every file of the
+/// exported cache, searched for `needle`.
+fn assert_nowhere(needle: &str, image: &str, cache: &Path) {
+    assert!(needle.len() >= 16, "a needle that cannot match by chance");
+    let (repo, _) = image.strip_prefix(&format!("{REGISTRY}/")).unwrap().rsplit_once(':').unwrap();
+    for img in index_images(image) {
+        let mut blobs: Vec<String> = img.manifest["layers"].as_array().unwrap().iter().map(|l| l["digest"].as_str().unwrap().to_string()).collect();
+        blobs.push(img.manifest["config"]["digest"].as_str().unwrap().to_string());
+        for digest in blobs {
+            let url = format!("http://{REGISTRY}/v2/{repo}/blobs/{digest}");
+            // Layers are gzipped: search their contents.
+            let found = run(Path::new("/"), "sh", &["-c", &format!("curl -fsS '{url}' | (gzip -dc 2>/dev/null || true) | grep -c -F -- '{needle}'")]);
+            assert_eq!(found.stdout.trim(), "0", "{needle:?} is in {digest} of {}", img.platform);
+        }
+    }
+    let mut files = 0;
+    for entry in walk(cache) {
+        files += 1;
+        let bytes = std::fs::read(&entry).unwrap();
+        let plain = if bytes.starts_with(&[0x1f, 0x8b]) {
+            let out = std::process::Command::new("gzip").arg("-dc").arg(&entry).output().unwrap();
+            out.stdout
+        } else {
+            bytes
+        };
+        assert!(!plain.windows(needle.len()).any(|w| w == needle.as_bytes()), "{needle:?} is in the exported cache: {}", entry.display());
+    }
+    assert!(files > 3, "the exported cache has layers: {}", cache.display());
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// Builds `dir` with `secret_args`, for both platforms, exporting the cache to a directory
+/// and pushing the image; returns the image and the cache directory.
+fn build(dir: &Path, name: &str, secret_args: &[&str]) -> (String, PathBuf) {
+    let image = unique_tag(name);
+    let cache = dir.with_extension("cache");
+    let _ = std::fs::remove_dir_all(&cache);
+    let cache_to = format!("type=local,dest={},mode=max", cache.display());
+    let mut args = secret_args.to_vec();
+    args.extend(["--no-cache", "--cache-to", &cache_to]);
+    let progress = buildx_push(dir, "linux/amd64,linux/arm64", &image, &args);
+    assert_eq!(step_outcome(&progress, "[builder] go mod download"), "DONE", "the download ran:\n{progress}");
+    (image, cache)
+}
+
+fn assert_greets(image: &str) {
+    for platform in ["linux/amd64", "linux/arm64"] {
+        let out = ok(Path::new("/"), "docker", &["run", "--rm", "--pull=always", "--platform", platform, image]);
+        assert_eq!(out.trim(), "hello, goapp, from a private module", "{platform}");
+    }
+}
+
+#[test]
+fn a_netrc_secret_downloads_a_private_module_and_stays_out_of_every_layer() {
+    require_engine();
+    let p = private();
+    let dir = greeter("netrc", &p, "    - id: netrc\n      type: netrc\n");
+
+    // Without the secret, the download fails and says which one is missing.
+    let r = buildx(&dir, "linux/amd64", &["--no-cache"]);
+    assert!(!r.status.success(), "built without the secret:\n{}", r.stderr);
+    assert!(r.stderr.contains("secret netrc"), "{}", r.stderr);
+
+    let netrc = dir.with_extension("netrc");
+    std::fs::write(&netrc, format!("machine {} login {} password {}\n", p.host, p.user, p.password)).unwrap();
+    let src = format!("id=netrc,src={}", netrc.display());
+    let (image, cache) = build(&dir, "netrc", &["--secret", &src]);
+    assert_greets(&image);
+    assert_nowhere(&p.password, &image, &cache);
+}
+
+#[test]
+fn a_git_token_secret_downloads_a_private_module_and_stays_out_of_every_layer() {
+    require_engine();
+    let p = private();
+    let dir = greeter("git-token", &p, &format!("    - id: git-token\n      type: git_token\n      host: {}\n", p.host));
+    let token = dir.with_extension("token");
+    std::fs::write(&token, &p.token).unwrap();
+
+    // A token for another host is not sent: the server refuses the download.
+    let elsewhere = greeter("git-token-elsewhere", &p, "    - id: git-token\n      type: git_token\n      host: git.example.com\n");
+    let src = format!("id=git-token,src={}", token.display());
+    let r = buildx(&elsewhere, "linux/amd64", &["--no-cache", "--secret", &src]);
+    assert!(!r.status.success(), "a token for git.example.com opened {}:\n{}", p.host, r.stderr);
+
+    let (image, cache) = build(&dir, "git-token", &["--secret", &src]);
+    assert_greets(&image);
+    assert_nowhere(&p.token, &image, &cache);
+}
