@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 
 use anyhow::{Context as _, Result, bail};
 use llb::Platform;
+use llb_gen::context::{ContextSource, GitSource, NamedSource, Replacement};
 use llb_gen::image::ImageConfig;
 use llb_gen::lower::{BaseImage, BuildFacts, BuilderImage, LowerInput, base_reference, builder_reference, cgo_emulated, effective_mirror, lower};
 use llb_gen::reference::ImageRef;
@@ -42,17 +43,17 @@ impl From<anyhow::Error> for Failure {
 }
 
 async fn build(client: &mut Client, opts: &Opts, session: &str) -> Result<gw::Result, Failure> {
-    opts.check_supported()?;
+    let ctx = opts.context_source()?;
     let pong = client.ping(gw::PingRequest {}).await.context("ping")?.into_inner();
     let caps = Caps::from_pong(&pong);
     // What reading the spec and the context uses; each build's graph is checked once lowered.
     caps.require_llb(["source.local.sharedkeyhint", "source.local.differ", "source.local.followpaths"])?;
     if let Some(id) = opts.request_id() {
-        return subrequest(client, opts, session, id, &caps).await;
+        return subrequest(client, opts, session, id, &caps, &ctx).await;
     }
 
     let filename = opts.filename().to_string();
-    let (spec_bytes, spec_vertex) = read_spec(client, opts, session, &filename).await?;
+    let (spec_bytes, spec_vertex) = read_spec(client, opts, session, &filename, &ctx).await?;
     let loaded = llb_gen::load(&filename, &spec_bytes, &opts.build_args()).map_err(|d| Failure(errors::spec_status(&d)))?;
     // Warnings reach buildx's output with their spec location, on a BuildKit that takes them.
     if caps.frontend.iter().any(|c| c == "gateway.warnings") && !spec_vertex.is_empty() {
@@ -67,26 +68,31 @@ async fn build(client: &mut Client, opts: &Opts, session: &str) -> Result<gw::Re
         spec = only_target(spec, name)?;
     }
     let mirror = effective_mirror(&spec, opts.registry_mirror()).map(str::to_string);
+    let named = NamedContexts::classify(opts.named_contexts()?, &spec)?;
+    let images = Images { mirror: mirror.as_deref(), overrides: &named.images };
 
     let build_platform = caps.build_platform.clone().unwrap_or_else(host_platform);
     let targets = target_platforms(opts, &spec, &build_platform)?;
     // Two independent round trips, at once.
     let (mut c1, mut c2) = (client.clone(), client.clone());
-    let (facts, builder) =
-        tokio::join!(read_context_facts(&mut c1, opts, session, &spec.module.value), resolve_builder(&mut c2, opts, &spec, mirror.as_deref(), &build_platform));
-    let ((excludes, no_download), builder) = (facts?, builder?);
-    check_files(client, opts, session, &spec, &excludes, &filename, &spec_bytes).await?;
+    let (facts, builder) = tokio::join!(
+        read_context_facts(&mut c1, opts, session, &ctx, &spec.module.value),
+        resolve_builder(&mut c2, opts, &spec, &images, &build_platform)
+    );
+    let (facts, builder) = (facts?, builder?);
+    let module_file = named.module_file(&facts)?;
+    check_files(client, opts, session, &ctx, &spec, &facts.excludes, &filename, &spec_bytes).await?;
     let bases = if binaries_only && !llb_gen::lower::needs_base_for_binaries(&spec) {
         Vec::new()
     } else {
-        resolve_bases(client, opts, &mut spec, mirror.as_deref(), &targets, &filename, &spec_bytes).await?
+        resolve_bases(client, opts, &mut spec, &images, &targets, &filename, &spec_bytes).await?
     };
     // A cgo build under emulation runs the builder image of its target platform.
     let mut target_builders: BTreeMap<String, BuilderImage> = BTreeMap::new();
     for target in targets.iter().filter(|t| cgo_emulated(&spec, &build_platform, t)) {
-        target_builders.insert(target.id(), resolve_builder(client, opts, &spec, mirror.as_deref(), target).await?);
+        target_builders.insert(target.id(), resolve_builder(client, opts, &spec, &images, target).await?);
     }
-    let facts = build_facts(opts)?;
+    let build_facts = build_facts(opts)?;
     let labels = opts.labels();
     let go_args = llb_gen::golang::module_fetch_env(&opts.build_args());
     let cache_imports = opts.cache_imports()?;
@@ -102,14 +108,17 @@ async fn build(client: &mut Client, opts: &Opts, session: &str) -> Result<gw::Re
             builder: &builder,
             target_builder: target_builders.get(&target.id()),
             session_id: session,
-            context_excludes: &excludes,
+            context_excludes: &facts.excludes,
             no_cache: opts.no_cache(),
             labels: &labels,
-            no_download,
+            no_download: facts.no_download,
             go_args: &go_args,
             base: bases.get(i),
-            facts: &facts,
+            facts: &build_facts,
             binaries_only,
+            context_source: &ctx,
+            replacements: &named.modules,
+            module_file: module_file.as_ref().map(|(p, t)| (p.as_str(), t.as_str())),
         })
         .map_err(|e| anyhow::anyhow!(e))?;
         caps.require_llb(llb::caps::used(&lowered.definition))?;
@@ -142,7 +151,7 @@ fn target_platforms(opts: &Opts, spec: &llb_gen::Spec, build: &Platform) -> Resu
 }
 
 /// Answers `--call NAME` (see [`subrequests`]) instead of building.
-async fn subrequest(client: &mut Client, opts: &Opts, session: &str, id: &str, caps: &Caps) -> Result<gw::Result, Failure> {
+async fn subrequest(client: &mut Client, opts: &Opts, session: &str, id: &str, caps: &Caps, ctx: &ContextSource) -> Result<gw::Result, Failure> {
     let Some(name) = subrequests::known(id) else {
         let names: Vec<&str> = subrequests::REQUESTS.iter().map(|(n, _)| n.trim_start_matches("frontend.")).collect();
         return Err(anyhow::anyhow!("goapp does not answer the request `{id}`; it answers: {}", names.join(", ")).into());
@@ -153,7 +162,7 @@ async fn subrequest(client: &mut Client, opts: &Opts, session: &str, id: &str, c
         _ => {}
     }
     let filename = opts.filename().to_string();
-    let (data, _) = read_spec(client, opts, session, &filename).await?;
+    let (data, _) = read_spec(client, opts, session, &filename, ctx).await?;
     let loaded = llb_gen::load(&filename, &data, &opts.build_args());
     if name == "frontend.lint" {
         let diags = match &loaded {
@@ -245,45 +254,179 @@ async fn solve_local_vertex(
     Ok((id, digest))
 }
 
-/// [`solve_local_vertex`], for its result only.
-async fn solve_local(client: &mut Client, name: &str, session: &str, attrs: BTreeMap<String, String>, shared_key: &str, title: String) -> Result<String> {
-    Ok(solve_local_vertex(client, name, session, attrs, shared_key, title).await?.0)
-}
-
-/// The spec's bytes, and the digest of the vertex that loaded them.
-async fn read_spec(client: &mut Client, opts: &Opts, session: &str, filename: &str) -> Result<(Vec<u8>, String)> {
-    let title = format!("[internal] load build definition from {filename}");
-    let (id, digest) = solve_local_vertex(client, opts.spec_local_name(), session, follow(&[filename]), "dockerfile", title).await?;
-    match gateway::read_file(client, &id, filename).await? {
-        Some(data) => Ok((data, digest)),
-        None => bail!("{filename} was not found: pass the spec with -f"),
+/// Files of the build context: the local directory's `paths` (with `attrs`, under
+/// `shared_key`), or the whole git repository.
+async fn context_files(
+    client: &mut Client,
+    opts: &Opts,
+    session: &str,
+    ctx: &ContextSource,
+    attrs: BTreeMap<String, String>,
+    shared_key: &str,
+    title: String,
+) -> Result<(String, String)> {
+    match ctx {
+        ContextSource::Local => solve_local_vertex(client, opts.context_local_name(), session, attrs, shared_key, title).await,
+        ContextSource::Git(git) => {
+            let mut g = llb::Graph::new();
+            let out = git.add(&mut g, false);
+            g.meta(out.op).name = Some(format!("[internal] load git source {git}"));
+            let def = g.marshal(Some(out));
+            let digest = gateway::head_digest(&def).unwrap_or_default();
+            let id = gateway::solve(client, def, vec![]).await.with_context(|| format!("fetching {git}"))?;
+            Ok((id, digest))
+        }
     }
 }
 
-/// What the build needs to know of the context before planning: the `.dockerignore`
-/// patterns (read as the Dockerfile frontend reads them) and whether the module needs no
-/// download: it is vendored, or has no go.sum and no go.work (it requires no module).
-/// Only those files are transferred.
-async fn read_context_facts(client: &mut Client, opts: &Opts, session: &str, module: &str) -> Result<(Vec<String>, bool)> {
+/// The spec's bytes, and the digest of the vertex that loaded them.
+async fn read_spec(client: &mut Client, opts: &Opts, session: &str, filename: &str, ctx: &ContextSource) -> Result<(Vec<u8>, String)> {
+    let title = format!("[internal] load build definition from {filename}");
+    // With a git context the spec is a file of the repository.
+    let (id, digest) = match ctx {
+        ContextSource::Local => solve_local_vertex(client, opts.spec_local_name(), session, follow(&[filename]), "dockerfile", title).await?,
+        ContextSource::Git(_) => context_files(client, opts, session, ctx, BTreeMap::new(), "", title).await?,
+    };
+    match gateway::read_file(client, &id, filename).await? {
+        Some(data) => Ok((data, digest)),
+        None => match ctx {
+            ContextSource::Local => bail!("{filename} was not found: pass the spec with -f"),
+            ContextSource::Git(git) => bail!("{filename} was not found in {git}: -f names a file of the repository"),
+        },
+    }
+}
+
+/// What the build needs to know of the context before planning.
+struct ContextFacts {
+    /// `.dockerignore` patterns (read as the Dockerfile frontend reads them; none for a git
+    /// context, as with Dockerfiles).
+    excludes: Vec<String>,
+    /// Whether the module needs no download: it is vendored, or has no go.sum and no go.work
+    /// (it requires no module).
+    no_download: bool,
+    /// The module's go.mod and go.work (path in the context, text), when present.
+    go_mod: Option<(String, String)>,
+    go_work: Option<(String, String)>,
+}
+
+/// Reads [`ContextFacts`]; of a local context, only those files are transferred.
+async fn read_context_facts(client: &mut Client, opts: &Opts, session: &str, ctx: &ContextSource, module: &str) -> Result<ContextFacts> {
     let in_module = |f: &str| if module == "." { f.to_string() } else { format!("{module}/{f}") };
-    let (modules_txt, go_sum, go_work) = (in_module("vendor/modules.txt"), in_module("go.sum"), in_module("go.work"));
-    let id = solve_local(
+    let (modules_txt, go_sum, go_work, go_mod) = (in_module("vendor/modules.txt"), in_module("go.sum"), in_module("go.work"), in_module("go.mod"));
+    let (id, _) = context_files(
         client,
-        opts.context_local_name(),
+        opts,
         session,
-        follow(&[".dockerignore", &modules_txt, &go_sum, &go_work]),
+        ctx,
+        follow(&[".dockerignore", &modules_txt, &go_sum, &go_work, &go_mod]),
         "context-.dockerignore",
-        "[internal] load .dockerignore and vendor/modules.txt".into(),
+        "[internal] load .dockerignore, go.mod and vendor/modules.txt".into(),
     )
     .await?;
-    let excludes = match gateway::read_file(client, &id, ".dockerignore").await? {
-        Some(data) => dockerignore_patterns(&String::from_utf8_lossy(&data)),
-        None => Vec::new(),
+    let excludes = match (ctx, gateway::read_file(client, &id, ".dockerignore").await?) {
+        (ContextSource::Local, Some(data)) => dockerignore_patterns(&String::from_utf8_lossy(&data)),
+        _ => Vec::new(),
     };
     let vendored = gateway::exists(client, &id, &modules_txt).await?;
-    let requires_nothing = gateway::read_file(client, &id, &go_sum).await?.is_none_or(|s| s.iter().all(u8::is_ascii_whitespace))
-        && !gateway::exists(client, &id, &go_work).await?;
-    Ok((excludes, vendored || requires_nothing))
+    let text = |b: Option<Vec<u8>>| b.map(|b| String::from_utf8_lossy(&b).into_owned());
+    let work_text = text(gateway::read_file(client, &id, &go_work).await?);
+    let requires_nothing = gateway::read_file(client, &id, &go_sum).await?.is_none_or(|s| s.iter().all(u8::is_ascii_whitespace)) && work_text.is_none();
+    Ok(ContextFacts {
+        excludes,
+        no_download: vendored || requires_nothing,
+        go_mod: text(gateway::read_file(client, &id, &go_mod).await?).map(|t| (go_mod, t)),
+        go_work: work_text.map(|t| (go_work, t)),
+    })
+}
+
+/// `--build-context` entries, sorted by what they stand in for.
+#[derive(Default)]
+struct NamedContexts {
+    /// Images the build pulls (the builder, the base; as written in the spec), replaced by
+    /// another image (`docker-image://REF`).
+    images: Vec<(ImageRef, ImageRef)>,
+    /// Go modules, replaced by a directory or a git repository.
+    modules: Vec<Replacement>,
+}
+
+impl NamedContexts {
+    /// A name that is the builder or the base image (as `--build-context` normalizes image
+    /// names: `golang:1.24` is `docker.io/library/golang:1.24`) replaces that image; any
+    /// other name is a Go module path.
+    fn classify(named: BTreeMap<String, String>, spec: &llb_gen::Spec) -> Result<Self> {
+        let mut out = NamedContexts::default();
+        let builder = builder_reference(spec, None);
+        let base = base_reference(spec, None);
+        for (name, value) in named {
+            let image = ImageRef::parse(&name).ok().filter(|r| *r == builder || Some(r) == base.as_ref());
+            if let Some(image) = image {
+                let Some(with) = value.strip_prefix("docker-image://") else {
+                    bail!("--build-context {name}={value}: {name} is an image of the build; replace it with another image: --build-context {name}=docker-image://REF");
+                };
+                let with = ImageRef::parse(with).map_err(|e| anyhow::anyhow!("--build-context {name}: {e}"))?;
+                out.images.push((image, with));
+                continue;
+            }
+            let source = if let Some(local) = value.strip_prefix("local:") {
+                NamedSource::Local(local.to_string())
+            } else if let Ok(git) = GitSource::parse(&value) {
+                NamedSource::Git(git)
+            } else {
+                let images = std::iter::once(builder.to_string()).chain(base.iter().map(|b| b.to_string())).collect::<Vec<_>>().join(", ");
+                bail!(
+                    "--build-context {name}={value}: goapp takes a directory or a git repository (https://host/repo.git#ref) in place of a Go module, and docker-image://REF in place of an image of the build ({images})"
+                );
+            };
+            out.modules.push(Replacement { module: name, source });
+        }
+        Ok(out)
+    }
+
+    /// The go.work (in a workspace) or go.mod with the `replace` directives of the module
+    /// replacements; `None` without any. Each module must be one go.mod requires.
+    fn module_file(&self, facts: &ContextFacts) -> Result<Option<(String, String)>> {
+        if self.modules.is_empty() {
+            return Ok(None);
+        }
+        let Some(go_mod) = &facts.go_mod else {
+            bail!("--build-context {}: the build context has no go.mod to replace the module in", self.modules[0].module);
+        };
+        let (mod_path, mod_text) = go_mod;
+        for r in &self.modules {
+            if !llb_gen::context::requires(mod_text, &r.module) {
+                bail!(
+                    "--build-context {}: {mod_path} does not require the module {0}, and it is not an image of the build; name a module that go.mod requires, or the builder or base image",
+                    r.module
+                );
+            }
+        }
+        let (path, text) = facts.go_work.as_ref().unwrap_or(go_mod);
+        let edited = llb_gen::context::with_replacements(text, path, &self.modules).map_err(|e| anyhow::anyhow!("--build-context: {e}"))?;
+        Ok(Some((path.clone(), edited)))
+    }
+}
+
+/// How the frontend names the images it pulls: through the registry mirror, unless a named
+/// context replaces the image.
+struct Images<'a> {
+    mirror: Option<&'a str>,
+    overrides: &'a [(ImageRef, ImageRef)],
+}
+
+impl Images<'_> {
+    fn builder(&self, spec: &llb_gen::Spec) -> ImageRef {
+        let written = builder_reference(spec, None);
+        self.overridden(&written).unwrap_or_else(|| builder_reference(spec, self.mirror))
+    }
+
+    fn base(&self, spec: &llb_gen::Spec) -> Option<ImageRef> {
+        let written = base_reference(spec, None)?;
+        Some(self.overridden(&written).unwrap_or_else(|| base_reference(spec, self.mirror).expect("a base image")))
+    }
+
+    fn overridden(&self, written: &ImageRef) -> Option<ImageRef> {
+        self.overrides.iter().find(|(r, _)| r == written).map(|(_, with)| with.clone())
+    }
 }
 
 /// Parses `.dockerignore`: comments and blank lines dropped, each pattern trimmed, cleaned and
@@ -307,10 +450,12 @@ pub fn dockerignore_patterns(text: &str) -> Vec<String> {
 /// Checks that every `runtime.files` source is in the build context (after `.dockerignore`),
 /// so that a missing file or a wrong letter case is reported at its spec line with the name
 /// it probably meant, before anything builds.
+#[allow(clippy::too_many_arguments)]
 async fn check_files(
     client: &mut Client,
     opts: &Opts,
     session: &str,
+    ctx: &ContextSource,
     spec: &llb_gen::Spec,
     excludes: &[String],
     filename: &str,
@@ -323,7 +468,7 @@ async fn check_files(
     let srcs: Vec<&str> = files.iter().map(|f| f.src.value.as_str()).collect();
     let mut attrs = follow(&srcs);
     attrs.insert(llb::attr::LOCAL_EXCLUDE.to_string(), serde_json::to_string(excludes).expect("json"));
-    let id = solve_local(client, opts.context_local_name(), session, attrs, "context-files", "[internal] check runtime.files".into()).await?;
+    let (id, _) = context_files(client, opts, session, ctx, attrs, "context-files", "[internal] check runtime.files".into()).await?;
     let mut diags = Vec::new();
     for f in files {
         if gateway::exists(client, &id, &f.src.value).await? {
@@ -339,7 +484,7 @@ async fn check_files(
         attrs.insert(llb::attr::LOCAL_INCLUDE.to_string(), serde_json::to_string(&[format!("{prefix}*")]).expect("json"));
         attrs.insert(llb::attr::LOCAL_EXCLUDE.to_string(), serde_json::to_string(&[format!("{prefix}*/*")]).expect("json"));
         let title = "[internal] list a runtime.files directory".to_string();
-        let listing = solve_local(client, opts.context_local_name(), session, attrs, "context-files-listing", title).await?;
+        let (listing, _) = context_files(client, opts, session, ctx, attrs, "context-files-listing", title).await?;
         let names = gateway::read_dir(client, &listing, &parent).await?;
         let refs: Vec<&str> = names.iter().map(String::as_str).collect();
         let near = refs.iter().find(|n| n.eq_ignore_ascii_case(&base)).copied().or_else(|| llb_gen::diag::similar(&base, &refs));
@@ -401,12 +546,12 @@ async fn resolve_bases(
     client: &mut Client,
     opts: &Opts,
     spec: &mut llb_gen::Spec,
-    mirror: Option<&str>,
+    images: &Images<'_>,
     targets: &[Platform],
     filename: &str,
     spec_bytes: &[u8],
 ) -> Result<Vec<BaseImage>, Failure> {
-    let Some(reference) = base_reference(spec, mirror) else {
+    let Some(reference) = images.base(spec) else {
         return Ok(Vec::new());
     };
     let want_libc = spec.go.cgo.as_ref().is_some_and(|c| !c.static_link);
@@ -474,8 +619,8 @@ async fn resolve_bases(
     Ok(bases)
 }
 
-async fn resolve_builder(client: &mut Client, opts: &Opts, spec: &llb_gen::Spec, mirror: Option<&str>, build_platform: &Platform) -> Result<BuilderImage> {
-    let reference = builder_reference(spec, mirror);
+async fn resolve_builder(client: &mut Client, opts: &Opts, spec: &llb_gen::Spec, images: &Images<'_>, build_platform: &Platform) -> Result<BuilderImage> {
+    let reference = images.builder(spec);
     let log_name = format!("[internal] load metadata for {reference} ({build_platform})");
     let (digest, config) = resolve_image(client, &reference, build_platform, opts.image_resolve_mode(), log_name)
         .await

@@ -124,11 +124,29 @@ impl Opts {
         self.get("target").filter(|t| !t.is_empty())
     }
 
-    pub fn check_supported(&self) -> Result<()> {
-        if let Some(ctx) = self.get("context").filter(|c| !c.is_empty()) {
-            bail!("goapp builds from a local build context; a remote context ({ctx}) is not supported yet");
+    /// Where the build context comes from: the client's directory, or the git repository
+    /// buildx passes as `context` when the build's context is a git URL.
+    pub fn context_source(&self) -> Result<llb_gen::context::ContextSource> {
+        match self.get("context").filter(|c| !c.is_empty()) {
+            None => Ok(llb_gen::context::ContextSource::Local),
+            Some(url) => llb_gen::context::GitSource::parse(url)
+                .map(llb_gen::context::ContextSource::Git)
+                .map_err(|e| anyhow::anyhow!("the build context {e}; goapp builds from a local directory or a git repository")),
         }
-        Ok(())
+    }
+
+    /// `--build-context NAME=VALUE` entries, by name: `local:<session name>` for a directory,
+    /// else the value as given (`docker-image://...`, a git URL, ...).
+    pub fn named_contexts(&self) -> Result<BTreeMap<String, String>> {
+        let mut out = BTreeMap::new();
+        for (k, v) in &self.map {
+            let Some(name) = k.strip_prefix("context:") else { continue };
+            if let Some((name, platform)) = name.split_once("::") {
+                bail!("--build-context {name}: a named context for one platform ({platform}) is not supported; give one for every platform");
+            }
+            out.insert(name.to_string(), v.clone());
+        }
+        Ok(out)
     }
 }
 
@@ -163,6 +181,20 @@ mod tests {
         assert_eq!(c.len(), 3);
         assert_eq!(c[0].attrs["ref"], "localhost:5000/c");
         assert_eq!(c[2].attrs["ref"], "b");
+    }
+
+    #[test]
+    fn contexts() {
+        use llb_gen::context::ContextSource;
+        assert_eq!(opts(&[]).context_source().unwrap(), ContextSource::Local);
+        let git = opts(&["context=https://example.com/app.git#v1"]).context_source().unwrap();
+        assert!(matches!(git, ContextSource::Git(g) if g.reference == "v1"));
+        let e = opts(&["context=https://example.com/app.tar.gz"]).context_source().unwrap_err().to_string();
+        assert!(e.contains("not a git repository URL"), "{e}");
+        let named = opts(&["context:example.com/lib=local:example.com/lib", "context:golang:1.24=docker-image://localhost:5000/go:1.24"]).named_contexts().unwrap();
+        assert_eq!(named["example.com/lib"], "local:example.com/lib");
+        assert_eq!(named["golang:1.24"], "docker-image://localhost:5000/go:1.24");
+        assert!(opts(&["context:lib::linux/amd64=local:lib"]).named_contexts().is_err());
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! async, no clock. The caller (the gateway frontend, the local command line, tests) resolves
 //! images and reads files and passes the results in, so every output is a function of inputs.
 
+pub mod context;
 pub mod diag;
 pub mod golang;
 pub mod image;

@@ -31,6 +31,7 @@ use std::collections::BTreeMap;
 
 use llb::{CacheSharing, Copy, Exec, FileAction, Graph, Mkdir, Mkfile, Mount, Platform, SourceRange, pb};
 
+use crate::context::{ContextSource, NamedSource, Replacement, replacement_dir};
 use crate::diag::Span;
 use crate::golang;
 use crate::golang::CTarget;
@@ -134,6 +135,13 @@ pub struct LowerInput<'a> {
     /// filesystem (for `--output type=local` or `type=tar`: release archives), with no
     /// runtime stage.
     pub binaries_only: bool,
+    /// Where the build context comes from: the client's directory, or a git repository.
+    pub context_source: &'a ContextSource,
+    /// Modules replaced by named contexts (`--build-context MODULE=...`), and the go.mod (or
+    /// go.work) that replaces them: its path in the context and its text
+    /// ([`crate::context::with_replacements`]).
+    pub replacements: &'a [Replacement],
+    pub module_file: Option<(&'a str, &'a str)>,
 }
 
 /// The result of lowering one platform.
@@ -217,6 +225,9 @@ pub fn lower_unresolved(
         base: base.as_ref(),
         facts: &BuildFacts::default(),
         binaries_only: false,
+        context_source: &ContextSource::Local,
+        replacements: &[],
+        module_file: None,
     })
 }
 
@@ -322,20 +333,44 @@ pub fn lower(input: &LowerInput<'_>) -> Result<Lowered, LowerError> {
     g.meta(builder.op).name = Some(format!("[builder] FROM {builder_ref}"));
     g.meta(builder.op).ranges.push(range(spec.go.image.as_ref().map(|i| i.span).unwrap_or(spec.go.version.span)));
 
-    let mut attrs = BTreeMap::new();
-    if !input.session_id.is_empty() {
-        attrs.insert(llb::attr::LOCAL_SESSION.to_string(), input.session_id.to_string());
+    let context = match input.context_source {
+        ContextSource::Local => {
+            let c = local_dir(&mut g, input, "context", input.context_excludes);
+            g.meta(c.op).name = Some("[internal] load build context".into());
+            c
+        }
+        ContextSource::Git(git) => {
+            let c = git.add(&mut g, spec.go.vcs);
+            g.meta(c.op).name = Some(format!("[internal] load git source {git}"));
+            c
+        }
+    };
+    // What the `go` commands see: the context, with the go.mod that replaces modules by
+    // named contexts. (`runtime.files` come from the context as it is.)
+    let go_src = match input.module_file {
+        Some((path, text)) => {
+            let edited = g.file(
+                Some(context),
+                vec![FileAction::Mkfile(Mkfile { path: format!("/{path}"), mode: 0o644, data: text.as_bytes().to_vec(), owner: None })],
+            );
+            let modules: Vec<&str> = input.replacements.iter().map(|r| r.module.as_str()).collect();
+            g.meta(edited.op).name = Some(format!("[builder] {path}: replace {}", modules.join(", ")));
+            edited
+        }
+        None => context,
+    };
+    // Each replacing named context: whole for the compile, its module files for the download.
+    let mut replaced: Vec<(String, llb::Output, llb::Output)> = Vec::new();
+    for (i, r) in input.replacements.iter().enumerate() {
+        let full = match &r.source {
+            NamedSource::Local(name) => local_dir(&mut g, input, name, &[]),
+            NamedSource::Git(git) => git.add(&mut g, false),
+        };
+        g.meta(full.op).name = Some(format!("[internal] load build context {} (replaces the module)", r.module));
+        let files = g.file(None, vec![FileAction::Copy(Copy::new(full, "/", "/").contents().include(MODULE_FILES))]);
+        g.meta(files.op).name = Some(format!("[builder] module files of {}", r.module));
+        replaced.push((replacement_dir(i), full, files));
     }
-    attrs.insert(llb::attr::LOCAL_SHARED_KEY_HINT.to_string(), "context".to_string());
-    let mut excludes = input.context_excludes.to_vec();
-    if !spec.go.vcs {
-        // The build needs no repository history unless it stamps VCS information: leaving
-        // .git out keeps the transfer small and a commit from invalidating the build.
-        excludes.push(".git".into());
-    }
-    attrs.insert(llb::attr::LOCAL_EXCLUDE.to_string(), serde_json::to_string(&excludes).expect("strings serialize"));
-    let context = g.local("context", attrs);
-    g.meta(context.op).name = Some("[internal] load build context".into());
 
     // The pulled base of this platform, pinned; its vertex serves the image and the cgo check.
     let base_image = match spec.runtime.base.value {
@@ -351,7 +386,8 @@ pub fn lower(input: &LowerInput<'_>) -> Result<Lowered, LowerError> {
     };
     let cgo = CgoPlan::new(input)?;
     let cwd = if spec.module.value == "." { SRC.to_string() } else { format!("{SRC}/{}", spec.module.value) };
-    let download = download_modules(&mut g, input, builder, context, &cwd);
+    let replaced_files: Vec<Mount> = replaced.iter().map(|(dir, _, files)| Mount::readonly(dir, *files)).collect();
+    let download = download_modules(&mut g, input, builder, go_src, &cwd, &replaced_files);
     if let Some(d) = &download {
         let ranges: Vec<SourceRange> = std::iter::once(spec.module.span).chain(spec.go.secrets.iter().map(|s| s.id.span)).map(range).collect();
         g.meta(d.op).ranges.extend(ranges);
@@ -443,10 +479,11 @@ pub fn lower(input: &LowerInput<'_>) -> Result<Lowered, LowerError> {
                     .iter()
                     .cloned()
                     .chain(secret_mounts(spec))
+                    .chain(replaced.iter().map(|(dir, full, _)| Mount::readonly(dir, *full)))
                     .chain([
                         // BuildKit mounts a root without an output read-only.
                         Mount::output("/", Some(root)),
-                        Mount::readonly(SRC, context),
+                        Mount::readonly(SRC, go_src),
                         Mount::output(OUT, None),
                         // Go's build cache locks its own entries, so concurrent builds (the
                         // platforms of one build, or parallel builds) can share it.
@@ -643,7 +680,7 @@ fn no_dwarf(ldflags: &str, flags: &[String]) -> Option<&'static str> {
 /// module files: a code change never runs it again, a go.mod change downloads only what is
 /// new (into the shared module cache), and it is one vertex for every target platform. The
 /// compile steps run on its result. `None` when nothing needs downloading.
-fn download_modules(g: &mut Graph, input: &LowerInput<'_>, builder: llb::Output, context: llb::Output, cwd: &str) -> Option<llb::ExecOutputs> {
+fn download_modules(g: &mut Graph, input: &LowerInput<'_>, builder: llb::Output, context: llb::Output, cwd: &str, replaced: &[Mount]) -> Option<llb::ExecOutputs> {
     let spec = input.spec;
     if input.no_download || spec.go.module_mode == Some(ModMode::Vendor) {
         return None;
@@ -659,6 +696,7 @@ fn download_modules(g: &mut Graph, input: &LowerInput<'_>, builder: llb::Output,
             mounts: module_cache_mount(spec)
                 .into_iter()
                 .chain(secret_mounts(spec))
+                .chain(replaced.iter().cloned())
                 .chain([Mount::output("/", Some(builder)), Mount::readonly(SRC, files)])
                 .collect(),
             no_network: false,
@@ -741,6 +779,24 @@ fn check_binaries(g: &mut Graph, input: &LowerInput<'_>, plan: &CgoPlan<'_>, on:
     let what = if plan.cgo.static_link { "statically linked" } else { "glibc of the base, C libraries it lacks" };
     g.meta(check.op).name = Some(format!("[{}] check {}: {}, {what}", input.target, names.join(" "), plan.c.elf_machine));
     Ok(check)
+}
+
+/// A directory of the client (the build context, or a named context), through the session,
+/// without `excludes` and, unless VCS information is stamped, without `.git`.
+fn local_dir(g: &mut Graph, input: &LowerInput<'_>, name: &str, excludes: &[String]) -> llb::Output {
+    let mut attrs = BTreeMap::new();
+    if !input.session_id.is_empty() {
+        attrs.insert(llb::attr::LOCAL_SESSION.to_string(), input.session_id.to_string());
+    }
+    attrs.insert(llb::attr::LOCAL_SHARED_KEY_HINT.to_string(), name.to_string());
+    let mut excludes = excludes.to_vec();
+    if !input.spec.go.vcs {
+        // The build needs no repository history unless it stamps VCS information: leaving
+        // .git out keeps the transfer small and a commit from invalidating the build.
+        excludes.push(".git".into());
+    }
+    attrs.insert(llb::attr::LOCAL_EXCLUDE.to_string(), serde_json::to_string(&excludes).expect("strings serialize"));
+    g.local(name, attrs)
 }
 
 /// Where a git token secret is mounted for its credential helper.

@@ -46,10 +46,19 @@ fn lower_example(path: &Path, target: &str) -> (llb_gen::Lowered, String) {
 }
 
 fn lower_example_with(path: &Path, target: &str, build_args: &BTreeMap<String, String>) -> (llb_gen::Lowered, String) {
-    lower_example_as(path, target, build_args, false)
+    lower_example_as(path, target, build_args, &Extra::default())
 }
 
-fn lower_example_as(path: &Path, target: &str, build_args: &BTreeMap<String, String>, binaries_only: bool) -> (llb_gen::Lowered, String) {
+/// The settings of [`LowerInput`] that the examples' golden files leave at their defaults.
+#[derive(Default)]
+struct Extra<'a> {
+    binaries_only: bool,
+    context_source: llb_gen::context::ContextSource,
+    replacements: &'a [llb_gen::context::Replacement],
+    module_file: Option<(&'a str, &'a str)>,
+}
+
+fn lower_example_as(path: &Path, target: &str, build_args: &BTreeMap<String, String>, extra: &Extra<'_>) -> (llb_gen::Lowered, String) {
     let bytes = std::fs::read(path).unwrap();
     let spec = llb_gen::load("goapp.yaml", &bytes, &BTreeMap::new()).unwrap_or_else(|d| panic!("{}:\n{}", path.display(), d.render(false))).spec;
     let target = Platform::parse(target).unwrap();
@@ -96,7 +105,10 @@ fn lower_example_as(path: &Path, target: &str, build_args: &BTreeMap<String, Str
         go_args: &llb_gen::golang::module_fetch_env(build_args),
         base: base.as_ref(),
         facts: &facts,
-        binaries_only,
+        binaries_only: extra.binaries_only,
+        context_source: &extra.context_source,
+        replacements: extra.replacements,
+        module_file: extra.module_file,
     })
     .unwrap();
     let name = if path.file_name().unwrap() == "goapp.yaml" {
@@ -279,7 +291,7 @@ fn copy_dests(def: &pb::Definition) -> Vec<String> {
 fn target_binaries_puts_the_binaries_alone_at_the_root() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
     // shop: two binaries on a pulled base; no base or files step is left in the graph.
-    let (b, _) = lower_example_as(&root.join("examples/shop/goapp.yaml"), "linux/arm64", &BTreeMap::new(), true);
+    let (b, _) = lower_example_as(&root.join("examples/shop/goapp.yaml"), "linux/arm64", &BTreeMap::new(), &Extra { binaries_only: true, ..Default::default() });
     let text = llb::dump::to_text(&b.definition).unwrap();
     assert_eq!(copy_dests(&b.definition), ["/api", "/worker"], "{text}");
     assert!(!text.contains("distroless") && !text.contains("add files"), "{text}");
@@ -287,10 +299,50 @@ fn target_binaries_puts_the_binaries_alone_at_the_root() {
     assert!(b.config.config.entrypoint.is_none());
     // cgo on distroless/cc: the binary and the libraries the base lacks, which the check
     // against the base collects.
-    let (c, _) = lower_example_as(&root.join("examples/cgo/goapp.yaml"), "linux/arm64", &BTreeMap::new(), true);
+    let (c, _) = lower_example_as(&root.join("examples/cgo/goapp.yaml"), "linux/arm64", &BTreeMap::new(), &Extra { binaries_only: true, ..Default::default() });
     let text = llb::dump::to_text(&c.definition).unwrap();
     assert_eq!(copy_dests(&c.definition), ["/sums", "/"], "{text}");
     assert!(text.contains("cc-debian12"), "the check needs the base: {text}");
+}
+
+#[test]
+fn a_git_context_and_a_replaced_module() {
+    use llb_gen::context::{ContextSource, GitSource, NamedSource, Replacement};
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let replacements = [
+        Replacement { module: "github.com/spf13/cobra".into(), source: NamedSource::Local("github.com/spf13/cobra".into()) },
+        Replacement { module: "gopkg.in/yaml.v3".into(), source: NamedSource::Git(GitSource::parse("https://example.com/yaml.git#v3.0.1").unwrap()) },
+    ];
+    let extra = Extra {
+        context_source: ContextSource::Git(GitSource::parse("https://example.com/inventory.git#main").unwrap()),
+        replacements: &replacements,
+        module_file: Some(("go.mod", "module example.com/inventory\n\nreplace github.com/spf13/cobra => /goapp/replace/0\n")),
+        ..Default::default()
+    };
+    let (l, _) = lower_example_as(&root.join("examples/inventory/goapp.yaml"), "linux/arm64", &BTreeMap::new(), &extra);
+    let text = llb::dump::to_text(&l.definition).unwrap();
+    let sources: Vec<(String, BTreeMap<String, String>)> = ops(&l.definition)
+        .into_iter()
+        .filter_map(|o| match o.op {
+            Some(pb::op::Op::Source(s)) => Some((s.identifier, s.attrs.into_iter().collect())),
+            _ => None,
+        })
+        .collect();
+    let git = sources.iter().find(|(id, _)| id == "git://example.com/inventory.git#main").unwrap_or_else(|| panic!("{text}"));
+    assert_eq!(git.1["git.fullurl"], "https://example.com/inventory.git");
+    assert_eq!(git.1["git.authtokensecret"], "GIT_AUTH_TOKEN");
+    assert!(!sources.iter().any(|(id, _)| id == "local://context"), "no local context: {text}");
+    assert!(sources.iter().any(|(id, _)| id == "local://github.com/spf13/cobra"), "{text}");
+    assert!(sources.iter().any(|(id, _)| id == "git://example.com/yaml.git#v3.0.1"), "{text}");
+    // The download and the compile see both replacements, and the edited go.mod.
+    for (exec, name) in execs(&l.definition) {
+        if exec.meta.as_ref().unwrap().args[0] != "go" {
+            continue;
+        }
+        let dests: Vec<&str> = exec.mounts.iter().map(|m| m.dest.as_str()).collect();
+        assert!(dests.contains(&"/goapp/replace/0") && dests.contains(&"/goapp/replace/1"), "{name}: {dests:?}");
+    }
+    assert!(text.contains("go.mod: replace github.com/spf13/cobra, gopkg.in/yaml.v3"), "{text}");
 }
 
 #[test]

@@ -17,8 +17,10 @@ pub struct Cap {
     pub since: &'static str,
 }
 
-/// The capabilities [`used`] can report. The releases are the first `vX.Y.0` tag of
-/// BuildKit whose `solver/pb/caps.go` declares the id.
+/// The capabilities [`used`] can report: all of them are ones BuildKit reports (some ids it
+/// declares, such as `exec.meta.removemountstubs.recursive`, it never reports, so they cannot
+/// be checked). The releases are the first `vX.Y.0` tag of BuildKit whose
+/// `solver/pb/caps.go` reports the id (`v0.3.0`: that release or an earlier one).
 pub const CAPS: &[Cap] = &[
     Cap { id: "file.base", feature: "file operations", since: "v0.5.0" },
     Cap { id: "file.copy.includeexcludepatterns", feature: "copies with include and exclude patterns", since: "v0.9.0" },
@@ -28,7 +30,6 @@ pub const CAPS: &[Cap] = &[
     Cap { id: "exec.mount.ssh", feature: "SSH agent mounts", since: "v0.3.0" },
     Cap { id: "exec.mount.selector", feature: "mounts of a sub-directory", since: "v0.3.0" },
     Cap { id: "exec.meta.network", feature: "steps without network", since: "v0.3.0" },
-    Cap { id: "exec.meta.removemountstubs.recursive", feature: "removing mount points left in layers", since: "v0.11.0" },
     Cap { id: "source.local.sharedkeyhint", feature: "incremental context transfer", since: "v0.3.0" },
     Cap { id: "source.local.differ", feature: "whole-file context transfer", since: "v0.9.0" },
     Cap { id: "source.local.followpaths", feature: "transferring named context files", since: "v0.3.0" },
@@ -36,6 +37,11 @@ pub const CAPS: &[Cap] = &[
     Cap { id: "source.local.excludepatterns", feature: "context exclude patterns (.dockerignore)", since: "v0.3.0" },
     Cap { id: "source.image.resolvemode", feature: "image resolve modes (--pull)", since: "v0.3.0" },
     Cap { id: "meta.ignorecache", feature: "--no-cache", since: "v0.3.0" },
+    Cap { id: "source.git", feature: "git sources", since: "v0.3.0" },
+    Cap { id: "source.git.fullurl", feature: "git URLs with a scheme", since: "v0.3.0" },
+    Cap { id: "source.git.httpauth", feature: "git over HTTP with a token", since: "v0.8.0" },
+    Cap { id: "source.git.keepgitdir", feature: "git sources with .git", since: "v0.3.0" },
+    Cap { id: "source.git.subdir", feature: "a sub-directory of a git repository", since: "v0.9.0" },
 ];
 
 /// The entry of [`CAPS`] for `id`.
@@ -52,9 +58,6 @@ pub fn used(def: &pb::Definition) -> BTreeSet<&'static str> {
             Some(pb::op::Op::Exec(e)) => {
                 if e.network == pb::NetMode::None as i32 {
                     caps.insert("exec.meta.network");
-                }
-                if e.meta.as_ref().is_some_and(|m| m.remove_mount_stubs_recursive) {
-                    caps.insert("exec.meta.removemountstubs.recursive");
                 }
                 for m in &e.mounts {
                     if !m.selector.is_empty() {
@@ -100,6 +103,22 @@ pub fn used(def: &pb::Definition) -> BTreeSet<&'static str> {
                         caps.insert(cap);
                     }
                 }
+                if let Some(rest) = s.identifier.strip_prefix("git://") {
+                    caps.insert("source.git");
+                    for (key, cap) in [
+                        (attr::GIT_FULL_URL, "source.git.fullurl"),
+                        (attr::GIT_AUTH_TOKEN_SECRET, "source.git.httpauth"),
+                        (attr::GIT_AUTH_HEADER_SECRET, "source.git.httpauth"),
+                        (attr::GIT_KEEP_DIR, "source.git.keepgitdir"),
+                    ] {
+                        if s.attrs.contains_key(key) {
+                            caps.insert(cap);
+                        }
+                    }
+                    if rest.split_once('#').is_some_and(|(_, f)| f.contains(':')) {
+                        caps.insert("source.git.subdir");
+                    }
+                }
             }
             _ => {}
         }
@@ -121,6 +140,7 @@ mod tests {
         let mut g = Graph::new();
         let image = g.image("docker.io/library/golang:1.24", &p, Default::default());
         let ctx = g.local("context", [(attr::LOCAL_EXCLUDE.to_string(), "[]".to_string())].into());
+        let git = g.source("git://example.com/r.git#main:sub", [(attr::GIT_FULL_URL.to_string(), "https://example.com/r.git".to_string())].into(), None);
         let secret = Mount {
             dest: "/run/secrets/s".into(),
             kind: MountKind::Secret(SecretMount { id: "s".into(), uid: 0, gid: 0, mode: 0o400, optional: false }),
@@ -131,7 +151,13 @@ mod tests {
         let run = g.exec(
             Exec {
                 args: vec!["true".into()],
-                mounts: vec![Mount::output("/", Some(image)), Mount::readonly("/src", ctx), Mount::cache("/c", "c", CacheSharing::Locked), secret],
+                mounts: vec![
+                    Mount::output("/", Some(image)),
+                    Mount::readonly("/src", ctx),
+                    Mount::readonly("/git", git),
+                    Mount::cache("/c", "c", CacheSharing::Locked),
+                    secret,
+                ],
                 no_network: true,
                 ..Default::default()
             },
@@ -142,7 +168,9 @@ mod tests {
         let used = used(&g.marshal(Some(out)));
         for id in [
             "exec.meta.network",
-            "exec.meta.removemountstubs.recursive",
+            "source.git",
+            "source.git.fullurl",
+            "source.git.subdir",
             "exec.mount.cache",
             "exec.mount.cache.sharing",
             "exec.mount.secret",

@@ -48,4 +48,12 @@ pub mod attr {
     pub const LOCAL_DIFFER: &str = "local.differ";
     /// `docker-image://` source: `default`, `pull` or `local`.
     pub const IMAGE_RESOLVE_MODE: &str = "image.resolvemode";
+    /// `git://` source: the URL to fetch (the identifier has no scheme).
+    pub const GIT_FULL_URL: &str = "git.fullurl";
+    /// `git://` source: the secret holding a token for HTTP basic auth.
+    pub const GIT_AUTH_TOKEN_SECRET: &str = "git.authtokensecret";
+    /// `git://` source: the secret holding a whole `Authorization` header.
+    pub const GIT_AUTH_HEADER_SECRET: &str = "git.authheadersecret";
+    /// `git://` source: keep the `.git` directory.
+    pub const GIT_KEEP_DIR: &str = "git.keepgitdir";
 }
