@@ -96,6 +96,7 @@ async fn build(client: &mut Client, opts: &Opts, session: &str) -> Result<gw::Re
     let labels = opts.labels();
     let go_args = llb_gen::golang::module_fetch_env(&opts.build_args());
     let cache_imports = opts.cache_imports()?;
+    let sbom_wanted = opts.sbom() && !binaries_only;
 
     let mut jobs = Vec::new();
     for (i, target) in targets.iter().enumerate() {
@@ -125,12 +126,19 @@ async fn build(client: &mut Client, opts: &Opts, session: &str) -> Result<gw::Re
         let mut c = client.clone();
         let imports = cache_imports.clone();
         let target = target.clone();
+        // The SBOM, from the binaries' build information (not for `--target binaries`).
+        let sbom = lowered.build_info.filter(|_| sbom_wanted).map(|def| (def, spec.name.value.clone(), spec.targets.iter().map(|t| t.name.value.clone()).collect::<Vec<_>>()));
+        let created = build_facts.created.clone();
         jobs.push(tokio::spawn(async move {
-            let id = gateway::solve(&mut c, lowered.definition, imports).await.with_context(|| format!("building {target}"))?;
-            Ok::<_, anyhow::Error>((target, id, lowered.config))
+            let id = gateway::solve(&mut c, lowered.definition, imports.clone()).await.with_context(|| format!("building {target}"))?;
+            let sbom = match sbom {
+                Some((def, name, binaries)) => Some(make_sbom(&mut c, def, imports, &name, &binaries, &target, created).await.with_context(|| format!("the SBOM of {target}"))?),
+                None => None,
+            };
+            Ok::<_, anyhow::Error>(Built { platform: target, id, config: lowered.config, sbom })
         }));
     }
-    let mut built: Vec<(Platform, String, ImageConfig)> = Vec::new();
+    let mut built: Vec<Built> = Vec::new();
     for job in jobs {
         built.push(job.await.context("a platform's build task failed")??);
     }
@@ -185,10 +193,64 @@ async fn subrequest(client: &mut Client, opts: &Opts, session: &str, id: &str, c
     }
 }
 
+/// One platform's build: its result, image config and SBOM (a result holding
+/// [`SBOM_FILE`]).
+struct Built {
+    platform: Platform,
+    id: String,
+    config: ImageConfig,
+    sbom: Option<String>,
+}
+
+const SBOM_FILE: &str = "sbom.spdx.json";
+
+/// Solves the build information of the binaries, reads it, and solves the SPDX document made
+/// of it into a result of its own.
+async fn make_sbom(
+    client: &mut Client,
+    build_info: llb::pb::Definition,
+    imports: Vec<gw::CacheOptionsEntry>,
+    name: &str,
+    binaries: &[String],
+    platform: &Platform,
+    created: Option<String>,
+) -> Result<String> {
+    let info = gateway::solve(client, build_info, imports).await?;
+    let mut infos = Vec::new();
+    for b in binaries {
+        let text = gateway::read_file(client, &info, &format!("{b}.txt")).await?.with_context(|| format!("no build information of {b}"))?;
+        let parsed = llb_gen::sbom::parse_version_m(&String::from_utf8_lossy(&text)).map_err(|e| anyhow::anyhow!("{b}: {e}"))?;
+        infos.push((b.clone(), parsed));
+    }
+    let created = created.unwrap_or_else(|| humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string());
+    let doc = llb_gen::sbom::spdx(name, &platform.id(), &created, &infos);
+    let mut g = llb::Graph::new();
+    let data = serde_json::to_vec_pretty(&doc).expect("json");
+    let file = g.file(None, vec![llb::FileAction::Mkfile(llb::Mkfile { path: format!("/{SBOM_FILE}"), mode: 0o644, data, owner: None })]);
+    g.meta(file.op).name = Some(format!("[{platform}] SBOM: {SBOM_FILE}"));
+    gateway::solve(client, g.marshal(Some(file)), vec![]).await
+}
+
 /// The result BuildKit's exporters expect: for several platforms (or when an index is asked
 /// for), refs keyed by platform id with `containerimage.config/<id>`; otherwise one ref with
-/// `containerimage.config`. `refs.platforms` is always there.
-fn result(built: Vec<(Platform, String, ImageConfig)>, force_multi: bool, annotations: &BTreeMap<String, String>) -> gw::Result {
+/// `containerimage.config`. `refs.platforms` is always there. SBOMs are in-toto attestations
+/// of their platform's image.
+fn result(built: Vec<Built>, force_multi: bool, annotations: &BTreeMap<String, String>) -> gw::Result {
+    let mut attestations = BTreeMap::new();
+    for b in &built {
+        if let Some(sbom) = &b.sbom {
+            let a = gw::Attestation {
+                kind: gw::AttestationKind::InToto as i32,
+                r#ref: Some(gw::Ref { id: sbom.clone(), def: None }),
+                path: SBOM_FILE.into(),
+                in_toto_predicate_type: "https://spdx.dev/Document".into(),
+                in_toto_subjects: vec![gw::InTotoSubject { kind: gw::InTotoSubjectKind::Self_ as i32, ..Default::default() }],
+                ..Default::default()
+            };
+            attestations.insert(b.platform.id(), gw::Attestations { attestation: vec![a] });
+        }
+    }
+    let built: Vec<(Platform, String, ImageConfig)> = built.into_iter().map(|b| (b.platform, b.id, b.config)).collect();
     let multi = force_multi || built.len() > 1;
     let mut metadata: BTreeMap<String, Vec<u8>> = BTreeMap::new();
     // The image exporter reads annotations from the result metadata (keys as BuildKit's
@@ -213,7 +275,7 @@ fn result(built: Vec<(Platform, String, ImageConfig)>, force_multi: bool, annota
         metadata.insert("containerimage.config".into(), serde_json::to_vec(&config).expect("json"));
         gw::result::Result::Ref(gw::Ref { id, def: None })
     };
-    gw::Result { result: Some(result), metadata }
+    gw::Result { result: Some(result), metadata, attestations }
 }
 
 fn host_platform() -> Platform {
@@ -648,6 +710,10 @@ async fn resolve_image(client: &mut Client, reference: &ImageRef, platform: &Pla
 mod tests {
     use super::*;
 
+    fn built(platform: &str, id: &str, config: ImageConfig, sbom: Option<&str>) -> Built {
+        Built { platform: Platform::parse(platform).unwrap(), id: id.into(), config, sbom: sbom.map(str::to_string) }
+    }
+
     #[test]
     fn dockerignore() {
         let p = dockerignore_patterns("\u{feff}# comment\n\n/target\n./a/b/\n!keep.txt\n*.md\n");
@@ -658,7 +724,7 @@ mod tests {
     fn multi_platform_result_has_a_config_per_platform() {
         let cfg = |arch: &str| ImageConfig { architecture: arch.into(), os: "linux".into(), ..Default::default() };
         let r = result(
-            vec![(Platform::parse("linux/amd64").unwrap(), "r1".into(), cfg("amd64")), (Platform::parse("linux/arm64").unwrap(), "r2".into(), cfg("arm64"))],
+            vec![built("linux/amd64", "r1", cfg("amd64"), None), built("linux/arm64", "r2", cfg("arm64"), Some("s2"))],
             false,
             &[("org.example.a".to_string(), "1".to_string())].into(),
         );
@@ -670,16 +736,21 @@ mod tests {
         assert_eq!(c["architecture"], "arm64");
         let p: serde_json::Value = serde_json::from_slice(&r.metadata["refs.platforms"]).unwrap();
         assert_eq!(p["Platforms"][1]["ID"], "linux/arm64");
+        // The SBOM of arm64 is its attestation, of the image itself.
+        assert!(!r.attestations.contains_key("linux/amd64"));
+        let a = &r.attestations["linux/arm64"].attestation[0];
+        assert_eq!(a.r#ref.as_ref().unwrap().id, "s2");
+        assert_eq!((a.path.as_str(), a.in_toto_predicate_type.as_str()), ("sbom.spdx.json", "https://spdx.dev/Document"));
         assert_eq!(p["Platforms"][1]["Platform"]["architecture"], "arm64");
     }
 
     #[test]
     fn single_platform_result_is_one_ref() {
-        let r = result(vec![(Platform::parse("linux/amd64").unwrap(), "r1".into(), ImageConfig::default())], false, &BTreeMap::new());
+        let r = result(vec![built("linux/amd64", "r1", ImageConfig::default(), None)], false, &BTreeMap::new());
         assert!(matches!(r.result, Some(gw::result::Result::Ref(_))));
         assert!(r.metadata.contains_key("containerimage.config"));
         assert!(r.metadata.contains_key("refs.platforms"));
-        let forced = result(vec![(Platform::parse("linux/amd64").unwrap(), "r1".into(), ImageConfig::default())], true, &BTreeMap::new());
+        let forced = result(vec![built("linux/amd64", "r1", ImageConfig::default(), None)], true, &BTreeMap::new());
         assert!(matches!(forced.result, Some(gw::result::Result::Refs(_))));
     }
 }

@@ -124,6 +124,15 @@ impl Opts {
         self.get("target").filter(|t| !t.is_empty())
     }
 
+    /// `--sbom` (`attest:sbom`) without a `generator` of its own: goapp attaches the SBOM it
+    /// makes from the binaries' build information. With a generator, BuildKit runs that
+    /// scanner on the image instead.
+    pub fn sbom(&self) -> bool {
+        let Some(v) = self.get("attest:sbom").or_else(|| self.build_arg("BUILDKIT_ATTEST_SBOM")) else { return false };
+        let attrs: BTreeMap<&str, &str> = v.split(',').filter_map(|kv| kv.split_once('=')).collect();
+        !matches!(attrs.get("disabled"), Some(&"true")) && !attrs.contains_key("generator")
+    }
+
     /// Where the build context comes from: the client's directory, or the git repository
     /// buildx passes as `context` when the build's context is a git URL.
     pub fn context_source(&self) -> Result<llb_gen::context::ContextSource> {
@@ -181,6 +190,15 @@ mod tests {
         assert_eq!(c.len(), 3);
         assert_eq!(c[0].attrs["ref"], "localhost:5000/c");
         assert_eq!(c[2].attrs["ref"], "b");
+    }
+
+    #[test]
+    fn sbom_unless_disabled_or_another_generator() {
+        assert!(opts(&["attest:sbom=type=sbom,disabled=false"]).sbom());
+        assert!(opts(&["attest:sbom="]).sbom());
+        assert!(!opts(&["attest:sbom=type=sbom,disabled=true"]).sbom());
+        assert!(!opts(&["attest:sbom=type=sbom,generator=example.com/scanner"]).sbom());
+        assert!(!opts(&[]).sbom());
     }
 
     #[test]

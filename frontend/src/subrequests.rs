@@ -41,7 +41,7 @@ pub fn answer(json: &Value, text: String, extra: &[(&str, &str)]) -> gw::Result 
     for (k, v) in extra {
         metadata.insert(k.to_string(), v.as_bytes().to_vec());
     }
-    gw::Result { result: Some(gw::result::Result::Ref(gw::Ref { id: String::new(), def: None })), metadata }
+    gw::Result { result: Some(gw::result::Result::Ref(gw::Ref { id: String::new(), def: None })), metadata, attestations: Default::default() }
 }
 
 pub fn describe() -> gw::Result {

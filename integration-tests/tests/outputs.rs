@@ -125,6 +125,42 @@ fn provenance_attestations_and_labels_reach_the_registry() {
 }
 
 #[test]
+fn sbom_attestations_list_the_modules_linked_into_each_platforms_binaries() {
+    require_engine();
+    let inventory = repo_root().join("examples/inventory");
+    let image = unique_tag("sbom");
+    let proxy = format!("GOPROXY={}", goproxy_url());
+    // BuildKit's own scanner image (docker.io) is out of reach here: the build passing shows
+    // that goapp's SBOM stands in for it.
+    buildx_push(&inventory, "linux/amd64,linux/arm64", &image, &["--sbom=true", "--build-arg", &proxy]);
+
+    let (repo, tag) = image.strip_prefix(&format!("{REGISTRY}/")).unwrap().rsplit_once(':').unwrap();
+    let index = registry_json(&format!("{repo}/manifests/{tag}"));
+    let mut seen = 0;
+    for m in index["manifests"].as_array().unwrap() {
+        if m["annotations"]["vnd.docker.reference.type"] != "attestation-manifest" {
+            continue;
+        }
+        let manifest = registry_json(&format!("{repo}/manifests/{}", m["digest"].as_str().unwrap()));
+        let layer = manifest["layers"].as_array().unwrap().iter().find(|l| l["annotations"]["in-toto.io/predicate-type"] == "https://spdx.dev/Document");
+        let layer = layer.unwrap_or_else(|| panic!("no SBOM in {manifest}"));
+        let statement = registry_json(&format!("{repo}/blobs/{}", layer["digest"].as_str().unwrap()));
+        // The statement is about the platform's image.
+        let subject = statement["subject"][0]["digest"]["sha256"].as_str().unwrap();
+        assert_eq!(format!("sha256:{subject}"), m["annotations"]["vnd.docker.reference.digest"].as_str().unwrap());
+        let doc = &statement["predicate"];
+        assert_eq!(doc["spdxVersion"], "SPDX-2.3");
+        let purls: Vec<&str> = doc["packages"].as_array().unwrap().iter().filter_map(|p| p["externalRefs"][0]["referenceLocator"].as_str()).collect();
+        for want in ["pkg:golang/example.com/inventory", "pkg:golang/github.com/spf13/cobra@v1.6.1", "pkg:golang/golang.org/x/text@v0.7.0", "pkg:golang/gopkg.in/yaml.v3@v3.0.1"] {
+            assert!(purls.contains(&want), "{want} in {purls:?}");
+        }
+        assert!(purls.iter().any(|p| p.starts_with("pkg:golang/stdlib@v1.24")), "{purls:?}");
+        seen += 1;
+    }
+    assert_eq!(seen, 2, "an SBOM per platform: {index}");
+}
+
+#[test]
 fn a_spec_with_any_name_in_a_subdirectory_builds_for_its_own_platforms() {
     require_engine();
     let dir = temp_dir("any-name");

@@ -13,6 +13,7 @@ pub mod image;
 pub mod load;
 pub mod lower;
 pub mod reference;
+pub mod sbom;
 pub mod schema;
 pub mod spec;
 

@@ -149,6 +149,10 @@ pub struct LowerInput<'a> {
 pub struct Lowered {
     pub definition: pb::Definition,
     pub config: ImageConfig,
+    /// A definition whose result holds, for each binary, what `go version -m` says of it
+    /// (`/<target name>.txt`): its Go release and modules, for the image's SBOM
+    /// ([`crate::sbom`]). It shares the compile with [`Lowered::definition`].
+    pub build_info: Option<pb::Definition>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -594,7 +598,8 @@ pub fn lower(input: &LowerInput<'_>) -> Result<Lowered, LowerError> {
 
     let definition = g.marshal(Some(image));
     let config = image_config(input, history);
-    Ok(Lowered { definition, config })
+    let build_info = build_info(&mut g, input, builder, &binaries);
+    Ok(Lowered { definition, config, build_info: Some(g.marshal(Some(build_info))) })
 }
 
 /// Whether `--target binaries` needs the pulled base: a cgo build linked dynamically
@@ -628,7 +633,29 @@ fn binaries_result(g: &mut Graph, input: &LowerInput<'_>, binaries: &[(&crate::s
         }],
         ..Default::default()
     };
-    Lowered { definition: g.marshal(Some(out)), config }
+    Lowered { definition: g.marshal(Some(out)), config, build_info: None }
+}
+
+/// `go version -m` of every binary, on the build platform with no network: `/<name>.txt`.
+fn build_info(g: &mut Graph, input: &LowerInput<'_>, builder: llb::Output, binaries: &[(&crate::spec::Target, llb::Output, String)]) -> llb::Output {
+    let bins = g.file(None, binaries.iter().map(|(t, out, path)| FileAction::Copy(Copy::new(*out, path, &format!("/{}", t.name.value)))).collect());
+    let mut args = vec!["sh".to_string(), "-c".into(), "set -e\nfor b; do go version -m \"/bins/$b\" > \"/info/$b.txt\"; done\n".into(), "build-info".into()];
+    args.extend(binaries.iter().map(|(t, _, _)| t.name.value.clone()));
+    let mut env = input.builder.env.clone();
+    env_set(&mut env, "GOTOOLCHAIN", "local");
+    let exec = g.exec(
+        Exec {
+            args,
+            env,
+            cwd: "/".into(),
+            user: String::new(),
+            mounts: vec![Mount::readonly("/", builder), Mount::readonly("/bins", bins), Mount::output("/info", None)],
+            no_network: true,
+        },
+        input.build_platform,
+    );
+    g.meta(exec.op).name = Some(format!("[{}] SBOM: go version -m", input.target));
+    exec.get("/info")
 }
 
 /// An image reference pinned to the digest it resolved to, when it was resolved.
