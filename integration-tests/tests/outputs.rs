@@ -161,6 +161,45 @@ fn sbom_attestations_list_the_modules_linked_into_each_platforms_binaries() {
 }
 
 #[test]
+fn an_imported_cache_skips_the_compile_on_an_empty_engine() {
+    require_engine();
+    let hello = repo_root().join("examples/hello");
+    let local = temp_dir("cache-local");
+    let registry = unique_tag("cache-store");
+    for (to, from) in [
+        (format!("type=local,dest={},mode=max", local.display()), format!("type=local,src={}", local.display())),
+        (format!("type=registry,ref={registry},mode=max"), format!("type=registry,ref={registry}")),
+    ] {
+        buildx_push(&hello, "linux/amd64,linux/arm64", &unique_tag("cache"), &["--cache-to", &to]);
+        // An engine with no build cache, as on a fresh CI runner.
+        ok(Path::new("/"), "docker", &["buildx", "prune", "-af"]);
+        let image = unique_tag("cache");
+        let progress = buildx_push(&hello, "linux/amd64,linux/arm64", &image, &["--cache-from", &from]);
+        for platform in ["linux/amd64", "linux/arm64"] {
+            assert_eq!(step_outcome(&progress, &format!("[{platform}] go build")), "CACHED", "{from}: {platform} compiled again:\n{progress}");
+        }
+        let out = ok(Path::new("/"), "docker", &["run", "--rm", "--pull=always", "--platform", "linux/arm64", &image, "--once"]);
+        assert!(out.contains("hi from linux/arm64"), "{from}: {out}");
+    }
+}
+
+#[test]
+fn dockerignore_keeps_files_out_of_the_context() {
+    require_engine();
+    let dir = example_variant("hello", "dockerignore", |spec| format!("{spec}  files:\n    - src: assets\n      dest: /assets/\n"));
+    std::fs::create_dir_all(dir.join("assets")).unwrap();
+    std::fs::write(dir.join("assets/keep.txt"), "kept\n").unwrap();
+    std::fs::write(dir.join("assets/drop.txt"), "dropped\n").unwrap();
+    std::fs::write(dir.join(".dockerignore"), "# not sent\nassets/drop.txt\n").unwrap();
+    let image = unique_tag("dockerignore");
+    buildx_push(&dir, "linux/amd64", &image, &[]);
+    let img = index_images(&image).into_iter().next().unwrap();
+    let files = image_files(&image, &img);
+    assert!(files.iter().any(|l| l.ends_with("assets/keep.txt")), "{files:#?}");
+    assert!(!files.iter().any(|l| l.ends_with("assets/drop.txt")), "{files:#?}");
+}
+
+#[test]
 fn a_spec_with_any_name_in_a_subdirectory_builds_for_its_own_platforms() {
     require_engine();
     let dir = temp_dir("any-name");
