@@ -133,11 +133,16 @@ pub fn lint(file: &str, data: &[u8], diags: &llb_gen::Diagnostics) -> gw::Result
         .items
         .iter()
         .map(|d| {
-            let rule = match d.severity {
-                llb_gen::Severity::Error => "SpecError",
-                llb_gen::Severity::Warning => "SpecWarning",
+            let (rule, description) = match d.severity {
+                llb_gen::Severity::Error => ("SpecError", "an error in the spec: the build fails"),
+                llb_gen::Severity::Warning => ("SpecWarning", "a warning about the spec: the build goes on"),
             };
-            json!({"ruleName": rule, "description": d.message, "detail": d.hint.clone().unwrap_or_default(), "location": location(d.span, data)})
+            // buildx shows the rule and the detail: the problem, and what to do.
+            let detail = match &d.hint {
+                Some(h) => format!("{} ({h})", d.message),
+                None => d.message.clone(),
+            };
+            json!({"ruleName": rule, "description": description, "detail": detail, "location": location(d.span, data)})
         })
         .collect();
     let mut json = json!({"warnings": warnings, "sources": [source(file, data)]});
@@ -225,6 +230,9 @@ mod tests {
         let l: Value = serde_json::from_str(&meta(&l, "result.json")).unwrap();
         assert_eq!(l["warnings"][0]["ruleName"], "SpecWarning");
         assert_eq!(l["warnings"][0]["location"]["ranges"][0]["start"]["line"], 9);
+        let detail = l["warnings"][0]["detail"].as_str().unwrap();
+        assert!(detail.starts_with("the program runs as root (run as `nonroot`"), "{detail}");
+        assert_eq!(t["targets"][2]["name"], "binaries");
         assert!(l.get("buildError").is_none());
     }
 }

@@ -267,6 +267,37 @@ os.replace(out + ".part", out)
 PY
 }
 
+# A current buildx beside Debian's (0.13.1, which lacks `--call`), for the tests of what newer
+# buildx versions send: Debian unstable's build, unpacked as a CLI plugin under
+# $GOAPP_STATE/buildx-current, which a test selects with DOCKER_CONFIG. The system's buildx is
+# left as it is. The version is pinned; when unstable has moved on, its current one is used.
+BUILDX_CURRENT=0.29.1+ds1-4
+install_current_buildx() {
+  local dir=$GOAPP_STATE/buildx-current plugin
+  plugin=$dir/cli-plugins/docker-buildx
+  if [ -x "$plugin" ] && DOCKER_CONFIG=$dir docker buildx version >/dev/null 2>&1; then return 0; fi
+  local debs=$GOAPP_CACHE/debs/sid apt_dir=$GOAPP_CACHE/sid-apt url
+  url=$(archive_url)
+  # apt's own lists stay as they are: unstable is known only to these commands.
+  mkdir -p "$debs" "$apt_dir/lists/partial" "$apt_dir/sources.list.d"
+  echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $url sid main" > "$apt_dir/sources.list"
+  local apt=(-o Dir::Etc::sourcelist="$apt_dir/sources.list" -o Dir::Etc::sourceparts="$apt_dir/sources.list.d" -o Dir::State::Lists="$apt_dir/lists")
+  if ! ls "$debs"/docker-buildx_*.deb >/dev/null 2>&1; then
+    say "downloading a current buildx from Debian unstable"
+    apt-get -qq "${apt[@]}" update >"$log_dir/buildx-apt.log" 2>&1 || { tail -n 20 "$log_dir/buildx-apt.log" >&2; exit 1; }
+    (cd "$debs" && { apt-get -qq "${apt[@]}" download "docker-buildx=$BUILDX_CURRENT" || apt-get -qq "${apt[@]}" download docker-buildx; }) \
+      >>"$log_dir/buildx-apt.log" 2>&1 || { tail -n 20 "$log_dir/buildx-apt.log" >&2; exit 1; }
+  fi
+  rm -rf "$dir.part"
+  mkdir -p "$dir.part/deb"
+  dpkg-deb -x "$(ls "$debs"/docker-buildx_*.deb | tail -n 1)" "$dir.part/deb"
+  mkdir -p "$dir.part/cli-plugins"
+  mv "$dir.part/deb/usr/libexec/docker/cli-plugins/docker-buildx" "$dir.part/cli-plugins/"
+  rm -rf "$dir.part/deb" "$dir"
+  mv "$dir.part" "$dir"
+  DOCKER_CONFIG=$dir docker buildx version >&2
+}
+
 start() {
   need_root
   install_packages
@@ -276,7 +307,8 @@ start() {
   docker buildx inspect default >/dev/null
   start_goproxy
   start_private_git
-  say "engine, buildx, binfmt, registry, module proxy and private Git server are up"
+  install_current_buildx
+  say "engine, buildx (and a current one), binfmt, registry, module proxy and private Git server are up"
 }
 
 case "${1:-all}" in

@@ -1,6 +1,7 @@
 //! End to end: what buildx shows besides the build. The spec's warnings reach its output with
-//! their location, and goapp answers subrequests (`--print NAME` in this buildx, which sends
-//! the same request as `--call NAME` in newer ones) instead of building.
+//! their location, and goapp answers subrequests instead of building: `--print NAME` in
+//! Debian's buildx 0.13, `--call NAME` in a current buildx (`integration-tests/env/up.sh`
+//! installs one beside it), which builds with goapp too.
 
 mod common;
 
@@ -18,6 +19,60 @@ fn print(dir: &Path, name: &str, extra: &[&str]) -> Run {
     args.extend(["-f", "goapp.yaml", "."]);
     let out = Command::new("docker").args(&args).current_dir(dir).env("BUILDX_EXPERIMENTAL", "1").output().expect("docker runs");
     Run { status: out.status, stdout: String::from_utf8_lossy(&out.stdout).into_owned(), stderr: String::from_utf8_lossy(&out.stderr).into_owned() }
+}
+
+/// `docker buildx build` with the current buildx of the test environment, in `dir`.
+fn current_buildx(dir: &Path, args: &[&str]) -> Run {
+    let state = std::env::var("GOAPP_STATE").unwrap_or_else(|_| "/var/lib/goapp-e2e".into());
+    let config = Path::new(&state).join("buildx-current");
+    assert!(config.join("cli-plugins/docker-buildx").exists(), "no current buildx in {}: run scripts/test (or integration-tests/env/up.sh)", config.display());
+    let mut all = vec!["buildx", "build", "--build-arg", "GOAPP_REGISTRY_MIRROR=localhost:5000"];
+    all.extend_from_slice(args);
+    all.extend(["-f", "goapp.yaml", "."]);
+    let out = Command::new("docker").args(&all).current_dir(dir).env("DOCKER_CONFIG", &config).output().expect("docker runs");
+    Run { status: out.status, stdout: String::from_utf8_lossy(&out.stdout).into_owned(), stderr: String::from_utf8_lossy(&out.stderr).into_owned() }
+}
+
+#[test]
+fn a_current_buildx_calls_goapp_and_builds_with_it() {
+    require_engine();
+    let shop = repo_root().join("examples/shop");
+    let call = |dir: &Path, name: &str| current_buildx(dir, &["--progress=quiet", "--call", name]);
+
+    let r = call(&shop, "outline");
+    assert!(r.status.success(), "{}", r.stderr);
+    assert!(r.stdout.contains("TARGET:      shop"), "{}", r.stdout);
+    let version = r.stdout.lines().find(|l| l.starts_with("VERSION")).unwrap_or_else(|| panic!("VERSION in:\n{}", r.stdout));
+    assert!(version.contains("dev") && version.contains("read by goapp.yaml"), "{version}");
+
+    let r = call(&shop, "outline,format=json");
+    let o: serde_json::Value = serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{e}: {}", r.stdout));
+    assert_eq!(o["args"][0]["location"]["ranges"][0]["start"]["line"], 9, "{o}");
+
+    let r = call(&shop, "targets");
+    assert!(r.status.success(), "{}", r.stderr);
+    assert!(r.stdout.contains("api (default)") && r.stdout.contains("binaries"), "{}", r.stdout);
+
+    // check: no warnings and a zero exit; a warning with its line and a non-zero exit.
+    let r = call(&shop, "check");
+    assert!(r.status.success(), "{}{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("no warnings found"), "{}", r.stdout);
+    let dir = example_variant("hello", "check", |spec| spec.replace("runtime:\n", "runtime:\n  user: root\n"));
+    let r = call(&dir, "check");
+    assert!(!r.status.success(), "{}", r.stdout);
+    let all = format!("{}{}", r.stdout, r.stderr);
+    assert!(all.contains("WARNING: SpecWarning"), "{all}");
+    assert!(all.contains("the program runs as root (run as `nonroot`"), "{all}");
+    assert!(all.contains(">>>   user: root"), "the line is shown: {all}");
+
+    let r = call(&shop, "goapp.schema");
+    assert!(r.status.success(), "{}", r.stderr);
+    assert!(r.stdout.contains("\"title\": \"goapp spec\""), "{}", r.stdout);
+
+    // A build, with the warning on the way.
+    let r = current_buildx(&dir, &["--progress=plain", "--platform", "linux/arm64"]);
+    assert!(r.status.success(), "{}", r.stderr);
+    assert!(r.stderr.contains("the program runs as root"), "{}", r.stderr);
 }
 
 #[test]
