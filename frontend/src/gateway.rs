@@ -84,7 +84,7 @@ impl Caps {
             };
             // The spec field that asks for it, where one does.
             let why = match id {
-                "exec.mount.secret" => " for `go.secrets`",
+                "exec.mount.secret" | "exec.mount.ssh" => " for `go.secrets`",
                 _ => "",
             };
             anyhow::bail!(

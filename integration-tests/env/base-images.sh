@@ -83,11 +83,12 @@ build_image() {
 std_path=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 base_arches="amd64 arm64"
 
-# The Go builder. It runs on the build platform only (cross-compilation needs no emulation),
+# The Go builder (with git and an SSH client, as the official image: private modules come
+# over HTTPS or SSH). It runs on the build platform only (cross-compilation needs no emulation),
 # so one architecture is enough here.
 go_version=1.24
 build_image library/golang "$go_version" "${GOAPP_BUILDER_ARCHES:-amd64}" trixie apt \
-  "golang-$go_version-go,ca-certificates,git,gcc,libc6-dev,tzdata" \
+  "golang-$go_version-go,ca-certificates,git,openssh-client,gcc,libc6-dev,tzdata" \
   "ln -s /usr/lib/go-$go_version/bin/go \"\$1\"/usr/local/bin/go && ln -s /usr/lib/go-$go_version/bin/gofmt \"\$1\"/usr/local/bin/gofmt && mkdir -p \"\$1\"/go" \
   "ENV PATH=/go/bin:$std_path" "ENV GOPATH=/go" "ENV GOTOOLCHAIN=local"
 
@@ -101,7 +102,7 @@ for p in "golang-$go_version-go" "golang-$go_version-src"; do
   go_debs+=("$(fetch_deb "$p" trixie)")
 done
 build_image library/golang "$go_version-bookworm" "$base_arches" bookworm apt \
-  "ca-certificates,git,gcc,g++,libc6-dev,make,pkg-config,tzdata" \
+  "ca-certificates,git,openssh-client,gcc,g++,libc6-dev,make,pkg-config,tzdata" \
   "for d in ${go_debs[*]}; do dpkg-deb -x \"\$d\" \"\$1\"; done && ln -s /usr/lib/go-$go_version/bin/go \"\$1\"/usr/local/bin/go && ln -s /usr/lib/go-$go_version/bin/gofmt \"\$1\"/usr/local/bin/gofmt && mkdir -p \"\$1\"/go" \
   "ENV PATH=/go/bin:$std_path" "ENV GOPATH=/go" "ENV GOTOOLCHAIN=local"
 
@@ -155,3 +156,8 @@ rm -rf "$r"/home/nonroot "$r"/etc/os-release
 printf "NAME=\"Alpine stand-in (BusyBox from Debian)\"\nID=alpine\nVERSION_ID=3.20\n" > "$r"/etc/os-release'
 build_image library/alpine 3.20 "$base_arches" bookworm extract \
   "busybox-static,ca-certificates" "$alpine_files" "ENV PATH=$std_path" 'CMD ["/bin/sh"]'
+
+# The tests' SSH git server (integration-tests/env/up.sh runs it): Debian's sshd and git.
+# The repositories are mounted read-only and owned by root: git may serve them to `git`.
+build_image e2e/git-sshd 1 amd64 bookworm apt "openssh-server,git" \
+  "useradd --root \"\$1\" --create-home --shell /usr/bin/git-shell git && passwd --root \"\$1\" -d git >/dev/null && rm -f \"\$1\"/etc/ssh/ssh_host_* && printf '[safe]\\n\\tdirectory = *\\n' > \"\$1\"/etc/gitconfig"

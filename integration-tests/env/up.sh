@@ -267,6 +267,56 @@ os.replace(out + ".part", out)
 PY
 }
 
+# The private module over SSH: Debian's sshd in a container (the image base-images.sh makes),
+# published on the bridge gateway's port 2222, serving the private git server's repositories
+# read-only to the user `git` with a key made for the tests. $GOAPP_STATE/private-ssh.json
+# tells the tests the host, the client key and the host's known_hosts line.
+start_private_ssh() {
+  local gateway dir=$GOAPP_STATE/private-ssh image=$REGISTRY/e2e/git-sshd:1 name=goapp-e2e-git-sshd
+  gateway=$(docker network inspect bridge -f '{{(index .IPAM.Config 0).Gateway}}')
+  mkdir -p "$dir/authorized_keys"
+  [ -s "$dir/ssh_host_ed25519_key" ] || ssh-keygen -q -t ed25519 -N '' -C goapp-e2e-host -f "$dir/ssh_host_ed25519_key"
+  [ -s "$dir/client_key" ] || ssh-keygen -q -t ed25519 -N '' -C goapp-e2e-client -f "$dir/client_key"
+  cp "$dir/client_key.pub" "$dir/authorized_keys/git"
+  chmod 644 "$dir/authorized_keys/git"
+  cat > "$dir/sshd_config" <<CFG
+HostKey /etc/ssh/goapp/ssh_host_ed25519_key
+AuthorizedKeysFile /etc/ssh/goapp/authorized_keys/%u
+AllowUsers git
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+PermitRootLogin no
+UsePAM no
+LogLevel VERBOSE
+CFG
+  docker pull -q "$image" >/dev/null
+  local key
+  key=$( (cat "$dir/sshd_config" "$dir/ssh_host_ed25519_key.pub" "$dir/authorized_keys/git"; docker image inspect -f '{{.Id}}' "$image") | sha256sum | cut -c1-12)
+  if [ "$(docker inspect -f '{{.State.Running}} {{index .Config.Labels "goapp.key"}}' "$name" 2>/dev/null)" != "true $key" ]; then
+    docker rm -f "$name" >/dev/null 2>&1 || true
+    say "serving the private repositories over SSH at $gateway:2222"
+    docker run -d --name "$name" --restart unless-stopped --label "goapp.key=$key" \
+      -p "$gateway:2222:22" -v "$dir:/etc/ssh/goapp:ro" -v "$GOAPP_STATE/private-git/private:/private:ro" \
+      "$image" sh -c 'mkdir -p /run/sshd && exec /usr/sbin/sshd -D -e -f /etc/ssh/goapp/sshd_config' >/dev/null
+  fi
+  local known="[$gateway]:2222 $(cut -d' ' -f1,2 "$dir/ssh_host_ed25519_key.pub")"
+  # The repository answers over SSH with the key, and only with it.
+  local ok=0
+  for _ in $(seq 1 50); do
+    if GIT_SSH_COMMAND="ssh -i $dir/client_key -o IdentitiesOnly=yes -o UserKnownHostsFile=/dev/null -o StrictHostKeyChecking=no -o LogLevel=ERROR" \
+      git ls-remote "ssh://git@$gateway:2222/private/greet.git" >/dev/null 2>&1; then ok=1; break; fi
+    sleep 0.2
+  done
+  [ "$ok" = 1 ] || { say "the SSH git server does not answer"; docker logs --tail 20 "$name" >&2; exit 1; }
+  python3 - "$GOAPP_STATE/private-ssh.json" "$gateway" "$dir/client_key" "$known" <<'PY'
+import json, sys
+out, host, key, known = sys.argv[1:]
+with open(out, "w") as f:
+    json.dump({"host": host, "port": 2222, "user": "git", "key": key, "known_hosts": known}, f, indent=2)
+    f.write("\n")
+PY
+}
+
 # A current buildx beside Debian's (0.13.1, which lacks `--call`), for the tests of what newer
 # buildx versions send: Debian unstable's build, unpacked as a CLI plugin under
 # $GOAPP_STATE/buildx-current, which a test selects with DOCKER_CONFIG. The system's buildx is
@@ -314,6 +364,6 @@ start() {
 case "${1:-all}" in
   engine) start ;;
   images) "$here/base-images.sh" ;;
-  all) start; "$here/base-images.sh" ;;
+  all) start; "$here/base-images.sh"; start_private_ssh ;;
   *) echo "usage: $0 [engine|images|all]" >&2; exit 2 ;;
 esac

@@ -1,8 +1,8 @@
 //! End to end: a private module, served only to those who log in (by
-//! `integration-tests/env/private-git.py` over git's smart HTTP), downloads with the secrets
-//! the spec names and buildx passes with `--secret`: a .netrc file, or a git token given to
-//! git by a credential helper. Neither secret lands in any layer of the image or of the
-//! exported build cache, the download layer included.
+//! `integration-tests/env/private-git.py` over git's smart HTTP, and by sshd), downloads with
+//! the secrets the spec names and buildx passes with `--secret` or `--ssh`: a .netrc file, a
+//! git token given to git by a credential helper, or an SSH key. No secret lands in any layer
+//! of the image or of the exported build cache, the download layer included.
 
 mod common;
 
@@ -33,6 +33,10 @@ fn private() -> Private {
 
 /// A program that prints what the private module says, with a spec that names `secret`.
 fn greeter(name: &str, p: &Private, secret: &str) -> PathBuf {
+    greeter_with(name, p, secret, &format!("    GOINSECURE: {host}\n    GOPRIVATE: {host}\n", host = p.host))
+}
+
+fn greeter_with(name: &str, p: &Private, secret: &str, env: &str) -> PathBuf {
     let dir = temp_dir(name);
     std::fs::write(dir.join("go.mod"), format!("module example.com/greeter\n\ngo 1.22\n\nrequire {} {}\n", p.module, p.version)).unwrap();
     std::fs::write(dir.join("go.sum"), &p.go_sum).unwrap();
@@ -43,10 +47,8 @@ fn greeter(name: &str, p: &Private, secret: &str) -> PathBuf {
     .unwrap();
     // The modules live in the download step's layer, so that --no-cache downloads again
     // (from the server, with the secret) and the exported cache holds that layer.
-    let spec = format!(
-        "# syntax=localhost:5000/goapp-frontend:dev\nname: greeter\ngo:\n  module_cache: layer\n  env:\n    GOPROXY: direct\n    GOINSECURE: {host}\n    GOPRIVATE: {host}\n  secrets:\n{secret}runtime:\n  base: static\n",
-        host = p.host
-    );
+    let spec =
+        format!("# syntax=localhost:5000/goapp-frontend:dev\nname: greeter\ngo:\n  module_cache: layer\n  env:\n    GOPROXY: direct\n{env}  secrets:\n{secret}runtime:\n  base: static\n");
     std::fs::write(dir.join("goapp.yaml"), spec).unwrap();
     dir
 }
@@ -151,4 +153,40 @@ fn a_git_token_secret_downloads_a_private_module_and_stays_out_of_every_layer() 
     let (image, cache) = build(&dir, "git-token", &["--secret", &src]);
     assert_greets(&image);
     assert_nowhere(&p.token, &image, &cache);
+}
+
+#[test]
+fn an_ssh_key_downloads_a_private_module_over_ssh_and_stays_out_of_every_layer() {
+    require_engine();
+    let p = private();
+    let state = std::env::var("GOAPP_STATE").unwrap_or_else(|_| "/var/lib/goapp-e2e".into());
+    let file = Path::new(&state).join("private-ssh.json");
+    let text = std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{}: {e}: run scripts/test (or integration-tests/env/up.sh)", file.display()));
+    let ssh: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let (host, port, key, known) = (ssh["host"].as_str().unwrap(), ssh["port"].as_u64().unwrap(), ssh["key"].as_str().unwrap(), ssh["known_hosts"].as_str().unwrap());
+    // git fetches https://<host>/private/greet over SSH: the HTTP server is not asked (no
+    // GOINSECURE, no credentials for it).
+    let secret = format!("    - id: default\n      type: ssh\n      host: {host}:{port}\n      known_hosts: \"{known}\"\n");
+    let dir = greeter_with("ssh", &p, &secret, "");
+
+    // Without the key, the download fails.
+    let r = buildx(&dir, "linux/amd64", &["--no-cache"]);
+    assert!(!r.status.success(), "built without the SSH key:\n{}", r.stderr);
+
+    let agent = format!("default={key}");
+    let (image, cache) = build(&dir, "ssh", &["--ssh", &agent]);
+    assert_greets(&image);
+    // A line from the middle of the private key.
+    let private_key = std::fs::read_to_string(key).unwrap();
+    let line = private_key.lines().nth(2).unwrap_or_else(|| panic!("a key of several lines: {key}"));
+    assert_nowhere(line, &image, &cache);
+
+    // A host key other than the server's is refused.
+    let wrong = secret.replace(known.split_whitespace().nth(2).unwrap(), "AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl");
+    let dir = greeter_with("ssh-wrong-host-key", &p, &wrong, "");
+    let r = buildx(&dir, "linux/amd64", &["--no-cache", "--ssh", &agent]);
+    assert!(!r.status.success(), "built with a wrong host key:\n{}", r.stderr);
+    // (Go reports only that no protocol worked; ssh refused the host.)
+    assert_eq!(step_outcome(&r.stderr, "[builder] go mod download"), "ERROR", "{}", r.stderr);
+    assert!(r.stderr.contains("no secure protocol found for repository"), "{}", r.stderr);
 }

@@ -38,7 +38,7 @@ use crate::golang::CTarget;
 use crate::image::{ContainerConfig, Empty, HealthConfig, History, ImageConfig, env_set};
 use crate::reference::ImageRef;
 use crate::spec::raw::{CgoMode, ModMode, ModuleCache};
-use crate::spec::{Base, Cgo, NONROOT_UID, Spec};
+use crate::spec::{Base, Cgo, NONROOT_UID, SecretKind, Spec};
 
 /// Where the Go toolchain keeps downloaded modules and compiled packages in the builder.
 const GOMODCACHE: &str = "/go/pkg/mod";
@@ -390,8 +390,9 @@ pub fn lower(input: &LowerInput<'_>) -> Result<Lowered, LowerError> {
     };
     let cgo = CgoPlan::new(input)?;
     let cwd = if spec.module.value == "." { SRC.to_string() } else { format!("{SRC}/{}", spec.module.value) };
-    let replaced_files: Vec<Mount> = replaced.iter().map(|(dir, _, files)| Mount::readonly(dir, *files)).collect();
-    let download = download_modules(&mut g, input, builder, go_src, &cwd, &replaced_files);
+    let secrets = secret_mounts(&mut g, spec);
+    let download_mounts: Vec<Mount> = secrets.iter().cloned().chain(replaced.iter().map(|(dir, _, files)| Mount::readonly(dir, *files))).collect();
+    let download = download_modules(&mut g, input, builder, go_src, &cwd, &download_mounts);
     if let Some(d) = &download {
         let ranges: Vec<SourceRange> = std::iter::once(spec.module.span).chain(spec.go.secrets.iter().map(|s| s.id.span)).map(range).collect();
         g.meta(d.op).ranges.extend(ranges);
@@ -482,7 +483,7 @@ pub fn lower(input: &LowerInput<'_>) -> Result<Lowered, LowerError> {
                 mounts: module_mounts
                     .iter()
                     .cloned()
-                    .chain(secret_mounts(spec))
+                    .chain(secrets.iter().cloned())
                     .chain(replaced.iter().map(|(dir, full, _)| Mount::readonly(dir, *full)))
                     .chain([
                         // BuildKit mounts a root without an output read-only.
@@ -707,7 +708,8 @@ fn no_dwarf(ldflags: &str, flags: &[String]) -> Option<&'static str> {
 /// module files: a code change never runs it again, a go.mod change downloads only what is
 /// new (into the shared module cache), and it is one vertex for every target platform. The
 /// compile steps run on its result. `None` when nothing needs downloading.
-fn download_modules(g: &mut Graph, input: &LowerInput<'_>, builder: llb::Output, context: llb::Output, cwd: &str, replaced: &[Mount]) -> Option<llb::ExecOutputs> {
+/// `extra` are mounted too: the secrets and the module files of replacements.
+fn download_modules(g: &mut Graph, input: &LowerInput<'_>, builder: llb::Output, context: llb::Output, cwd: &str, extra: &[Mount]) -> Option<llb::ExecOutputs> {
     let spec = input.spec;
     if input.no_download || spec.go.module_mode == Some(ModMode::Vendor) {
         return None;
@@ -722,8 +724,7 @@ fn download_modules(g: &mut Graph, input: &LowerInput<'_>, builder: llb::Output,
             user: String::new(),
             mounts: module_cache_mount(spec)
                 .into_iter()
-                .chain(secret_mounts(spec))
-                .chain(replaced.iter().cloned())
+                .chain(extra.iter().cloned())
                 .chain([Mount::output("/", Some(builder)), Mount::readonly(SRC, files)])
                 .collect(),
             no_network: false,
@@ -835,50 +836,102 @@ fn secret_path(id: &str) -> String {
 /// there too.
 const NETRC: &str = "/root/.netrc";
 
-/// The spec's secrets, mounted for the `go` commands (module downloads) only. A secret is
-/// never part of a layer or of the cache key: changing it reruns nothing.
-fn secret_mounts(spec: &Spec) -> Vec<Mount> {
-    spec.go
-        .secrets
-        .iter()
-        .map(|s| {
-            let dest = match &s.kind {
-                crate::spec::SecretKind::Netrc => NETRC.to_string(),
-                crate::spec::SecretKind::GitToken { .. } => secret_path(&s.id.value),
-            };
+/// Where the SSH agent of an `ssh` secret is mounted, and the known_hosts of its hosts.
+const SSH_AGENT: &str = "/run/buildkit/ssh_agent.0";
+const KNOWN_HOSTS_DIR: &str = "/goapp/ssh";
+
+/// The spec's secrets, mounted for the `go` commands (module downloads) only: files, the SSH
+/// agent socket, and a file of the `known_hosts` lines given. A secret is never part of a
+/// layer or of the cache key: changing it reruns nothing.
+fn secret_mounts(g: &mut Graph, spec: &Spec) -> Vec<Mount> {
+    let mut mounts = Vec::new();
+    let mut agent = false;
+    let mut known_hosts = String::new();
+    for s in &spec.go.secrets {
+        let file = |dest: String| {
             let secret = llb::SecretMount { id: s.id.value.clone(), uid: 0, gid: 0, mode: 0o400, optional: false };
             Mount { dest, kind: llb::MountKind::Secret(secret), selector: String::new(), readonly: true, output: false }
-        })
-        .collect()
+        };
+        match &s.kind {
+            SecretKind::Netrc => mounts.push(file(NETRC.to_string())),
+            SecretKind::GitToken { .. } => mounts.push(file(secret_path(&s.id.value))),
+            SecretKind::Ssh { known_hosts: k, .. } => {
+                if !agent {
+                    let ssh = llb::SshMount { id: s.id.value.clone(), uid: 0, gid: 0, mode: 0o600, optional: false };
+                    mounts.push(Mount { dest: SSH_AGENT.into(), kind: llb::MountKind::Ssh(ssh), selector: String::new(), readonly: true, output: false });
+                    agent = true;
+                }
+                if let Some(k) = k {
+                    known_hosts.push_str(k.trim_end());
+                    known_hosts.push('\n');
+                }
+            }
+        }
+    }
+    if !known_hosts.is_empty() {
+        let f = g.file(None, vec![FileAction::Mkfile(Mkfile { path: "/known_hosts".into(), mode: 0o644, data: known_hosts.into_bytes(), owner: None })]);
+        g.meta(f.op).name = Some("[builder] SSH known_hosts of go.secrets".into());
+        mounts.push(Mount::readonly(KNOWN_HOSTS_DIR, f));
+    }
+    mounts
 }
 
 /// What makes `go` and git use the secrets: `NETRC` (and `HOME` when the builder has none,
-/// for git), and for git tokens one credential helper per host, given as git configuration
-/// in the environment. A helper reads its token from the mounted file when git asks for
-/// that host, so the token is in no environment, command line or URL.
+/// for git); for git tokens one credential helper per host, given as git configuration in
+/// the environment (the helper reads the token from the mounted file when git asks for that
+/// host, so the token is in no environment, command line or URL); for an SSH agent,
+/// `SSH_AUTH_SOCK`, ssh's host key checking, and git's rewriting of the host's `https://`
+/// and `http://` URLs to `ssh://`.
 fn secret_env(spec: &Spec, env: &[String]) -> Vec<(String, String)> {
     let mut out = Vec::new();
-    let mut helpers = Vec::new();
+    let mut config: Vec<(String, String)> = Vec::new();
+    let (mut ssh, mut all_known) = (false, true);
     for s in &spec.go.secrets {
         match &s.kind {
-            crate::spec::SecretKind::Netrc => {
+            SecretKind::Netrc => {
                 out.push(("NETRC".to_string(), NETRC.to_string()));
                 if crate::image::env_get(env, "HOME").is_none() {
                     out.push(("HOME".to_string(), "/root".to_string()));
                 }
             }
-            crate::spec::SecretKind::GitToken { host, user } => helpers.push(format!(
-                "!f() {{ test \"$1\" = get || exit 0; while read -r l; do case \"$l\" in host=*) h=\"${{l#host=}}\";; esac; done; \
-                 test \"$h\" = '{host}' || exit 0; printf 'username=%s\\npassword=%s\\n' '{user}' \"$(cat {})\"; }}; f",
-                secret_path(&s.id.value)
+            SecretKind::GitToken { host, user } => config.push((
+                "credential.helper".into(),
+                format!(
+                    "!f() {{ test \"$1\" = get || exit 0; while read -r l; do case \"$l\" in host=*) h=\"${{l#host=}}\";; esac; done; \
+                     test \"$h\" = '{host}' || exit 0; printf 'username=%s\\npassword=%s\\n' '{user}' \"$(cat {})\"; }}; f",
+                    secret_path(&s.id.value)
+                ),
             )),
+            SecretKind::Ssh { host, port, user, known_hosts } => {
+                ssh = true;
+                all_known &= known_hosts.is_some();
+                let to = match port {
+                    Some(p) => format!("ssh://{user}@{host}:{p}/"),
+                    None => format!("ssh://{user}@{host}/"),
+                };
+                for scheme in ["https", "http"] {
+                    config.push((format!("url.{to}.insteadOf"), format!("{scheme}://{host}/")));
+                }
+            }
         }
     }
-    if !helpers.is_empty() {
-        out.push(("GIT_CONFIG_COUNT".to_string(), helpers.len().to_string()));
-        for (i, h) in helpers.into_iter().enumerate() {
-            out.push((format!("GIT_CONFIG_KEY_{i}"), "credential.helper".to_string()));
-            out.push((format!("GIT_CONFIG_VALUE_{i}"), h));
+    if ssh {
+        out.push(("SSH_AUTH_SOCK".to_string(), SSH_AGENT.to_string()));
+        let known = format!("{KNOWN_HOSTS_DIR}/known_hosts");
+        // Unknown hosts are accepted only where the spec gives no keys (it warns then), and
+        // nothing is written to the builder's home.
+        let command = match (all_known, spec.go.secrets.iter().any(|s| matches!(&s.kind, SecretKind::Ssh { known_hosts: Some(_), .. }))) {
+            (true, _) => format!("ssh -o StrictHostKeyChecking=yes -o UserKnownHostsFile={known}"),
+            (false, true) => format!("ssh -o StrictHostKeyChecking=accept-new -o UserKnownHostsFile={known}"),
+            (false, false) => "ssh -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null".to_string(),
+        };
+        out.push(("GIT_SSH_COMMAND".to_string(), command));
+    }
+    if !config.is_empty() {
+        out.push(("GIT_CONFIG_COUNT".to_string(), config.len().to_string()));
+        for (i, (k, v)) in config.into_iter().enumerate() {
+            out.push((format!("GIT_CONFIG_KEY_{i}"), k));
+            out.push((format!("GIT_CONFIG_VALUE_{i}"), v));
         }
     }
     out

@@ -80,12 +80,19 @@ impl ImageRef {
     /// their path (`docker.io/library/golang` → `<mirror>/library/golang`), as registry
     /// mirrors serve them; images of other registries get that registry as a first path
     /// component (`gcr.io/distroless/static` → `<mirror>/gcr.io/distroless/static`).
+    ///
+    /// An image on the mirror's own registry, or on a registry with a port (a private
+    /// registry, which mirrors do not copy, and whose `host:port` cannot be a path
+    /// component), is pulled as it is.
     pub fn mirrored(&self, mirror: &str) -> ImageRef {
         let mirror = mirror.trim_end_matches('/');
         let (registry, prefix) = match mirror.split_once('/') {
             Some((r, p)) => (r.to_string(), format!("{p}/")),
             None => (mirror.to_string(), String::new()),
         };
+        if self.registry == registry || self.registry.contains(':') {
+            return self.clone();
+        }
         let repository =
             if self.registry == DOCKER_HUB { format!("{prefix}{}", self.repository) } else { format!("{prefix}{}/{}", self.registry, self.repository) };
         ImageRef { registry, repository, tag: self.tag.clone(), digest: self.digest.clone() }
@@ -142,5 +149,12 @@ mod tests {
         assert_eq!(r.mirrored("localhost:5000").to_string(), "localhost:5000/library/golang:1.24");
         let r = ImageRef::parse("gcr.io/distroless/static").unwrap();
         assert_eq!(r.mirrored("mirror.example/cache/").to_string(), "mirror.example/cache/gcr.io/distroless/static:latest");
+        // Already on the mirror, or on a private registry: as it is.
+        for own in ["localhost:5000/e2e/base:1", "registry.corp.example:5000/base:1"] {
+            let r = ImageRef::parse(own).unwrap();
+            assert_eq!(r.mirrored("localhost:5000"), r, "{own}");
+        }
+        let r = ImageRef::parse("mirror.example/team/base:1").unwrap();
+        assert_eq!(r.mirrored("mirror.example/cache"), r);
     }
 }

@@ -82,6 +82,16 @@ fn running_as_root_is_a_warning() {
 }
 
 #[test]
+fn an_ssh_host_without_known_hosts_is_a_warning() {
+    let loaded = load(b"name: hello\ngo:\n  secrets:\n    - id: default\n      type: ssh\n      host: git.example.com:2222\n").unwrap();
+    let w = &loaded.warnings.items;
+    assert_eq!(w.len(), 1);
+    assert_eq!(w[0].message, "the SSH host key of `git.example.com` is not checked");
+    assert_eq!(w[0].hint.as_deref(), Some("add `known_hosts:` with the lines `ssh-keyscan -p 2222 git.example.com` prints"));
+    assert_eq!(w[0].span.start.line, 6);
+}
+
+#[test]
 fn extension_keys_are_ignored_and_build_args_interpolated() {
     let args: BTreeMap<String, String> = [("VERSION".to_string(), "1.2.3".to_string())].into();
     let src = "name: hello\nx-owner: team-a\ngo:\n  ldflags: -X main.version=${VERSION} -X main.mode=${MODE:-prod}\nruntime:\n  x-note: {any: [thing]}\n";

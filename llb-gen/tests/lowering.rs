@@ -359,7 +359,9 @@ fn platforms_share_the_builder_context_and_static_base() {
         let download = ops(&amd.definition)
             .iter()
             .any(|o| matches!(&o.op, Some(pb::op::Op::Exec(e)) if e.meta.as_ref().is_some_and(|m| m.args[..] == ["go", "mod", "download"])));
-        let expected = 2 + 2 * download as usize + layer(" base (") + layer("goapp: files");
+        // and the known_hosts file of SSH secrets
+        let known_hosts = ops(&amd.definition).iter().any(|o| matches!(&o.op, Some(pb::op::Op::File(f)) if f.actions.iter().any(|a| matches!(&a.action, Some(pb::file_action::Action::Mkfile(m)) if m.path == "/known_hosts"))));
+        let expected = 2 + 2 * download as usize + layer(" base (") + layer("goapp: files") + known_hosts as usize;
         assert_eq!(shared, expected, "{}", spec.display());
         assert_eq!(amd.config.architecture, "amd64");
         assert_eq!(arm.config.architecture, "arm64");

@@ -167,7 +167,7 @@ fn mount_text(m: &pb::Mount, inputs: &[pb::Input], input_name: &dyn Fn(&pb::Inpu
             let o = m.secret_opt.clone().unwrap_or_default();
             format!("{} secret id={} mode={:o}{}", m.dest, o.id, o.mode, if o.optional { " optional" } else { "" })
         }
-        pb::MountType::Ssh => format!("{} ssh", m.dest),
+        pb::MountType::Ssh => format!("{} ssh id={}", m.dest, m.ssh_opt.clone().unwrap_or_default().id),
     };
     if !m.selector.is_empty() {
         let _ = write!(s, " selector={}", m.selector);

@@ -87,6 +87,16 @@ pub struct SecretMount {
     pub optional: bool,
 }
 
+/// An SSH agent of the client session (`--ssh ID`), mounted as a socket.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SshMount {
+    pub id: String,
+    pub uid: u32,
+    pub gid: u32,
+    pub mode: u32,
+    pub optional: bool,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum MountKind {
     /// A filesystem state (`None` is an empty one).
@@ -94,6 +104,7 @@ pub enum MountKind {
     Cache(Cache),
     Tmpfs,
     Secret(SecretMount),
+    Ssh(SshMount),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -317,10 +328,11 @@ impl Graph {
                 self.check(o);
             }
         }
-        // Parents before children; secrets last, as BuildKit's Go client orders them.
+        // Parents before children; secrets and SSH agents last, as BuildKit's Go client
+        // orders them.
         exec.mounts.sort_by(|a, b| {
-            let sa = matches!(a.kind, MountKind::Secret(_));
-            let sb = matches!(b.kind, MountKind::Secret(_));
+            let sa = matches!(a.kind, MountKind::Secret(_) | MountKind::Ssh(_));
+            let sb = matches!(b.kind, MountKind::Secret(_) | MountKind::Ssh(_));
             sa.cmp(&sb).then_with(|| a.dest.cmp(&b.dest))
         });
         let outputs: Vec<String> = exec.mounts.iter().filter(|m| m.output && matches!(m.kind, MountKind::Bind(_))).map(|m| m.dest.clone()).collect();
@@ -480,6 +492,11 @@ impl Graph {
                                 // BuildKit ignores the output of secret mounts; its Go client leaves 0.
                                 pm.output = 0;
                                 pm.secret_opt = Some(pb::SecretOpt { id: s.id.clone(), uid: s.uid, gid: s.gid, mode: s.mode, optional: s.optional });
+                            }
+                            MountKind::Ssh(s) => {
+                                pm.mount_type = pb::MountType::Ssh as i32;
+                                pm.output = 0;
+                                pm.ssh_opt = Some(pb::SshOpt { id: s.id.clone(), uid: s.uid, gid: s.gid, mode: s.mode, optional: s.optional });
                             }
                         }
                         pm

@@ -255,8 +255,9 @@ impl Cx<'_> {
         ok.then_some(go)
     }
 
-    /// `go.secrets`: ids that `--secret` can name, each once; one netrc at most; a host
-    /// (and a user) for each git token, each host once.
+    /// `go.secrets`: ids that `--secret` (or `--ssh`) can name, each once; one netrc at
+    /// most; a host for each git token and SSH agent, each host once per type; one SSH agent
+    /// at most (git has one `SSH_AUTH_SOCK`), which may serve several hosts.
     fn secrets(&mut self, raw: &[Spanned<RawSecret>]) -> Option<Vec<Secret>> {
         let errors_before = self.error_count();
         let mut out: Vec<Secret> = Vec::new();
@@ -266,18 +267,23 @@ impl Cx<'_> {
             let id_ok = id.value.len() <= 128
                 && id.value.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
                 && id.value.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+            let same_id = out.iter().find(|o| o.id.value == id.value);
             if !id_ok {
                 self.error(id.span, format!("`{}` is not a secret id", id.value), "use letters, digits, `.`, `_` and `-`, as in `--secret id=netrc,src=$HOME/.netrc`");
-            } else if let Some(prev) = out.iter().find(|o| o.id.value == id.value) {
+            } else if let Some(prev) = same_id.filter(|p| !(s.kind.value == RawSecretKind::Ssh && matches!(p.kind, SecretKind::Ssh { .. }))) {
                 let line = prev.id.span.start.line;
                 self.error(id.span, format!("the secret `{}` is listed twice", id.value), format!("it is already listed on line {line}; remove one"));
             }
-            let fields = [("host", s.host.as_ref()), ("user", s.user.as_ref())];
+            let only_for = |field: &str, types: &str| (format!("`{field}` applies only to a secret of {types}"), "remove this line".to_string());
+            if let Some(k) = s.known_hosts.as_ref().filter(|_| s.kind.value != RawSecretKind::Ssh) {
+                let (m, h) = only_for("known_hosts", "`type: ssh`");
+                self.error(k.span, m, h);
+            }
             let kind = match s.kind.value {
                 RawSecretKind::Netrc => {
-                    for (field, v) in fields {
+                    for (field, v) in [("host", s.host.as_ref()), ("user", s.user.as_ref())] {
                         if let Some(v) = v {
-                            self.error(v.span, format!("`{field}` applies only to a secret of `type: git_token`"), "a netrc file names its hosts itself: remove this line");
+                            self.error(v.span, only_for(field, "`type: git_token` or `type: ssh`").0, "a netrc file names its hosts itself: remove this line");
                         }
                     }
                     if let Some(prev) = out.iter().find(|o| o.kind == SecretKind::Netrc) {
@@ -286,42 +292,83 @@ impl Cx<'_> {
                     }
                     SecretKind::Netrc
                 }
-                RawSecretKind::GitToken => {
+                RawSecretKind::GitToken | RawSecretKind::Ssh => {
+                    let ssh = s.kind.value == RawSecretKind::Ssh;
+                    let what = if ssh { "an `ssh` secret" } else { "a `git_token` secret" };
                     let Some(host) = &s.host else {
-                        self.error(s.kind.span, "a `git_token` secret needs the `host` it is for", "add `host:` with the git server's name, e.g. `host: github.com`");
+                        self.error(s.kind.span, format!("{what} needs the `host` it is for"), "add `host:` with the git server's name, e.g. `host: github.com`");
                         continue;
                     };
-                    let h = &host.value;
-                    let (name, port) = h.split_once(':').unwrap_or((h, ""));
-                    let host_ok = !name.is_empty()
-                        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b".-".contains(&b))
-                        && (port.is_empty() || port.parse::<u16>().is_ok_and(|p| p > 0))
-                        && !(h.contains(':') && port.is_empty());
-                    if !host_ok {
-                        let bare = h.split_once("://").map(|(_, r)| r).unwrap_or(h).split('/').next().unwrap_or("").to_ascii_lowercase();
-                        let example = if bare.is_empty() { "github.com".to_string() } else { bare };
-                        self.error(host.span, format!("`{h}` is not a host name"), format!("write the host alone, without scheme or path, e.g. `{example}`"));
-                    } else if out.iter().any(|o| matches!(&o.kind, SecretKind::GitToken { host: x, .. } if x == h)) {
-                        self.error(host.span, format!("there are two git tokens for `{h}`"), "git can use one token per host: remove one");
+                    let Some((name, port)) = self.secret_host(host) else { continue };
+                    let duplicate = out.iter().any(|o| match &o.kind {
+                        SecretKind::GitToken { host: x, .. } => !ssh && *x == host.value,
+                        SecretKind::Ssh { host: x, .. } => ssh && *x == name,
+                        SecretKind::Netrc => false,
+                    });
+                    if duplicate {
+                        let how = if ssh { "SSH agent" } else { "git token" };
+                        self.error(host.span, format!("there are two {how}s for `{name}`"), "git uses one per host: remove one");
                     }
+                    if ssh && out.iter().any(|o| matches!(o.kind, SecretKind::Ssh { .. }) && o.id.value != id.value) {
+                        self.error(id.span, "there are two SSH agents", "git uses one SSH agent: pass one `--ssh` id with the keys of every host");
+                    }
+                    let default_user = if ssh { DEFAULT_SSH_USER } else { DEFAULT_TOKEN_USER };
                     let user = match &s.user {
                         Some(u) if u.value.is_empty() || !u.value.bytes().all(|b| b.is_ascii_alphanumeric() || b"._@+-".contains(&b)) => {
                             self.error(
                                 u.span,
                                 format!("`{}` is not a user name", u.value),
-                                "use letters, digits, `.`, `_`, `@`, `+` and `-`; without `user`, the name is `x-access-token`",
+                                format!("use letters, digits, `.`, `_`, `@`, `+` and `-`; without `user`, the name is `{default_user}`"),
                             );
                             continue;
                         }
                         Some(u) => u.value.clone(),
-                        None => DEFAULT_TOKEN_USER.to_string(),
+                        None => default_user.to_string(),
                     };
-                    SecretKind::GitToken { host: h.clone(), user }
+                    if !ssh {
+                        SecretKind::GitToken { host: host.value.clone(), user }
+                    } else {
+                        let known_hosts = match &s.known_hosts {
+                            Some(k) if k.value.lines().all(known_hosts_line) => Some(k.value.clone()),
+                            Some(k) => {
+                                self.error(k.span, "`known_hosts` is not in the format of a known_hosts file", "each line is `host keytype key`, as `ssh-keyscan <host>` prints them");
+                                continue;
+                            }
+                            None => {
+                                let scan = match port {
+                                    Some(p) => format!("ssh-keyscan -p {p} {name}"),
+                                    None => format!("ssh-keyscan {name}"),
+                                };
+                                self.warning(host.span, format!("the SSH host key of `{name}` is not checked"), format!("add `known_hosts:` with the lines `{scan}` prints"));
+                                None
+                            }
+                        };
+                        SecretKind::Ssh { host: name, port, user, known_hosts }
+                    }
                 }
             };
             out.push(Secret { id: id.clone(), kind });
         }
         (self.error_count() == errors_before).then_some(out)
+    }
+
+    /// A secret's `host`: a host name and, optionally, a port (of the SSH server, or of the
+    /// HTTPS server for a git token); `None` after an error.
+    fn secret_host(&mut self, host: &Spanned<String>) -> Option<(String, Option<u16>)> {
+        let h = &host.value;
+        let (name, port) = match h.split_once(':') {
+            Some((n, p)) => (n, Some(p)),
+            None => (h.as_str(), None),
+        };
+        let name_ok = !name.is_empty() && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b".-".contains(&b));
+        let port_ok = port.is_none_or(|p| p.parse::<u16>().is_ok_and(|p| p > 0));
+        if !name_ok || !port_ok {
+            let bare = h.split_once("://").map(|(_, r)| r).unwrap_or(h).split('/').next().unwrap_or("").to_ascii_lowercase();
+            let example = if bare.is_empty() { "github.com".to_string() } else { bare };
+            self.error(host.span, format!("`{h}` is not a host name"), format!("write the host alone, without scheme or path, e.g. `{example}`"));
+            return None;
+        }
+        Some((name.to_string(), port.map(|p| p.parse::<u16>().expect("checked"))))
     }
 
     fn cgo(&mut self, raw: &RawGo, span: Span) -> Option<Cgo> {
@@ -737,6 +784,20 @@ impl Cx<'_> {
         let start_period = duration(&h.start_period, "start_period", 0);
         Some(Healthcheck { command, interval: interval?, timeout: timeout?, start_period: start_period?, retries: h.retries.as_ref().map(|r| r.value) })
     }
+}
+
+/// A line of a known_hosts file: blank, a comment, or `[marker] hosts keytype key [comment]`
+/// with an SSH key type.
+fn known_hosts_line(line: &str) -> bool {
+    let line = line.trim();
+    if line.is_empty() || line.starts_with('#') {
+        return true;
+    }
+    let mut fields: Vec<&str> = line.split_whitespace().collect();
+    if fields[0].starts_with('@') {
+        fields.remove(0);
+    }
+    fields.len() >= 3 && ["ssh-", "ecdsa-sha2-", "sk-"].iter().any(|p| fields[1].starts_with(p))
 }
 
 fn target_names(targets: &[Target]) -> String {

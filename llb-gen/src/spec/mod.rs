@@ -112,7 +112,12 @@ pub struct Secret {
 pub enum SecretKind {
     Netrc,
     GitToken { host: String, user: String },
+    /// git over SSH to `host` (and `port`), as `user`; `known_hosts` lines, if given.
+    Ssh { host: String, port: Option<u16>, user: String, known_hosts: Option<String> },
 }
+
+/// The SSH user by default.
+pub const DEFAULT_SSH_USER: &str = "git";
 
 /// The user name sent with a git token by default.
 pub const DEFAULT_TOKEN_USER: &str = "x-access-token";

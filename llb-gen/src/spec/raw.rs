@@ -44,8 +44,9 @@ pub struct RawSpec {
     /// A registry that serves copies of every image the build pulls (the builder and the
     /// runtime base), for air-gapped sites and regional mirrors: `host[:port][/prefix]`.
     /// `docker.io/library/golang:1.24` is then pulled as `<mirror>/library/golang:1.24` and
-    /// `gcr.io/distroless/static-debian12` as `<mirror>/gcr.io/distroless/static-debian12`.
-    /// The build arg `GOAPP_REGISTRY_MIRROR` overrides it.
+    /// `gcr.io/distroless/static-debian12` as `<mirror>/gcr.io/distroless/static-debian12`;
+    /// images on the mirror's own registry or on a registry with a port are pulled as they
+    /// are. The build arg `GOAPP_REGISTRY_MIRROR` overrides it.
     pub registry_mirror: Option<Spanned<String>>,
 }
 
@@ -126,8 +127,9 @@ pub struct RawGo {
     #[serde(rename = "mod")]
     pub module_mode: Option<Spanned<ModMode>>,
     /// Secrets of the build that module downloads log in with, for private modules: each is
-    /// passed with `docker buildx build --secret id=<id>,src=<file>`. They are mounted only
-    /// while `go` runs, and land in no layer, no cache and no image.
+    /// passed with `docker buildx build --secret id=<id>,src=<file>` (or, for `type: ssh`,
+    /// `--ssh <id>`). They are mounted only while `go` runs, and land in no layer, no cache
+    /// and no image.
     pub secrets: Option<Vec<Spanned<RawSecret>>>,
 }
 
@@ -136,19 +138,25 @@ pub struct RawGo {
 #[serde(deny_unknown_fields)]
 #[schemars(rename = "Secret", extend("patternProperties" = { "^x-": {} }))]
 pub struct RawSecret {
-    /// The secret's id, as passed to `--secret id=<id>`.
+    /// The secret's id, as passed to `--secret id=<id>`, or the SSH agent's, as passed to
+    /// `--ssh <id>` (`default` for `--ssh default`).
     pub id: Spanned<String>,
     /// What the secret holds: `netrc`, a `.netrc` file (mounted at `/root/.netrc`, with
     /// `NETRC` pointing to it), which Go uses for module proxies and git for HTTPS
-    /// repositories; or `git_token`, an access token for git over HTTPS to `host` (such as a
-    /// GitHub token), given to git by a credential helper.
+    /// repositories; `git_token`, an access token for git over HTTPS to `host` (such as a
+    /// GitHub token), given to git by a credential helper; or `ssh`, an SSH agent with a key
+    /// for `host`: git fetches `https://<host>/...` over SSH instead.
     #[serde(rename = "type")]
     pub kind: Spanned<SecretKind>,
-    /// The host a `git_token` is for, e.g. `github.com`. Only with `type: git_token`.
+    /// The host a `git_token` or `ssh` secret is for, e.g. `github.com`; for `ssh`, with the
+    /// SSH port when it is not 22 (`git.example.com:2222`).
     pub host: Option<Spanned<String>>,
-    /// The user name sent with a `git_token`. Only with `type: git_token`. Default:
-    /// `x-access-token` (what GitHub expects; GitLab takes any name).
+    /// The user name sent with a `git_token` (default: `x-access-token`, what GitHub expects;
+    /// GitLab takes any name), or the SSH user (default: `git`).
     pub user: Option<Spanned<String>>,
+    /// The host's SSH public keys, as lines of a `known_hosts` file (what `ssh-keyscan
+    /// <host>` prints). Only with `type: ssh`. Without it, the host's key is not checked.
+    pub known_hosts: Option<Spanned<String>>,
 }
 
 /// What a [`RawSecret`] holds.
@@ -159,6 +167,8 @@ pub enum SecretKind {
     Netrc,
     /// An access token for git over HTTPS to one host.
     GitToken,
+    /// An SSH agent, for git over SSH to one host.
+    Ssh,
 }
 
 /// `-mod` mode of `go build`.
