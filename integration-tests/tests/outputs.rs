@@ -184,6 +184,32 @@ fn an_imported_cache_skips_the_compile_on_an_empty_engine() {
 }
 
 #[test]
+fn pull_resolves_the_base_in_the_registry_again() {
+    require_engine();
+    // The engine holds one image under the base's tag (a copy of the alpine stand-in); the
+    // registry has since moved the tag to another (the debian stand-in).
+    let base = unique_tag("pull-base");
+    ok(Path::new("/"), "docker", &["buildx", "imagetools", "create", "-t", &base, "localhost:5000/library/alpine:3.20"]);
+    ok(Path::new("/"), "docker", &["pull", "-q", "--platform", "linux/amd64", &base]);
+    let local = ok(Path::new("/"), "docker", &["image", "inspect", "-f", "{{.Id}}", &base]).trim().to_string();
+    ok(Path::new("/"), "docker", &["buildx", "imagetools", "create", "-t", &base, "localhost:5000/library/debian:bookworm-slim"]);
+    let remote = ok(Path::new("/"), "docker", &["buildx", "imagetools", "inspect", "--format", "{{json .Manifest.Digest}}", &base]).trim().trim_matches('"').to_string();
+    assert_ne!(local, remote);
+
+    let dir = example_variant("hello", "pull", |spec| spec.replace("base: static", &format!("base: {base}")));
+    let base_digest = |extra: &[&str]| {
+        let image = unique_tag("pull");
+        buildx_push(&dir, "linux/amd64", &image, extra);
+        let img = index_images(&image).into_iter().next().unwrap();
+        img.config["config"]["Labels"]["org.opencontainers.image.base.digest"].as_str().unwrap().to_string()
+    };
+    // Without --pull the engine's image serves; with it, the registry's.
+    assert_eq!(base_digest(&[]), local);
+    assert_eq!(base_digest(&["--pull"]), remote);
+    let _ = run(Path::new("/"), "docker", &["image", "rm", &base]);
+}
+
+#[test]
 fn dockerignore_keeps_files_out_of_the_context() {
     require_engine();
     let dir = example_variant("hello", "dockerignore", |spec| format!("{spec}  files:\n    - src: assets\n      dest: /assets/\n"));
