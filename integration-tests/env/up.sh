@@ -317,6 +317,39 @@ with open(out, "w") as f:
 PY
 }
 
+# An older engine beside the real one, for the test of how goapp refuses a BuildKit that lacks
+# a capability: Debian 12's Docker 20.10 (BuildKit v0.8), unpacked from its package and run
+# with its own data, socket and containerd namespace, and no networking of its own (it only
+# pulls the frontend image from the local registry). The tests reach it at
+# unix://$GOAPP_STATE/docker20/docker.sock.
+start_old_engine() {
+  local dir=$GOAPP_STATE/docker20 sock
+  sock=$dir/docker.sock
+  if DOCKER_HOST=unix://$sock timeout 5 docker version >/dev/null 2>&1; then return 0; fi
+  mkdir -p "$dir/data" "$dir/exec" "$GOAPP_CACHE/debs/bookworm"
+  if [ ! -x "$dir/bin/usr/sbin/dockerd" ]; then
+    local deb
+    deb=$(cd "$GOAPP_CACHE/debs/bookworm" && { ls docker.io_20.10.*.deb 2>/dev/null || { apt-get download -qq -o APT::Sandbox::User=root docker.io/bookworm >&2 && ls docker.io_20.10.*.deb; }; } | tail -n 1)
+    [ -n "$deb" ] || { say "cannot download Debian 12's docker.io"; exit 1; }
+    rm -rf "$dir/bin"
+    mkdir -p "$dir/bin"
+    dpkg-deb -x "$GOAPP_CACHE/debs/bookworm/$deb" "$dir/bin"
+  fi
+  # A bridge of its own: with none, it would take docker0 down, which the real engine owns.
+  if ! ip link show goapp20 >/dev/null 2>&1; then
+    ip link add goapp20 type bridge
+    ip addr add 10.237.0.1/24 dev goapp20
+    ip link set goapp20 up
+  fi
+  say "starting Docker 20.10 (BuildKit v0.8) at unix://$sock"
+  nohup "$dir/bin/usr/sbin/dockerd" --data-root "$dir/data" --exec-root "$dir/exec" --pidfile "$dir/dockerd.pid" \
+    -H "unix://$sock" --containerd=/run/containerd/containerd.sock --containerd-namespace=goapp20 \
+    --containerd-plugins-namespace=goapp20-plugins --bridge=goapp20 --iptables=false --ip6tables=false \
+    >"$log_dir/dockerd20.log" 2>&1 &
+  for _ in $(seq 1 100); do DOCKER_HOST=unix://$sock timeout 5 docker version >/dev/null 2>&1 && return 0; sleep 0.3; done
+  say "Docker 20.10 did not come up; its log:"; tail -n 20 "$log_dir/dockerd20.log" >&2; exit 1
+}
+
 # A current buildx beside Debian's (0.13.1, which lacks `--call`), for the tests of what newer
 # buildx versions send: Debian unstable's build, unpacked as a CLI plugin under
 # $GOAPP_STATE/buildx-current, which a test selects with DOCKER_CONFIG. The system's buildx is
@@ -358,7 +391,8 @@ start() {
   start_goproxy
   start_private_git
   install_current_buildx
-  say "engine, buildx (and a current one), binfmt, registry, module proxy and private Git server are up"
+  start_old_engine
+  say "engine (and an old one), buildx (and a current one), binfmt, registry, module proxy and private Git server are up"
 }
 
 case "${1:-all}" in

@@ -76,6 +76,28 @@ fn a_current_buildx_calls_goapp_and_builds_with_it() {
 }
 
 #[test]
+fn an_older_buildkit_is_refused_with_the_feature_and_the_release_that_has_it() {
+    require_engine();
+    // Docker 20.10 (BuildKit v0.8), which integration-tests/env/up.sh runs beside the engine.
+    let state = std::env::var("GOAPP_STATE").unwrap_or_else(|_| "/var/lib/goapp-e2e".into());
+    let host = format!("unix://{state}/docker20/docker.sock");
+    let version = Command::new("docker").args(["version", "--format", "{{.Server.Version}}"]).env("DOCKER_HOST", &host).output().expect("docker runs");
+    assert!(String::from_utf8_lossy(&version.stdout).starts_with("20.10."), "no Docker 20.10 at {host}: run scripts/test (or integration-tests/env/up.sh)");
+    let out = Command::new("docker")
+        .args(["buildx", "build", "--progress=plain", "--platform", "linux/amd64", "--build-arg", "GOAPP_REGISTRY_MIRROR=localhost:5000", "-f", "goapp.yaml", "."])
+        .current_dir(repo_root().join("examples/hello"))
+        .env("DOCKER_HOST", &host)
+        .output()
+        .expect("docker runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("this BuildKit lacks whole-file context transfer (LLB capability `source.local.differ`), which BuildKit has since v0.9.0"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn a_warning_of_the_spec_reaches_buildx_with_its_location() {
     require_engine();
     let dir = example_variant("hello", "warn-root", |spec| spec.replace("runtime:\n", "runtime:\n  user: root\n"));
