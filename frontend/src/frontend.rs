@@ -48,6 +48,11 @@ async fn build(client: &mut Client, opts: &Opts, session: &str) -> Result<gw::Re
     let caps = Caps::from_pong(&pong);
     // What reading the spec and the context uses; each build's graph is checked once lowered.
     caps.require_llb(["source.local.sharedkeyhint", "source.local.differ", "source.local.followpaths"])?;
+    if let ContextSource::Git(git) = &ctx {
+        let mut g = llb::Graph::new();
+        let out = git.add(&mut g, false);
+        caps.require_llb(llb::caps::used(&g.marshal(Some(out))))?;
+    }
     if let Some(id) = opts.request_id() {
         return subrequest(client, opts, session, id, &caps, &ctx).await;
     }
@@ -80,7 +85,7 @@ async fn build(client: &mut Client, opts: &Opts, session: &str) -> Result<gw::Re
         resolve_builder(&mut c2, opts, &spec, &images, &build_platform)
     );
     let (facts, builder) = (facts?, builder?);
-    let module_file = named.module_file(&facts)?;
+    let module_file = named.module_file(&facts, &spec)?;
     check_files(client, opts, session, &ctx, &spec, &facts.excludes, &filename, &spec_bytes).await?;
     let bases = if binaries_only && !llb_gen::lower::needs_base_for_binaries(&spec) {
         Vec::new()
@@ -344,16 +349,19 @@ async fn context_files(
 /// The spec's bytes, and the digest of the vertex that loaded them.
 async fn read_spec(client: &mut Client, opts: &Opts, session: &str, filename: &str, ctx: &ContextSource) -> Result<(Vec<u8>, String)> {
     let title = format!("[internal] load build definition from {filename}");
-    // With a git context the spec is a file of the repository.
-    let (id, digest) = match ctx {
-        ContextSource::Local => solve_local_vertex(client, opts.spec_local_name(), session, follow(&[filename]), "dockerfile", title).await?,
-        ContextSource::Git(_) => context_files(client, opts, session, ctx, BTreeMap::new(), "", title).await?,
+    // With a git context the spec is a file of the repository, unless buildx sends it from
+    // the client (an absolute `-f` path, or `-f -`), as the `dockerfilekey` directory.
+    let from_git = matches!(ctx, ContextSource::Git(_)) && opts.get("dockerfilekey").is_none();
+    let (id, digest) = if from_git {
+        context_files(client, opts, session, ctx, BTreeMap::new(), "", title).await?
+    } else {
+        solve_local_vertex(client, opts.spec_local_name(), session, follow(&[filename]), "dockerfile", title).await?
     };
     match gateway::read_file(client, &id, filename).await? {
         Some(data) => Ok((data, digest)),
         None => match ctx {
-            ContextSource::Local => bail!("{filename} was not found: pass the spec with -f"),
-            ContextSource::Git(git) => bail!("{filename} was not found in {git}: -f names a file of the repository"),
+            ContextSource::Git(git) if from_git => bail!("{filename} was not found in {git}: -f names a file of the repository"),
+            _ => bail!("{filename} was not found: pass the spec with -f"),
         },
     }
 }
@@ -366,6 +374,8 @@ struct ContextFacts {
     /// Whether the module needs no download: it is vendored, or has no go.sum and no go.work
     /// (it requires no module).
     no_download: bool,
+    /// Whether it has `vendor/modules.txt`.
+    vendored: bool,
     /// The module's go.mod and go.work (path in the context, text), when present.
     go_mod: Option<(String, String)>,
     go_work: Option<(String, String)>,
@@ -396,6 +406,7 @@ async fn read_context_facts(client: &mut Client, opts: &Opts, session: &str, ctx
     Ok(ContextFacts {
         excludes,
         no_download: vendored || requires_nothing,
+        vendored,
         go_mod: text(gateway::read_file(client, &id, &go_mod).await?).map(|t| (go_mod, t)),
         go_work: work_text.map(|t| (go_work, t)),
     })
@@ -446,9 +457,17 @@ impl NamedContexts {
 
     /// The go.work (in a workspace) or go.mod with the `replace` directives of the module
     /// replacements; `None` without any. Each module must be one go.mod requires.
-    fn module_file(&self, facts: &ContextFacts) -> Result<Option<(String, String)>> {
+    fn module_file(&self, facts: &ContextFacts, spec: &llb_gen::Spec) -> Result<Option<(String, String)>> {
         if self.modules.is_empty() {
             return Ok(None);
+        }
+        // vendor/modules.txt would no longer match go.mod: Go refuses to build.
+        let vendor_mode = spec.go.module_mode == Some(llb_gen::spec::raw::ModMode::Vendor);
+        if vendor_mode || (facts.vendored && spec.go.module_mode.is_none()) {
+            bail!(
+                "--build-context {}: the build uses vendor/, which a replaced module would make inconsistent; set `go.mod: mod` in the spec to build from downloaded modules",
+                self.modules[0].module
+            );
         }
         let Some(go_mod) = &facts.go_mod else {
             bail!("--build-context {}: the build context has no go.mod to replace the module in", self.modules[0].module);
@@ -712,6 +731,42 @@ mod tests {
 
     fn built(platform: &str, id: &str, config: ImageConfig, sbom: Option<&str>) -> Built {
         Built { platform: Platform::parse(platform).unwrap(), id: id.into(), config, sbom: sbom.map(str::to_string) }
+    }
+
+    #[test]
+    fn named_contexts_replace_images_or_required_modules() {
+        let spec = llb_gen::load("goapp.yaml", b"name: app\nruntime:\n  base: distroless\n", &BTreeMap::new()).unwrap().spec;
+        let named: BTreeMap<String, String> = [
+            ("golang:1.24".to_string(), "docker-image://mirror.example/go:1.24".to_string()),
+            ("gcr.io/distroless/static-debian12:nonroot".to_string(), "docker-image://mirror.example/static:1".to_string()),
+            ("example.com/lib".to_string(), "local:example.com/lib".to_string()),
+        ]
+        .into();
+        let n = NamedContexts::classify(named, &spec).unwrap();
+        assert_eq!(n.images.len(), 2);
+        let images = Images { mirror: Some("localhost:5000"), overrides: &n.images };
+        assert_eq!(images.builder(&spec).to_string(), "mirror.example/go:1.24");
+        assert_eq!(images.base(&spec).unwrap().to_string(), "mirror.example/static:1");
+        assert_eq!(n.modules[0].source, NamedSource::Local("example.com/lib".into()));
+        // An image of the build replaced by something other than an image.
+        let bad = NamedContexts::classify([("golang:1.24".to_string(), "local:golang:1.24".to_string())].into(), &spec);
+        assert!(bad.err().unwrap().to_string().contains("docker-image://REF"));
+
+        let facts = |vendored: bool| ContextFacts {
+            excludes: vec![],
+            no_download: vendored,
+            vendored,
+            go_mod: Some(("go.mod".into(), "module example.com/app\n\nrequire example.com/lib v1.0.0\n".into())),
+            go_work: None,
+        };
+        let (path, text) = n.module_file(&facts(false), &spec).unwrap().unwrap();
+        assert_eq!(path, "go.mod");
+        assert!(text.ends_with("replace example.com/lib => /goapp/replace/0\n"), "{text}");
+        let e = n.module_file(&facts(true), &spec).unwrap_err().to_string();
+        assert!(e.contains("set `go.mod: mod`"), "{e}");
+        let other = NamedContexts::classify([("example.com/other".to_string(), "local:x".to_string())].into(), &spec).unwrap();
+        let e = other.module_file(&facts(false), &spec).unwrap_err().to_string();
+        assert!(e.contains("go.mod does not require the module example.com/other"), "{e}");
     }
 
     #[test]

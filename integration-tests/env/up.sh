@@ -27,7 +27,7 @@ need_root() {
 
 
 install_packages() {
-  local want=(docker.io containerd docker-buildx docker-registry mmdebstrap arch-test qemu-user-static git)
+  local want=(docker.io containerd docker-buildx docker-registry mmdebstrap arch-test qemu-user-static git openssh-client)
   local missing=0
   for p in "${want[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing=1
@@ -56,7 +56,7 @@ PIN
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
     docker.io/trixie containerd/trixie docker-buildx/trixie docker-cli/trixie \
-    qemu-user-static/bookworm-backports docker-registry mmdebstrap arch-test git \
+    qemu-user-static/bookworm-backports docker-registry mmdebstrap arch-test git openssh-client \
     >"$log_dir/apt.log" 2>&1 || { tail -n 40 "$log_dir/apt.log" >&2; exit 1; }
 }
 
@@ -291,7 +291,10 @@ LogLevel VERBOSE
 CFG
   docker pull -q "$image" >/dev/null
   local key
-  key=$( (cat "$dir/sshd_config" "$dir/ssh_host_ed25519_key.pub" "$dir/authorized_keys/git"; docker image inspect -f '{{.Id}}' "$image") | sha256sum | cut -c1-12)
+  # (The repositories' directory too: when up.sh makes it again, the container must mount the
+  # new one.)
+  key=$( (cat "$dir/sshd_config" "$dir/ssh_host_ed25519_key.pub" "$dir/authorized_keys/git"; docker image inspect -f '{{.Id}}' "$image"
+    stat -c %i "$GOAPP_STATE/private-git/private") | sha256sum | cut -c1-12)
   if [ "$(docker inspect -f '{{.State.Running}} {{index .Config.Labels "goapp.key"}}' "$name" 2>/dev/null)" != "true $key" ]; then
     docker rm -f "$name" >/dev/null 2>&1 || true
     say "serving the private repositories over SSH at $gateway:2222"
@@ -341,8 +344,10 @@ start_old_engine() {
     ip addr add 10.237.0.1/24 dev goapp20
     ip link set goapp20 up
   fi
+  # Its own (empty) configuration, not the real engine's /etc/docker/daemon.json.
+  echo '{}' > "$dir/daemon.json"
   say "starting Docker 20.10 (BuildKit v0.8) at unix://$sock"
-  nohup "$dir/bin/usr/sbin/dockerd" --data-root "$dir/data" --exec-root "$dir/exec" --pidfile "$dir/dockerd.pid" \
+  nohup "$dir/bin/usr/sbin/dockerd" --config-file "$dir/daemon.json" --data-root "$dir/data" --exec-root "$dir/exec" --pidfile "$dir/dockerd.pid" \
     -H "unix://$sock" --containerd=/run/containerd/containerd.sock --containerd-namespace=goapp20 \
     --containerd-plugins-namespace=goapp20-plugins --bridge=goapp20 --iptables=false --ip6tables=false \
     >"$log_dir/dockerd20.log" 2>&1 &
@@ -364,7 +369,9 @@ install_current_buildx() {
   # apt's own lists stay as they are: unstable is known only to these commands.
   mkdir -p "$debs" "$apt_dir/lists/partial" "$apt_dir/sources.list.d"
   echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $url sid main" > "$apt_dir/sources.list"
-  local apt=(-o Dir::Etc::sourcelist="$apt_dir/sources.list" -o Dir::Etc::sourceparts="$apt_dir/sources.list.d" -o Dir::State::Lists="$apt_dir/lists")
+  mkdir -p "$apt_dir/cache/archives/partial"
+  local apt=(-o Dir::Etc::sourcelist="$apt_dir/sources.list" -o Dir::Etc::sourceparts="$apt_dir/sources.list.d" -o Dir::State::Lists="$apt_dir/lists"
+    -o Dir::Cache="$apt_dir/cache")
   if ! ls "$debs"/docker-buildx_*.deb >/dev/null 2>&1; then
     say "downloading a current buildx from Debian unstable"
     apt-get -qq "${apt[@]}" update >"$log_dir/buildx-apt.log" 2>&1 || { tail -n 20 "$log_dir/buildx-apt.log" >&2; exit 1; }

@@ -147,7 +147,7 @@ fn directive_paths<'a>(text: &'a str, kind: &'a str) -> impl Iterator<Item = &'a
             }
             return line.split_whitespace().next().map(|m| m.trim_matches('"'));
         }
-        let rest = line.strip_prefix(kind)?.trim_start();
+        let rest = line.strip_prefix(kind).filter(|r| r.starts_with([' ', '\t', '(']))?.trim_start();
         if rest == "(" {
             in_block = true;
             return None;

@@ -390,7 +390,7 @@ pub fn lower(input: &LowerInput<'_>) -> Result<Lowered, LowerError> {
     };
     let cgo = CgoPlan::new(input)?;
     let cwd = if spec.module.value == "." { SRC.to_string() } else { format!("{SRC}/{}", spec.module.value) };
-    let secrets = secret_mounts(&mut g, spec);
+    let secrets = secret_mounts(&mut g, spec, &input.builder.env);
     let download_mounts: Vec<Mount> = secrets.iter().cloned().chain(replaced.iter().map(|(dir, _, files)| Mount::readonly(dir, *files))).collect();
     let download = download_modules(&mut g, input, builder, go_src, &cwd, &download_mounts);
     if let Some(d) = &download {
@@ -613,8 +613,7 @@ pub fn needs_base_for_binaries(spec: &Spec) -> bool {
 /// for a cgo build the shared libraries the base lacks (under `/usr/lib/<triplet>`). The
 /// config only names the platform, for exporters that want one.
 fn binaries_result(g: &mut Graph, input: &LowerInput<'_>, binaries: &[(&crate::spec::Target, llb::Output, String)], libs: &[llb::Output], range: SourceRange) -> Lowered {
-    let mut actions: Vec<FileAction> =
-        binaries.iter().map(|(t, out, path)| FileAction::Copy(Copy::new(*out, path, &format!("/{}", t.name.value)).mode(0o755).owner(0, 0))).collect();
+    let mut actions = binaries_at_root(binaries);
     actions.extend(libs.iter().map(|l| FileAction::Copy(Copy::new(*l, "/", "/").contents().owner(0, 0))));
     let out = g.file(None, actions);
     let names: Vec<&str> = binaries.iter().map(|(t, _, _)| t.name.value.as_str()).collect();
@@ -637,9 +636,14 @@ fn binaries_result(g: &mut Graph, input: &LowerInput<'_>, binaries: &[(&crate::s
     Lowered { definition: g.marshal(Some(out)), config, build_info: None }
 }
 
+/// Copies of the binaries to `/<target name>`, 0755, owned by root.
+fn binaries_at_root(binaries: &[(&crate::spec::Target, llb::Output, String)]) -> Vec<FileAction> {
+    binaries.iter().map(|(t, out, path)| FileAction::Copy(Copy::new(*out, path, &format!("/{}", t.name.value)).mode(0o755).owner(0, 0))).collect()
+}
+
 /// `go version -m` of every binary, on the build platform with no network: `/<name>.txt`.
 fn build_info(g: &mut Graph, input: &LowerInput<'_>, builder: llb::Output, binaries: &[(&crate::spec::Target, llb::Output, String)]) -> llb::Output {
-    let bins = g.file(None, binaries.iter().map(|(t, out, path)| FileAction::Copy(Copy::new(*out, path, &format!("/{}", t.name.value)))).collect());
+    let bins = g.file(None, binaries_at_root(binaries));
     let mut args = vec!["sh".to_string(), "-c".into(), "set -e\nfor b; do go version -m \"/bins/$b\" > \"/info/$b.txt\"; done\n".into(), "build-info".into()];
     args.extend(binaries.iter().map(|(t, _, _)| t.name.value.clone()));
     let mut env = input.builder.env.clone();
@@ -832,9 +836,12 @@ fn secret_path(id: &str) -> String {
     format!("/run/secrets/{id}")
 }
 
-/// Where a netrc secret is mounted: where git (through curl) looks for it; `NETRC` points Go
-/// there too.
-const NETRC: &str = "/root/.netrc";
+/// Where a netrc secret is mounted: `$HOME/.netrc` of the builder (`/root` when its image
+/// sets no HOME), where git (through curl) looks for it; `NETRC` points Go there too.
+fn netrc_path(env: &[String]) -> String {
+    let home = crate::image::env_get(env, "HOME").filter(|h| h.starts_with('/')).unwrap_or("/root");
+    format!("{}/.netrc", home.trim_end_matches('/'))
+}
 
 /// Where the SSH agent of an `ssh` secret is mounted, and the known_hosts of its hosts.
 const SSH_AGENT: &str = "/run/buildkit/ssh_agent.0";
@@ -843,7 +850,7 @@ const KNOWN_HOSTS_DIR: &str = "/goapp/ssh";
 /// The spec's secrets, mounted for the `go` commands (module downloads) only: files, the SSH
 /// agent socket, and a file of the `known_hosts` lines given. A secret is never part of a
 /// layer or of the cache key: changing it reruns nothing.
-fn secret_mounts(g: &mut Graph, spec: &Spec) -> Vec<Mount> {
+fn secret_mounts(g: &mut Graph, spec: &Spec, env: &[String]) -> Vec<Mount> {
     let mut mounts = Vec::new();
     let mut agent = false;
     let mut known_hosts = String::new();
@@ -853,7 +860,7 @@ fn secret_mounts(g: &mut Graph, spec: &Spec) -> Vec<Mount> {
             Mount { dest, kind: llb::MountKind::Secret(secret), selector: String::new(), readonly: true, output: false }
         };
         match &s.kind {
-            SecretKind::Netrc => mounts.push(file(NETRC.to_string())),
+            SecretKind::Netrc => mounts.push(file(netrc_path(env))),
             SecretKind::GitToken { .. } => mounts.push(file(secret_path(&s.id.value))),
             SecretKind::Ssh { known_hosts: k, .. } => {
                 if !agent {
@@ -889,7 +896,7 @@ fn secret_env(spec: &Spec, env: &[String]) -> Vec<(String, String)> {
     for s in &spec.go.secrets {
         match &s.kind {
             SecretKind::Netrc => {
-                out.push(("NETRC".to_string(), NETRC.to_string()));
+                out.push(("NETRC".to_string(), netrc_path(env)));
                 if crate::image::env_get(env, "HOME").is_none() {
                     out.push(("HOME".to_string(), "/root".to_string()));
                 }
@@ -920,10 +927,12 @@ fn secret_env(spec: &Spec, env: &[String]) -> Vec<(String, String)> {
         let known = format!("{KNOWN_HOSTS_DIR}/known_hosts");
         // Unknown hosts are accepted only where the spec gives no keys (it warns then), and
         // nothing is written to the builder's home.
+        // As Go's own default: never prompt, no shared connections.
+        let base = "ssh -o ControlMaster=no -o BatchMode=yes";
         let command = match (all_known, spec.go.secrets.iter().any(|s| matches!(&s.kind, SecretKind::Ssh { known_hosts: Some(_), .. }))) {
-            (true, _) => format!("ssh -o StrictHostKeyChecking=yes -o UserKnownHostsFile={known}"),
-            (false, true) => format!("ssh -o StrictHostKeyChecking=accept-new -o UserKnownHostsFile={known}"),
-            (false, false) => "ssh -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null".to_string(),
+            (true, _) => format!("{base} -o StrictHostKeyChecking=yes -o UserKnownHostsFile={known}"),
+            (false, true) => format!("{base} -o StrictHostKeyChecking=accept-new -o UserKnownHostsFile={known}"),
+            (false, false) => format!("{base} -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null"),
         };
         out.push(("GIT_SSH_COMMAND".to_string(), command));
     }

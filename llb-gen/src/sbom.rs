@@ -35,7 +35,9 @@ pub struct BuildInfo {
 pub fn parse_version_m(text: &str) -> Result<BuildInfo, String> {
     let mut lines = text.lines();
     let first = lines.next().ok_or("`go version -m` printed nothing")?;
-    let go_version = first.rsplit_once(": ").map(|(_, v)| v.trim().to_string()).ok_or_else(|| format!("unexpected first line `{first}`"))?;
+    // `FILE: go1.24.4`, or with experiments `FILE: go1.24.4 X:boringcrypto`.
+    let release = first.rsplit_once(": ").map(|(_, v)| v.trim()).ok_or_else(|| format!("unexpected first line `{first}`"))?;
+    let go_version = release.split_whitespace().next().unwrap_or("").to_string();
     if !go_version.starts_with("go") {
         return Err(format!("`{first}` names no Go release"));
     }
@@ -60,8 +62,8 @@ pub fn parse_version_m(text: &str) -> Result<BuildInfo, String> {
                 let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
                 info.settings.push((k.to_string(), v.to_string()));
             }
-            "" => {}
-            other => return Err(format!("unexpected line `{other}` in `go version -m`")),
+            // Kinds a later Go may add say nothing the SBOM uses.
+            _ => {}
         }
     }
     Ok(info)
@@ -136,7 +138,12 @@ pub fn spdx(name: &str, platform: &str, created: &str, binaries: &[(String, Buil
         "dataLicense": "CC0-1.0",
         "SPDXID": "SPDXRef-DOCUMENT",
         "name": format!("{name} ({platform})"),
-        "documentNamespace": format!("https://goapp.invalid/spdx/{name}/{}/{created}", platform.replace('/', "-")),
+        // Unique per content: the same name, platform and time with other modules differ.
+        "documentNamespace": format!(
+            "https://goapp.invalid/spdx/{name}/{}/{created}/{}",
+            platform.replace('/', "-"),
+            &llb::digest(serde_json::to_string(&packages).expect("json").as_bytes())["sha256:".len()..][..16]
+        ),
         "creationInfo": {"created": created, "creators": [format!("Tool: goapp-{}", env!("CARGO_PKG_VERSION"))]},
         "packages": packages,
         "relationships": relationships,
@@ -161,6 +168,8 @@ mod tests {
         assert!(info.settings.contains(&("GOARCH".to_string(), "arm64".to_string())));
         assert!(parse_version_m("").is_err());
         assert!(parse_version_m("x: go1.24\n\t=>\ta\tb\n").is_err());
+        let experiment = parse_version_m("/bins/api: go1.24.4 X:boringcrypto\n\tpath\tx\n\tnewkind\tsomething\n").unwrap();
+        assert_eq!(experiment.go_version, "go1.24.4");
     }
 
     #[test]

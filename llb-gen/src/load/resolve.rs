@@ -309,6 +309,20 @@ impl Cx<'_> {
                         let how = if ssh { "SSH agent" } else { "git token" };
                         self.error(host.span, format!("there are two {how}s for `{name}`"), "git uses one per host: remove one");
                     }
+                    // git reaches a host with an SSH agent over SSH only: a token for it is never sent.
+                    let other_way = out.iter().find(|o| match &o.kind {
+                        SecretKind::GitToken { host: x, .. } => ssh && x.split(':').next() == Some(name.as_str()),
+                        SecretKind::Ssh { host: x, .. } => !ssh && *x == name,
+                        SecretKind::Netrc => false,
+                    });
+                    if let Some(prev) = other_way {
+                        let line = prev.id.span.start.line;
+                        self.error(
+                            host.span,
+                            format!("`{name}` has both a git token and an SSH agent"),
+                            format!("with an SSH agent git fetches `{name}` over SSH and never sends the token (line {line}): keep one"),
+                        );
+                    }
                     if ssh && out.iter().any(|o| matches!(o.kind, SecretKind::Ssh { .. }) && o.id.value != id.value) {
                         self.error(id.span, "there are two SSH agents", "git uses one SSH agent: pass one `--ssh` id with the keys of every host");
                     }
