@@ -635,11 +635,12 @@ async fn resolve_bases(
     let Some(reference) = images.base(spec) else {
         return Ok(Vec::new());
     };
+    let replaced_by = base_reference(spec, None).and_then(|written| images.overridden(&written));
     let want_libc = spec.go.cgo.as_ref().is_some_and(|c| !c.static_link);
     let mut jobs = Vec::new();
     for target in targets {
         let mut c = client.clone();
-        let (reference, target, mode) = (reference.clone(), target.clone(), opts.image_resolve_mode().to_string());
+        let (reference, target, mode, replaced_by) = (reference.clone(), target.clone(), opts.image_resolve_mode().to_string(), replaced_by.clone());
         jobs.push(tokio::spawn(async move {
             let log_name = format!("[internal] load metadata for {reference} ({target})");
             let (digest, config) = resolve_image(&mut c, &reference, &target, &mode, log_name)
@@ -678,7 +679,7 @@ async fn resolve_bases(
                 }
                 Err(_) => false,
             };
-            Ok::<_, anyhow::Error>((BaseImage { reference, digest, config, has_ca_certificates, has_zoneinfo }, passwd, libc, target))
+            Ok::<_, anyhow::Error>((BaseImage { reference, digest, config, has_ca_certificates, has_zoneinfo, replaced_by }, passwd, libc, target))
         }));
     }
     let mut bases = Vec::new();

@@ -161,7 +161,8 @@ fn images_of_the_build_are_replaced_by_named_contexts() {
     assert!(r.stderr.contains("FROM localhost:5000/library/golang:1.24@sha256:"), "{}", r.stderr);
     for img in index_images(&image) {
         let base = img.config["config"]["Labels"]["org.opencontainers.image.base.name"].as_str().unwrap_or_default().to_string();
-        assert_eq!(base, "gcr.io/distroless/static-debian12:nonroot", "{}", img.platform);
+        // The label names the image that was pulled in its place.
+        assert_eq!(base, "localhost:5000/gcr.io/distroless/static-debian12:nonroot", "{}", img.platform);
         assert!(img.config["config"]["Labels"]["org.opencontainers.image.base.digest"].as_str().is_some_and(|d| d.starts_with("sha256:")));
     }
     let out = ok(Path::new("/"), "docker", &["run", "--rm", "--pull=always", "--platform", "linux/arm64", &image, "--once"]);

@@ -77,6 +77,9 @@ pub struct BaseImage {
     /// lacks is copied from the builder when the spec asks for it.
     pub has_ca_certificates: bool,
     pub has_zoneinfo: bool,
+    /// The image that stands in for the spec's base (`--build-context BASE=docker-image://X`),
+    /// which `org.opencontainers.image.base.name` then names.
+    pub replaced_by: Option<ImageRef>,
 }
 
 impl BaseImage {
@@ -84,7 +87,7 @@ impl BaseImage {
     /// to inherit, and taken to lack the CA bundle and zoneinfo, so that lowering shows every
     /// step goapp may add to it.
     pub fn unresolved(reference: ImageRef) -> Self {
-        BaseImage { reference, digest: None, config: ImageConfig::default(), has_ca_certificates: false, has_zoneinfo: false }
+        BaseImage { reference, digest: None, config: ImageConfig::default(), has_ca_certificates: false, has_zoneinfo: false, replaced_by: None }
     }
 }
 
@@ -1091,7 +1094,7 @@ fn image_config(input: &LowerInput<'_>, history: Vec<String>) -> ImageConfig {
         ("source", spec.source.clone().or_else(|| facts.vcs_source.clone())),
         ("revision", facts.vcs_revision.clone()),
         ("created", facts.created.clone()),
-        ("base.name", rt.base_image.as_ref().map(|r| r.to_string())),
+        ("base.name", base.and_then(|b| b.replaced_by.as_ref()).or(rt.base_image.as_ref()).map(|r| r.to_string())),
         ("base.digest", base.and_then(|b| b.digest.clone())),
     ] {
         match v {

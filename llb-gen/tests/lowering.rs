@@ -76,6 +76,7 @@ fn lower_example_as(path: &Path, target: &str, build_args: &BTreeMap<String, Str
             config: serde_json::from_str(BASE_CONFIG).unwrap(),
             has_ca_certificates: !bare_debian,
             has_zoneinfo: !bare_debian,
+            replaced_by: None,
         }
     });
     let facts = llb_gen::BuildFacts {
