@@ -23,8 +23,7 @@ fn print(dir: &Path, name: &str, extra: &[&str]) -> Run {
 
 /// `docker buildx build` with the current buildx of the test environment, in `dir`.
 fn current_buildx(dir: &Path, args: &[&str]) -> Run {
-    let state = std::env::var("GOAPP_STATE").unwrap_or_else(|_| "/var/lib/goapp-e2e".into());
-    let config = Path::new(&state).join("buildx-current");
+    let config = state_dir().join("buildx-current");
     assert!(config.join("cli-plugins/docker-buildx").exists(), "no current buildx in {}: run scripts/test (or integration-tests/env/up.sh)", config.display());
     let mut all = vec!["buildx", "build", "--build-arg", "GOAPP_REGISTRY_MIRROR=localhost:5000"];
     all.extend_from_slice(args);
@@ -79,8 +78,7 @@ fn a_current_buildx_calls_goapp_and_builds_with_it() {
 fn an_older_buildkit_is_refused_with_the_feature_and_the_release_that_has_it() {
     require_engine();
     // Docker 20.10 (BuildKit v0.8), which integration-tests/env/up.sh runs beside the engine.
-    let state = std::env::var("GOAPP_STATE").unwrap_or_else(|_| "/var/lib/goapp-e2e".into());
-    let host = format!("unix://{state}/docker20/docker.sock");
+    let host = format!("unix://{}", state_dir().join("docker20/docker.sock").display());
     let version = Command::new("docker").args(["version", "--format", "{{.Server.Version}}"]).env("DOCKER_HOST", &host).output().expect("docker runs");
     assert!(String::from_utf8_lossy(&version.stdout).starts_with("20.10."), "no Docker 20.10 at {host}: run scripts/test (or integration-tests/env/up.sh)");
     let out = Command::new("docker")

@@ -9,25 +9,11 @@ use std::path::{Path, PathBuf};
 
 use common::*;
 
-fn state() -> PathBuf {
-    PathBuf::from(std::env::var("GOAPP_STATE").unwrap_or_else(|_| "/var/lib/goapp-e2e".into()))
-}
-
-/// The private module's path and go.sum lines, and the server's token, from
-/// `integration-tests/env/up.sh`.
-fn private() -> (String, String, String) {
-    let file = state().join("private-git.json");
-    let text = std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{}: {e}: run scripts/test (or integration-tests/env/up.sh)", file.display()));
-    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
-    let s = |k: &str| v[k].as_str().unwrap().to_string();
-    (s("module"), s("go_sum"), s("token"))
-}
-
 /// Publishes the files of `dir` as the `main` branch of a new repository that the private git
 /// server (which needs the token) serves; returns its URL.
 fn publish(dir: &Path, name: &str) -> String {
     let repo = format!("e2e/{name}-{}.git", std::process::id());
-    let bare = state().join("private-git").join(&repo);
+    let bare = state_dir().join("private-git").join(&repo);
     let _ = std::fs::remove_dir_all(&bare);
     let work = temp_dir(&format!("{name}-work"));
     copy_dir(dir, &work);
@@ -36,33 +22,26 @@ fn publish(dir: &Path, name: &str) -> String {
     git(&["add", "-A"]);
     git(&["-c", "user.name=goapp tests", "-c", "user.email=tests@goapp.invalid", "commit", "-q", "-m", "e2e"]);
     git(&["clone", "-q", "--bare", ".", &bare.display().to_string()]);
-    let host = private().0.split('/').next().unwrap().to_string();
-    format!("http://{host}/{repo}")
+    format!("http://{}/{repo}", private_git().host)
 }
 
 /// A token file for `--secret id=GIT_AUTH_TOKEN`, with which BuildKit fetches git sources.
 fn token_secret(name: &str) -> String {
     let file = temp_dir(&format!("{name}-token")).join("token");
-    std::fs::write(&file, private().2).unwrap();
+    std::fs::write(&file, private_git().token).unwrap();
     format!("id=GIT_AUTH_TOKEN,src={}", file.display())
 }
 
 /// A program using the private module, whose downloads are all turned off (`GOPROXY=off`):
 /// it builds only if every module it needs is replaced.
-fn greeter(name: &str) -> PathBuf {
-    let (module, go_sum, _) = private();
-    let dir = temp_dir(name);
-    std::fs::write(dir.join("go.mod"), format!("module example.com/greeter\n\ngo 1.22\n\nrequire {module} v1.0.0\n")).unwrap();
-    std::fs::write(dir.join("go.sum"), go_sum).unwrap();
-    std::fs::write(dir.join("main.go"), format!("package main\n\nimport (\n\t\"fmt\"\n\n\tgreet \"{module}\"\n)\n\nfunc main() {{ fmt.Println(greet.Hello(\"goapp\")) }}\n")).unwrap();
+fn greeter_offline(name: &str) -> PathBuf {
     let spec = "# syntax=localhost:5000/goapp-frontend:dev\nname: greeter\ngo:\n  env:\n    GOPROXY: \"off\"\nruntime:\n  base: static\n";
-    std::fs::write(dir.join("goapp.yaml"), spec).unwrap();
-    dir
+    greeter(name, &private_git(), spec)
 }
 
 /// The private module, changed to say where it came from.
 fn greet_copy(name: &str, from: &str) -> PathBuf {
-    let (module, _, _) = private();
+    let module = private_git().module;
     let dir = temp_dir(name);
     std::fs::write(dir.join("go.mod"), format!("module {module}\n\ngo 1.22\n")).unwrap();
     std::fs::write(dir.join("greet.go"), format!("package greet\n\nfunc Hello(name string) string {{ return \"hello, \" + name + \", from {from}\" }}\n")).unwrap();
@@ -76,8 +55,8 @@ fn said(image: &str, platform: &str) -> String {
 #[test]
 fn a_local_directory_replaces_a_module() {
     require_engine();
-    let (module, _, _) = private();
-    let dir = greeter("replace-local");
+    let module = private_git().module;
+    let dir = greeter_offline("replace-local");
     let lib = greet_copy("replace-local-lib", "a local copy");
     let image = unique_tag("replace-local");
     let named = format!("{module}={}", lib.display());
@@ -95,8 +74,8 @@ fn a_local_directory_replaces_a_module() {
 #[test]
 fn a_git_repository_replaces_a_module() {
     require_engine();
-    let (module, _, _) = private();
-    let dir = greeter("replace-git");
+    let module = private_git().module;
+    let dir = greeter_offline("replace-git");
     let url = publish(&greet_copy("replace-git-lib", "a git copy"), "greet");
     let image = unique_tag("replace-git");
     let named = format!("{module}={url}#main");
@@ -121,9 +100,7 @@ fn a_git_repository_is_the_build_context() {
     let r = run(Path::new("/"), "docker", &args);
     assert!(r.status.success(), "{}", r.stderr);
     assert!(r.stderr.contains(&format!("load git source {url}#main")), "{}", r.stderr);
-    let mut platforms: Vec<String> = index_images(&image).into_iter().map(|i| i.platform).collect();
-    platforms.sort();
-    assert_eq!(platforms, ["linux/amd64", "linux/arm64"], "the spec's platforms");
+    assert_eq!(index_platforms(&image), ["linux/amd64", "linux/arm64"], "the spec's platforms");
     let out = ok(Path::new("/"), "docker", &["run", "--rm", "--pull=always", "--platform", "linux/arm64", &image, "--once"]);
     assert!(out.contains("hi from linux/arm64"), "{out}");
 

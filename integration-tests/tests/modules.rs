@@ -110,8 +110,7 @@ struct OwnProxy {
 
 impl OwnProxy {
     fn start() -> Self {
-        let state = std::env::var("GOAPP_STATE").unwrap_or_else(|_| "/var/lib/goapp-e2e".into());
-        let files = std::fs::read_to_string(Path::new(&state).join("goproxy.served")).expect("the module proxy of scripts/test").trim().to_string();
+        let files = state_file("goproxy.served").trim().to_string();
         let shared = goproxy_url();
         let host = shared.trim_start_matches("http://").rsplit_once(':').unwrap().0.to_string();
         let port = std::net::TcpListener::bind((host.as_str(), 0)).unwrap().local_addr().unwrap().port();

@@ -10,47 +10,19 @@ use std::path::{Path, PathBuf};
 
 use common::*;
 
-/// What `integration-tests/env/up.sh` wrote about the private module and its server.
-struct Private {
-    module: String,
-    host: String,
-    version: String,
-    go_sum: String,
-    user: String,
-    password: String,
-    token: String,
-}
-
-fn private() -> Private {
-    let state = std::env::var("GOAPP_STATE").unwrap_or_else(|_| "/var/lib/goapp-e2e".into());
-    let file = Path::new(&state).join("private-git.json");
-    let text = std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{}: {e}: run scripts/test (or integration-tests/env/up.sh)", file.display()));
-    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
-    let s = |k: &str| v[k].as_str().unwrap_or_else(|| panic!("{k} in {}", file.display())).to_string();
-    let module = s("module");
-    Private { host: module.split('/').next().unwrap().to_string(), module, version: s("version"), go_sum: s("go_sum"), user: s("user"), password: s("password"), token: s("token") }
-}
-
-/// A program that prints what the private module says, with a spec that names `secret`.
-fn greeter(name: &str, p: &Private, secret: &str) -> PathBuf {
+/// The greeter program, with a spec that names `secret`, fetching the private module over
+/// plain HTTP from its server.
+fn greeter_via_http(name: &str, p: &PrivateGit, secret: &str) -> PathBuf {
     greeter_with(name, p, secret, &format!("    GOINSECURE: {host}\n    GOPRIVATE: {host}\n", host = p.host))
 }
 
-fn greeter_with(name: &str, p: &Private, secret: &str, env: &str) -> PathBuf {
-    let dir = temp_dir(name);
-    std::fs::write(dir.join("go.mod"), format!("module example.com/greeter\n\ngo 1.22\n\nrequire {} {}\n", p.module, p.version)).unwrap();
-    std::fs::write(dir.join("go.sum"), &p.go_sum).unwrap();
-    std::fs::write(
-        dir.join("main.go"),
-        format!("package main\n\nimport (\n\t\"fmt\"\n\n\tgreet \"{}\"\n)\n\nfunc main() {{\n\tfmt.Println(greet.Hello(\"goapp\"))\n}}\n", p.module),
-    )
-    .unwrap();
+/// The greeter program, with a spec that names `secret` and sets `env` for `go`.
+fn greeter_with(name: &str, p: &PrivateGit, secret: &str, env: &str) -> PathBuf {
     // The modules live in the download step's layer, so that --no-cache downloads again
     // (from the server, with the secret) and the exported cache holds that layer.
     let spec =
         format!("# syntax=localhost:5000/goapp-frontend:dev\nname: greeter\ngo:\n  module_cache: layer\n  env:\n    GOPROXY: direct\n{env}  secrets:\n{secret}runtime:\n  base: static\n");
-    std::fs::write(dir.join("goapp.yaml"), spec).unwrap();
-    dir
+    greeter(name, p, &spec)
 }
 
 /// Every blob of the pushed image (its layers, configs and manifests) and every file of the
@@ -120,8 +92,8 @@ fn assert_greets(image: &str) {
 #[test]
 fn a_netrc_secret_downloads_a_private_module_and_stays_out_of_every_layer() {
     require_engine();
-    let p = private();
-    let dir = greeter("netrc", &p, "    - id: netrc\n      type: netrc\n");
+    let p = private_git();
+    let dir = greeter_via_http("netrc", &p, "    - id: netrc\n      type: netrc\n");
 
     // Without the secret, the download fails and says which one is missing.
     let r = buildx(&dir, "linux/amd64", &["--no-cache"]);
@@ -139,13 +111,13 @@ fn a_netrc_secret_downloads_a_private_module_and_stays_out_of_every_layer() {
 #[test]
 fn a_git_token_secret_downloads_a_private_module_and_stays_out_of_every_layer() {
     require_engine();
-    let p = private();
-    let dir = greeter("git-token", &p, &format!("    - id: git-token\n      type: git_token\n      host: {}\n", p.host));
+    let p = private_git();
+    let dir = greeter_via_http("git-token", &p, &format!("    - id: git-token\n      type: git_token\n      host: {}\n", p.host));
     let token = dir.with_extension("token");
     std::fs::write(&token, &p.token).unwrap();
 
     // A token for another host is not sent: the server refuses the download.
-    let elsewhere = greeter("git-token-elsewhere", &p, "    - id: git-token\n      type: git_token\n      host: git.example.com\n");
+    let elsewhere = greeter_via_http("git-token-elsewhere", &p, "    - id: git-token\n      type: git_token\n      host: git.example.com\n");
     let src = format!("id=git-token,src={}", token.display());
     let r = buildx(&elsewhere, "linux/amd64", &["--no-cache", "--secret", &src]);
     assert!(!r.status.success(), "a token for git.example.com opened {}:\n{}", p.host, r.stderr);
@@ -158,11 +130,8 @@ fn a_git_token_secret_downloads_a_private_module_and_stays_out_of_every_layer() 
 #[test]
 fn an_ssh_key_downloads_a_private_module_over_ssh_and_stays_out_of_every_layer() {
     require_engine();
-    let p = private();
-    let state = std::env::var("GOAPP_STATE").unwrap_or_else(|_| "/var/lib/goapp-e2e".into());
-    let file = Path::new(&state).join("private-ssh.json");
-    let text = std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{}: {e}: run scripts/test (or integration-tests/env/up.sh)", file.display()));
-    let ssh: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let p = private_git();
+    let ssh: serde_json::Value = serde_json::from_str(&state_file("private-ssh.json")).expect("private-ssh.json is JSON");
     let (host, port, key, known) = (ssh["host"].as_str().unwrap(), ssh["port"].as_u64().unwrap(), ssh["key"].as_str().unwrap(), ssh["known_hosts"].as_str().unwrap());
     // git fetches https://<host>/private/greet over SSH: the HTTP server is not asked (no
     // GOINSECURE, no credentials for it).

@@ -203,12 +203,62 @@ pub fn http_get(cid: &str, port: u16, path: &str) -> String {
     }
 }
 
+/// Where `integration-tests/env/up.sh` keeps its state: the servers' files and what it tells
+/// the tests.
+pub fn state_dir() -> PathBuf {
+    PathBuf::from(std::env::var("GOAPP_STATE").unwrap_or_else(|_| "/var/lib/goapp-e2e".into()))
+}
+
+/// A file `integration-tests/env/up.sh` wrote for the tests.
+pub fn state_file(name: &str) -> String {
+    let file = state_dir().join(name);
+    std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{}: {e}: run scripts/test (or integration-tests/env/up.sh)", file.display()))
+}
+
 /// The URL of the module proxy `integration-tests/env/up.sh` serves (made from Debian's Go
 /// source packages), for `--build-arg GOPROXY=...`.
 pub fn goproxy_url() -> String {
-    let state = std::env::var("GOAPP_STATE").unwrap_or_else(|_| "/var/lib/goapp-e2e".into());
-    let file = Path::new(&state).join("goproxy.url");
-    std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{}: {e}: run scripts/test (or integration-tests/env/up.sh)", file.display())).trim().to_string()
+    state_file("goproxy.url").trim().to_string()
+}
+
+/// The private module and its server's credentials (`private-git.json`).
+pub struct PrivateGit {
+    pub module: String,
+    pub host: String,
+    pub version: String,
+    pub go_sum: String,
+    pub user: String,
+    pub password: String,
+    pub token: String,
+}
+
+pub fn private_git() -> PrivateGit {
+    let v: serde_json::Value = serde_json::from_str(&state_file("private-git.json")).expect("private-git.json is JSON");
+    let s = |k: &str| v[k].as_str().unwrap_or_else(|| panic!("{k} in private-git.json")).to_string();
+    let module = s("module");
+    PrivateGit { host: module.split('/').next().unwrap().to_string(), module, version: s("version"), go_sum: s("go_sum"), user: s("user"), password: s("password"), token: s("token") }
+}
+
+/// A program that prints what the private module says, in a new directory `name`, with the
+/// spec `spec`.
+pub fn greeter(name: &str, p: &PrivateGit, spec: &str) -> PathBuf {
+    let dir = temp_dir(name);
+    std::fs::write(dir.join("go.mod"), format!("module example.com/greeter\n\ngo 1.22\n\nrequire {} {}\n", p.module, p.version)).unwrap();
+    std::fs::write(dir.join("go.sum"), &p.go_sum).unwrap();
+    std::fs::write(
+        dir.join("main.go"),
+        format!("package main\n\nimport (\n\t\"fmt\"\n\n\tgreet \"{}\"\n)\n\nfunc main() {{\n\tfmt.Println(greet.Hello(\"goapp\"))\n}}\n", p.module),
+    )
+    .unwrap();
+    std::fs::write(dir.join("goapp.yaml"), spec).unwrap();
+    dir
+}
+
+/// The platforms of a pushed index, sorted (attestation manifests left out).
+pub fn index_platforms(reference: &str) -> Vec<String> {
+    let mut platforms: Vec<String> = index_images(reference).into_iter().map(|i| i.platform).collect();
+    platforms.sort();
+    platforms
 }
 
 /// How the step whose name starts with `name` ended in a `--progress=plain` log: `CACHED`,
