@@ -1,5 +1,5 @@
 module example.com/vendored
 
-go 1.24
+go 1.26
 
 require example.com/greet v1.0.0

@@ -18,7 +18,7 @@ pub const INVALID_ARGUMENT: i32 = 3;
 /// At most this many source details: buildx prints one snippet per detail.
 const MAX_DETAILS: usize = 8;
 
-/// The status for a spec that did not load: the message lists every problem as
+/// The status for a spec (or go.mod) that did not load: the message lists every problem as
 /// `file:line:col: message (hint)`, and each problem gets a source detail.
 pub fn spec_status(diags: &Diagnostics) -> Status {
     let items: Vec<_> = diags.errors().collect();
@@ -32,26 +32,45 @@ pub fn spec_status(diags: &Diagnostics) -> Status {
             message.push_str(&format!(" ({h})"));
         }
     }
-    let details = items
-        .iter()
-        .take(MAX_DETAILS)
-        .map(|d| {
-            let span = llb_gen::diag::token_span(&diags.source, d.span);
-            let json = serde_json::json!({
-                "info": {
-                    "filename": diags.file,
-                    "data": base64::engine::general_purpose::STANDARD.encode(diags.source.as_bytes()),
-                    "language": "YAML",
-                },
-                "ranges": [{
-                    "start": {"line": span.start.line, "character": span.start.column},
-                    "end": {"line": span.end.line, "character": span.end.column},
-                }],
-            });
-            prost_types::Any { type_url: SOURCE_DETAIL.into(), value: serde_json::to_vec(&json).expect("json") }
-        })
-        .collect();
+    let details = items.iter().take(MAX_DETAILS).map(|d| source_detail(&Place { file: &diags.file, source: &diags.source, span: d.span })).collect();
     Status { code: INVALID_ARGUMENT, message, details }
+}
+
+/// A line of a file that an error points at.
+pub struct Place<'a> {
+    pub file: &'a str,
+    pub source: &'a str,
+    pub span: llb_gen::Span,
+}
+
+/// The status for one problem seen at several places (go.mod's line and the spec's): the
+/// message starts with the first place, and each place gets a source detail, so buildx
+/// shows every line involved.
+pub fn located_status(message: &str, places: &[Place<'_>]) -> Status {
+    let message = match places.first() {
+        Some(p) => format!("{}:{}:{}: {message}", p.file, p.span.start.line, p.span.start.column),
+        None => message.to_string(),
+    };
+    Status { code: INVALID_ARGUMENT, message, details: places.iter().take(MAX_DETAILS).map(source_detail).collect() }
+}
+
+/// BuildKit's source-location detail for one place. Its language is the file's: go.mod
+/// and go.work, or the spec's YAML.
+fn source_detail(p: &Place<'_>) -> prost_types::Any {
+    let span = llb_gen::diag::token_span(p.source, p.span);
+    let language = if p.file.ends_with("go.mod") || p.file.ends_with("go.work") { "go.mod" } else { "YAML" };
+    let json = serde_json::json!({
+        "info": {
+            "filename": p.file,
+            "data": base64::engine::general_purpose::STANDARD.encode(p.source.as_bytes()),
+            "language": language,
+        },
+        "ranges": [{
+            "start": {"line": span.start.line, "character": span.start.column},
+            "end": {"line": span.end.line, "character": span.end.column},
+        }],
+    });
+    prost_types::Any { type_url: SOURCE_DETAIL.into(), value: serde_json::to_vec(&json).expect("json") }
 }
 
 /// The status for any other failure. When it is a failed gateway call, the status BuildKit
@@ -95,6 +114,22 @@ mod tests {
         assert_eq!(v["info"]["filename"], "goapp.yaml");
         let data = base64::engine::general_purpose::STANDARD.decode(v["info"]["data"].as_str().unwrap()).unwrap();
         assert_eq!(data, b"name: x\nmian: ./cmd\n");
+    }
+
+    #[test]
+    fn a_problem_at_two_places_has_a_detail_for_each() {
+        let gomod = "module m\n\ngo 1.27\n";
+        let spec = "name: x\ngo:\n  version: \"1.26\"\n";
+        let span = |line, column| llb_gen::Span::point(line, column);
+        let st = located_status(
+            "go.mod needs Go 1.27",
+            &[Place { file: "go.mod", source: gomod, span: span(3, 4) }, Place { file: "goapp.yaml", source: spec, span: span(3, 12) }],
+        );
+        assert_eq!(st.message, "go.mod:3:4: go.mod needs Go 1.27");
+        let details: Vec<serde_json::Value> = st.details.iter().map(|d| serde_json::from_slice(&d.value).unwrap()).collect();
+        assert_eq!((details[0]["info"]["language"].as_str(), details[1]["info"]["language"].as_str()), (Some("go.mod"), Some("YAML")));
+        assert_eq!(details[0]["ranges"][0]["end"]["character"], 7);
+        assert_eq!(details[1]["ranges"][0]["start"]["line"], 3);
     }
 
     #[test]

@@ -12,6 +12,7 @@ use llb_gen::context::{ContextSource, GitSource, NamedSource, Replacement};
 use llb_gen::image::ImageConfig;
 use llb_gen::lower::{BaseImage, BuildFacts, BuilderImage, LowerInput, base_reference, builder_reference, cgo_emulated, effective_mirror, lower};
 use llb_gen::reference::ImageRef;
+use llb_gen::toolchain::{GoRelease, ModFile};
 
 use crate::errors;
 use crate::gateway::{self, Caps, Client};
@@ -73,18 +74,17 @@ async fn build(client: &mut Client, opts: &Opts, session: &str) -> Result<gw::Re
         spec = only_target(spec, name)?;
     }
     let mirror = effective_mirror(&spec, opts.registry_mirror()).map(str::to_string);
-    let named = NamedContexts::classify(opts.named_contexts()?, &spec)?;
-    let images = Images { mirror: mirror.as_deref(), overrides: &named.images };
-
     let build_platform = caps.build_platform.clone().unwrap_or_else(host_platform);
     let targets = target_platforms(opts, &spec, &build_platform)?;
-    // Two independent round trips, at once.
-    let (mut c1, mut c2) = (client.clone(), client.clone());
-    let (facts, builder) = tokio::join!(
-        read_context_facts(&mut c1, opts, session, &ctx, &spec.module.value),
-        resolve_builder(&mut c2, opts, &spec, &images, &build_platform)
-    );
-    let (facts, builder) = (facts?, builder?);
+
+    // The module's go.mod (or go.work) chooses the Go release, unless the spec does.
+    let facts = read_context_facts(client, opts, session, &ctx, &spec.module.value).await?;
+    let go_module = facts.go_module()?;
+    let release = llb_gen::toolchain::choose(&spec, go_module.as_ref());
+    let named = NamedContexts::classify(opts.named_contexts()?, &spec, &release)?;
+    let images = Images { mirror: mirror.as_deref(), overrides: &named.images };
+    let builder = resolve_builder(client, opts, &spec, &release, &images, &build_platform, &filename).await?;
+    check_release(&release, &builder, go_module.as_ref(), &filename, &spec_bytes)?;
     let module_file = named.module_file(&facts, &spec)?;
     check_files(client, opts, session, &ctx, &spec, &facts.excludes, &filename, &spec_bytes).await?;
     let bases = if binaries_only && !llb_gen::lower::needs_base_for_binaries(&spec) {
@@ -95,11 +95,12 @@ async fn build(client: &mut Client, opts: &Opts, session: &str) -> Result<gw::Re
     // A cgo build under emulation runs the builder image of its target platform.
     let mut target_builders: BTreeMap<String, BuilderImage> = BTreeMap::new();
     for target in targets.iter().filter(|t| cgo_emulated(&spec, &build_platform, t)) {
-        target_builders.insert(target.id(), resolve_builder(client, opts, &spec, &images, target).await?);
+        target_builders.insert(target.id(), resolve_builder(client, opts, &spec, &release, &images, target, &filename).await?);
     }
     let build_facts = build_facts(opts)?;
     let labels = opts.labels();
     let go_args = llb_gen::golang::module_fetch_env(&opts.build_args());
+    let proxy = llb_gen::golang::proxy_env(&opts.build_args());
     let cache_imports = opts.cache_imports()?;
     let sbom_wanted = opts.sbom() && !binaries_only;
 
@@ -111,6 +112,8 @@ async fn build(client: &mut Client, opts: &Opts, session: &str) -> Result<gw::Re
             spec_data: &spec_bytes,
             target,
             build_platform: &build_platform,
+            go_release: &release,
+            go_module: go_module.as_ref(),
             builder: &builder,
             target_builder: target_builders.get(&target.id()),
             session_id: session,
@@ -125,6 +128,7 @@ async fn build(client: &mut Client, opts: &Opts, session: &str) -> Result<gw::Re
             context_source: &ctx,
             replacements: &named.modules,
             module_file: module_file.as_ref().map(|(p, t)| (p.as_str(), t.as_str())),
+            proxy: proxy.as_ref(),
         })
         .map_err(|e| anyhow::anyhow!(e))?;
         caps.require_llb(llb::caps::used(&lowered.definition))?;
@@ -132,12 +136,17 @@ async fn build(client: &mut Client, opts: &Opts, session: &str) -> Result<gw::Re
         let imports = cache_imports.clone();
         let target = target.clone();
         // The SBOM, from the binaries' build information (not for `--target binaries`).
-        let sbom = lowered.build_info.filter(|_| sbom_wanted).map(|def| (def, spec.name.value.clone(), spec.targets.iter().map(|t| t.name.value.clone()).collect::<Vec<_>>()));
+        let sbom = lowered
+            .build_info
+            .filter(|_| sbom_wanted)
+            .map(|def| (def, spec.name.value.clone(), spec.targets.iter().map(|t| t.name.value.clone()).collect::<Vec<_>>()));
         let created = build_facts.created.clone();
         jobs.push(tokio::spawn(async move {
             let id = gateway::solve(&mut c, lowered.definition, imports.clone()).await.with_context(|| format!("building {target}"))?;
             let sbom = match sbom {
-                Some((def, name, binaries)) => Some(make_sbom(&mut c, def, imports, &name, &binaries, &target, created).await.with_context(|| format!("the SBOM of {target}"))?),
+                Some((def, name, binaries)) => {
+                    Some(make_sbom(&mut c, def, imports, &name, &binaries, &target, created).await.with_context(|| format!("the SBOM of {target}"))?)
+                }
                 None => None,
             };
             Ok::<_, anyhow::Error>(Built { platform: target, id, config: lowered.config, sbom })
@@ -185,14 +194,21 @@ async fn subrequest(client: &mut Client, opts: &Opts, session: &str, id: &str, c
         return Ok(subrequests::lint(&filename, &data, diags));
     }
     let loaded = loaded.map_err(|d| Failure(errors::spec_status(&d)))?;
+    if name == "frontend.targets" {
+        return Ok(subrequests::targets(&filename, &data, &loaded));
+    }
+    // The others say which Go builds the program, as go.mod (or the spec) chooses it.
+    let facts = read_context_facts(client, opts, session, ctx, &loaded.spec.module.value).await?;
+    let go_module = facts.go_module()?;
     match name {
-        "frontend.outline" => Ok(subrequests::outline(&filename, &data, &loaded)),
-        "frontend.targets" => Ok(subrequests::targets(&filename, &data, &loaded)),
+        "frontend.outline" => {
+            let release = llb_gen::toolchain::choose(&loaded.spec, go_module.as_ref());
+            Ok(subrequests::outline(&filename, &data, &loaded, &release))
+        }
         "frontend.goapp.llb" => {
             let build = caps.build_platform.clone().unwrap_or_else(host_platform);
             let targets = target_platforms(opts, &loaded.spec, &build)?;
-            let go_args = llb_gen::golang::module_fetch_env(&opts.build_args());
-            Ok(subrequests::llb(&loaded.spec, &filename, &data, &targets, &build, opts.registry_mirror(), &go_args)?)
+            Ok(subrequests::llb(&loaded.spec, &filename, &data, &targets, &build, opts.registry_mirror(), &opts.build_args(), go_module.as_ref())?)
         }
         other => unreachable!("{other} is answered above"),
     }
@@ -381,6 +397,15 @@ struct ContextFacts {
     go_work: Option<(String, String)>,
 }
 
+impl ContextFacts {
+    /// The Go lines of the workspace's go.work, else of the module's go.mod; a line Go
+    /// would refuse is an error at its line and column.
+    fn go_module(&self) -> Result<Option<ModFile>, Failure> {
+        let Some((path, text)) = self.go_work.as_ref().or(self.go_mod.as_ref()) else { return Ok(None) };
+        ModFile::parse(path, text).map(Some).map_err(|d| Failure(errors::spec_status(&d)))
+    }
+}
+
 /// Reads [`ContextFacts`]; of a local context, only those files are transferred.
 async fn read_context_facts(client: &mut Client, opts: &Opts, session: &str, ctx: &ContextSource, module: &str) -> Result<ContextFacts> {
     let in_module = |f: &str| if module == "." { f.to_string() } else { format!("{module}/{f}") };
@@ -424,17 +449,19 @@ struct NamedContexts {
 
 impl NamedContexts {
     /// A name that is the builder or the base image (as `--build-context` normalizes image
-    /// names: `golang:1.24` is `docker.io/library/golang:1.24`) replaces that image; any
+    /// names: `golang:1.27` is `docker.io/library/golang:1.27`) replaces that image; any
     /// other name is a Go module path.
-    fn classify(named: BTreeMap<String, String>, spec: &llb_gen::Spec) -> Result<Self> {
+    fn classify(named: BTreeMap<String, String>, spec: &llb_gen::Spec, release: &GoRelease) -> Result<Self> {
         let mut out = NamedContexts::default();
-        let builder = builder_reference(spec, None);
+        let builder = builder_reference(spec, release, None);
         let base = base_reference(spec, None);
         for (name, value) in named {
             let image = ImageRef::parse(&name).ok().filter(|r| *r == builder || Some(r) == base.as_ref());
             if let Some(image) = image {
                 let Some(with) = value.strip_prefix("docker-image://") else {
-                    bail!("--build-context {name}={value}: {name} is an image of the build; replace it with another image: --build-context {name}=docker-image://REF");
+                    bail!(
+                        "--build-context {name}={value}: {name} is an image of the build; replace it with another image: --build-context {name}=docker-image://REF"
+                    );
                 };
                 let with = ImageRef::parse(with).map_err(|e| anyhow::anyhow!("--build-context {name}: {e}"))?;
                 out.images.push((image, with));
@@ -495,9 +522,9 @@ struct Images<'a> {
 }
 
 impl Images<'_> {
-    fn builder(&self, spec: &llb_gen::Spec) -> ImageRef {
-        let written = builder_reference(spec, None);
-        self.overridden(&written).unwrap_or_else(|| builder_reference(spec, self.mirror))
+    fn builder(&self, spec: &llb_gen::Spec, release: &GoRelease) -> ImageRef {
+        let written = builder_reference(spec, release, None);
+        self.overridden(&written).unwrap_or_else(|| builder_reference(spec, release, self.mirror))
     }
 
     fn base(&self, spec: &llb_gen::Spec) -> Option<ImageRef> {
@@ -701,13 +728,37 @@ async fn resolve_bases(
     Ok(bases)
 }
 
-async fn resolve_builder(client: &mut Client, opts: &Opts, spec: &llb_gen::Spec, images: &Images<'_>, build_platform: &Platform) -> Result<BuilderImage> {
-    let reference = images.builder(spec);
-    let log_name = format!("[internal] load metadata for {reference} ({build_platform})");
+/// Resolves the builder image for a platform; its progress line says which Go release it
+/// was chosen by, and where that came from.
+async fn resolve_builder(
+    client: &mut Client,
+    opts: &Opts,
+    spec: &llb_gen::Spec,
+    release: &GoRelease,
+    images: &Images<'_>,
+    build_platform: &Platform,
+    spec_file: &str,
+) -> Result<BuilderImage> {
+    let reference = images.builder(spec, release);
+    let log_name = format!("[internal] load metadata for {reference} ({build_platform}): {}", release.describe(spec_file));
     let (digest, config) = resolve_image(client, &reference, build_platform, opts.image_resolve_mode(), log_name)
         .await
         .with_context(|| format!("resolving the builder image {reference}"))?;
     Ok(BuilderImage { reference, digest, env: config.config.env.unwrap_or_default() })
+}
+
+/// Refuses, before anything compiles, a builder whose Go is older than the module's `go`
+/// line ([`llb_gen::toolchain::check`]), pointing at go.mod's line and the spec's.
+fn check_release(release: &GoRelease, builder: &BuilderImage, module: Option<&ModFile>, spec_file: &str, spec_bytes: &[u8]) -> Result<(), Failure> {
+    let image_go = llb_gen::image::env_get(&builder.env, llb_gen::toolchain::IMAGE_VERSION_ENV);
+    let Err(m) = llb_gen::toolchain::check(release, &builder.reference.to_string(), image_go, module) else { return Ok(()) };
+    let (mod_path, mod_text, mod_span) = &m.module;
+    let mut places = vec![errors::Place { file: mod_path, source: mod_text, span: *mod_span }];
+    let spec_text = String::from_utf8_lossy(spec_bytes);
+    if let Some(span) = m.spec {
+        places.push(errors::Place { file: spec_file, source: &spec_text, span });
+    }
+    Err(Failure(errors::located_status(&format!("{} ({})", m.message, m.hint), &places)))
 }
 
 /// The digest and config of an image for a platform, as BuildKit resolves them.
@@ -738,19 +789,20 @@ mod tests {
     fn named_contexts_replace_images_or_required_modules() {
         let spec = llb_gen::load("goapp.yaml", b"name: app\nruntime:\n  base: distroless\n", &BTreeMap::new()).unwrap().spec;
         let named: BTreeMap<String, String> = [
-            ("golang:1.24".to_string(), "docker-image://mirror.example/go:1.24".to_string()),
+            ("golang:1.27".to_string(), "docker-image://mirror.example/go:1.27".to_string()),
             ("gcr.io/distroless/static-debian12:nonroot".to_string(), "docker-image://mirror.example/static:1".to_string()),
             ("example.com/lib".to_string(), "local:example.com/lib".to_string()),
         ]
         .into();
-        let n = NamedContexts::classify(named, &spec).unwrap();
+        let release = GoRelease::default_release();
+        let n = NamedContexts::classify(named, &spec, &release).unwrap();
         assert_eq!(n.images.len(), 2);
         let images = Images { mirror: Some("localhost:5000"), overrides: &n.images };
-        assert_eq!(images.builder(&spec).to_string(), "mirror.example/go:1.24");
+        assert_eq!(images.builder(&spec, &release).to_string(), "mirror.example/go:1.27");
         assert_eq!(images.base(&spec).unwrap().to_string(), "mirror.example/static:1");
         assert_eq!(n.modules[0].source, NamedSource::Local("example.com/lib".into()));
         // An image of the build replaced by something other than an image.
-        let bad = NamedContexts::classify([("golang:1.24".to_string(), "local:golang:1.24".to_string())].into(), &spec);
+        let bad = NamedContexts::classify([("golang:1.27".to_string(), "local:golang:1.27".to_string())].into(), &spec, &release);
         assert!(bad.err().unwrap().to_string().contains("docker-image://REF"));
 
         let facts = |vendored: bool| ContextFacts {
@@ -765,7 +817,7 @@ mod tests {
         assert!(text.ends_with("replace example.com/lib => /goapp/replace/0\n"), "{text}");
         let e = n.module_file(&facts(true), &spec).unwrap_err().to_string();
         assert!(e.contains("set `go.mod: mod`"), "{e}");
-        let other = NamedContexts::classify([("example.com/other".to_string(), "local:x".to_string())].into(), &spec).unwrap();
+        let other = NamedContexts::classify([("example.com/other".to_string(), "local:x".to_string())].into(), &spec, &release).unwrap();
         let e = other.module_file(&facts(false), &spec).unwrap_err().to_string();
         assert!(e.contains("go.mod does not require the module example.com/other"), "{e}");
     }

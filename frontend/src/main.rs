@@ -155,6 +155,22 @@ fn print_targets(file: &PathBuf, build_args: &[String]) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The go.work, else the go.mod, of the spec's module, taking the spec's directory as the
+/// build context (as `docker buildx build -f goapp.yaml .` beside it does).
+fn read_go_module(spec_file: &std::path::Path, spec: &llb_gen::Spec) -> Result<Result<Option<llb_gen::toolchain::ModFile>, llb_gen::Diagnostics>> {
+    let context = spec_file.parent().unwrap_or(std::path::Path::new("."));
+    let module = context.join(&spec.module.value);
+    for name in ["go.work", "go.mod"] {
+        let path = module.join(name);
+        match std::fs::read_to_string(&path) {
+            Ok(text) => return Ok(llb_gen::toolchain::ModFile::parse(&path.display().to_string(), &text).map(Some)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+        }
+    }
+    Ok(Ok(None))
+}
+
 fn print_llb(file: &PathBuf, platform: &str, build_platform: &str, mirror: Option<&str>, build_args: &[String], raw: bool) -> Result<ExitCode> {
     let (spec, bytes, name) = match load(file, build_args)? {
         Ok((loaded, bytes, name)) => (loaded.spec, bytes, name),
@@ -165,8 +181,15 @@ fn print_llb(file: &PathBuf, platform: &str, build_platform: &str, mirror: Optio
     };
     let target = Platform::parse(platform)?;
     let build_platform = Platform::parse(build_platform)?;
-    let go_args = llb_gen::golang::module_fetch_env(&parse_build_args(build_args)?);
-    let lowered = llb_gen::lower::lower_unresolved(&spec, &name, &bytes, &target, &build_platform, mirror, &go_args)?;
+    let go_module = match read_go_module(file, &spec)? {
+        Ok(m) => m,
+        Err(diags) => {
+            eprint!("{}", diags.render(color()));
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    let args = parse_build_args(build_args)?;
+    let lowered = llb_gen::lower::lower_unresolved(&spec, &name, &bytes, &target, &build_platform, mirror, &args, go_module.as_ref())?;
     let mut out = std::io::stdout().lock();
     if raw {
         out.write_all(&lowered.definition.encode_to_vec())?;

@@ -209,9 +209,10 @@ mod tests {
         assert!(matches!(git, ContextSource::Git(g) if g.reference == "v1"));
         let e = opts(&["context=https://example.com/app.tar.gz"]).context_source().unwrap_err().to_string();
         assert!(e.contains("not a git repository URL"), "{e}");
-        let named = opts(&["context:example.com/lib=local:example.com/lib", "context:golang:1.24=docker-image://localhost:5000/go:1.24"]).named_contexts().unwrap();
+        let named =
+            opts(&["context:example.com/lib=local:example.com/lib", "context:golang:1.27=docker-image://localhost:5000/go:1.27"]).named_contexts().unwrap();
         assert_eq!(named["example.com/lib"], "local:example.com/lib");
-        assert_eq!(named["golang:1.24"], "docker-image://localhost:5000/go:1.24");
+        assert_eq!(named["golang:1.27"], "docker-image://localhost:5000/go:1.27");
         assert!(opts(&["context:lib::linux/amd64=local:lib"]).named_contexts().is_err());
     }
 

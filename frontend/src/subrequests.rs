@@ -77,7 +77,9 @@ const GOAPP_ARGS: &[(&str, &str)] = &[
     ("SOURCE_DATE_EPOCH", "the image's creation time, in seconds since 1970"),
 ];
 
-pub fn outline(file: &str, data: &[u8], loaded: &llb_gen::Loaded) -> gw::Result {
+/// The build args the spec reads, with their defaults and lines, then goapp's own, then the
+/// proxy args (never their values); the description says which Go release builds it.
+pub fn outline(file: &str, data: &[u8], loaded: &llb_gen::Loaded, release: &llb_gen::toolchain::GoRelease) -> gw::Result {
     let mut args: Vec<Value> = loaded
         .args
         .iter()
@@ -90,13 +92,24 @@ pub fn outline(file: &str, data: &[u8], loaded: &llb_gen::Loaded) -> gw::Result 
         })
         .collect();
     let fetch: Vec<(&str, &str)> = llb_gen::golang::MODULE_FETCH_ARGS.iter().map(|a| (*a, "set for every go command, over go.env")).collect();
-    for (name, description) in GOAPP_ARGS.iter().chain(&fetch) {
+    let proxies: Vec<(&str, &str)> =
+        llb_gen::golang::PROXY_ARGS.iter().map(|a| (*a, "a proxy for every step that reaches the network; never in the image or the cache key")).collect();
+    for (name, description) in GOAPP_ARGS.iter().chain(&fetch).chain(&proxies) {
         if !loaded.args.iter().any(|a| a.name == *name) {
             args.push(json!({"name": name, "description": description}));
         }
     }
-    let json = json!({"name": loaded.spec.name.value, "description": format!("goapp spec {file}"), "args": args, "sources": [base64::engine::general_purpose::STANDARD.encode(data)]});
-    let mut text = String::from("BUILD ARG\tVALUE\tDESCRIPTION\n");
+    // A proxy's value is the user's machine's, not the spec's: never shown.
+    for a in args.iter_mut() {
+        if a["name"].as_str().is_some_and(llb_gen::golang::is_proxy_arg) {
+            if let Some(o) = a.as_object_mut() {
+                o.remove("value");
+            }
+        }
+    }
+    let go = release.describe(file);
+    let json = json!({"name": loaded.spec.name.value, "description": format!("goapp spec {file}, built with {go}"), "args": args, "sources": [base64::engine::general_purpose::STANDARD.encode(data)]});
+    let mut text = format!("Go\t{go}\n\nBUILD ARG\tVALUE\tDESCRIPTION\n");
     for a in json["args"].as_array().expect("args") {
         text.push_str(&format!("{}\t{}\t{}\n", a["name"].as_str().unwrap_or(""), a["value"].as_str().unwrap_or(""), a["description"].as_str().unwrap_or("")));
     }
@@ -168,6 +181,7 @@ pub fn llb_text(lowered: &llb_gen::Lowered) -> anyhow::Result<String> {
 }
 
 /// The LLB of every platform, unresolved ([`llb_gen::lower::lower_unresolved`]).
+#[allow(clippy::too_many_arguments)]
 pub fn llb(
     spec: &llb_gen::Spec,
     file: &str,
@@ -175,12 +189,13 @@ pub fn llb(
     targets: &[Platform],
     build: &Platform,
     mirror: Option<&str>,
-    go_args: &BTreeMap<String, String>,
+    build_args: &BTreeMap<String, String>,
+    go_module: Option<&llb_gen::toolchain::ModFile>,
 ) -> anyhow::Result<gw::Result> {
     let mut text = String::new();
     let mut json = serde_json::Map::new();
     for t in targets {
-        let dump = llb_text(&llb_gen::lower::lower_unresolved(spec, file, data, t, build, mirror, go_args)?)?;
+        let dump = llb_text(&llb_gen::lower::lower_unresolved(spec, file, data, t, build, mirror, build_args, go_module)?)?;
         text.push_str(&format!("# {t}\n{dump}"));
         json.insert(t.id(), Value::String(dump));
     }
@@ -216,7 +231,13 @@ mod tests {
         let data =
             b"name: app\ntargets:\n  - name: api\n    main: ./cmd/api\n  - name: cli\n    main: ./cmd/cli\nversion: ${VERSION:-dev}\nruntime:\n  user: root\n";
         let loaded = llb_gen::load("goapp.yaml", data, &BTreeMap::new()).unwrap();
-        let o: Value = serde_json::from_str(&meta(&outline("goapp.yaml", data, &loaded), "result.json")).unwrap();
+        let gomod = llb_gen::toolchain::ModFile::parse("go.mod", "module m\n\ngo 1.26\n").unwrap();
+        let release = llb_gen::toolchain::choose(&loaded.spec, Some(&gomod));
+        let answer = outline("goapp.yaml", data, &loaded, &release);
+        assert!(meta(&answer, "result.txt").starts_with("Go\tGo 1.26 (the go line, go.mod:3)\n"), "{}", meta(&answer, "result.txt"));
+        let o: Value = serde_json::from_str(&meta(&answer, "result.json")).unwrap();
+        assert_eq!(o["description"], "goapp spec goapp.yaml, built with Go 1.26 (the go line, go.mod:3)");
+        assert!(o["args"].as_array().unwrap().iter().any(|a| a["name"] == "HTTPS_PROXY" && a.get("value").is_none()));
         assert_eq!(o["args"][0]["name"], "VERSION");
         assert_eq!(o["args"][0]["value"], "dev");
         assert_eq!(o["args"][0]["location"]["ranges"][0]["start"]["line"], 7);

@@ -15,7 +15,7 @@ fuzz_target!(|data: &[u8]| {
             let _ = loaded.warnings.render(false);
             let target = llb::Platform::parse("linux/arm64").unwrap();
             let build = llb::Platform::parse("linux/amd64").unwrap();
-            let _ = llb_gen::lower::lower_unresolved(&loaded.spec, "goapp.yaml", data, &target, &build, None, &BTreeMap::new());
+            let _ = llb_gen::lower::lower_unresolved(&loaded.spec, "goapp.yaml", data, &target, &build, None, &BTreeMap::new(), None);
         }
         Err(d) => {
             let _ = d.render(false);

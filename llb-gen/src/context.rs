@@ -188,7 +188,14 @@ mod tests {
         let g = GitSource::parse("http://172.17.0.1:8080/private/hello.git").unwrap();
         assert_eq!(g.identifier(), "git://172.17.0.1:8080/private/hello.git");
         assert_eq!(GitSource::parse("git://example.com/repo#main").unwrap().identifier(), "git://example.com/repo#main");
-        for bad in ["https://example.com/archive.tar.gz", "ssh://git@example.com/repo.git", "ftp://x/y.git", "https://u:p@example.com/r.git", "https://example.com/r.git#main:../x", "repo.git"] {
+        for bad in [
+            "https://example.com/archive.tar.gz",
+            "ssh://git@example.com/repo.git",
+            "ftp://x/y.git",
+            "https://u:p@example.com/r.git",
+            "https://example.com/r.git#main:../x",
+            "repo.git",
+        ] {
             assert!(GitSource::parse(bad).is_err(), "{bad}");
         }
     }

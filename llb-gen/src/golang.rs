@@ -12,6 +12,32 @@ pub fn module_fetch_env(build_args: &std::collections::BTreeMap<String, String>)
     build_args.iter().filter(|(k, _)| MODULE_FETCH_ARGS.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect()
 }
 
+/// The proxy build args BuildKit's Dockerfile frontend predefines, in either case, with the
+/// [`llb::pb::ProxyEnv`] field each one sets. Like a Dockerfile, goapp passes them to every
+/// step that reaches the network (module downloads, git fetches, apt), where BuildKit sets
+/// them in upper and lower case, and keeps them out of the cache key, the image config and
+/// its history.
+pub const PROXY_ARGS: &[&str] = &["HTTP_PROXY", "HTTPS_PROXY", "FTP_PROXY", "NO_PROXY", "ALL_PROXY"];
+
+/// The proxy settings among `build_args` ([`PROXY_ARGS`]); `None` without any. Where both
+/// cases are given, the upper-case one wins.
+pub fn proxy_env(build_args: &std::collections::BTreeMap<String, String>) -> Option<llb::pb::ProxyEnv> {
+    let get = |name: &str| build_args.get(name).or_else(|| build_args.get(&name.to_ascii_lowercase())).filter(|v| !v.is_empty()).cloned().unwrap_or_default();
+    let p = llb::pb::ProxyEnv {
+        http_proxy: get("HTTP_PROXY"),
+        https_proxy: get("HTTPS_PROXY"),
+        ftp_proxy: get("FTP_PROXY"),
+        no_proxy: get("NO_PROXY"),
+        all_proxy: get("ALL_PROXY"),
+    };
+    (p != llb::pb::ProxyEnv::default()).then_some(p)
+}
+
+/// Whether a build arg is a proxy setting ([`PROXY_ARGS`], in either case).
+pub fn is_proxy_arg(name: &str) -> bool {
+    PROXY_ARGS.iter().any(|p| *p == name || p.to_ascii_lowercase() == name)
+}
+
 /// The `go build` environment for one target platform.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct GoTarget {
@@ -156,6 +182,16 @@ mod tests {
         assert!(!same_c_arch(&p("linux/amd64"), &p("linux/arm64")));
         assert!(has_cross_compiler(&p("linux/amd64"), &p("linux/riscv64")));
         assert!(!has_cross_compiler(&p("linux/s390x"), &p("linux/amd64")));
+    }
+
+    #[test]
+    fn proxies_from_build_args_in_either_case() {
+        let args = |kv: &[(&str, &str)]| kv.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<std::collections::BTreeMap<_, _>>();
+        assert_eq!(proxy_env(&args(&[("GOPROXY", "x"), ("VERSION", "1")])), None);
+        let p =
+            proxy_env(&args(&[("http_proxy", "http://lower:1"), ("HTTP_PROXY", "http://upper:1"), ("no_proxy", "localhost"), ("https_proxy", "")])).unwrap();
+        assert_eq!((p.http_proxy.as_str(), p.no_proxy.as_str(), p.https_proxy.as_str()), ("http://upper:1", "localhost", ""));
+        assert!(is_proxy_arg("all_proxy") && is_proxy_arg("FTP_PROXY") && !is_proxy_arg("Http_Proxy"));
     }
 
     #[test]

@@ -16,6 +16,7 @@ pub mod reference;
 pub mod sbom;
 pub mod schema;
 pub mod spec;
+pub mod toolchain;
 
 pub use diag::{Diagnostic, Diagnostics, Severity, Span};
 pub use load::{ArgRef, Loaded, load, resolve_user_name};

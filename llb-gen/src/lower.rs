@@ -39,6 +39,7 @@ use crate::image::{ContainerConfig, Empty, HealthConfig, History, ImageConfig, e
 use crate::reference::ImageRef;
 use crate::spec::raw::{CgoMode, ModMode, ModuleCache};
 use crate::spec::{Base, Cgo, NONROOT_UID, SecretKind, Spec};
+use crate::toolchain::{GoRelease, ModFile, Origin};
 
 /// Where the Go toolchain keeps downloaded modules and compiled packages in the builder.
 const GOMODCACHE: &str = "/go/pkg/mod";
@@ -112,6 +113,10 @@ pub struct LowerInput<'a> {
     pub spec_data: &'a [u8],
     pub target: &'a Platform,
     pub build_platform: &'a Platform,
+    /// The Go release the builder was chosen by ([`crate::toolchain::choose`]), and the
+    /// module file it was read from, if any.
+    pub go_release: &'a GoRelease,
+    pub go_module: Option<&'a ModFile>,
     pub builder: &'a BuilderImage,
     /// The builder image resolved for the target platform, for a cgo build that runs there
     /// under emulation ([`cgo_emulated`]); without it that build uses the builder's reference
@@ -145,6 +150,9 @@ pub struct LowerInput<'a> {
     /// ([`crate::context::with_replacements`]).
     pub replacements: &'a [Replacement],
     pub module_file: Option<(&'a str, &'a str)>,
+    /// The proxy build args (`HTTP_PROXY` and the like, [`golang::proxy_env`]), for every
+    /// step that reaches the network; kept out of the cache key and the image.
+    pub proxy: Option<&'a pb::ProxyEnv>,
 }
 
 /// The result of lowering one platform.
@@ -183,14 +191,14 @@ pub fn base_reference(spec: &Spec, mirror: Option<&str>) -> Option<ImageRef> {
     })
 }
 
-/// The builder image a spec asks for, after the registry mirror.
-pub fn builder_reference(spec: &Spec, mirror: Option<&str>) -> ImageRef {
+/// The builder image of a spec built with the Go `release`, after the registry mirror.
+pub fn builder_reference(spec: &Spec, release: &GoRelease, mirror: Option<&str>) -> ImageRef {
     let written = match &spec.go.image {
         Some(i) => i.value.clone(),
         // glibc keeps old symbol versions: what links against Debian 12's runs on Debian 12
         // and newer bases.
-        None if spec.go.cgo.is_some() => format!("golang:{}-bookworm", spec.go.version.value),
-        None => format!("golang:{}", spec.go.version.value),
+        None if spec.go.cgo.is_some() => format!("golang:{}-bookworm", release.version),
+        None => format!("golang:{}", release.version),
     };
     // The loader validated the reference.
     let r = ImageRef::parse(&written).unwrap_or_else(|e| panic!("unvalidated image reference: {e}"));
@@ -203,6 +211,7 @@ pub fn builder_reference(spec: &Spec, mirror: Option<&str>) -> ImageRef {
 /// Lowers one platform without BuildKit (for the command line, `--call goapp.llb` and the
 /// fuzz target): there is nothing to resolve the builder and the base against, so they are
 /// shown by reference, unpinned, with no inherited environment.
+#[allow(clippy::too_many_arguments)]
 pub fn lower_unresolved(
     spec: &Spec,
     file: &str,
@@ -210,10 +219,14 @@ pub fn lower_unresolved(
     target: &Platform,
     build: &Platform,
     mirror: Option<&str>,
-    go_args: &BTreeMap<String, String>,
+    build_args: &BTreeMap<String, String>,
+    go_module: Option<&ModFile>,
 ) -> Result<Lowered, LowerError> {
     let mirror = effective_mirror(spec, mirror);
-    let builder = BuilderImage { reference: builder_reference(spec, mirror), digest: None, env: vec![] };
+    let go_release = crate::toolchain::choose(spec, go_module);
+    let go_args = golang::module_fetch_env(build_args);
+    let proxy = golang::proxy_env(build_args);
+    let builder = BuilderImage { reference: builder_reference(spec, &go_release, mirror), digest: None, env: vec![] };
     let base = base_reference(spec, mirror).map(BaseImage::unresolved);
     lower(&LowerInput {
         spec,
@@ -221,6 +234,8 @@ pub fn lower_unresolved(
         spec_data: data,
         target,
         build_platform: build,
+        go_release: &go_release,
+        go_module,
         builder: &builder,
         target_builder: None,
         session_id: "",
@@ -228,13 +243,14 @@ pub fn lower_unresolved(
         no_cache: false,
         labels: &BTreeMap::new(),
         no_download: false,
-        go_args,
+        go_args: &go_args,
         base: base.as_ref(),
         facts: &BuildFacts::default(),
         binaries_only: false,
         context_source: &ContextSource::Local,
         replacements: &[],
         module_file: None,
+        proxy: proxy.as_ref(),
     })
 }
 
@@ -337,8 +353,23 @@ pub fn lower(input: &LowerInput<'_>) -> Result<Lowered, LowerError> {
 
     let builder_ref = pinned(&input.builder.reference, &input.builder.digest);
     let builder = g.image(&builder_ref.to_string(), input.build_platform, BTreeMap::new());
-    g.meta(builder.op).name = Some(format!("[builder] FROM {builder_ref}"));
-    g.meta(builder.op).ranges.push(range(spec.go.image.as_ref().map(|i| i.span).unwrap_or(spec.go.version.span)));
+    g.meta(builder.op).name = Some(format!("[builder] FROM {builder_ref}: {}", input.go_release.describe(input.spec_file)));
+    // The line that chose the builder: the spec's, or go.mod's.
+    match (&input.go_release.origin, input.go_module) {
+        (Origin::SpecVersion(span) | Origin::SpecImage(span), _) => g.meta(builder.op).ranges.push(range(*span)),
+        (Origin::Toolchain(_, span) | Origin::GoLine(_, span), Some(m)) => {
+            let src = g.add_source_info(&m.path, m.source.as_bytes(), "go.mod");
+            let span = *span;
+            g.meta(builder.op).ranges.push(SourceRange {
+                source: src,
+                start_line: span.start.line,
+                start_column: span.start.column,
+                end_line: span.end.line,
+                end_column: span.end.column,
+            });
+        }
+        _ => {}
+    }
 
     let context = match input.context_source {
         ContextSource::Local => {
@@ -356,10 +387,8 @@ pub fn lower(input: &LowerInput<'_>) -> Result<Lowered, LowerError> {
     // named contexts. (`runtime.files` come from the context as it is.)
     let go_src = match input.module_file {
         Some((path, text)) => {
-            let edited = g.file(
-                Some(context),
-                vec![FileAction::Mkfile(Mkfile { path: format!("/{path}"), mode: 0o644, data: text.as_bytes().to_vec(), owner: None })],
-            );
+            let edited =
+                g.file(Some(context), vec![FileAction::Mkfile(Mkfile { path: format!("/{path}"), mode: 0o644, data: text.as_bytes().to_vec(), owner: None })]);
             let modules: Vec<&str> = input.replacements.iter().map(|r| r.module.as_str()).collect();
             g.meta(edited.op).name = Some(format!("[builder] {path}: replace {}", modules.join(", ")));
             edited
@@ -499,6 +528,7 @@ pub fn lower(input: &LowerInput<'_>) -> Result<Lowered, LowerError> {
                     ])
                     .collect(),
                 no_network: false,
+                proxy: input.proxy.cloned(),
             },
             compile_platform,
         );
@@ -615,7 +645,13 @@ pub fn needs_base_for_binaries(spec: &Spec) -> bool {
 /// The result of `--target binaries`: each binary at the root (`/<target name>`, 0755), and
 /// for a cgo build the shared libraries the base lacks (under `/usr/lib/<triplet>`). The
 /// config only names the platform, for exporters that want one.
-fn binaries_result(g: &mut Graph, input: &LowerInput<'_>, binaries: &[(&crate::spec::Target, llb::Output, String)], libs: &[llb::Output], range: SourceRange) -> Lowered {
+fn binaries_result(
+    g: &mut Graph,
+    input: &LowerInput<'_>,
+    binaries: &[(&crate::spec::Target, llb::Output, String)],
+    libs: &[llb::Output],
+    range: SourceRange,
+) -> Lowered {
     let mut actions = binaries_at_root(binaries);
     actions.extend(libs.iter().map(|l| FileAction::Copy(Copy::new(*l, "/", "/").contents().owner(0, 0))));
     let out = g.file(None, actions);
@@ -630,7 +666,11 @@ fn binaries_result(g: &mut Graph, input: &LowerInput<'_>, binaries: &[(&crate::s
         created: input.facts.created.clone(),
         history: vec![History {
             created: input.facts.created.clone(),
-            created_by: Some(format!("goapp: go build {} -> /{}", input.spec.targets.iter().map(|t| t.main.value.as_str()).collect::<Vec<_>>().join(" "), names.join(" /"))),
+            created_by: Some(format!(
+                "goapp: go build {} -> /{}",
+                input.spec.targets.iter().map(|t| t.main.value.as_str()).collect::<Vec<_>>().join(" "),
+                names.join(" /")
+            )),
             comment: Some(HISTORY_COMMENT.into()),
             ..Default::default()
         }],
@@ -659,6 +699,7 @@ fn build_info(g: &mut Graph, input: &LowerInput<'_>, builder: llb::Output, binar
             user: String::new(),
             mounts: vec![Mount::readonly("/", builder), Mount::readonly("/bins", bins), Mount::output("/info", None)],
             no_network: true,
+            proxy: None,
         },
         input.build_platform,
     );
@@ -735,6 +776,7 @@ fn download_modules(g: &mut Graph, input: &LowerInput<'_>, builder: llb::Output,
                 .chain([Mount::output("/", Some(builder)), Mount::readonly(SRC, files)])
                 .collect(),
             no_network: false,
+            proxy: input.proxy.cloned(),
         },
         input.build_platform,
     );
@@ -775,6 +817,7 @@ fn c_toolchain(g: &mut Graph, input: &LowerInput<'_>, plan: &CgoPlan<'_>, image:
                 Mount::cache("/var/lib/apt/lists", &format!("goapp-apt-lists-{arch}"), CacheSharing::Locked),
             ],
             no_network: false,
+            proxy: input.proxy.cloned(),
         },
         platform,
     );
@@ -810,7 +853,8 @@ fn check_binaries(g: &mut Graph, input: &LowerInput<'_>, plan: &CgoPlan<'_>, on:
     let mut args =
         vec!["sh".to_string(), "-c".into(), script, "check".into(), plan.c.elf_machine.into(), (plan.cgo.static_link as u8).to_string(), plan.c.triplet.into()];
     args.extend(names.iter().cloned());
-    let check = g.exec(Exec { args, env: input.builder.env.clone(), cwd: "/".into(), user: String::new(), mounts, no_network: true }, input.build_platform);
+    let check = g
+        .exec(Exec { args, env: input.builder.env.clone(), cwd: "/".into(), user: String::new(), mounts, no_network: true, proxy: None }, input.build_platform);
     let what = if plan.cgo.static_link { "statically linked" } else { "glibc of the base, C libraries it lacks" };
     g.meta(check.op).name = Some(format!("[{}] check {}: {}, {what}", input.target, names.join(" "), plan.c.elf_machine));
     Ok(check)

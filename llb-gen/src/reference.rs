@@ -1,5 +1,5 @@
-//! Image references as Docker writes them (`golang:1.24`, `ghcr.io/org/img:tag@sha256:…`),
-//! normalized to the full form BuildKit expects (`docker.io/library/golang:1.24`), and the
+//! Image references as Docker writes them (`golang:1.27`, `ghcr.io/org/img:tag@sha256:…`),
+//! normalized to the full form BuildKit expects (`docker.io/library/golang:1.27`), and the
 //! registry mirror rewrite used by air-gapped sites and by the tests.
 
 use std::fmt;
@@ -125,9 +125,9 @@ mod tests {
     fn normalizes() {
         for (i, o) in [
             ("golang", "docker.io/library/golang:latest"),
-            ("golang:1.24", "docker.io/library/golang:1.24"),
+            ("golang:1.27", "docker.io/library/golang:1.27"),
             ("org/img:1", "docker.io/org/img:1"),
-            ("localhost:5000/library/golang:1.24", "localhost:5000/library/golang:1.24"),
+            ("localhost:5000/library/golang:1.27", "localhost:5000/library/golang:1.27"),
             ("gcr.io/distroless/static-debian12:nonroot", "gcr.io/distroless/static-debian12:nonroot"),
         ] {
             assert_eq!(ImageRef::parse(i).unwrap().to_string(), o);
@@ -138,15 +138,15 @@ mod tests {
 
     #[test]
     fn rejects() {
-        for bad in ["", "Golang:1", "golang:", "golang@sha256:abc", "a b", "golang:1.24/x"] {
+        for bad in ["", "Golang:1", "golang:", "golang@sha256:abc", "a b", "golang:1.27/x"] {
             assert!(ImageRef::parse(bad).is_err(), "{bad}");
         }
     }
 
     #[test]
     fn mirrors() {
-        let r = ImageRef::parse("golang:1.24").unwrap();
-        assert_eq!(r.mirrored("localhost:5000").to_string(), "localhost:5000/library/golang:1.24");
+        let r = ImageRef::parse("golang:1.27").unwrap();
+        assert_eq!(r.mirrored("localhost:5000").to_string(), "localhost:5000/library/golang:1.27");
         let r = ImageRef::parse("gcr.io/distroless/static").unwrap();
         assert_eq!(r.mirrored("mirror.example/cache/").to_string(), "mirror.example/cache/gcr.io/distroless/static:latest");
         // Already on the mirror, or on a private registry: as it is.

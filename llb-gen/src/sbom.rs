@@ -18,7 +18,7 @@ pub struct Module {
 /// What `go version -m` says of one binary.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct BuildInfo {
-    /// e.g. `go1.24.4`
+    /// e.g. `go1.27.3`
     pub go_version: String,
     /// The main package's import path.
     pub path: String,
@@ -35,7 +35,7 @@ pub struct BuildInfo {
 pub fn parse_version_m(text: &str) -> Result<BuildInfo, String> {
     let mut lines = text.lines();
     let first = lines.next().ok_or("`go version -m` printed nothing")?;
-    // `FILE: go1.24.4`, or with experiments `FILE: go1.24.4 X:boringcrypto`.
+    // `FILE: go1.27.3`, or with experiments `FILE: go1.27.3 X:boringcrypto`.
     let release = first.rsplit_once(": ").map(|(_, v)| v.trim()).ok_or_else(|| format!("unexpected first line `{first}`"))?;
     let go_version = release.split_whitespace().next().unwrap_or("").to_string();
     if !go_version.starts_with("go") {
@@ -154,12 +154,12 @@ pub fn spdx(name: &str, platform: &str, created: &str, binaries: &[(String, Buil
 mod tests {
     use super::*;
 
-    const OUT: &str = "/bins/api: go1.24.4\n\tpath\texample.com/shop/cmd/api\n\tmod\texample.com/shop\t(devel)\t\n\tdep\tgithub.com/spf13/cobra\tv1.8.0\th1:abc=\n\tdep\tgopkg.in/yaml.v3\tv3.0.1\n\t=>\t/goapp/replace/0\t(devel)\t\n\tbuild\t-ldflags=\"-s -w\"\n\tbuild\tGOARCH=arm64\n";
+    const OUT: &str = "/bins/api: go1.27.3\n\tpath\texample.com/shop/cmd/api\n\tmod\texample.com/shop\t(devel)\t\n\tdep\tgithub.com/spf13/cobra\tv1.8.0\th1:abc=\n\tdep\tgopkg.in/yaml.v3\tv3.0.1\n\t=>\t/goapp/replace/0\t(devel)\t\n\tbuild\t-ldflags=\"-s -w\"\n\tbuild\tGOARCH=arm64\n";
 
     #[test]
     fn go_version_m_is_parsed() {
         let info = parse_version_m(OUT).unwrap();
-        assert_eq!(info.go_version, "go1.24.4");
+        assert_eq!(info.go_version, "go1.27.3");
         assert_eq!(info.path, "example.com/shop/cmd/api");
         assert_eq!(info.main.as_ref().unwrap().version, "(devel)");
         assert_eq!(info.deps.len(), 2);
@@ -167,9 +167,9 @@ mod tests {
         assert_eq!(info.deps[1].1.as_ref().unwrap().path, "/goapp/replace/0");
         assert!(info.settings.contains(&("GOARCH".to_string(), "arm64".to_string())));
         assert!(parse_version_m("").is_err());
-        assert!(parse_version_m("x: go1.24\n\t=>\ta\tb\n").is_err());
-        let experiment = parse_version_m("/bins/api: go1.24.4 X:boringcrypto\n\tpath\tx\n\tnewkind\tsomething\n").unwrap();
-        assert_eq!(experiment.go_version, "go1.24.4");
+        assert!(parse_version_m("x: go1.27\n\t=>\ta\tb\n").is_err());
+        let experiment = parse_version_m("/bins/api: go1.27.3 X:boringcrypto\n\tpath\tx\n\tnewkind\tsomething\n").unwrap();
+        assert_eq!(experiment.go_version, "go1.27.3");
     }
 
     #[test]
@@ -178,7 +178,10 @@ mod tests {
         let doc = spdx("shop", "linux/arm64", "2024-01-02T03:04:05Z", &[("api".into(), info.clone()), ("worker".into(), info)]);
         let packages = doc["packages"].as_array().unwrap();
         let purls: Vec<&str> = packages.iter().map(|p| p["externalRefs"][0]["referenceLocator"].as_str().unwrap()).collect();
-        assert_eq!(purls, ["pkg:golang/example.com/shop", "pkg:golang/stdlib@v1.24.4", "pkg:golang/github.com/spf13/cobra@v1.8.0", "pkg:golang/gopkg.in/yaml.v3"]);
+        assert_eq!(
+            purls,
+            ["pkg:golang/example.com/shop", "pkg:golang/stdlib@v1.27.3", "pkg:golang/github.com/spf13/cobra@v1.8.0", "pkg:golang/gopkg.in/yaml.v3"]
+        );
         assert_eq!(doc["spdxVersion"], "SPDX-2.3");
         let ids: std::collections::BTreeSet<&str> = packages.iter().map(|p| p["SPDXID"].as_str().unwrap()).collect();
         assert_eq!(ids.len(), packages.len(), "SPDX ids are unique");

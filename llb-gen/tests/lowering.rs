@@ -33,9 +33,9 @@ const BASE_CONFIG: &str = r#"{
   "history": [{"created_by": "base layer"}]
 }"#;
 
-fn builder(spec: &llb_gen::Spec) -> BuilderImage {
+fn builder(spec: &llb_gen::Spec, release: &llb_gen::toolchain::GoRelease) -> BuilderImage {
     BuilderImage {
-        reference: llb_gen::lower::builder_reference(spec, None),
+        reference: llb_gen::lower::builder_reference(spec, release, None),
         digest: Some(format!("sha256:{}", "0".repeat(64))),
         env: vec!["PATH=/usr/local/go/bin:/usr/bin:/bin".into(), "GOTOOLCHAIN=auto".into()],
     }
@@ -63,7 +63,14 @@ fn lower_example_as(path: &Path, target: &str, build_args: &BTreeMap<String, Str
     let spec = llb_gen::load("goapp.yaml", &bytes, &BTreeMap::new()).unwrap_or_else(|d| panic!("{}:\n{}", path.display(), d.render(false))).spec;
     let target = Platform::parse(target).unwrap();
     let build = Platform::parse("linux/amd64").unwrap();
-    let b = builder(&spec);
+    // The Go release, as the frontend chooses it from the example's go.work or go.mod.
+    let module_dir = path.parent().unwrap().join(&spec.module.value);
+    let go_module = ["go.work", "go.mod"].iter().find_map(|f| {
+        let text = std::fs::read_to_string(module_dir.join(f)).ok()?;
+        Some(llb_gen::toolchain::ModFile::parse(f, &text).unwrap())
+    });
+    let release = llb_gen::toolchain::choose(&spec, go_module.as_ref());
+    let b = builder(&spec, &release);
     let labels = BTreeMap::new();
     let excludes = vec!["*.md".to_string()];
     // A pulled base as BuildKit would resolve it: a digest, a config to inherit, and (for
@@ -90,6 +97,8 @@ fn lower_example_as(path: &Path, target: &str, build_args: &BTreeMap<String, Str
         spec_data: &bytes,
         target: &target,
         build_platform: &build,
+        go_release: &release,
+        go_module: go_module.as_ref(),
         builder: &b,
         target_builder: None,
         session_id: "test-session",
@@ -110,6 +119,7 @@ fn lower_example_as(path: &Path, target: &str, build_args: &BTreeMap<String, Str
         context_source: &extra.context_source,
         replacements: extra.replacements,
         module_file: extra.module_file,
+        proxy: llb_gen::golang::proxy_env(build_args).as_ref(),
     })
     .unwrap();
     let name = if path.file_name().unwrap() == "goapp.yaml" {
@@ -277,22 +287,60 @@ fn module_fetch_build_args_reach_every_go_command_and_nothing_else_does() {
     }
 }
 
+#[test]
+fn proxy_build_args_reach_every_networked_step_and_nothing_else() {
+    let args: BTreeMap<String, String> = [("HTTP_PROXY", "http://proxy.corp:3128"), ("https_proxy", "http://proxy.corp:3129"), ("no_proxy", "localhost")]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    // A cgo spec with modules to download has every kind of step: the module download, the
+    // apt step, the compile (all of which may reach the network), and the binaries' check
+    // (which may not).
+    let cgo = examples().into_iter().find(|p| p.ends_with("cgo-emulated.yaml")).unwrap();
+    let (lowered, _) = lower_example_with(&cgo, "linux/arm64", &args);
+    let mut networked = 0;
+    for (e, _) in execs(&lowered.definition) {
+        let meta = e.meta.as_ref().unwrap();
+        // Never in the environment, which is part of the cache key.
+        assert!(!meta.env.iter().any(|v| v.to_ascii_lowercase().contains("proxy.corp")), "{:?}", meta.env);
+        if e.network == pb::NetMode::None as i32 {
+            assert!(meta.proxy_env.is_none(), "{:?}", meta.args);
+            continue;
+        }
+        let p = meta.proxy_env.as_ref().unwrap_or_else(|| panic!("no proxy for {:?}", meta.args));
+        assert_eq!((p.http_proxy.as_str(), p.https_proxy.as_str(), p.no_proxy.as_str()), ("http://proxy.corp:3128", "http://proxy.corp:3129", "localhost"));
+        networked += 1;
+    }
+    assert_eq!(networked, 3, "the download, the apt step and the compile");
+    assert!(llb::caps::used(&lowered.definition).contains("exec.meta.proxyenv"));
+    let config = serde_json::to_string(&lowered.config).unwrap();
+    assert!(!config.contains("proxy.corp"), "{config}");
+    // Without proxy args, no proxy and no capability asked of BuildKit.
+    let (plain, _) = lower_example(&cgo, "linux/arm64");
+    assert!(execs(&plain.definition).iter().all(|(e, _)| e.meta.as_ref().unwrap().proxy_env.is_none()));
+    assert!(!llb::caps::used(&plain.definition).contains("exec.meta.proxyenv"));
+}
+
 /// The files a definition's last op writes: the destinations of its copies.
 fn copy_dests(def: &pb::Definition) -> Vec<String> {
     let ops = ops(def);
     // The last op is the return op (no op); the one before it is the result.
     let Some(pb::op::Op::File(f)) = &ops[ops.len() - 2].op else { panic!("the result is not a file op") };
-    f.actions.iter().filter_map(|a| match &a.action {
-        Some(pb::file_action::Action::Copy(c)) => Some(c.dest.clone()),
-        _ => None,
-    }).collect()
+    f.actions
+        .iter()
+        .filter_map(|a| match &a.action {
+            Some(pb::file_action::Action::Copy(c)) => Some(c.dest.clone()),
+            _ => None,
+        })
+        .collect()
 }
 
 #[test]
 fn target_binaries_puts_the_binaries_alone_at_the_root() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
     // shop: two binaries on a pulled base; no base or files step is left in the graph.
-    let (b, _) = lower_example_as(&root.join("examples/shop/goapp.yaml"), "linux/arm64", &BTreeMap::new(), &Extra { binaries_only: true, ..Default::default() });
+    let (b, _) =
+        lower_example_as(&root.join("examples/shop/goapp.yaml"), "linux/arm64", &BTreeMap::new(), &Extra { binaries_only: true, ..Default::default() });
     let text = llb::dump::to_text(&b.definition).unwrap();
     assert_eq!(copy_dests(&b.definition), ["/api", "/worker"], "{text}");
     assert!(!text.contains("distroless") && !text.contains("add files"), "{text}");

@@ -30,6 +30,7 @@ pub const CAPS: &[Cap] = &[
     Cap { id: "exec.mount.ssh", feature: "SSH agent mounts", since: "v0.3.0" },
     Cap { id: "exec.mount.selector", feature: "mounts of a sub-directory", since: "v0.3.0" },
     Cap { id: "exec.meta.network", feature: "steps without network", since: "v0.3.0" },
+    Cap { id: "exec.meta.proxyenv", feature: "proxy settings kept out of the cache (HTTP_PROXY and the like)", since: "v0.3.0" },
     Cap { id: "source.local.sharedkeyhint", feature: "incremental context transfer", since: "v0.3.0" },
     Cap { id: "source.local.differ", feature: "whole-file context transfer", since: "v0.9.0" },
     Cap { id: "source.local.followpaths", feature: "transferring named context files", since: "v0.3.0" },
@@ -58,6 +59,9 @@ pub fn used(def: &pb::Definition) -> BTreeSet<&'static str> {
             Some(pb::op::Op::Exec(e)) => {
                 if e.network == pb::NetMode::None as i32 {
                     caps.insert("exec.meta.network");
+                }
+                if e.meta.as_ref().is_some_and(|m| m.proxy_env.is_some()) {
+                    caps.insert("exec.meta.proxyenv");
                 }
                 for m in &e.mounts {
                     if !m.selector.is_empty() {
@@ -138,7 +142,7 @@ mod tests {
     fn every_used_cap_is_known() {
         let p = Platform::parse("linux/amd64").unwrap();
         let mut g = Graph::new();
-        let image = g.image("docker.io/library/golang:1.24", &p, Default::default());
+        let image = g.image("docker.io/library/golang:1.27", &p, Default::default());
         let ctx = g.local("context", [(attr::LOCAL_EXCLUDE.to_string(), "[]".to_string())].into());
         let git = g.source("git://example.com/r.git#main:sub", [(attr::GIT_FULL_URL.to_string(), "https://example.com/r.git".to_string())].into(), None);
         let secret = Mount {
@@ -159,6 +163,7 @@ mod tests {
                     secret,
                 ],
                 no_network: true,
+                proxy: None,
                 ..Default::default()
             },
             &p,

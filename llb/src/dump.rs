@@ -55,6 +55,13 @@ pub fn to_text(def: &pb::Definition) -> Result<String, DumpError> {
                 for env in &meta.env {
                     let _ = writeln!(out, "      env {env}");
                 }
+                if let Some(p) = &meta.proxy_env {
+                    for (k, v) in [("http", &p.http_proxy), ("https", &p.https_proxy), ("ftp", &p.ftp_proxy), ("no", &p.no_proxy), ("all", &p.all_proxy)] {
+                        if !v.is_empty() {
+                            let _ = writeln!(out, "      proxy {k}={v}");
+                        }
+                    }
+                }
                 if e.network == pb::NetMode::None as i32 {
                     let _ = writeln!(out, "      network none");
                 }

@@ -154,6 +154,10 @@ pub struct Exec {
     pub mounts: Vec<Mount>,
     /// Run without network access.
     pub no_network: bool,
+    /// Proxy settings (`HTTP_PROXY` and the like). BuildKit sets them in the step's
+    /// environment, in upper and lower case, but keeps them out of the cache key and the
+    /// image: a changed proxy reruns nothing.
+    pub proxy: Option<pb::ProxyEnv>,
 }
 
 /// The outputs of an exec, by mount destination.
@@ -508,6 +512,7 @@ impl Graph {
                         env: e.env.clone(),
                         cwd: e.cwd.clone(),
                         user: e.user.clone(),
+                        proxy_env: e.proxy.clone(),
                         remove_mount_stubs_recursive: true,
                         ..Default::default()
                     }),
@@ -599,7 +604,7 @@ mod tests {
     #[test]
     fn terminal_op_points_at_head_and_digests_chain() {
         let mut g = Graph::new();
-        let img = g.image("docker.io/library/golang:1.24", &amd64(), BTreeMap::new());
+        let img = g.image("docker.io/library/golang:1.27", &amd64(), BTreeMap::new());
         let out = g.exec(
             Exec {
                 args: vec!["go".into(), "version".into()],

@@ -12,7 +12,9 @@ pub mod dump;
 mod graph;
 mod platform;
 
-pub use graph::{Cache, CacheSharing, Copy, Exec, ExecOutputs, FileAction, Graph, Mkdir, Mkfile, Mount, MountKind, OpId, Output, SecretMount, SourceRange, SshMount};
+pub use graph::{
+    Cache, CacheSharing, Copy, Exec, ExecOutputs, FileAction, Graph, Mkdir, Mkfile, Mount, MountKind, OpId, Output, SecretMount, SourceRange, SshMount,
+};
 pub use platform::{Platform, PlatformError};
 
 /// The protobuf messages of BuildKit's LLB (`solver/pb/ops.proto`), as declared in

@@ -39,7 +39,7 @@ impl Cx<'_> {
             None => Some(Spanned::new(".".to_string(), whole)),
         };
         let go_raw = raw.go.map(|g| g.value);
-        let go = self.go(go_raw.as_ref(), whole);
+        let go = self.go(go_raw.as_ref());
         let targets = self.targets(&raw.name, raw.main.as_ref(), raw.targets.as_deref(), go_raw.as_ref());
         let platforms = raw.platforms.as_deref().map(|p| self.platforms(p)).unwrap_or_default();
         let runtime = self.runtime(raw.runtime.map(|r| r.value), &targets, whole);
@@ -66,7 +66,7 @@ impl Cx<'_> {
     /// `host[:port][/prefix]`: checked by mirroring a reference through it.
     fn registry_mirror(&mut self, m: &Spanned<String>) -> Option<Spanned<String>> {
         let v = m.value.trim_end_matches('/');
-        let probe = ImageRef::parse("golang:1.24").expect("a valid reference").mirrored(v).to_string();
+        let probe = ImageRef::parse("golang:1").expect("a valid reference").mirrored(v).to_string();
         let host = v.split('/').next().unwrap_or("");
         let host_ok = !host.is_empty() && (host.contains(['.', ':']) || host == "localhost");
         if !host_ok || v.contains("://") || ImageRef::parse(&probe).is_err() {
@@ -189,9 +189,9 @@ impl Cx<'_> {
         out
     }
 
-    fn go(&mut self, raw: Option<&RawGo>, whole: Span) -> Option<Go> {
+    fn go(&mut self, raw: Option<&RawGo>) -> Option<Go> {
         let mut go = Go {
-            version: Spanned::new(DEFAULT_GO_VERSION.to_string(), whole),
+            version: None,
             image: None,
             module_mode: None,
             vcs: false,
@@ -203,9 +203,9 @@ impl Cx<'_> {
         let mut ok = true;
         if let Some(v) = &raw.version {
             if is_go_version(&v.value) {
-                go.version = v.clone();
+                go.version = Some(v.clone());
             } else {
-                self.error(v.span, format!("`{}` is not a Go release", v.value), "write a Go release such as \"1.24\" or \"1.24.3\", quoted");
+                self.error(v.span, format!("`{}` is not a Go release", v.value), "write a Go release such as \"1.27\" or \"1.27.3\", quoted");
                 ok = false;
             }
         }
@@ -213,7 +213,7 @@ impl Cx<'_> {
             match ImageRef::parse(&i.value) {
                 Ok(_) => go.image = Some(i.clone()),
                 Err(e) => {
-                    self.error(i.span, e, "write an image reference such as `golang:1.24` or `registry.example.com/tools/go:1.24`");
+                    self.error(i.span, e, "write an image reference such as `golang:1.27` or `registry.example.com/tools/go:1.27`");
                     ok = false;
                 }
             }
@@ -269,7 +269,11 @@ impl Cx<'_> {
                 && id.value.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
             let same_id = out.iter().find(|o| o.id.value == id.value);
             if !id_ok {
-                self.error(id.span, format!("`{}` is not a secret id", id.value), "use letters, digits, `.`, `_` and `-`, as in `--secret id=netrc,src=$HOME/.netrc`");
+                self.error(
+                    id.span,
+                    format!("`{}` is not a secret id", id.value),
+                    "use letters, digits, `.`, `_` and `-`, as in `--secret id=netrc,src=$HOME/.netrc`",
+                );
             } else if let Some(prev) = same_id.filter(|p| !(s.kind.value == RawSecretKind::Ssh && matches!(p.kind, SecretKind::Ssh { .. }))) {
                 let line = prev.id.span.start.line;
                 self.error(id.span, format!("the secret `{}` is listed twice", id.value), format!("it is already listed on line {line}; remove one"));
@@ -296,7 +300,11 @@ impl Cx<'_> {
                     let ssh = s.kind.value == RawSecretKind::Ssh;
                     let what = if ssh { "an `ssh` secret" } else { "a `git_token` secret" };
                     let Some(host) = &s.host else {
-                        self.error(s.kind.span, format!("{what} needs the `host` it is for"), "add `host:` with the git server's name, e.g. `host: github.com`");
+                        self.error(
+                            s.kind.span,
+                            format!("{what} needs the `host` it is for"),
+                            "add `host:` with the git server's name, e.g. `host: github.com`",
+                        );
                         continue;
                     };
                     let Some((name, port)) = self.secret_host(host) else { continue };
@@ -345,7 +353,11 @@ impl Cx<'_> {
                         let known_hosts = match &s.known_hosts {
                             Some(k) if k.value.lines().all(known_hosts_line) => Some(k.value.clone()),
                             Some(k) => {
-                                self.error(k.span, "`known_hosts` is not in the format of a known_hosts file", "each line is `host keytype key`, as `ssh-keyscan <host>` prints them");
+                                self.error(
+                                    k.span,
+                                    "`known_hosts` is not in the format of a known_hosts file",
+                                    "each line is `host keytype key`, as `ssh-keyscan <host>` prints them",
+                                );
                                 continue;
                             }
                             None => {
@@ -353,7 +365,11 @@ impl Cx<'_> {
                                     Some(p) => format!("ssh-keyscan -p {p} {name}"),
                                     None => format!("ssh-keyscan {name}"),
                                 };
-                                self.warning(host.span, format!("the SSH host key of `{name}` is not checked"), format!("add `known_hosts:` with the lines `{scan}` prints"));
+                                self.warning(
+                                    host.span,
+                                    format!("the SSH host key of `{name}` is not checked"),
+                                    format!("add `known_hosts:` with the lines `{scan}` prints"),
+                                );
                                 None
                             }
                         };
@@ -849,8 +865,7 @@ fn is_user_name(v: &str) -> bool {
 }
 
 fn is_go_version(v: &str) -> bool {
-    let parts: Vec<&str> = v.split('.').collect();
-    (2..=3).contains(&parts.len()) && parts[0] == "1" && parts.iter().all(|p| !p.is_empty() && p.len() <= 4 && p.bytes().all(|b| b.is_ascii_digit()))
+    crate::toolchain::GoVersion::parse(v).is_some_and(|g| g.major == 1)
 }
 
 fn is_env_name(v: &str) -> bool {

@@ -89,7 +89,9 @@ pub struct Target {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Go {
-    pub version: Spanned<String>,
+    /// The Go release of the builder, when the spec names one; otherwise the module's
+    /// go.mod chooses it ([`crate::toolchain::choose`]).
+    pub version: Option<Spanned<String>>,
     pub image: Option<Spanned<String>>,
     pub module_mode: Option<raw::ModMode>,
     /// Stamp VCS information; the context then carries `.git`.
@@ -111,9 +113,17 @@ pub struct Secret {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SecretKind {
     Netrc,
-    GitToken { host: String, user: String },
+    GitToken {
+        host: String,
+        user: String,
+    },
     /// git over SSH to `host` (and `port`), as `user`; `known_hosts` lines, if given.
-    Ssh { host: String, port: Option<u16>, user: String, known_hosts: Option<String> },
+    Ssh {
+        host: String,
+        port: Option<u16>,
+        user: String,
+        known_hosts: Option<String>,
+    },
 }
 
 /// The SSH user by default.
@@ -257,8 +267,6 @@ pub const NONROOT_UID: u32 = 65532;
 /// may have that name.
 pub const BINARIES_TARGET: &str = "binaries";
 
-/// The Go release used when the spec names none.
-pub const DEFAULT_GO_VERSION: &str = "1.24";
 /// Linker flags used when the spec names none.
 pub const DEFAULT_LDFLAGS: &str = "-s -w";
 /// `go build` flags used when the spec names none.

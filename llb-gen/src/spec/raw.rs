@@ -43,7 +43,7 @@ pub struct RawSpec {
     pub source: Option<Spanned<String>>,
     /// A registry that serves copies of every image the build pulls (the builder and the
     /// runtime base), for air-gapped sites and regional mirrors: `host[:port][/prefix]`.
-    /// `docker.io/library/golang:1.24` is then pulled as `<mirror>/library/golang:1.24` and
+    /// `docker.io/library/golang:1.27` is then pulled as `<mirror>/library/golang:1.27` and
     /// `gcr.io/distroless/static-debian12` as `<mirror>/gcr.io/distroless/static-debian12`;
     /// images on the mirror's own registry or on a registry with a port are pulled as they
     /// are. The build arg `GOAPP_REGISTRY_MIRROR` overrides it.
@@ -74,10 +74,15 @@ pub struct RawTarget {
 #[serde(deny_unknown_fields)]
 #[schemars(rename = "Go", extend("patternProperties" = { "^x-": {} }))]
 pub struct RawGo {
-    /// The Go release of the builder image `golang:<version>`, e.g. `"1.24"` (quote it: YAML
-    /// reads 1.20 as the number 1.2). Default: `"1.24"`.
+    /// The Go release of the builder image `golang:<version>`, e.g. `"1.27"` or `"1.26.3"`
+    /// (quote it: YAML reads 1.20 as the number 1.2). Default: the Go release the module
+    /// names: the `toolchain` line of its go.mod (go.work in a workspace), else its `go`
+    /// line; without either, the newest Go release goapp supports (1.27). A release older
+    /// than go.mod's `go` line is refused before anything compiles.
     pub version: Option<Spanned<String>>,
     /// A builder image to use instead of `golang:<version>`. It must have `go` on its PATH.
+    /// Its Go release is checked against go.mod's `go` line when the image says which one
+    /// it has (`GOLANG_VERSION`, as the official images set it).
     pub image: Option<Spanned<String>>,
     /// Whether the program uses cgo. Default: `false` (a static binary, cross-compiled
     /// without emulation). With `true` the C code is compiled by gcc and linked against

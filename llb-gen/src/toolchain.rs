@@ -1,0 +1,469 @@
+//! Which Go release builds the program.
+//!
+//! The module says which Go it needs: go.mod (or go.work, for a workspace) has a `go` line,
+//! the oldest Go that may build it, and may have a `toolchain` line, the Go its authors
+//! build it with. goapp builds with the builder image of that minor release
+//! (`golang:1.27`), unless the spec names one (`go.version`, `go.image`); with no version
+//! anywhere it uses [`DEFAULT_RELEASE`]. Before anything compiles, [`check`] compares the
+//! builder's Go with the `go` line, so that a builder too old for the module fails with
+//! both lines and what to do, instead of Go's own `GOTOOLCHAIN=local` message.
+
+use std::cmp::Ordering;
+use std::fmt;
+
+use crate::diag::{Diagnostic, Diagnostics, Pos, Span};
+use crate::spec::Spec;
+
+/// The Go releases goapp supports, oldest first: the two that Go's release policy
+/// supports.
+pub const SUPPORTED_RELEASES: &[&str] = &["1.26", "1.27"];
+
+/// The Go release of the builder when neither the spec nor the module names one: the
+/// newest supported.
+pub const DEFAULT_RELEASE: &str = SUPPORTED_RELEASES[SUPPORTED_RELEASES.len() - 1];
+
+/// The environment variable Go's official images set to the Go release they carry
+/// (`GOLANG_VERSION=1.27.3`).
+pub const IMAGE_VERSION_ENV: &str = "GOLANG_VERSION";
+
+/// A Go version as go.mod writes it: `1.27` (a language version: any 1.27 release),
+/// `1.27.3`, `1.27rc1`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GoVersion {
+    pub major: u32,
+    pub minor: u32,
+    pub patch: Option<u32>,
+    /// `beta2`, `rc1`: (kind, number).
+    pub pre: Option<(PreRelease, u32)>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum PreRelease {
+    Beta,
+    Rc,
+}
+
+impl GoVersion {
+    /// Parses `1.27`, `1.27.3` or `1.27rc1` (no `go` prefix), as Go's own grammar allows
+    /// them: no leading zeros, a pre-release only without a patch number.
+    pub fn parse(s: &str) -> Option<GoVersion> {
+        fn number(s: &str) -> Option<u32> {
+            if s.is_empty() || s.len() > 6 || !s.bytes().all(|b| b.is_ascii_digit()) || (s.len() > 1 && s.starts_with('0')) {
+                return None;
+            }
+            s.parse().ok()
+        }
+        let (major, rest) = s.split_once('.')?;
+        let major = number(major)?;
+        if major == 0 {
+            return None;
+        }
+        // The minor number, then `.patch` or a pre-release.
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        let minor = number(&rest[..digits])?;
+        let tail = &rest[digits..];
+        let (patch, pre) = if tail.is_empty() {
+            (None, None)
+        } else if let Some(p) = tail.strip_prefix('.') {
+            (Some(number(p)?), None)
+        } else {
+            let letters = tail.bytes().take_while(u8::is_ascii_lowercase).count();
+            let kind = match &tail[..letters] {
+                "beta" => PreRelease::Beta,
+                "rc" => PreRelease::Rc,
+                _ => return None,
+            };
+            let n = number(&tail[letters..])?;
+            (None, Some((kind, n)))
+        };
+        Some(GoVersion { major, minor, patch, pre })
+    }
+
+    /// The minor release: `1.27` for `1.27.3`, the tag of the `golang` image that carries it.
+    pub fn minor_release(&self) -> String {
+        format!("{}.{}", self.major, self.minor)
+    }
+
+    /// Go's order: `1.27` < `1.27beta1` < `1.27rc1` < `1.27.0` < `1.27.1`.
+    fn key(&self) -> (u32, u32, u8, u32) {
+        match (self.patch, self.pre) {
+            (Some(p), _) => (self.major, self.minor, 3, p),
+            (None, Some((PreRelease::Rc, n))) => (self.major, self.minor, 2, n),
+            (None, Some((PreRelease::Beta, n))) => (self.major, self.minor, 1, n),
+            (None, None) => (self.major, self.minor, 0, 0),
+        }
+    }
+
+    /// Whether a Go of this version may build a module whose `go` line says `need`. A
+    /// language version (`1.27`, as the image tag `golang:1.27` promises) stands for any
+    /// release of it.
+    pub fn satisfies(&self, need: &GoVersion) -> bool {
+        if self.patch.is_none() && self.pre.is_none() {
+            return (self.major, self.minor) >= (need.major, need.minor);
+        }
+        self >= need
+    }
+}
+
+impl Ord for GoVersion {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.key().cmp(&other.key())
+    }
+}
+
+impl PartialOrd for GoVersion {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl fmt::Display for GoVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", self.major, self.minor)?;
+        match (self.patch, self.pre) {
+            (Some(p), _) => write!(f, ".{p}"),
+            (None, Some((PreRelease::Beta, n))) => write!(f, "beta{n}"),
+            (None, Some((PreRelease::Rc, n))) => write!(f, "rc{n}"),
+            (None, None) => Ok(()),
+        }
+    }
+}
+
+/// A `go` or `toolchain` line of a go.mod or go.work.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Directive {
+    pub version: GoVersion,
+    /// The line as written, without a comment: `go 1.27`, `toolchain go1.27.3`.
+    pub text: String,
+    /// Where the version is on the line.
+    pub span: Span,
+}
+
+/// The Go lines of a module's go.mod, or of a workspace's go.work.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ModFile {
+    /// The file's path in the build context, e.g. `go.mod` or `services/api/go.mod`.
+    pub path: String,
+    pub source: String,
+    /// The oldest Go that may build the module.
+    pub go: Option<Directive>,
+    /// The Go its authors build it with (`toolchain default` counts as none).
+    pub toolchain: Option<Directive>,
+}
+
+impl ModFile {
+    /// Reads the `go` and `toolchain` lines of a go.mod or go.work. A line that Go would
+    /// refuse (a version it cannot read, a repeated line) is an error at its line and column.
+    pub fn parse(path: &str, source: &str) -> Result<ModFile, Diagnostics> {
+        let mut file = ModFile { path: path.to_string(), source: source.to_string(), go: None, toolchain: None };
+        let mut errors = Vec::new();
+        let mut in_block = false;
+        for (i, raw_line) in source.lines().enumerate() {
+            let line = raw_line.split("//").next().unwrap_or("");
+            let line_no = i as u32 + 1;
+            let trimmed = line.trim();
+            if in_block {
+                if trimmed == ")" {
+                    in_block = false;
+                }
+                continue;
+            }
+            if trimmed.ends_with('(') {
+                in_block = true;
+                continue;
+            }
+            // Tokens with the column (1-based, in characters) each starts at.
+            let mut tokens: Vec<(u32, &str)> = Vec::new();
+            let mut rest = line;
+            let mut col = 1u32;
+            while !rest.is_empty() {
+                let ws = rest.len() - rest.trim_start().len();
+                col += rest[..ws].chars().count() as u32;
+                rest = &rest[ws..];
+                if rest.is_empty() {
+                    break;
+                }
+                let len = rest.find(char::is_whitespace).unwrap_or(rest.len());
+                tokens.push((col, &rest[..len]));
+                col += rest[..len].chars().count() as u32;
+                rest = &rest[len..];
+            }
+            let Some(&(key_col, key)) = tokens.first() else { continue };
+            if key != "go" && key != "toolchain" {
+                continue;
+            }
+            let text = tokens.iter().map(|(_, t)| *t).collect::<Vec<_>>().join(" ");
+            let whole = Span { start: Pos { line: line_no, column: key_col }, end: Pos { line: line_no, column: key_col + key.len() as u32 - 1 } };
+            let Some(&(col, value)) = tokens.get(1).filter(|_| tokens.len() == 2) else {
+                let example = if key == "go" { "go 1.27" } else { "toolchain go1.27.3" };
+                errors.push(Diagnostic::error(whole, format!("`{text}`: the {key} line takes one version")).hint(format!("write it as `{example}`")));
+                continue;
+            };
+            let value = value.trim_matches('"');
+            let span = Span { start: Pos { line: line_no, column: col }, end: Pos { line: line_no, column: col + tokens[1].1.chars().count() as u32 - 1 } };
+            let slot = if key == "go" { &mut file.go } else { &mut file.toolchain };
+            if slot.is_some() {
+                errors.push(Diagnostic::error(whole, format!("a second {key} line")).hint(format!("a {path} has one {key} line: remove this one")));
+                continue;
+            }
+            let parsed = if key == "go" {
+                GoVersion::parse(value).ok_or_else(|| {
+                    Diagnostic::error(span, format!("`{value}` is not a Go version"))
+                        .hint("the go line names the oldest Go release that builds the module, e.g. `go 1.27` or `go 1.27.3`")
+                })
+            } else if value == "default" {
+                continue;
+            } else {
+                // `go1.27.3`, and Go allows a suffix for a custom build: `go1.27.3-custom`.
+                let version = value.strip_prefix("go").map(|v| v.split_once('-').map(|(v, _)| v).unwrap_or(v));
+                version.and_then(GoVersion::parse).ok_or_else(|| {
+                    Diagnostic::error(span, format!("`{value}` is not a Go toolchain"))
+                        .hint("the toolchain line names a Go release with a `go` prefix, e.g. `toolchain go1.27.3`")
+                })
+            };
+            match parsed {
+                Ok(version) => *slot = Some(Directive { version, text, span }),
+                Err(d) => errors.push(d),
+            }
+        }
+        if errors.is_empty() { Ok(file) } else { Err(Diagnostics { file: path.to_string(), source: source.to_string(), items: errors }) }
+    }
+
+    /// `go.mod:3`: where a directive is, as the messages name it.
+    pub fn at(&self, d: &Directive) -> String {
+        format!("{}:{}", self.path, d.span.start.line)
+    }
+}
+
+/// Where the builder's Go release was chosen.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Origin {
+    /// `go.version` in the spec.
+    SpecVersion(Span),
+    /// `go.image` in the spec: the release is the image's.
+    SpecImage(Span),
+    /// The `toolchain` line of the module file.
+    Toolchain(String, Span),
+    /// The `go` line of the module file.
+    GoLine(String, Span),
+    /// Nothing names one: [`DEFAULT_RELEASE`].
+    Default,
+}
+
+/// The Go release the builder is chosen by, and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GoRelease {
+    /// The tag of the `golang` image: `1.27`, or the spec's `go.version` as written
+    /// (`1.26.3`).
+    pub version: String,
+    pub origin: Origin,
+}
+
+impl GoRelease {
+    /// The default release, for a spec lowered without a module file to read.
+    pub fn default_release() -> GoRelease {
+        GoRelease { version: DEFAULT_RELEASE.to_string(), origin: Origin::Default }
+    }
+
+    /// Where it comes from, for the build's progress and `--call outline`: `go.mod:3`,
+    /// `go.version in goapp.yaml:8`.
+    pub fn source(&self, spec_file: &str) -> String {
+        match &self.origin {
+            Origin::SpecVersion(s) => format!("go.version, {spec_file}:{}", s.start.line),
+            Origin::SpecImage(s) => format!("go.image, {spec_file}:{}", s.start.line),
+            Origin::Toolchain(path, s) => format!("the toolchain line, {path}:{}", s.start.line),
+            Origin::GoLine(path, s) => format!("the go line, {path}:{}", s.start.line),
+            Origin::Default => "goapp's default: neither the spec nor go.mod names a Go release".to_string(),
+        }
+    }
+
+    /// `Go 1.27 (the go line, go.mod:3)`; for `go.image`, the image's own Go.
+    pub fn describe(&self, spec_file: &str) -> String {
+        match &self.origin {
+            Origin::SpecImage(_) => format!("the Go of go.image ({})", self.source(spec_file)),
+            _ => format!("Go {} ({})", self.version, self.source(spec_file)),
+        }
+    }
+}
+
+/// The Go release a spec builds with: `go.image`, else `go.version`, else the module file's
+/// `toolchain` line (or its `go` line, when that is newer), else [`DEFAULT_RELEASE`].
+pub fn choose(spec: &Spec, module: Option<&ModFile>) -> GoRelease {
+    if let Some(image) = &spec.go.image {
+        return GoRelease { version: String::new(), origin: Origin::SpecImage(image.span) };
+    }
+    if let Some(v) = &spec.go.version {
+        return GoRelease { version: v.value.clone(), origin: Origin::SpecVersion(v.span) };
+    }
+    if let Some(m) = module {
+        let newest = match (&m.toolchain, &m.go) {
+            (Some(t), Some(g)) if (g.version.major, g.version.minor) > (t.version.major, t.version.minor) => Some((g, false)),
+            (Some(t), _) => Some((t, true)),
+            (None, Some(g)) => Some((g, false)),
+            (None, None) => None,
+        };
+        if let Some((d, toolchain)) = newest {
+            let origin = if toolchain { Origin::Toolchain(m.path.clone(), d.span) } else { Origin::GoLine(m.path.clone(), d.span) };
+            return GoRelease { version: d.version.minor_release(), origin };
+        }
+    }
+    GoRelease::default_release()
+}
+
+/// A builder whose Go is older than the module's `go` line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Mismatch {
+    pub message: String,
+    pub hint: String,
+    /// The `go` line, in the module file.
+    pub module: (String, String, Span),
+    /// The spec line that chose the builder, when the spec chose it.
+    pub spec: Option<Span>,
+}
+
+/// Checks, before anything compiles, that the builder's Go may build the module: its
+/// release (the image's `GOLANG_VERSION`, `image_go`, when it says; else the release the
+/// image was chosen by) against the module file's `go` line. An image that does not say
+/// which Go it has (a `go.image` without `GOLANG_VERSION`) is not checked here.
+pub fn check(release: &GoRelease, builder: &str, image_go: Option<&str>, module: Option<&ModFile>) -> Result<(), Mismatch> {
+    let Some(m) = module else { return Ok(()) };
+    let Some(need) = &m.go else { return Ok(()) };
+    let have = match image_go.and_then(|v| GoVersion::parse(v.trim().trim_start_matches("go"))) {
+        Some(v) => v,
+        None => match (&release.origin, GoVersion::parse(&release.version)) {
+            (Origin::SpecImage(_), _) | (_, None) => return Ok(()),
+            (_, Some(v)) => v,
+        },
+    };
+    if have.satisfies(&need.version) {
+        return Ok(());
+    }
+    let need_v = &need.version;
+    let has = format!("Go {have} ({builder})");
+    let (message, hint, spec) = match &release.origin {
+        Origin::SpecVersion(span) => (
+            format!("{} needs Go {need_v} or later (`{}`, {}), but go.version chooses {has}", m.path, need.text, m.at(need)),
+            format!("remove go.version to build with the Go release {} names, or set it to \"{}\" or later", m.path, need_v.minor_release()),
+            Some(*span),
+        ),
+        Origin::SpecImage(span) => (
+            format!("{} needs Go {need_v} or later (`{}`, {}), but the go.image builder has {has}", m.path, need.text, m.at(need)),
+            format!("use a builder image with Go {need_v} or later, or remove go.image to build with golang:{}", need_v.minor_release()),
+            Some(*span),
+        ),
+        _ => (
+            format!("{} needs Go {need_v} or later (`{}`, {}), but the builder has {has}", m.path, need.text, m.at(need)),
+            format!("pull a newer golang:{} (--pull), or set go.version to a release that has Go {need_v}", need_v.minor_release()),
+            None,
+        ),
+    };
+    Err(Mismatch { message, hint, module: (m.path.clone(), m.source.clone(), need.span), spec })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v(s: &str) -> GoVersion {
+        GoVersion::parse(s).unwrap_or_else(|| panic!("{s}"))
+    }
+
+    #[test]
+    fn versions_as_go_orders_them() {
+        assert!(v("1.27") < v("1.27beta1"));
+        assert!(v("1.27beta2") < v("1.27rc1"));
+        assert!(v("1.27rc1") < v("1.27.0"));
+        assert!(v("1.27.0") < v("1.27.3"));
+        assert!(v("1.26.10") < v("1.27"));
+        assert_eq!(v("1.27.3").minor_release(), "1.27");
+        assert_eq!(v("1.21rc1").to_string(), "1.21rc1");
+        for bad in ["1", "1.", "1.27.", "01.2", "1.027", "1.27.3.4", "1.27alpha1", "1.27rc", "go1.27", "1.27-x", "0.1", " 1.27"] {
+            assert!(GoVersion::parse(bad).is_none(), "{bad}");
+        }
+        // What an image tag promises: any release of it.
+        assert!(v("1.27").satisfies(&v("1.27.3")));
+        assert!(!v("1.26").satisfies(&v("1.27")));
+        assert!(!v("1.27.2").satisfies(&v("1.27.3")));
+        assert!(v("1.27.3").satisfies(&v("1.27")));
+    }
+
+    #[test]
+    fn reads_the_go_and_toolchain_lines() {
+        let m = ModFile::parse(
+            "go.mod",
+            "// a module\nmodule example.com/app\n\ngo 1.26 // the oldest\n\ntoolchain go1.27.3\n\nrequire (\n\tgo.example/x v1.0.0\n)\n",
+        )
+        .unwrap();
+        let go = m.go.as_ref().unwrap();
+        assert_eq!((go.version.clone(), go.span.start), (v("1.26"), Pos { line: 4, column: 4 }));
+        assert_eq!(go.text, "go 1.26");
+        assert_eq!(m.toolchain.as_ref().unwrap().version, v("1.27.3"));
+        assert_eq!(m.at(go), "go.mod:4");
+        // `default`, a custom suffix, and none at all.
+        assert!(ModFile::parse("go.mod", "module m\ntoolchain default\n").unwrap().toolchain.is_none());
+        assert_eq!(ModFile::parse("go.mod", "module m\ntoolchain go1.27.1-corp\n").unwrap().toolchain.unwrap().version, v("1.27.1"));
+        assert_eq!(ModFile::parse("go.work", "go 1.27\n\nuse ./api\n").unwrap().go.unwrap().version, v("1.27"));
+    }
+
+    #[test]
+    fn malformed_lines_are_errors_at_their_column() {
+        let d = ModFile::parse("go.mod", "module m\n\ngo  1.27.x\n").unwrap_err();
+        assert_eq!(d.items[0].span.start, Pos { line: 3, column: 5 });
+        assert!(d.items[0].message.contains("`1.27.x` is not a Go version"), "{}", d.items[0].message);
+        let d = ModFile::parse("go.mod", "module m\ngo 1.27\ntoolchain 1.27.3\ngo 1.26\n").unwrap_err();
+        assert_eq!(d.items.len(), 2);
+        assert!(d.items[0].message.contains("not a Go toolchain"));
+        assert!(d.items[1].message.contains("a second go line"));
+        assert_eq!(d.items[1].span.start.line, 4);
+        let d = ModFile::parse("go.mod", "go\n").unwrap_err();
+        assert!(d.items[0].message.contains("takes one version"));
+    }
+
+    fn spec(yaml: &str) -> Spec {
+        crate::load("goapp.yaml", yaml.as_bytes(), &Default::default()).unwrap().spec
+    }
+
+    #[test]
+    fn the_release_comes_from_the_spec_then_the_module() {
+        let m = |text: &str| ModFile::parse("go.mod", text).unwrap();
+        let plain = spec("name: app\n");
+        let r = choose(&plain, Some(&m("module m\ngo 1.26\n")));
+        assert_eq!(r.version, "1.26");
+        assert_eq!(r.describe("goapp.yaml"), "Go 1.26 (the go line, go.mod:2)");
+        let r = choose(&plain, Some(&m("module m\ngo 1.26\ntoolchain go1.27.3\n")));
+        assert_eq!((r.version.as_str(), r.source("goapp.yaml")), ("1.27", "the toolchain line, go.mod:3".to_string()));
+        // A toolchain older than the go line cannot build the module: the go line wins.
+        assert_eq!(choose(&plain, Some(&m("module m\ngo 1.27.1\ntoolchain go1.26.10\n"))).version, "1.27");
+        assert_eq!(choose(&plain, Some(&m("module m\n"))), GoRelease::default_release());
+        assert_eq!(choose(&plain, None).version, DEFAULT_RELEASE);
+        let pinned = spec("name: app\ngo:\n  version: \"1.26\"\n");
+        let r = choose(&pinned, Some(&m("module m\ngo 1.27\n")));
+        assert_eq!(r.describe("goapp.yaml"), "Go 1.26 (go.version, goapp.yaml:3)");
+        assert!(DEFAULT_RELEASE == "1.27" && SUPPORTED_RELEASES.contains(&DEFAULT_RELEASE));
+    }
+
+    #[test]
+    fn a_builder_older_than_the_go_line_is_refused() {
+        let m = ModFile::parse("go.mod", "module m\n\ngo 1.27\n").unwrap();
+        let pinned = spec("name: app\ngo:\n  version: \"1.26\"\n");
+        let r = choose(&pinned, Some(&m));
+        let e = check(&r, "golang:1.26", Some("1.26.10"), Some(&m)).unwrap_err();
+        assert!(e.message.starts_with("go.mod needs Go 1.27 or later (`go 1.27`, go.mod:3), but go.version chooses Go 1.26.10"), "{}", e.message);
+        assert!(e.hint.contains("remove go.version"), "{}", e.hint);
+        assert_eq!(e.spec.unwrap().start.line, 3);
+        assert_eq!(e.module.2.start, Pos { line: 3, column: 4 });
+        // Without GOLANG_VERSION, the tag's release is what the image promises.
+        assert!(check(&r, "golang:1.26", None, Some(&m)).is_err());
+        let image = spec("name: app\ngo:\n  image: registry.example/go:old\n");
+        let r = choose(&image, Some(&m));
+        let e = check(&r, "registry.example/go:old", Some("1.25.3"), Some(&m)).unwrap_err();
+        assert!(e.message.contains("the go.image builder has Go 1.25.3"), "{}", e.message);
+        assert!(check(&r, "registry.example/go:old", None, Some(&m)).is_ok(), "an image that does not say is not checked here");
+        // A patch release the module needs, newer than the image's.
+        let patch = ModFile::parse("go.mod", "module m\ngo 1.27.5\n").unwrap();
+        let r = choose(&spec("name: app\n"), Some(&patch));
+        assert!(check(&r, "golang:1.27", Some("1.27.3"), Some(&patch)).unwrap_err().hint.contains("--pull"));
+        assert!(check(&r, "golang:1.27", Some("1.27.5"), Some(&patch)).is_ok());
+        assert!(check(&r, "golang:1.27", None, Some(&patch)).is_ok());
+    }
+}
