@@ -54,11 +54,16 @@ pub fn located_status(message: &str, places: &[Place<'_>]) -> Status {
     Status { code: INVALID_ARGUMENT, message, details: places.iter().take(MAX_DETAILS).map(source_detail).collect() }
 }
 
+/// The language of a file BuildKit shows lines of: go.mod and go.work, or the spec's YAML.
+pub fn language(file: &str) -> &'static str {
+    if file.ends_with("go.mod") || file.ends_with("go.work") { "go.mod" } else { "YAML" }
+}
+
 /// BuildKit's source-location detail for one place. Its language is the file's: go.mod
 /// and go.work, or the spec's YAML.
 fn source_detail(p: &Place<'_>) -> prost_types::Any {
     let span = llb_gen::diag::token_span(p.source, p.span);
-    let language = if p.file.ends_with("go.mod") || p.file.ends_with("go.work") { "go.mod" } else { "YAML" };
+    let language = language(p.file);
     let json = serde_json::json!({
         "info": {
             "filename": p.file,

@@ -85,6 +85,13 @@ async fn build(client: &mut Client, opts: &Opts, session: &str) -> Result<gw::Re
     let images = Images { mirror: mirror.as_deref(), overrides: &named.images };
     let builder = resolve_builder(client, opts, &spec, &release, &images, &build_platform, &filename).await?;
     check_release(&release, &builder, go_module.as_ref(), &filename, &spec_bytes)?;
+    let warnings = caps.frontend.iter().any(|c| c == "gateway.warnings") && !spec_vertex.is_empty();
+    if let Some((file, w)) = llb_gen::toolchain::support_warning(&release, &filename).filter(|_| warnings) {
+        match (&file, &go_module) {
+            (Some(path), Some(m)) => gateway::warn(client, &spec_vertex, path, m.source.as_bytes(), &w).await?,
+            _ => gateway::warn(client, &spec_vertex, &filename, &spec_bytes, &w).await?,
+        }
+    }
     let module_file = named.module_file(&facts, &spec)?;
     check_files(client, opts, session, &ctx, &spec, &facts.excludes, &filename, &spec_bytes).await?;
     let bases = if binaries_only && !llb_gen::lower::needs_base_for_binaries(&spec) {
@@ -751,7 +758,7 @@ async fn resolve_builder(
 /// line ([`llb_gen::toolchain::check`]), pointing at go.mod's line and the spec's.
 fn check_release(release: &GoRelease, builder: &BuilderImage, module: Option<&ModFile>, spec_file: &str, spec_bytes: &[u8]) -> Result<(), Failure> {
     let image_go = llb_gen::image::env_get(&builder.env, llb_gen::toolchain::IMAGE_VERSION_ENV);
-    let Err(m) = llb_gen::toolchain::check(release, &builder.reference.to_string(), image_go, module) else { return Ok(()) };
+    let Err(m) = llb_gen::toolchain::check(release, spec_file, &builder.reference.to_string(), image_go, module) else { return Ok(()) };
     let (mod_path, mod_text, mod_span) = &m.module;
     let mut places = vec![errors::Place { file: mod_path, source: mod_text, span: *mod_span }];
     let spec_text = String::from_utf8_lossy(spec_bytes);

@@ -116,7 +116,12 @@ pub async fn warn(client: &mut Client, digest: &str, file: &str, data: &[u8], d:
             short: format!("{} ({file}:{}:{})", d.message, d.span.start.line, d.span.start.column).into_bytes(),
             detail: d.hint.iter().map(|h| h.clone().into_bytes()).collect(),
             url: String::new(),
-            info: Some(llb::pb::SourceInfo { filename: file.to_string(), data: data.to_vec(), definition: None, language: "YAML".into() }),
+            info: Some(llb::pb::SourceInfo {
+                filename: file.to_string(),
+                data: data.to_vec(),
+                definition: None,
+                language: crate::errors::language(file).into(),
+            }),
             ranges: vec![llb::pb::Range { start: Some(position(span.start)), end: Some(position(span.end)) }],
         })
         .await

@@ -101,10 +101,8 @@ pub fn outline(file: &str, data: &[u8], loaded: &llb_gen::Loaded, release: &llb_
     }
     // A proxy's value is the user's machine's, not the spec's: never shown.
     for a in args.iter_mut() {
-        if a["name"].as_str().is_some_and(llb_gen::golang::is_proxy_arg) {
-            if let Some(o) = a.as_object_mut() {
-                o.remove("value");
-            }
+        if let Some(o) = a.as_object_mut().filter(|o| o.get("name").and_then(Value::as_str).is_some_and(llb_gen::golang::is_proxy_arg)) {
+            o.remove("value");
         }
     }
     let go = release.describe(file);

@@ -82,7 +82,18 @@ fn an_older_buildkit_is_refused_with_the_feature_and_the_release_that_has_it() {
     let version = Command::new("docker").args(["version", "--format", "{{.Server.Version}}"]).env("DOCKER_HOST", &host).output().expect("docker runs");
     assert!(String::from_utf8_lossy(&version.stdout).starts_with("20.10."), "no Docker 20.10 at {host}: run scripts/test (or integration-tests/env/up.sh)");
     let out = Command::new("docker")
-        .args(["buildx", "build", "--progress=plain", "--platform", "linux/amd64", "--build-arg", "GOAPP_REGISTRY_MIRROR=localhost:5000", "-f", "goapp.yaml", "."])
+        .args([
+            "buildx",
+            "build",
+            "--progress=plain",
+            "--platform",
+            "linux/amd64",
+            "--build-arg",
+            "GOAPP_REGISTRY_MIRROR=localhost:5000",
+            "-f",
+            "goapp.yaml",
+            ".",
+        ])
         .current_dir(repo_root().join("examples/hello"))
         .env("DOCKER_HOST", &host)
         .output()

@@ -43,8 +43,9 @@ fn greeter_offline(name: &str) -> PathBuf {
 fn greet_copy(name: &str, from: &str) -> PathBuf {
     let module = private_git().module;
     let dir = temp_dir(name);
-    std::fs::write(dir.join("go.mod"), format!("module {module}\n\ngo 1.22\n")).unwrap();
-    std::fs::write(dir.join("greet.go"), format!("package greet\n\nfunc Hello(name string) string {{ return \"hello, \" + name + \", from {from}\" }}\n")).unwrap();
+    std::fs::write(dir.join("go.mod"), format!("module {module}\n\ngo 1.26\n")).unwrap();
+    std::fs::write(dir.join("greet.go"), format!("package greet\n\nfunc Hello(name string) string {{ return \"hello, \" + name + \", from {from}\" }}\n"))
+        .unwrap();
     dir
 }
 
@@ -91,7 +92,17 @@ fn a_git_repository_is_the_build_context() {
     let secret = token_secret("git-context");
     // The context is the repository at its main branch; -f names a file in it.
     let args = [
-        "buildx", "build", "--progress=plain", "--build-arg", "GOAPP_REGISTRY_MIRROR=localhost:5000", "--secret", &secret, "-f", "goapp.yaml", "-t", &image,
+        "buildx",
+        "build",
+        "--progress=plain",
+        "--build-arg",
+        "GOAPP_REGISTRY_MIRROR=localhost:5000",
+        "--secret",
+        &secret,
+        "-f",
+        "goapp.yaml",
+        "-t",
+        &image,
         "--push",
     ];
     let mut args = args.to_vec();
@@ -123,7 +134,7 @@ fn images_of_the_build_are_replaced_by_named_contexts() {
         "--platform",
         "linux/amd64,linux/arm64",
         "--build-context",
-        "golang:1.24=docker-image://localhost:5000/library/golang:1.24",
+        "golang:1.27=docker-image://localhost:5000/library/golang:1.27",
         "--build-context",
         "gcr.io/distroless/static-debian12:nonroot=docker-image://localhost:5000/gcr.io/distroless/static-debian12:nonroot",
         "-f",
@@ -135,7 +146,7 @@ fn images_of_the_build_are_replaced_by_named_contexts() {
     ];
     let r = run(&dir, "docker", &args);
     assert!(r.status.success(), "{}", r.stderr);
-    assert!(r.stderr.contains("FROM localhost:5000/library/golang:1.24@sha256:"), "{}", r.stderr);
+    assert!(r.stderr.contains("FROM localhost:5000/library/golang:1.27@sha256:"), "{}", r.stderr);
     for img in index_images(&image) {
         let base = img.config["config"]["Labels"]["org.opencontainers.image.base.name"].as_str().unwrap_or_default().to_string();
         // The label names the image that was pulled in its place.

@@ -55,7 +55,7 @@ fn a_module_below_the_context_root_builds() {
     std::fs::remove_file(dir.join("go.work")).unwrap();
     std::fs::write(
         dir.join("api/go.mod"),
-        "module example.com/api\n\ngo 1.22\n\nrequire example.com/greeting v0.0.0\n\nreplace example.com/greeting => ../greeting\n",
+        "module example.com/api\n\ngo 1.26\n\nrequire example.com/greeting v0.0.0\n\nreplace example.com/greeting => ../greeting\n",
     )
     .unwrap();
     let image = unique_tag("module-in-subdir");

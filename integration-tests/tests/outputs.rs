@@ -18,7 +18,8 @@ fn elf_machine(path: &Path) -> u16 {
 
 /// The names in a directory, sorted.
 fn names(dir: &Path) -> Vec<String> {
-    let mut n: Vec<String> = std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())).map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    let mut n: Vec<String> =
+        std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())).map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
     n.sort();
     n
 }
@@ -103,8 +104,7 @@ fn provenance_attestations_and_labels_reach_the_registry() {
     let (repo, tag) = image.strip_prefix(&format!("{REGISTRY}/")).unwrap().rsplit_once(':').unwrap();
     let index = registry_json(&format!("{repo}/manifests/{tag}"));
     let manifests = index["manifests"].as_array().unwrap();
-    let attestations: Vec<&serde_json::Value> =
-        manifests.iter().filter(|m| m["annotations"]["vnd.docker.reference.type"] == "attestation-manifest").collect();
+    let attestations: Vec<&serde_json::Value> = manifests.iter().filter(|m| m["annotations"]["vnd.docker.reference.type"] == "attestation-manifest").collect();
     assert_eq!(attestations.len(), 2, "one attestation manifest per platform: {index}");
     for a in attestations {
         let m = registry_json(&format!("{repo}/manifests/{}", a["digest"].as_str().unwrap()));
@@ -115,7 +115,7 @@ fn provenance_attestations_and_labels_reach_the_registry() {
         // pulled and the spec the steps map to.
         let text = statement.to_string();
         assert!(text.contains(r#"["go","build""#), "{text}");
-        assert!(text.contains("pkg:docker/localhost%3A5000/library/golang@1.24"), "{text}");
+        assert!(text.contains("pkg:docker/localhost%3A5000/library/golang@1.27"), "{text}");
         assert!(text.contains(r#""filename":"goapp.yaml","language":"YAML""#), "{text}");
         assert_eq!(statement["predicate"]["invocation"]["parameters"]["frontend"], "gateway.v0", "{text}");
     }
@@ -151,10 +151,15 @@ fn sbom_attestations_list_the_modules_linked_into_each_platforms_binaries() {
         let doc = &statement["predicate"];
         assert_eq!(doc["spdxVersion"], "SPDX-2.3");
         let purls: Vec<&str> = doc["packages"].as_array().unwrap().iter().filter_map(|p| p["externalRefs"][0]["referenceLocator"].as_str()).collect();
-        for want in ["pkg:golang/example.com/inventory", "pkg:golang/github.com/spf13/cobra@v1.6.1", "pkg:golang/golang.org/x/text@v0.7.0", "pkg:golang/gopkg.in/yaml.v3@v3.0.1"] {
+        for want in [
+            "pkg:golang/example.com/inventory",
+            "pkg:golang/github.com/spf13/cobra@v1.6.1",
+            "pkg:golang/golang.org/x/text@v0.7.0",
+            "pkg:golang/gopkg.in/yaml.v3@v3.0.1",
+        ] {
             assert!(purls.contains(&want), "{want} in {purls:?}");
         }
-        assert!(purls.iter().any(|p| p.starts_with("pkg:golang/stdlib@v1.24")), "{purls:?}");
+        assert!(purls.iter().any(|p| p.starts_with("pkg:golang/stdlib@v1.26")), "{purls:?}");
         seen += 1;
     }
     assert_eq!(seen, 2, "an SBOM per platform: {index}");
@@ -193,7 +198,8 @@ fn pull_resolves_the_base_in_the_registry_again() {
     ok(Path::new("/"), "docker", &["pull", "-q", "--platform", "linux/amd64", &base]);
     let local = ok(Path::new("/"), "docker", &["image", "inspect", "-f", "{{.Id}}", &base]).trim().to_string();
     ok(Path::new("/"), "docker", &["buildx", "imagetools", "create", "-t", &base, "localhost:5000/library/debian:bookworm-slim"]);
-    let remote = ok(Path::new("/"), "docker", &["buildx", "imagetools", "inspect", "--format", "{{json .Manifest.Digest}}", &base]).trim().trim_matches('"').to_string();
+    let remote =
+        ok(Path::new("/"), "docker", &["buildx", "imagetools", "inspect", "--format", "{{json .Manifest.Digest}}", &base]).trim().trim_matches('"').to_string();
     assert_ne!(local, remote);
 
     let dir = example_variant("hello", "pull", |spec| spec.replace("base: static", &format!("base: {base}")));
@@ -234,7 +240,19 @@ fn a_spec_with_any_name_in_a_subdirectory_builds_for_its_own_platforms() {
     std::fs::rename(dir.join("goapp.yaml"), dir.join("deploy/hello.goapp.yml")).unwrap();
     let image = unique_tag("any-name");
     // No --platform: the spec's platforms (linux/amd64 and linux/arm64).
-    let args = ["buildx", "build", "--progress=plain", "--build-arg", "GOAPP_REGISTRY_MIRROR=localhost:5000", "-f", "deploy/hello.goapp.yml", "-t", &image, "--push", "."];
+    let args = [
+        "buildx",
+        "build",
+        "--progress=plain",
+        "--build-arg",
+        "GOAPP_REGISTRY_MIRROR=localhost:5000",
+        "-f",
+        "deploy/hello.goapp.yml",
+        "-t",
+        &image,
+        "--push",
+        ".",
+    ];
     let r = run(&dir, "docker", &args);
     assert!(r.status.success(), "{}", r.stderr);
     assert!(r.stderr.contains("load build definition from hello.goapp.yml"), "{}", r.stderr);

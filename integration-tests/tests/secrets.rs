@@ -20,52 +20,10 @@ fn greeter_via_http(name: &str, p: &PrivateGit, secret: &str) -> PathBuf {
 fn greeter_with(name: &str, p: &PrivateGit, secret: &str, env: &str) -> PathBuf {
     // The modules live in the download step's layer, so that --no-cache downloads again
     // (from the server, with the secret) and the exported cache holds that layer.
-    let spec =
-        format!("# syntax=localhost:5000/goapp-frontend:dev\nname: greeter\ngo:\n  module_cache: layer\n  env:\n    GOPROXY: direct\n{env}  secrets:\n{secret}runtime:\n  base: static\n");
+    let spec = format!(
+        "# syntax=localhost:5000/goapp-frontend:dev\nname: greeter\ngo:\n  module_cache: layer\n  env:\n    GOPROXY: direct\n{env}  secrets:\n{secret}runtime:\n  base: static\n"
+    );
     greeter(name, p, &spec)
-}
-
-/// Every blob of the pushed image (its layers, configs and manifests) and every file of the
-/// exported cache, searched for `needle`.
-fn assert_nowhere(needle: &str, image: &str, cache: &Path) {
-    assert!(needle.len() >= 16, "a needle that cannot match by chance");
-    let (repo, _) = image.strip_prefix(&format!("{REGISTRY}/")).unwrap().rsplit_once(':').unwrap();
-    for img in index_images(image) {
-        let mut blobs: Vec<String> = img.manifest["layers"].as_array().unwrap().iter().map(|l| l["digest"].as_str().unwrap().to_string()).collect();
-        blobs.push(img.manifest["config"]["digest"].as_str().unwrap().to_string());
-        for digest in blobs {
-            let url = format!("http://{REGISTRY}/v2/{repo}/blobs/{digest}");
-            // Layers are gzipped: search their contents.
-            let found = run(Path::new("/"), "sh", &["-c", &format!("curl -fsS '{url}' | (gzip -dc 2>/dev/null || true) | grep -c -F -- '{needle}'")]);
-            assert_eq!(found.stdout.trim(), "0", "{needle:?} is in {digest} of {}", img.platform);
-        }
-    }
-    let mut files = 0;
-    for entry in walk(cache) {
-        files += 1;
-        let bytes = std::fs::read(&entry).unwrap();
-        let plain = if bytes.starts_with(&[0x1f, 0x8b]) {
-            let out = std::process::Command::new("gzip").arg("-dc").arg(&entry).output().unwrap();
-            out.stdout
-        } else {
-            bytes
-        };
-        assert!(!plain.windows(needle.len()).any(|w| w == needle.as_bytes()), "{needle:?} is in the exported cache: {}", entry.display());
-    }
-    assert!(files > 3, "the exported cache has layers: {}", cache.display());
-}
-
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            out.extend(walk(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
 }
 
 /// Builds `dir` with `secret_args`, for both platforms, exporting the cache to a directory
@@ -105,7 +63,7 @@ fn a_netrc_secret_downloads_a_private_module_and_stays_out_of_every_layer() {
     let src = format!("id=netrc,src={}", netrc.display());
     let (image, cache) = build(&dir, "netrc", &["--secret", &src]);
     assert_greets(&image);
-    assert_nowhere(&p.password, &image, &cache);
+    assert_nowhere(&p.password, &image, Some(&cache));
 }
 
 #[test]
@@ -124,7 +82,7 @@ fn a_git_token_secret_downloads_a_private_module_and_stays_out_of_every_layer() 
 
     let (image, cache) = build(&dir, "git-token", &["--secret", &src]);
     assert_greets(&image);
-    assert_nowhere(&p.token, &image, &cache);
+    assert_nowhere(&p.token, &image, Some(&cache));
 }
 
 #[test]
@@ -132,7 +90,8 @@ fn an_ssh_key_downloads_a_private_module_over_ssh_and_stays_out_of_every_layer()
     require_engine();
     let p = private_git();
     let ssh: serde_json::Value = serde_json::from_str(&state_file("private-ssh.json")).expect("private-ssh.json is JSON");
-    let (host, port, key, known) = (ssh["host"].as_str().unwrap(), ssh["port"].as_u64().unwrap(), ssh["key"].as_str().unwrap(), ssh["known_hosts"].as_str().unwrap());
+    let (host, port, key, known) =
+        (ssh["host"].as_str().unwrap(), ssh["port"].as_u64().unwrap(), ssh["key"].as_str().unwrap(), ssh["known_hosts"].as_str().unwrap());
     // git fetches https://<host>/private/greet over SSH: the HTTP server is not asked (no
     // GOINSECURE, no credentials for it).
     let secret = format!("    - id: default\n      type: ssh\n      host: {host}:{port}\n      known_hosts: \"{known}\"\n");
@@ -148,7 +107,7 @@ fn an_ssh_key_downloads_a_private_module_over_ssh_and_stays_out_of_every_layer()
     // A line from the middle of the private key.
     let private_key = std::fs::read_to_string(key).unwrap();
     let line = private_key.lines().nth(2).unwrap_or_else(|| panic!("a key of several lines: {key}"));
-    assert_nowhere(line, &image, &cache);
+    assert_nowhere(line, &image, Some(&cache));
 
     // A host key other than the server's is refused.
     let wrong = secret.replace(known.split_whitespace().nth(2).unwrap(), "AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl");

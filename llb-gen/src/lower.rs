@@ -371,6 +371,17 @@ pub fn lower(input: &LowerInput<'_>) -> Result<Lowered, LowerError> {
         _ => {}
     }
 
+    // A go.image that does not say which Go it has is checked against go.mod's `go` line by
+    // Go itself, before anything else runs on it.
+    let builder = match go_version_guard(&mut g, input, builder) {
+        Some(guard) => {
+            let span = spec.go.image.as_ref().map(|i| i.span).unwrap_or_default();
+            g.meta(guard.op).ranges.push(range(span));
+            guard.get("/")
+        }
+        None => builder,
+    };
+
     let context = match input.context_source {
         ContextSource::Local => {
             let c = local_dir(&mut g, input, "context", input.context_excludes);
@@ -705,6 +716,57 @@ fn build_info(g: &mut Graph, input: &LowerInput<'_>, builder: llb::Output, binar
     );
     g.meta(exec.op).name = Some(format!("[{}] SBOM: go version -m", input.target));
     exec.get("/info")
+}
+
+/// Checks that Go 1.21 or later can build a module with go.mod's `go` line: Go compares
+/// the releases itself (a module saying it needs a newer Go fails to load with
+/// `GOTOOLCHAIN=local`), and the script says what to do.
+const GO_VERSION_GUARD: &str = r#"set -u
+need=$1 at=$2 image=$3 spec=$4
+d=$(mktemp -d)
+printf 'module goapp.invalid/check
+
+go %s
+' "$need" > "$d/go.mod"
+if ! (cd "$d" && GOTOOLCHAIN=local GOFLAGS= go list -m >/dev/null 2>&1); then
+  have=$(go env GOVERSION 2>/dev/null || echo "no go command")
+  rm -rf "$d"
+  printf 'goapp: %s needs Go %s or later (%s), but the builder of go.image (%s, %s) has %s: use a builder image with Go %s or later, or remove go.image
+'     "${at%%:*}" "$need" "$at" "$image" "$spec" "$have" "$need" >&2
+  exit 1
+fi
+rm -rf "$d"
+"#;
+
+/// The step that runs [`GO_VERSION_GUARD`] on the builder: for a `go.image` whose config
+/// does not say its Go release (`GOLANG_VERSION`), when go.mod has a `go` line. Its root is
+/// what the build then runs on, so nothing runs before it passes. `None` when the release is
+/// known (the frontend checks it before lowering) or there is nothing to check against.
+fn go_version_guard(g: &mut Graph, input: &LowerInput<'_>, builder: llb::Output) -> Option<llb::ExecOutputs> {
+    let image = input.spec.go.image.as_ref()?;
+    let module = input.go_module?;
+    let need = module.go.as_ref()?;
+    if crate::image::env_get(&input.builder.env, crate::toolchain::IMAGE_VERSION_ENV).is_some() {
+        return None;
+    }
+    let mut env = input.builder.env.clone();
+    env_set(&mut env, "GOTOOLCHAIN", "local");
+    let args = vec![
+        "sh".to_string(),
+        "-c".into(),
+        GO_VERSION_GUARD.into(),
+        "go-version".into(),
+        need.version.to_string(),
+        module.at(need),
+        image.value.clone(),
+        format!("{}:{}", input.spec_file, image.span.start.line),
+    ];
+    let guard = g.exec(
+        Exec { args, env, cwd: "/".into(), user: String::new(), mounts: vec![Mount::output("/", Some(builder))], no_network: true, proxy: None },
+        input.build_platform,
+    );
+    g.meta(guard.op).name = Some(format!("[builder] check the Go of {} against {}", image.value, module.at(need)));
+    Some(guard)
 }
 
 /// An image reference pinned to the digest it resolved to, when it was resolved.
@@ -1195,7 +1257,7 @@ fn image_config(input: &LowerInput<'_>, history: Vec<String>) -> ImageConfig {
 
 #[cfg(test)]
 mod tests {
-    use super::no_dwarf;
+    use super::*;
 
     #[test]
     fn debug_information_is_not_compiled_when_the_link_drops_it() {
@@ -1204,5 +1266,28 @@ mod tests {
         assert_eq!(no_dwarf("-s", &[]), None);
         assert_eq!(no_dwarf("-X main.w=-w", &[]), None);
         assert_eq!(no_dwarf("-s -w", &["-gcflags=all=-N -l".into()]), None);
+    }
+
+    #[test]
+    fn a_go_image_that_does_not_say_its_go_is_checked_before_anything_runs_on_it() {
+        let yaml = b"name: app\ngo:\n  image: registry.example/tools/go:2\n";
+        let spec = crate::load("goapp.yaml", yaml, &BTreeMap::new()).unwrap().spec;
+        let module = crate::toolchain::ModFile::parse("go.mod", "module m\n\ngo 1.27\n").unwrap();
+        let amd64 = Platform::parse("linux/amd64").unwrap();
+        let lowered = lower_unresolved(&spec, "goapp.yaml", yaml, &amd64, &amd64, None, &BTreeMap::new(), Some(&module)).unwrap();
+        let text = llb::dump::to_text(&lowered.definition).unwrap();
+        assert!(text.contains("check the Go of registry.example/tools/go:2 against go.mod:3"), "{text}");
+        assert!(text.contains(r#""go-version", "1.27", "go.mod:3", "registry.example/tools/go:2", "goapp.yaml:3"]"#), "{text}");
+        // The compile runs on what the check passed.
+        let guard = text.lines().position(|l| l.contains(r#""go-version""#)).unwrap();
+        let build = text.lines().position(|l| l.contains(r#"exec ["go", "build""#)).unwrap();
+        assert!(guard < build);
+        // Nothing to check: no go line, or no go.image (the frontend checks the release).
+        let bare = crate::toolchain::ModFile::parse("go.mod", "module m\n").unwrap();
+        let lowered = lower_unresolved(&spec, "goapp.yaml", yaml, &amd64, &amd64, None, &BTreeMap::new(), Some(&bare)).unwrap();
+        assert!(!llb::dump::to_text(&lowered.definition).unwrap().contains("go-version"));
+        let plain = crate::load("goapp.yaml", b"name: app\n", &BTreeMap::new()).unwrap().spec;
+        let lowered = lower_unresolved(&plain, "goapp.yaml", b"name: app\n", &amd64, &amd64, None, &BTreeMap::new(), Some(&module)).unwrap();
+        assert!(!llb::dump::to_text(&lowered.definition).unwrap().contains("go-version"));
     }
 }

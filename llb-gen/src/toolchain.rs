@@ -310,6 +310,32 @@ pub fn choose(spec: &Spec, module: Option<&ModFile>) -> GoRelease {
     GoRelease::default_release()
 }
 
+/// A warning when the chosen release is older than every release goapp supports (a module
+/// whose go.mod says `go 1.22`, or such a `go.version`): the file it points at (the module
+/// file's path, or `None` for the spec) and the warning.
+pub fn support_warning(release: &GoRelease, spec_file: &str) -> Option<(Option<String>, Diagnostic)> {
+    let v = GoVersion::parse(&release.version)?;
+    let oldest = GoVersion::parse(SUPPORTED_RELEASES[0]).expect("a release");
+    if (v.major, v.minor) >= (oldest.major, oldest.minor) {
+        return None;
+    }
+    let supported = SUPPORTED_RELEASES.join(" and ");
+    let message = format!("Go {} ({}) is out of support: goapp supports Go {supported}", v.minor_release(), release.source(spec_file));
+    match &release.origin {
+        Origin::SpecVersion(span) => Some((
+            None,
+            Diagnostic::warning(*span, message).hint(format!("set go.version to \"{DEFAULT_RELEASE}\", or remove it to build with the release go.mod names")),
+        )),
+        Origin::Toolchain(path, span) | Origin::GoLine(path, span) => Some((
+            Some(path.clone()),
+            Diagnostic::warning(*span, message).hint(format!(
+                "a `toolchain go{DEFAULT_RELEASE}` line in {path}, or go.version: \"{DEFAULT_RELEASE}\" in the spec, builds it with a supported Go"
+            )),
+        )),
+        _ => None,
+    }
+}
+
 /// A builder whose Go is older than the module's `go` line.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Mismatch {
@@ -325,7 +351,7 @@ pub struct Mismatch {
 /// release (the image's `GOLANG_VERSION`, `image_go`, when it says; else the release the
 /// image was chosen by) against the module file's `go` line. An image that does not say
 /// which Go it has (a `go.image` without `GOLANG_VERSION`) is not checked here.
-pub fn check(release: &GoRelease, builder: &str, image_go: Option<&str>, module: Option<&ModFile>) -> Result<(), Mismatch> {
+pub fn check(release: &GoRelease, spec_file: &str, builder: &str, image_go: Option<&str>, module: Option<&ModFile>) -> Result<(), Box<Mismatch>> {
     let Some(m) = module else { return Ok(()) };
     let Some(need) = &m.go else { return Ok(()) };
     let have = match image_go.and_then(|v| GoVersion::parse(v.trim().trim_start_matches("go"))) {
@@ -342,12 +368,18 @@ pub fn check(release: &GoRelease, builder: &str, image_go: Option<&str>, module:
     let has = format!("Go {have} ({builder})");
     let (message, hint, spec) = match &release.origin {
         Origin::SpecVersion(span) => (
-            format!("{} needs Go {need_v} or later (`{}`, {}), but go.version chooses {has}", m.path, need.text, m.at(need)),
+            format!("{} needs Go {need_v} or later (`{}`, {}), but go.version ({spec_file}:{}) chooses {has}", m.path, need.text, m.at(need), span.start.line),
             format!("remove go.version to build with the Go release {} names, or set it to \"{}\" or later", m.path, need_v.minor_release()),
             Some(*span),
         ),
         Origin::SpecImage(span) => (
-            format!("{} needs Go {need_v} or later (`{}`, {}), but the go.image builder has {has}", m.path, need.text, m.at(need)),
+            format!(
+                "{} needs Go {need_v} or later (`{}`, {}), but the builder of go.image ({spec_file}:{}) has {has}",
+                m.path,
+                need.text,
+                m.at(need),
+                span.start.line
+            ),
             format!("use a builder image with Go {need_v} or later, or remove go.image to build with golang:{}", need_v.minor_release()),
             Some(*span),
         ),
@@ -357,7 +389,7 @@ pub fn check(release: &GoRelease, builder: &str, image_go: Option<&str>, module:
             None,
         ),
     };
-    Err(Mismatch { message, hint, module: (m.path.clone(), m.source.clone(), need.span), spec })
+    Err(Box::new(Mismatch { message, hint, module: (m.path.clone(), m.source.clone(), need.span), spec }))
 }
 
 #[cfg(test)]
@@ -443,27 +475,45 @@ mod tests {
     }
 
     #[test]
+    fn a_release_out_of_support_is_a_warning_at_the_line_that_chose_it() {
+        let m = ModFile::parse("go.mod", "module m\n\ngo 1.22\n").unwrap();
+        let (file, w) = support_warning(&choose(&spec("name: app\n"), Some(&m)), "goapp.yaml").unwrap();
+        assert_eq!(file.as_deref(), Some("go.mod"));
+        assert_eq!(w.span.start, Pos { line: 3, column: 4 });
+        assert_eq!(w.message, "Go 1.22 (the go line, go.mod:3) is out of support: goapp supports Go 1.26 and 1.27");
+        let (file, w) = support_warning(&choose(&spec("name: app\ngo:\n  version: \"1.25.1\"\n"), Some(&m)), "goapp.yaml").unwrap();
+        assert_eq!((file, w.span.start.line), (None, 3));
+        assert!(support_warning(&choose(&spec("name: app\n"), None), "goapp.yaml").is_none());
+        let current = ModFile::parse("go.mod", "module m\n\ngo 1.26.2\n").unwrap();
+        assert!(support_warning(&choose(&spec("name: app\n"), Some(&current)), "goapp.yaml").is_none());
+    }
+
+    #[test]
     fn a_builder_older_than_the_go_line_is_refused() {
         let m = ModFile::parse("go.mod", "module m\n\ngo 1.27\n").unwrap();
         let pinned = spec("name: app\ngo:\n  version: \"1.26\"\n");
         let r = choose(&pinned, Some(&m));
-        let e = check(&r, "golang:1.26", Some("1.26.10"), Some(&m)).unwrap_err();
-        assert!(e.message.starts_with("go.mod needs Go 1.27 or later (`go 1.27`, go.mod:3), but go.version chooses Go 1.26.10"), "{}", e.message);
+        let e = check(&r, "goapp.yaml", "golang:1.26", Some("1.26.10"), Some(&m)).unwrap_err();
+        assert!(
+            e.message.starts_with("go.mod needs Go 1.27 or later (`go 1.27`, go.mod:3), but go.version (goapp.yaml:3) chooses Go 1.26.10"),
+            "{}",
+            e.message
+        );
         assert!(e.hint.contains("remove go.version"), "{}", e.hint);
         assert_eq!(e.spec.unwrap().start.line, 3);
         assert_eq!(e.module.2.start, Pos { line: 3, column: 4 });
         // Without GOLANG_VERSION, the tag's release is what the image promises.
-        assert!(check(&r, "golang:1.26", None, Some(&m)).is_err());
+        assert!(check(&r, "goapp.yaml", "golang:1.26", None, Some(&m)).is_err());
         let image = spec("name: app\ngo:\n  image: registry.example/go:old\n");
         let r = choose(&image, Some(&m));
-        let e = check(&r, "registry.example/go:old", Some("1.25.3"), Some(&m)).unwrap_err();
-        assert!(e.message.contains("the go.image builder has Go 1.25.3"), "{}", e.message);
-        assert!(check(&r, "registry.example/go:old", None, Some(&m)).is_ok(), "an image that does not say is not checked here");
+        let e = check(&r, "goapp.yaml", "registry.example/go:old", Some("1.25.3"), Some(&m)).unwrap_err();
+        assert!(e.message.contains("the builder of go.image (goapp.yaml:3) has Go 1.25.3"), "{}", e.message);
+        assert!(check(&r, "goapp.yaml", "registry.example/go:old", None, Some(&m)).is_ok(), "an image that does not say is not checked here");
         // A patch release the module needs, newer than the image's.
         let patch = ModFile::parse("go.mod", "module m\ngo 1.27.5\n").unwrap();
         let r = choose(&spec("name: app\n"), Some(&patch));
-        assert!(check(&r, "golang:1.27", Some("1.27.3"), Some(&patch)).unwrap_err().hint.contains("--pull"));
-        assert!(check(&r, "golang:1.27", Some("1.27.5"), Some(&patch)).is_ok());
-        assert!(check(&r, "golang:1.27", None, Some(&patch)).is_ok());
+        assert!(check(&r, "goapp.yaml", "golang:1.27", Some("1.27.3"), Some(&patch)).unwrap_err().hint.contains("--pull"));
+        assert!(check(&r, "goapp.yaml", "golang:1.27", Some("1.27.5"), Some(&patch)).is_ok());
+        assert!(check(&r, "goapp.yaml", "golang:1.27", None, Some(&patch)).is_ok());
     }
 }

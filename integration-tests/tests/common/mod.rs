@@ -236,14 +236,22 @@ pub fn private_git() -> PrivateGit {
     let v: serde_json::Value = serde_json::from_str(&state_file("private-git.json")).expect("private-git.json is JSON");
     let s = |k: &str| v[k].as_str().unwrap_or_else(|| panic!("{k} in private-git.json")).to_string();
     let module = s("module");
-    PrivateGit { host: module.split('/').next().unwrap().to_string(), module, version: s("version"), go_sum: s("go_sum"), user: s("user"), password: s("password"), token: s("token") }
+    PrivateGit {
+        host: module.split('/').next().unwrap().to_string(),
+        module,
+        version: s("version"),
+        go_sum: s("go_sum"),
+        user: s("user"),
+        password: s("password"),
+        token: s("token"),
+    }
 }
 
 /// A program that prints what the private module says, in a new directory `name`, with the
 /// spec `spec`.
 pub fn greeter(name: &str, p: &PrivateGit, spec: &str) -> PathBuf {
     let dir = temp_dir(name);
-    std::fs::write(dir.join("go.mod"), format!("module example.com/greeter\n\ngo 1.22\n\nrequire {} {}\n", p.module, p.version)).unwrap();
+    std::fs::write(dir.join("go.mod"), format!("module example.com/greeter\n\ngo 1.26\n\nrequire {} {}\n", p.module, p.version)).unwrap();
     std::fs::write(dir.join("go.sum"), &p.go_sum).unwrap();
     std::fs::write(
         dir.join("main.go"),
@@ -278,4 +286,48 @@ pub fn step_outcome(progress: &str, name: &str) -> String {
         .last()
         .unwrap_or_else(|| panic!("step {name} ({id}) has no outcome"))
         .to_string()
+}
+
+/// Every blob of the pushed image (its layers, configs and manifests) and every file of the
+/// exported cache, if any, searched for `needle`.
+pub fn assert_nowhere(needle: &str, image: &str, cache: Option<&Path>) {
+    assert!(needle.len() >= 16, "a needle that cannot match by chance");
+    let (repo, _) = image.strip_prefix(&format!("{REGISTRY}/")).unwrap().rsplit_once(':').unwrap();
+    for img in index_images(image) {
+        let mut blobs: Vec<String> = img.manifest["layers"].as_array().unwrap().iter().map(|l| l["digest"].as_str().unwrap().to_string()).collect();
+        blobs.push(img.manifest["config"]["digest"].as_str().unwrap().to_string());
+        for digest in blobs {
+            let url = format!("http://{REGISTRY}/v2/{repo}/blobs/{digest}");
+            // Layers are gzipped: search their contents.
+            let found = run(Path::new("/"), "sh", &["-c", &format!("curl -fsS '{url}' | (gzip -dc 2>/dev/null || true) | grep -c -F -- '{needle}'")]);
+            assert_eq!(found.stdout.trim(), "0", "{needle:?} is in {digest} of {}", img.platform);
+        }
+    }
+    let Some(cache) = cache else { return };
+    let mut files = 0;
+    for entry in walk(cache) {
+        files += 1;
+        let bytes = std::fs::read(&entry).unwrap();
+        let plain = if bytes.starts_with(&[0x1f, 0x8b]) {
+            let out = std::process::Command::new("gzip").arg("-dc").arg(&entry).output().unwrap();
+            out.stdout
+        } else {
+            bytes
+        };
+        assert!(!plain.windows(needle.len()).any(|w| w == needle.as_bytes()), "{needle:?} is in the exported cache: {}", entry.display());
+    }
+    assert!(files > 3, "the exported cache has layers: {}", cache.display());
+}
+
+pub fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
 }

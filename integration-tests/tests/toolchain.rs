@@ -1,0 +1,163 @@
+//! End to end: which Go builds the program. The release comes from the module (go.mod's `go`
+//! or `toolchain` line, go.work in a workspace) unless the spec names one; a builder older
+//! than the module needs fails before anything compiles, at go.mod's line and the spec's;
+//! and the proxy build args reach the module download through a real forward proxy, and
+//! nothing else. Each image's binary prints the `runtime.Version()` it was built with.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::*;
+
+/// What `runtime.Version()` says in a binary built by the test environment's stand-in of
+/// `golang:<minor>` (`go-releases.json`, written by base-images.sh): `go1.27.3`.
+fn go_release(minor: &str) -> String {
+    let v: serde_json::Value = serde_json::from_str(&state_file("go-releases.json")).expect("go-releases.json is JSON");
+    v[minor].as_str().unwrap_or_else(|| panic!("no Go {minor} in go-releases.json: {v}")).to_string()
+}
+
+const VERSION_MAIN: &str =
+    "package main\n\nimport (\n\t\"fmt\"\n\t\"runtime\"\n)\n\nfunc main() {\n\tfmt.Println(runtime.Version(), runtime.GOOS+\"/\"+runtime.GOARCH)\n}\n";
+
+/// A program printing the Go it was built with, in a new directory: `go.mod` as given, and
+/// a spec with `go_section` (may be empty).
+fn version_program(name: &str, go_mod: &str, go_section: &str) -> PathBuf {
+    let dir = temp_dir(name);
+    std::fs::write(dir.join("go.mod"), go_mod).unwrap();
+    std::fs::write(dir.join("main.go"), VERSION_MAIN).unwrap();
+    std::fs::write(dir.join("goapp.yaml"), format!("name: goversion\n{go_section}runtime:\n  base: static\n")).unwrap();
+    dir
+}
+
+/// Builds `dir` for both platforms and returns what the binary prints on each, and the
+/// build's progress.
+fn versions(dir: &Path, name: &str) -> (Vec<String>, String) {
+    let image = unique_tag(name);
+    let progress = buildx_push(dir, "linux/amd64,linux/arm64", &image, &[]);
+    let out = ["linux/amd64", "linux/arm64"]
+        .iter()
+        .map(|p| ok(Path::new("/"), "docker", &["run", "--rm", "--pull=always", "--platform", p, &image]).trim().to_string())
+        .collect();
+    (out, progress)
+}
+
+fn both(version: &str) -> Vec<String> {
+    vec![format!("{version} linux/amd64"), format!("{version} linux/arm64")]
+}
+
+#[test]
+fn the_go_line_of_go_mod_chooses_the_builder() {
+    require_engine();
+    let dir = version_program("go-line", "module example.com/goversion\n\ngo 1.26\n", "");
+    let (out, progress) = versions(&dir, "go-line");
+    assert_eq!(out, both(&go_release("1.26")));
+    // The progress says which Go, and which line chose it.
+    assert!(progress.contains("golang:1.26 (linux/amd64): Go 1.26 (the go line, go.mod:3)"), "{progress}");
+}
+
+#[test]
+fn the_toolchain_line_wins_over_the_go_line() {
+    require_engine();
+    let toolchain = go_release("1.27");
+    let dir = version_program("toolchain-line", &format!("module example.com/goversion\n\ngo 1.26\n\ntoolchain {toolchain}\n"), "");
+    let (out, progress) = versions(&dir, "toolchain-line");
+    assert_eq!(out, both(&toolchain));
+    assert!(progress.contains("Go 1.27 (the toolchain line, go.mod:5)"), "{progress}");
+}
+
+#[test]
+fn a_workspace_builds_with_the_go_of_go_work() {
+    require_engine();
+    // go.work says 1.27, its module 1.26: the workspace's Go is the go.work's.
+    let dir = version_program("go-work", "module example.com/goversion\n\ngo 1.26\n", "");
+    std::fs::write(dir.join("go.work"), "go 1.27\n\nuse .\n").unwrap();
+    let (out, progress) = versions(&dir, "go-work");
+    assert_eq!(out, both(&go_release("1.27")));
+    assert!(progress.contains("Go 1.27 (the go line, go.work:1)"), "{progress}");
+}
+
+#[test]
+fn go_version_in_the_spec_overrides_go_mod() {
+    require_engine();
+    let dir = version_program("go-version-override", "module example.com/goversion\n\ngo 1.26\n", "go:\n  version: \"1.27\"\n");
+    let (out, progress) = versions(&dir, "go-version-override");
+    assert_eq!(out, both(&go_release("1.27")));
+    assert!(progress.contains("Go 1.27 (go.version, goapp.yaml:3)"), "{progress}");
+}
+
+#[test]
+fn a_builder_older_than_go_mod_fails_before_compiling_at_both_lines() {
+    require_engine();
+    let dir = version_program("go-mismatch", "module example.com/goversion\n\ngo 1.27\n", "go:\n  version: \"1.26\"\n");
+    let r = buildx(&dir, "linux/amd64", &[]);
+    assert!(!r.status.success(), "built with a Go older than go.mod's:\n{}", r.stderr);
+    let e = &r.stderr;
+    assert!(e.contains("go.mod:3:4: go.mod needs Go 1.27 or later (`go 1.27`, go.mod:3), but go.version (goapp.yaml:3) chooses Go 1.26"), "{e}");
+    assert!(e.contains("remove go.version to build with the Go release go.mod names"), "{e}");
+    // Nothing compiled, and Go's own message is not what the user reads.
+    assert!(!e.contains("] go build"), "a compile started:\n{e}");
+    assert!(!e.contains("GOTOOLCHAIN"), "{e}");
+}
+
+#[test]
+fn a_malformed_go_line_is_an_error_at_its_line_and_column() {
+    require_engine();
+    let dir = version_program("go-malformed", "module example.com/goversion\n\ngo 1.27.x\n", "");
+    let r = buildx(&dir, "linux/amd64", &[]);
+    assert!(!r.status.success(), "built with a malformed go line:\n{}", r.stderr);
+    assert!(r.stderr.contains("go.mod:3:4: `1.27.x` is not a Go version"), "{}", r.stderr);
+    assert!(!r.stderr.contains("] go build"), "{}", r.stderr);
+}
+
+/// The forward proxy of the test environment (`proxy.json`): its URL, a module proxy that
+/// build steps reach only through it, and its log.
+struct ForwardProxy {
+    url: String,
+    goproxy: String,
+    log: PathBuf,
+}
+
+fn forward_proxy() -> ForwardProxy {
+    let v: serde_json::Value = serde_json::from_str(&state_file("proxy.json")).expect("proxy.json is JSON");
+    let s = |k: &str| v[k].as_str().unwrap_or_else(|| panic!("{k} in proxy.json: {v}")).to_string();
+    ForwardProxy { url: s("proxy"), goproxy: s("goproxy"), log: PathBuf::from(s("log")) }
+}
+
+#[test]
+fn proxy_build_args_carry_the_module_download_and_stay_out_of_the_image_and_the_cache_key() {
+    require_engine();
+    let proxy = forward_proxy();
+    let dir = repo_root().join("examples/inventory");
+    let goproxy = format!("GOPROXY={}", proxy.goproxy);
+
+    // Without the proxy the module proxy cannot be reached.
+    let direct = buildx(&dir, "linux/amd64", &["--no-cache", "--build-arg", &goproxy]);
+    assert!(!direct.status.success(), "the hidden module proxy answered without the forward proxy:\n{}", direct.stderr);
+
+    let seen_before = std::fs::read_to_string(&proxy.log).unwrap_or_default().len();
+    let image = unique_tag("proxied");
+    let http = format!("HTTP_PROXY={}", proxy.url);
+    let progress =
+        buildx_push(&dir, "linux/amd64", &image, &["--no-cache", "--build-arg", &goproxy, "--build-arg", &http, "--build-arg", "no_proxy=localhost"]);
+    assert_eq!(step_outcome(&progress, "[builder] go mod download"), "DONE");
+    let log = std::fs::read_to_string(&proxy.log).unwrap();
+    let seen = &log[seen_before.min(log.len())..];
+    let host = proxy.goproxy.trim_start_matches("http://");
+    assert!(seen.contains(host) && seen.contains("github.com/spf13/cobra/@v/"), "the proxy did not carry the downloads:\n{seen}");
+    let out = ok(Path::new("/"), "docker", &["run", "--rm", "--pull=always", "--platform", "linux/amd64", &image, "report", "--lang", "de"]);
+    assert!(out.starts_with("inventory dev on linux/amd64"), "{out}");
+
+    // The proxy is in no layer, config or manifest, nor in the image's history.
+    assert_nowhere(&proxy.url, &image, None);
+    for img in index_images(&image) {
+        assert!(!img.config.to_string().to_ascii_lowercase().contains("proxy"), "{}", img.config);
+    }
+
+    // Another proxy is not another build: every step is cached.
+    let gateway = proxy.url.trim_start_matches("http://").split(':').next().unwrap().to_string();
+    let moved = format!("HTTP_PROXY=http://{gateway}:1");
+    let again = buildx_push(&dir, "linux/amd64", &unique_tag("proxied-again"), &["--build-arg", &goproxy, "--build-arg", &moved]);
+    assert_eq!(step_outcome(&again, "[builder] go mod download"), "CACHED", "{again}");
+    assert_eq!(step_outcome(&again, "[linux/amd64] go build"), "CACHED", "{again}");
+}
