@@ -62,7 +62,8 @@ async fn build(client: &mut Client, opts: &Opts, session: &str) -> Result<gw::Re
     let (spec_bytes, spec_vertex) = read_spec(client, opts, session, &filename, &ctx).await?;
     let loaded = llb_gen::load(&filename, &spec_bytes, &opts.build_args()).map_err(|d| Failure(errors::spec_status(&d)))?;
     // Warnings reach buildx's output with their spec location, on a BuildKit that takes them.
-    if caps.frontend.iter().any(|c| c == "gateway.warnings") && !spec_vertex.is_empty() {
+    let can_warn = caps.frontend.iter().any(|c| c == "gateway.warnings") && !spec_vertex.is_empty();
+    if can_warn {
         for w in &loaded.warnings.items {
             gateway::warn(client, &spec_vertex, &filename, &spec_bytes, w).await?;
         }
@@ -85,8 +86,7 @@ async fn build(client: &mut Client, opts: &Opts, session: &str) -> Result<gw::Re
     let images = Images { mirror: mirror.as_deref(), overrides: &named.images };
     let builder = resolve_builder(client, opts, &spec, &release, &images, &build_platform, &filename).await?;
     check_release(&release, &builder, go_module.as_ref(), &filename, &spec_bytes)?;
-    let warnings = caps.frontend.iter().any(|c| c == "gateway.warnings") && !spec_vertex.is_empty();
-    if let Some((file, w)) = llb_gen::toolchain::support_warning(&release, &filename).filter(|_| warnings) {
+    if let Some((file, w)) = llb_gen::toolchain::support_warning(&release, &filename).filter(|_| can_warn) {
         match (&file, &go_module) {
             (Some(path), Some(m)) => gateway::warn(client, &spec_vertex, path, m.source.as_bytes(), &w).await?,
             _ => gateway::warn(client, &spec_vertex, &filename, &spec_bytes, &w).await?,
@@ -757,7 +757,7 @@ async fn resolve_builder(
 /// Refuses, before anything compiles, a builder whose Go is older than the module's `go`
 /// line ([`llb_gen::toolchain::check`]), pointing at go.mod's line and the spec's.
 fn check_release(release: &GoRelease, builder: &BuilderImage, module: Option<&ModFile>, spec_file: &str, spec_bytes: &[u8]) -> Result<(), Failure> {
-    let image_go = llb_gen::image::env_get(&builder.env, llb_gen::toolchain::IMAGE_VERSION_ENV);
+    let image_go = llb_gen::toolchain::image_go_version(&builder.env);
     let Err(m) = llb_gen::toolchain::check(release, spec_file, &builder.reference.to_string(), image_go, module) else { return Ok(()) };
     let (mod_path, mod_text, mod_span) = &m.module;
     let mut places = vec![errors::Place { file: mod_path, source: mod_text, span: *mod_span }];

@@ -9,3 +9,67 @@ archive_url() {
     awk '$1=="deb" && $3 ~ /^bookworm$/ {print $2; exit}' /etc/apt/sources.list
   fi
 }
+
+# sid_apt TOOL ARG...: apt-get or apt-cache (TOOL) with Debian unstable, for amd64 and arm64, as
+# its only source. Its sources list, lists and cache live under $GOAPP_CACHE/sid-apt and are
+# named only through -o options: the system's own apt setup and lists are left as they are.
+# (GOAPP_CACHE must be set.)
+sid_apt() {
+  local tool=$1
+  shift
+  local dir=$GOAPP_CACHE/sid-apt line
+  line="deb [arch=amd64,arm64 signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $(archive_url) sid main"
+  mkdir -p "$dir/lists/partial" "$dir/sources.list.d" "$dir/cache/archives/partial"
+  [ "$(cat "$dir/sources.list" 2>/dev/null)" = "$line" ] || echo "$line" > "$dir/sources.list"
+  "$tool" -o Dir::Etc::sourcelist="$dir/sources.list" -o Dir::Etc::sourceparts="$dir/sources.list.d" \
+    -o Dir::State::Lists="$dir/lists" -o Dir::Cache="$dir/cache" -o APT::Architectures=amd64,arm64 \
+    -o Acquire::Languages=none -o Acquire::IndexTargets::deb::DEP-11::DefaultEnabled=false \
+    -o APT::Sandbox::User=root "$@"
+}
+
+# sid_update: refreshes unstable's package lists, once per run of a script (subshells
+# included: the stamp holds the script's process id).
+sid_update() {
+  local stamp=$GOAPP_CACHE/sid-apt/updated
+  if [ "$(cat "$stamp" 2>/dev/null)" = "$$" ] && [ -n "$(find "$stamp" -mmin -60)" ]; then
+    return 0
+  fi
+  sid_apt apt-get -qq update
+  echo "$$" > "$stamp"
+}
+
+# sid_lists_ready: whether unstable's lists are there for both architectures.
+sid_lists_ready() {
+  ls "$GOAPP_CACHE"/sid-apt/lists/*_sid_main_binary-amd64_Packages* >/dev/null 2>&1 &&
+    ls "$GOAPP_CACHE"/sid-apt/lists/*_sid_main_binary-arm64_Packages* >/dev/null 2>&1
+}
+
+# sid_has PACKAGE[:ARCH] VERSION: whether unstable's lists have that version of the package.
+sid_has() {
+  # (grep reads all of it: with pipefail, a reader that stops early can fail the pipe.)
+  sid_apt apt-cache show "$1=$2" 2>/dev/null | grep '^Package:' >/dev/null
+}
+
+# sid_candidate PACKAGE[:ARCH]: unstable's current version of the package.
+sid_candidate() {
+  sid_apt apt-cache policy "$1" 2>/dev/null | awk '$1 == "Candidate:" && $2 != "(none)" && !v {v = $2} END {if (v) print v}'
+}
+
+# sid_version PACKAGE[:ARCH] PINNED: PINNED if unstable has it, else unstable's current version
+# (the lists are refreshed before giving up on PINNED). Prints nothing if unstable has neither.
+sid_version() {
+  sid_lists_ready || sid_update
+  if ! sid_has "$1" "$2"; then
+    sid_update
+    sid_has "$1" "$2" || { sid_candidate "$1"; return 0; }
+  fi
+  echo "$2"
+}
+
+# sid_download DIR PACKAGE[:ARCH]=VERSION...: downloads those .debs into DIR.
+sid_download() {
+  local dir=$1
+  shift
+  mkdir -p "$dir"
+  (cd "$dir" && sid_apt apt-get -qq download "$@")
+}

@@ -4,6 +4,12 @@
 # registered with binfmt_misc, a local registry on 127.0.0.1:5000, and the base images the
 # examples use, built from Debian packages. Safe to run again: each step checks first.
 #
+# Usage: up.sh [engine|images [NAME...]|all|stop]
+#   engine  packages, engines, registry, module proxies, forward proxy and private Git server
+#   images  the base images (base-images.sh, which takes the same NAMEs)
+#   all     both, and the SSH git server (the default)
+#   stop    stops what up.sh started (for developers; CI does not call it)
+#
 # Caches kept between runs on the same machine: the mmdebstrap tarballs (keyed on the package
 # list) under $GOAPP_CACHE and the registry's data.
 set -euo pipefail
@@ -18,6 +24,44 @@ mkdir -p "$GOAPP_CACHE" "$GOAPP_STATE" "$log_dir"
 
 say() { printf '[env] %s\n' "$*" >&2; }
 
+# re_escape TEXT: TEXT as an extended regular expression that matches only itself.
+re_escape() { sed 's/[][\\.*^$+?(){}|]/\\&/g' <<<"$1"; }
+
+# server_re ADDRESS PORT: the command line of a python3 -m http.server that up.sh started (on
+# any address if ADDRESS is empty).
+server_re() {
+  local address='[0-9.]+'
+  [ -z "$1" ] || address=$(re_escape "$1")
+  echo "([^ ]*/)?python3(\.[0-9]+)? -m http\.server --bind $address $2 --directory .*"
+}
+
+# started_pids PIDFILE REGEX: the process up.sh started whose whole command line matches REGEX:
+# the one in PIDFILE, or else (started before up.sh kept pidfiles) those whose command line is
+# exactly that. A process id reused by another program is never printed.
+started_pids() {
+  local pid matching
+  matching=$(pgrep -f -x -- "$2" || true)
+  pid=$(cat "$1" 2>/dev/null || true)
+  if [ -n "$pid" ] && grep -qx -- "$pid" <<<"$matching"; then
+    echo "$pid"
+  else
+    echo "$matching"
+  fi
+}
+
+# stop_started PIDFILE REGEX NAME: ends what started_pids finds, waits for it to exit and
+# removes the pidfile.
+stop_started() {
+  local pid
+  for pid in $(started_pids "$1" "$2"); do
+    say "stopping $3 ($pid)"
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 1 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+    if kill -0 "$pid" 2>/dev/null; then say "$3 ($pid) is still running"; fi
+  done
+  rm -f "$1"
+}
+
 need_root() {
   if [ "$(id -u)" != 0 ]; then
     say "this script installs packages and starts daemons: run it as root"
@@ -27,7 +71,9 @@ need_root() {
 
 
 install_packages() {
-  local want=(docker.io containerd docker-buildx docker-registry mmdebstrap arch-test qemu-user-static git openssh-client)
+  # (tinyproxy-bin is Debian's tinyproxy without its service: no system proxy gets started.)
+  local want=(docker.io containerd docker-buildx docker-registry mmdebstrap arch-test qemu-user-static git openssh-client
+    tinyproxy-bin)
   local missing=0
   for p in "${want[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing=1
@@ -56,7 +102,7 @@ PIN
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
     docker.io/trixie containerd/trixie docker-buildx/trixie docker-cli/trixie \
-    qemu-user-static/bookworm-backports docker-registry mmdebstrap arch-test git openssh-client \
+    qemu-user-static/bookworm-backports docker-registry mmdebstrap arch-test git openssh-client tinyproxy-bin \
     >"$log_dir/apt.log" 2>&1 || { tail -n 40 "$log_dir/apt.log" >&2; exit 1; }
 }
 
@@ -72,11 +118,13 @@ start_engine() {
   if ! pgrep -x containerd >/dev/null; then
     say "starting containerd"
     nohup containerd >"$log_dir/containerd.log" 2>&1 &
+    echo $! > "$GOAPP_STATE/containerd.pid"
     for _ in $(seq 1 50); do [ -S /run/containerd/containerd.sock ] && break; sleep 0.2; done
   fi
   if ! pgrep -x dockerd >/dev/null; then
     say "starting dockerd"
     nohup dockerd --containerd=/run/containerd/containerd.sock >"$log_dir/dockerd.log" 2>&1 &
+    echo $! > "$GOAPP_STATE/dockerd.pid"
   fi
   for _ in $(seq 1 100); do engine_up && return 0; sleep 0.3; done
   say "dockerd did not come up; its log:"; tail -n 40 "$log_dir/dockerd.log" >&2; exit 1
@@ -114,6 +162,7 @@ http:
 CFG
   say "starting the registry on $REGISTRY"
   nohup docker-registry serve "$GOAPP_STATE/registry.yml" >"$log_dir/registry.log" 2>&1 &
+  echo $! > "$GOAPP_STATE/registry.pid"
   for _ in $(seq 1 50); do curl -fsS "http://$REGISTRY/v2/" >/dev/null 2>&1 && return 0; sleep 0.2; done
   say "the registry did not come up"; tail -n 20 "$log_dir/registry.log" >&2; exit 1
 }
@@ -156,9 +205,10 @@ start_goproxy() {
   local url=http://$gateway:5080
   local served=$GOAPP_STATE/goproxy.served
   if [ "$(cat "$served" 2>/dev/null)" != "$dir" ] || ! curl -fsS "$url/golang.org/x/text/@v/list" >/dev/null 2>&1; then
-    pkill -f "http.server --bind $gateway 5080" 2>/dev/null || true
+    stop_started "$GOAPP_STATE/goproxy-http.pid" "$(server_re "$gateway" 5080)" "the module proxy's server"
     say "serving the Go module proxy at $url"
     nohup python3 -m http.server --bind "$gateway" 5080 --directory "$dir" >"$log_dir/goproxy-http.log" 2>&1 &
+    echo $! > "$GOAPP_STATE/goproxy-http.pid"
     for _ in $(seq 1 50); do curl -fsS "$url/golang.org/x/text/@v/list" >/dev/null 2>&1 && break; sleep 0.2; done
     curl -fsS "$url/golang.org/x/text/@v/list" >/dev/null || { say "the module proxy did not come up"; exit 1; }
     echo "$dir" > "$served"
@@ -228,7 +278,7 @@ GO
     || ! curl -fsS -o /dev/null -u "goapp:$PRIVATE_GIT_PASSWORD" "$probe" 2>/dev/null; then
     local pid
     pid=$(cat "$pidfile" 2>/dev/null || true)
-    if [ -n "$pid" ] && tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -q private-git.py; then
+    if [ -n "$pid" ] && tr '\0' ' ' 2>/dev/null < "/proc/$pid/cmdline" | grep -q private-git.py; then
       kill "$pid"
       for _ in $(seq 1 25); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
     fi
@@ -364,19 +414,15 @@ install_current_buildx() {
   local dir=$GOAPP_STATE/buildx-current plugin
   plugin=$dir/cli-plugins/docker-buildx
   if [ -x "$plugin" ] && DOCKER_CONFIG=$dir docker buildx version >/dev/null 2>&1; then return 0; fi
-  local debs=$GOAPP_CACHE/debs/sid apt_dir=$GOAPP_CACHE/sid-apt url
-  url=$(archive_url)
-  # apt's own lists stay as they are: unstable is known only to these commands.
-  mkdir -p "$debs" "$apt_dir/lists/partial" "$apt_dir/sources.list.d"
-  echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $url sid main" > "$apt_dir/sources.list"
-  mkdir -p "$apt_dir/cache/archives/partial"
-  local apt=(-o Dir::Etc::sourcelist="$apt_dir/sources.list" -o Dir::Etc::sourceparts="$apt_dir/sources.list.d" -o Dir::State::Lists="$apt_dir/lists"
-    -o Dir::Cache="$apt_dir/cache")
+  local debs=$GOAPP_CACHE/debs/sid
   if ! ls "$debs"/docker-buildx_*.deb >/dev/null 2>&1; then
     say "downloading a current buildx from Debian unstable"
-    apt-get -qq "${apt[@]}" update >"$log_dir/buildx-apt.log" 2>&1 || { tail -n 20 "$log_dir/buildx-apt.log" >&2; exit 1; }
-    (cd "$debs" && { apt-get -qq "${apt[@]}" download "docker-buildx=$BUILDX_CURRENT" || apt-get -qq "${apt[@]}" download docker-buildx; }) \
-      >>"$log_dir/buildx-apt.log" 2>&1 || { tail -n 20 "$log_dir/buildx-apt.log" >&2; exit 1; }
+    # (lib.sh's sid_apt: apt's own lists stay as they are, unstable is known only to it.)
+    local v
+    v=$(sid_version docker-buildx "$BUILDX_CURRENT" 2>"$log_dir/buildx-apt.log") || true
+    [ -n "$v" ] || { say "Debian unstable has no docker-buildx"; tail -n 20 "$log_dir/buildx-apt.log" >&2; exit 1; }
+    sid_download "$debs" "docker-buildx=$v" >>"$log_dir/buildx-apt.log" 2>&1 \
+      || { tail -n 20 "$log_dir/buildx-apt.log" >&2; exit 1; }
   fi
   rm -rf "$dir.part"
   mkdir -p "$dir.part/deb"
@@ -388,6 +434,119 @@ install_current_buildx() {
   DOCKER_CONFIG=$dir docker buildx version >&2
 }
 
+# A forward proxy, for the tests of the proxy build args (HTTP_PROXY and the others): Debian's
+# tinyproxy on the bridge gateway's port 3128 (not 8888, the port of Debian's tinyproxy service,
+# which is not installed here), logging every request, and behind it a second server of the Go
+# module proxy's files on the gateway's port 5081 that build steps and containers reach only
+# through it: a firewall rule rejects connections to that port from anywhere but this machine
+# itself (the proxy's own connections come over the loopback interface). (Go never sends requests
+# for loopback addresses through a proxy, hence the gateway address.)
+# $GOAPP_STATE/proxy.json tells the tests: {"proxy": URL, "goproxy": URL, "log": PATH}.
+start_proxy() {
+  local gateway subnet dir
+  gateway=$(docker network inspect bridge -f '{{(index .IPAM.Config 0).Gateway}}')
+  subnet=$(docker network inspect bridge -f '{{(index .IPAM.Config 0).Subnet}}')
+  dir=$(cat "$GOAPP_STATE/goproxy.served")
+  local port=3128 proxy=http://$gateway:3128 goproxy=http://$gateway:5081
+  local probe=$goproxy/golang.org/x/text/@v/list
+
+  # The module proxy behind it.
+  local served=$GOAPP_STATE/goproxy-hidden.served
+  if [ "$(cat "$served" 2>/dev/null)" != "$dir" ] || ! curl -fsS -o /dev/null "$probe" 2>/dev/null; then
+    stop_started "$GOAPP_STATE/goproxy-hidden.pid" "$(server_re "$gateway" 5081)" "the proxied module proxy's server"
+    say "serving the Go module proxy at $goproxy, for the forward proxy only"
+    nohup python3 -m http.server --bind "$gateway" 5081 --directory "$dir" >"$log_dir/goproxy-hidden-http.log" 2>&1 &
+    echo $! > "$GOAPP_STATE/goproxy-hidden.pid"
+    for _ in $(seq 1 50); do curl -fsS -o /dev/null "$probe" 2>/dev/null && break; sleep 0.2; done
+    curl -fsS -o /dev/null "$probe" || { say "the proxied module proxy did not come up"; exit 1; }
+    echo "$dir" > "$served"
+  fi
+  local rule=(INPUT -p tcp --dport 5081 ! -i lo -j REJECT --reject-with tcp-reset)
+  iptables -C "${rule[@]}" 2>/dev/null || iptables -I "${rule[@]}"
+
+  # The forward proxy, restarted when its configuration changes.
+  local conf=$GOAPP_STATE/tinyproxy.conf regex
+  regex="([^ ]*/)?tinyproxy -d -c $(re_escape "$conf")"
+  # Clients allowed: the bridge's subnet and this machine's own addresses (a connection from
+  # this machine to the gateway address may come from any of them).
+  local want
+  want=$(cat <<CONF
+Port $port
+Listen $gateway
+Timeout 600
+MaxClients 100
+LogFile "$log_dir/tinyproxy.log"
+LogLevel Info
+Allow $subnet
+$(ip -4 -o addr show | awk '{sub("/.*", "", $4); print "Allow " $4}' | sort -u)
+CONF
+)
+  if [ "$(cat "$conf" 2>/dev/null)" != "$want" ] || [ -z "$(started_pids "$GOAPP_STATE/tinyproxy.pid" "$regex")" ] \
+    || ! curl -fsS -o /dev/null -x "$proxy" "$probe" 2>/dev/null; then
+    stop_started "$GOAPP_STATE/tinyproxy.pid" "$regex" "the forward proxy"
+    echo "$want" > "$conf"
+    say "starting the forward proxy at $proxy"
+    nohup tinyproxy -d -c "$conf" >"$log_dir/tinyproxy-stderr.log" 2>&1 &
+    echo $! > "$GOAPP_STATE/tinyproxy.pid"
+    for _ in $(seq 1 50); do curl -fsS -o /dev/null -x "$proxy" "$probe" 2>/dev/null && break; sleep 0.2; done
+    curl -fsS -o /dev/null -x "$proxy" "$probe" \
+      || { say "the forward proxy does not answer"; tail -n 20 "$log_dir/tinyproxy-stderr.log" "$log_dir/tinyproxy.log" >&2; exit 1; }
+  fi
+  python3 - "$GOAPP_STATE/proxy.json" "$proxy" "$goproxy" "$log_dir/tinyproxy.log" <<'PY'
+import json, sys
+out, proxy, goproxy, log = sys.argv[1:]
+with open(out, "w") as f:
+    json.dump({"proxy": proxy, "goproxy": goproxy, "log": log}, f, indent=2)
+    f.write("\n")
+PY
+}
+
+# check_proxy: a container reaches the proxied module proxy through the forward proxy, and not
+# without it (bash's /dev/tcp in the debian:bookworm-slim stand-in, which has no HTTP client).
+check_proxy() {
+  local gateway image=$REGISTRY/library/debian:bookworm-slim path=/golang.org/x/text/@v/list
+  gateway=$(docker network inspect bridge -f '{{(index .IPAM.Config 0).Gateway}}')
+  local via="exec 3<>/dev/tcp/$gateway/3128 && printf 'GET http://$gateway:5081$path HTTP/1.0\\r\\n\\r\\n' >&3 && head -n 1 <&3"
+  local status
+  status=$(docker run --rm --quiet "$image" timeout 10 bash -c "$via" 2>&1 | tr -d '\r') || true
+  case "$status" in
+    "HTTP/1."?" 200 "*) ;;
+    *) say "a container does not reach http://$gateway:5081 through the proxy: $status"; exit 1 ;;
+  esac
+  if docker run --rm --quiet "$image" timeout 10 bash -c "exec 3<>/dev/tcp/$gateway/5081" 2>/dev/null; then
+    say "a container reaches http://$gateway:5081 without the proxy"; exit 1
+  fi
+  say "the proxied module proxy answers containers through the forward proxy only"
+}
+
+# stop: stops what up.sh started, the processes identified by their pidfiles (or by exactly the
+# command line up.sh starts them with), and removes the firewall rule. The images, caches and
+# registry data stay.
+stop() {
+  need_root
+  local gateway=
+  if engine_up; then
+    gateway=$(docker network inspect bridge -f '{{(index .IPAM.Config 0).Gateway}}')
+    if docker inspect goapp-e2e-git-sshd >/dev/null 2>&1; then
+      say "removing the SSH git server's container"
+      docker rm -f goapp-e2e-git-sshd >/dev/null
+    fi
+  fi
+  stop_started "$GOAPP_STATE/tinyproxy.pid" "([^ ]*/)?tinyproxy -d -c $(re_escape "$GOAPP_STATE/tinyproxy.conf")" "the forward proxy"
+  stop_started "$GOAPP_STATE/goproxy-hidden.pid" "$(server_re "$gateway" 5081)" "the proxied module proxy's server"
+  stop_started "$GOAPP_STATE/goproxy-http.pid" "$(server_re "$gateway" 5080)" "the module proxy's server"
+  rm -f "$GOAPP_STATE/goproxy.served" "$GOAPP_STATE/goproxy-hidden.served"
+  local rule=(INPUT -p tcp --dport 5081 ! -i lo -j REJECT --reject-with tcp-reset)
+  while iptables -C "${rule[@]}" 2>/dev/null; do iptables -D "${rule[@]}"; done
+  stop_started "$GOAPP_STATE/private-git.pid" "([^ ]*/)?python3(\.[0-9]+)? $(re_escape "$here/private-git.py") .*" "the private Git server"
+  rm -f "$GOAPP_STATE/private-git.served"
+  stop_started "$GOAPP_STATE/docker20/dockerd.pid" "$(re_escape "$GOAPP_STATE/docker20/bin/usr/sbin/dockerd") .*" "Docker 20.10"
+  stop_started "$GOAPP_STATE/dockerd.pid" "dockerd --containerd=/run/containerd/containerd\.sock" "dockerd"
+  stop_started "$GOAPP_STATE/containerd.pid" "containerd" "containerd"
+  stop_started "$GOAPP_STATE/registry.pid" "docker-registry serve $(re_escape "$GOAPP_STATE/registry.yml")" "the registry"
+  say "stopped"
+}
+
 start() {
   need_root
   install_packages
@@ -396,15 +555,17 @@ start() {
   start_registry
   docker buildx inspect default >/dev/null
   start_goproxy
+  start_proxy
   start_private_git
   install_current_buildx
   start_old_engine
-  say "engine (and an old one), buildx (and a current one), binfmt, registry, module proxy and private Git server are up"
+  say "engine (and an old one), buildx (and a current one), binfmt, registry, module proxies, forward proxy and private Git server are up"
 }
 
 case "${1:-all}" in
   engine) start ;;
-  images) "$here/base-images.sh" ;;
-  all) start; "$here/base-images.sh"; start_private_ssh ;;
-  *) echo "usage: $0 [engine|images|all]" >&2; exit 2 ;;
+  images) shift; "$here/base-images.sh" "$@" ;;
+  all) start; "$here/base-images.sh"; start_private_ssh; check_proxy ;;
+  stop) stop ;;
+  *) echo "usage: $0 [engine|images [NAME...]|all|stop]" >&2; exit 2 ;;
 esac

@@ -38,9 +38,14 @@ fn a_current_buildx_calls_goapp_and_builds_with_it() {
     let shop = repo_root().join("examples/shop");
     let call = |dir: &Path, name: &str| current_buildx(dir, &["--progress=quiet", "--call", name]);
 
-    let r = call(&shop, "outline");
+    // The outline says which Go builds the program and which line chose it, and lists the
+    // proxy args without the value this build was given.
+    let r = current_buildx(&shop, &["--progress=quiet", "--call", "outline", "--build-arg", "HTTP_PROXY=http://proxy.outline.invalid:3128"]);
     assert!(r.status.success(), "{}", r.stderr);
     assert!(r.stdout.contains("TARGET:      shop"), "{}", r.stdout);
+    assert!(r.stdout.contains("DESCRIPTION: goapp spec goapp.yaml, built with Go 1.26 (the go line, go.mod:3)"), "{}", r.stdout);
+    assert!(r.stdout.lines().any(|l| l.starts_with("HTTP_PROXY ")), "{}", r.stdout);
+    assert!(!r.stdout.contains("proxy.outline.invalid"), "{}", r.stdout);
     let version = r.stdout.lines().find(|l| l.starts_with("VERSION")).unwrap_or_else(|| panic!("VERSION in:\n{}", r.stdout));
     assert!(version.contains("dev") && version.contains("read by goapp.yaml"), "{version}");
 

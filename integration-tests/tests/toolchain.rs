@@ -26,19 +26,23 @@ fn version_program(name: &str, go_mod: &str, go_section: &str) -> PathBuf {
     let dir = temp_dir(name);
     std::fs::write(dir.join("go.mod"), go_mod).unwrap();
     std::fs::write(dir.join("main.go"), VERSION_MAIN).unwrap();
-    std::fs::write(dir.join("goapp.yaml"), format!("name: goversion\n{go_section}runtime:\n  base: static\n")).unwrap();
+    std::fs::write(dir.join("goapp.yaml"), format!("# syntax=localhost:5000/goapp-frontend:dev\nname: goversion\n{go_section}runtime:\n  base: static\n"))
+        .unwrap();
     dir
 }
 
 /// Builds `dir` for both platforms and returns what the binary prints on each, and the
 /// build's progress.
 fn versions(dir: &Path, name: &str) -> (Vec<String>, String) {
+    versions_on(dir, name, "linux/amd64,linux/arm64")
+}
+
+/// [`versions`] for `platforms` (comma-separated).
+fn versions_on(dir: &Path, name: &str, platforms: &str) -> (Vec<String>, String) {
     let image = unique_tag(name);
-    let progress = buildx_push(dir, "linux/amd64,linux/arm64", &image, &[]);
-    let out = ["linux/amd64", "linux/arm64"]
-        .iter()
-        .map(|p| ok(Path::new("/"), "docker", &["run", "--rm", "--pull=always", "--platform", p, &image]).trim().to_string())
-        .collect();
+    let progress = buildx_push(dir, platforms, &image, &[]);
+    let out =
+        platforms.split(',').map(|p| ok(Path::new("/"), "docker", &["run", "--rm", "--pull=always", "--platform", p, &image]).trim().to_string()).collect();
     (out, progress)
 }
 
@@ -83,7 +87,7 @@ fn go_version_in_the_spec_overrides_go_mod() {
     let dir = version_program("go-version-override", "module example.com/goversion\n\ngo 1.26\n", "go:\n  version: \"1.27\"\n");
     let (out, progress) = versions(&dir, "go-version-override");
     assert_eq!(out, both(&go_release("1.27")));
-    assert!(progress.contains("Go 1.27 (go.version, goapp.yaml:3)"), "{progress}");
+    assert!(progress.contains("Go 1.27 (go.version, goapp.yaml:4)"), "{progress}");
 }
 
 #[test]
@@ -93,11 +97,43 @@ fn a_builder_older_than_go_mod_fails_before_compiling_at_both_lines() {
     let r = buildx(&dir, "linux/amd64", &[]);
     assert!(!r.status.success(), "built with a Go older than go.mod's:\n{}", r.stderr);
     let e = &r.stderr;
-    assert!(e.contains("go.mod:3:4: go.mod needs Go 1.27 or later (`go 1.27`, go.mod:3), but go.version (goapp.yaml:3) chooses Go 1.26"), "{e}");
+    assert!(e.contains("go.mod:3:4: go.mod needs Go 1.27 or later (`go 1.27`, go.mod:3), but go.version (goapp.yaml:4) chooses Go 1.26"), "{e}");
     assert!(e.contains("remove go.version to build with the Go release go.mod names"), "{e}");
     // Nothing compiled, and Go's own message is not what the user reads.
     assert!(!e.contains("] go build"), "a compile started:\n{e}");
     assert!(!e.contains("GOTOOLCHAIN"), "{e}");
+}
+
+#[test]
+fn a_go_image_older_than_go_mod_fails_before_compiling() {
+    require_engine();
+    // An image that says its Go (GOLANG_VERSION, as the official images do): refused by the
+    // frontend before anything runs.
+    let said = "go:\n  image: localhost:5000/library/golang:1.26\n";
+    let dir = version_program("go-image-old", "module example.com/goversion\n\ngo 1.27\n", said);
+    let r = buildx(&dir, "linux/amd64", &[]);
+    assert!(!r.status.success(), "built with a Go older than go.mod's:\n{}", r.stderr);
+    let expected =
+        format!("but the builder of go.image (goapp.yaml:4) has Go {} (localhost:5000/library/golang:1.26)", go_release("1.26").trim_start_matches("go"));
+    assert!(r.stderr.contains(&expected), "{}", r.stderr);
+    assert!(!r.stderr.contains("] go build"), "{}", r.stderr);
+
+    // An image that does not say: Go itself compares, in a step before any other on it.
+    let unsaid = unique_tag("go-unsaid");
+    let ctx = temp_dir("go-unsaid");
+    std::fs::write(ctx.join("Dockerfile"), "FROM localhost:5000/library/golang:1.26\nENV GOLANG_VERSION=\n").unwrap();
+    ok(&ctx, "docker", &["buildx", "build", "--quiet", "--provenance=false", "-t", &unsaid, "--push", "."]);
+    let dir = version_program("go-image-unsaid", "module example.com/goversion\n\ngo 1.27\n", &format!("go:\n  image: {unsaid}\n"));
+    let r = buildx(&dir, "linux/amd64", &[]);
+    assert!(!r.status.success(), "built with a Go older than go.mod's:\n{}", r.stderr);
+    let expected = format!("goapp: go.mod needs Go 1.27 or later (go.mod:3), but the builder of go.image ({unsaid}, goapp.yaml:4) has {}", go_release("1.26"));
+    assert!(r.stderr.contains(&expected), "{}", r.stderr);
+    assert!(r.stderr.contains("check the Go of"), "{}", r.stderr);
+    assert!(!r.stderr.contains("] go build"), "{}", r.stderr);
+    // The same image builds a module it can.
+    std::fs::write(dir.join("go.mod"), "module example.com/goversion\n\ngo 1.26\n").unwrap();
+    let (out, _) = versions_on(&dir, "go-image-unsaid-ok", "linux/amd64");
+    assert_eq!(out, vec![format!("{} linux/amd64", go_release("1.26"))]);
 }
 
 #[test]

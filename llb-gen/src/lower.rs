@@ -746,7 +746,7 @@ fn go_version_guard(g: &mut Graph, input: &LowerInput<'_>, builder: llb::Output)
     let image = input.spec.go.image.as_ref()?;
     let module = input.go_module?;
     let need = module.go.as_ref()?;
-    if crate::image::env_get(&input.builder.env, crate::toolchain::IMAGE_VERSION_ENV).is_some() {
+    if crate::toolchain::image_go_version(&input.builder.env).is_some() {
         return None;
     }
     let mut env = input.builder.env.clone();

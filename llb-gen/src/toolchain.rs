@@ -26,6 +26,13 @@ pub const DEFAULT_RELEASE: &str = SUPPORTED_RELEASES[SUPPORTED_RELEASES.len() - 
 /// (`GOLANG_VERSION=1.27.3`).
 pub const IMAGE_VERSION_ENV: &str = "GOLANG_VERSION";
 
+/// The Go release an image's environment says it carries ([`IMAGE_VERSION_ENV`], as
+/// `1.27.3` or `go1.27.3`); `None` when it says nothing readable.
+pub fn image_go_version(env: &[String]) -> Option<GoVersion> {
+    let v = crate::image::env_get(env, IMAGE_VERSION_ENV)?;
+    GoVersion::parse(v.trim().trim_start_matches("go"))
+}
+
 /// A Go version as go.mod writes it: `1.27` (a language version: any 1.27 release),
 /// `1.27.3`, `1.27rc1`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -280,7 +287,7 @@ impl GoRelease {
     /// `Go 1.27 (the go line, go.mod:3)`; for `go.image`, the image's own Go.
     pub fn describe(&self, spec_file: &str) -> String {
         match &self.origin {
-            Origin::SpecImage(_) => format!("the Go of go.image ({})", self.source(spec_file)),
+            Origin::SpecImage(s) => format!("the Go of go.image ({spec_file}:{})", s.start.line),
             _ => format!("Go {} ({})", self.version, self.source(spec_file)),
         }
     }
@@ -348,13 +355,14 @@ pub struct Mismatch {
 }
 
 /// Checks, before anything compiles, that the builder's Go may build the module: its
-/// release (the image's `GOLANG_VERSION`, `image_go`, when it says; else the release the
-/// image was chosen by) against the module file's `go` line. An image that does not say
-/// which Go it has (a `go.image` without `GOLANG_VERSION`) is not checked here.
-pub fn check(release: &GoRelease, spec_file: &str, builder: &str, image_go: Option<&str>, module: Option<&ModFile>) -> Result<(), Box<Mismatch>> {
+/// release (what the image's environment says, `image_go` from [`image_go_version`]; else
+/// the release the image was chosen by) against the module file's `go` line. An image that
+/// does not say which Go it has (a `go.image` without `GOLANG_VERSION`) is checked by a step
+/// of the build instead (see `lower`).
+pub fn check(release: &GoRelease, spec_file: &str, builder: &str, image_go: Option<GoVersion>, module: Option<&ModFile>) -> Result<(), Box<Mismatch>> {
     let Some(m) = module else { return Ok(()) };
     let Some(need) = &m.go else { return Ok(()) };
-    let have = match image_go.and_then(|v| GoVersion::parse(v.trim().trim_start_matches("go"))) {
+    let have = match image_go {
         Some(v) => v,
         None => match (&release.origin, GoVersion::parse(&release.version)) {
             (Origin::SpecImage(_), _) | (_, None) => return Ok(()),
@@ -493,7 +501,7 @@ mod tests {
         let m = ModFile::parse("go.mod", "module m\n\ngo 1.27\n").unwrap();
         let pinned = spec("name: app\ngo:\n  version: \"1.26\"\n");
         let r = choose(&pinned, Some(&m));
-        let e = check(&r, "goapp.yaml", "golang:1.26", Some("1.26.10"), Some(&m)).unwrap_err();
+        let e = check(&r, "goapp.yaml", "golang:1.26", Some(v("1.26.10")), Some(&m)).unwrap_err();
         assert!(
             e.message.starts_with("go.mod needs Go 1.27 or later (`go 1.27`, go.mod:3), but go.version (goapp.yaml:3) chooses Go 1.26.10"),
             "{}",
@@ -506,14 +514,20 @@ mod tests {
         assert!(check(&r, "goapp.yaml", "golang:1.26", None, Some(&m)).is_err());
         let image = spec("name: app\ngo:\n  image: registry.example/go:old\n");
         let r = choose(&image, Some(&m));
-        let e = check(&r, "goapp.yaml", "registry.example/go:old", Some("1.25.3"), Some(&m)).unwrap_err();
+        let e = check(&r, "goapp.yaml", "registry.example/go:old", Some(v("1.25.3")), Some(&m)).unwrap_err();
         assert!(e.message.contains("the builder of go.image (goapp.yaml:3) has Go 1.25.3"), "{}", e.message);
         assert!(check(&r, "goapp.yaml", "registry.example/go:old", None, Some(&m)).is_ok(), "an image that does not say is not checked here");
         // A patch release the module needs, newer than the image's.
         let patch = ModFile::parse("go.mod", "module m\ngo 1.27.5\n").unwrap();
         let r = choose(&spec("name: app\n"), Some(&patch));
-        assert!(check(&r, "goapp.yaml", "golang:1.27", Some("1.27.3"), Some(&patch)).unwrap_err().hint.contains("--pull"));
-        assert!(check(&r, "goapp.yaml", "golang:1.27", Some("1.27.5"), Some(&patch)).is_ok());
+        assert!(check(&r, "goapp.yaml", "golang:1.27", Some(v("1.27.3")), Some(&patch)).unwrap_err().hint.contains("--pull"));
+        assert!(check(&r, "goapp.yaml", "golang:1.27", Some(v("1.27.5")), Some(&patch)).is_ok());
         assert!(check(&r, "goapp.yaml", "golang:1.27", None, Some(&patch)).is_ok());
+        // What an image's environment says, read as Go reads it; an empty value says nothing.
+        let env = |v: &str| vec!["PATH=/go/bin".to_string(), format!("GOLANG_VERSION={v}")];
+        assert_eq!(image_go_version(&env("1.26.10")), Some(v("1.26.10")));
+        assert_eq!(image_go_version(&env("go1.27.3")), Some(v("1.27.3")));
+        assert_eq!(image_go_version(&env("")), None);
+        assert_eq!(image_go_version(&["PATH=/bin".to_string()]), None);
     }
 }
