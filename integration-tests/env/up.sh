@@ -541,6 +541,10 @@ stop() {
   stop_started "$GOAPP_STATE/private-git.pid" "([^ ]*/)?python3(\.[0-9]+)? $(re_escape "$here/private-git.py") .*" "the private Git server"
   rm -f "$GOAPP_STATE/private-git.served"
   stop_started "$GOAPP_STATE/docker20/dockerd.pid" "$(re_escape "$GOAPP_STATE/docker20/bin/usr/sbin/dockerd") .*" "Docker 20.10"
+  if ip link show goapp20 >/dev/null 2>&1; then
+    say "removing Docker 20.10's bridge"
+    ip link del goapp20
+  fi
   stop_started "$GOAPP_STATE/dockerd.pid" "dockerd --containerd=/run/containerd/containerd\.sock" "dockerd"
   stop_started "$GOAPP_STATE/containerd.pid" "containerd" "containerd"
   stop_started "$GOAPP_STATE/registry.pid" "docker-registry serve $(re_escape "$GOAPP_STATE/registry.yml")" "the registry"
