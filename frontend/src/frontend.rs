@@ -68,6 +68,7 @@ async fn build(client: &mut Client, opts: &Opts, session: &str) -> Result<gw::Re
             gateway::warn(client, &spec_vertex, &filename, &spec_bytes, w).await?;
         }
     }
+    let skipped_rules = loaded.skipped_rules;
     let mut spec = loaded.spec;
     // `--target binaries`: the binaries alone, for `--output type=local` (release archives).
     let binaries_only = opts.target() == Some(llb_gen::spec::BINARIES_TARGET);
@@ -84,9 +85,14 @@ async fn build(client: &mut Client, opts: &Opts, session: &str) -> Result<gw::Re
     let release = llb_gen::toolchain::choose(&spec, go_module.as_ref());
     let named = NamedContexts::classify(opts.named_contexts()?, &spec, &release)?;
     let images = Images { mirror: mirror.as_deref(), overrides: &named.images };
-    let builder = resolve_builder(client, opts, &spec, &release, &images, &build_platform, &filename).await?;
+    let spec_text = String::from_utf8_lossy(&spec_bytes).into_owned();
+    let builder = match resolve_builder(client, opts, &spec, &release, &images, &build_platform, &filename).await {
+        Ok(b) => b,
+        Err(e) => return Err(builder_failure(e, &spec, &release, &images, go_module.as_ref(), &filename, &spec_text)),
+    };
     check_release(&release, &builder, go_module.as_ref(), &filename, &spec_bytes)?;
-    if let Some((file, w)) = llb_gen::toolchain::support_warning(&release, &filename).filter(|_| can_warn) {
+    let support = llb_gen::toolchain::support_warning(&release, &filename).filter(|(_, w)| !w.rule.is_some_and(|r| skipped_rules.contains(&r)));
+    if let Some((file, w)) = support.filter(|_| can_warn) {
         match (&file, &go_module) {
             (Some(path), Some(m)) => gateway::warn(client, &spec_vertex, path, m.source.as_bytes(), &w).await?,
             _ => gateway::warn(client, &spec_vertex, &filename, &spec_bytes, &w).await?,
@@ -102,7 +108,10 @@ async fn build(client: &mut Client, opts: &Opts, session: &str) -> Result<gw::Re
     // A cgo build under emulation runs the builder image of its target platform.
     let mut target_builders: BTreeMap<String, BuilderImage> = BTreeMap::new();
     for target in targets.iter().filter(|t| cgo_emulated(&spec, &build_platform, t)) {
-        target_builders.insert(target.id(), resolve_builder(client, opts, &spec, &release, &images, target, &filename).await?);
+        let b = resolve_builder(client, opts, &spec, &release, &images, target, &filename)
+            .await
+            .map_err(|e| builder_failure(e, &spec, &release, &images, go_module.as_ref(), &filename, &spec_text))?;
+        target_builders.insert(target.id(), b);
     }
     let build_facts = build_facts(opts)?;
     let labels = opts.labels();
@@ -677,9 +686,11 @@ async fn resolve_bases(
         let (reference, target, mode, replaced_by) = (reference.clone(), target.clone(), opts.image_resolve_mode().to_string(), replaced_by.clone());
         jobs.push(tokio::spawn(async move {
             let log_name = format!("[internal] load metadata for {reference} ({target})");
-            let (digest, config) = resolve_image(&mut c, &reference, &target, &mode, log_name)
-                .await
-                .with_context(|| format!("resolving the runtime base {reference} for {target}"))?;
+            let (digest, config) = resolve_image(&mut c, &reference, &target, &mode, log_name).await.map_err(|cause| Unresolved {
+                reference: reference.clone(),
+                platform: target.clone(),
+                cause: format!("{cause:#}"),
+            })?;
             let pinned = match &digest {
                 Some(d) => reference.pinned(d),
                 None => reference.clone(),
@@ -717,8 +728,24 @@ async fn resolve_bases(
         }));
     }
     let mut bases = Vec::new();
+    let written_base = base_reference(spec, None);
+    let spec_text = String::from_utf8_lossy(spec_bytes).into_owned();
     for job in jobs {
-        let (base, passwd, libc, target) = job.await.context("resolving the runtime base failed")??;
+        let (base, passwd, libc, target) = match job.await.context("resolving the runtime base failed")? {
+            Ok(r) => r,
+            Err(e) => {
+                let place = errors::Place { file: filename, source: &spec_text, span: spec.runtime.base.span };
+                let written = written_base.clone().expect("a pulled base");
+                return Err(unresolved_failure(
+                    e,
+                    "runtime base",
+                    &written,
+                    images,
+                    place,
+                    "check runtime.base, and that its registry has the image for every platform",
+                ));
+            }
+        };
         let written = spec.runtime.base_image.as_ref().map(|r| r.to_string()).unwrap_or_default();
         llb_gen::resolve_user_name(spec, filename, spec_bytes, &written, passwd.as_deref()).map_err(|d| Failure(errors::spec_status(&d)))?;
         if !libc {
@@ -748,10 +775,70 @@ async fn resolve_builder(
 ) -> Result<BuilderImage> {
     let reference = images.builder(spec, release);
     let log_name = format!("[internal] load metadata for {reference} ({build_platform}): {}", release.describe(spec_file));
-    let (digest, config) = resolve_image(client, &reference, build_platform, opts.image_resolve_mode(), log_name)
-        .await
-        .with_context(|| format!("resolving the builder image {reference}"))?;
+    let (digest, config) = resolve_image(client, &reference, build_platform, opts.image_resolve_mode(), log_name).await.map_err(|cause| Unresolved {
+        reference: reference.clone(),
+        platform: build_platform.clone(),
+        cause: format!("{cause:#}"),
+    })?;
     Ok(BuilderImage { reference, digest, env: config.config.env.unwrap_or_default() })
+}
+
+/// An image of the build (the builder or the base) that BuildKit could not resolve: the
+/// reference it looked up, for which platform, and why.
+#[derive(Debug)]
+struct Unresolved {
+    reference: ImageRef,
+    platform: Platform,
+    cause: String,
+}
+
+impl std::fmt::Display for Unresolved {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "cannot resolve {} for {}: {}", self.reference, self.platform, self.cause)
+    }
+}
+
+impl std::error::Error for Unresolved {}
+
+/// Where an image the build could not resolve was chosen, and what to do: the error names
+/// the image as the spec (or go.mod) implies it, the reference looked up, through which
+/// registry mirror or `--build-context`, and points at the line that chose it.
+fn unresolved_failure(e: anyhow::Error, what: &str, written: &ImageRef, images: &Images<'_>, place: errors::Place<'_>, hint: &str) -> Failure {
+    let Some(u) = e.chain().find_map(|c| c.downcast_ref::<Unresolved>()) else { return Failure::from(e) };
+    let how = match (images.overridden(written), images.mirror) {
+        (Some(with), _) => format!("replaced by --build-context with {with}"),
+        (None, Some(m)) if u.reference != *written => format!("looked up as {} through the registry mirror {m}", u.reference),
+        (None, _) => format!("looked up as {}", u.reference),
+    };
+    let message = format!("cannot resolve the {what} `{written}` for {} ({how}): {} ({hint})", u.platform, u.cause);
+    Failure(errors::located_status(&message, &[place]))
+}
+
+/// [`unresolved_failure`] of the builder, at the line that chose its release.
+fn builder_failure(
+    e: anyhow::Error,
+    spec: &llb_gen::Spec,
+    release: &GoRelease,
+    images: &Images<'_>,
+    module: Option<&ModFile>,
+    spec_file: &str,
+    spec_text: &str,
+) -> Failure {
+    use llb_gen::toolchain::Origin;
+    let written = builder_reference(spec, release, None);
+    let spec_place = |span| errors::Place { file: spec_file, source: spec_text, span };
+    let (place, hint) = match (&release.origin, module) {
+        (Origin::SpecImage(span), _) => (spec_place(*span), "check go.image, and that its registry has it".to_string()),
+        (Origin::SpecVersion(span), _) => {
+            (spec_place(*span), format!("check go.version: Go releases goapp supports are {}", llb_gen::toolchain::SUPPORTED_RELEASES.join(", ")))
+        }
+        (Origin::Toolchain(_, span) | Origin::GoLine(_, span), Some(m)) => (
+            errors::Place { file: &m.path, source: &m.source, span: *span },
+            format!("the release comes from {}; set go.version in the spec to build with another", release.source(spec_file)),
+        ),
+        _ => (spec_place(spec.name.span), "goapp's default builder; set go.version or go.image".to_string()),
+    };
+    unresolved_failure(e, "builder image", &written, images, place, &hint)
 }
 
 /// Refuses, before anything compiles, a builder whose Go is older than the module's `go`

@@ -144,9 +144,13 @@ pub fn lint(file: &str, data: &[u8], diags: &llb_gen::Diagnostics) -> gw::Result
         .items
         .iter()
         .map(|d| {
-            let (rule, description) = match d.severity {
-                llb_gen::Severity::Error => ("SpecError", "an error in the spec: the build fails"),
-                llb_gen::Severity::Warning => ("SpecWarning", "a warning about the spec: the build goes on"),
+            // A warning's rule is what `# check=skip=RULE` names.
+            let (rule, description) = match (d.severity, d.rule) {
+                (llb_gen::Severity::Error, _) => ("SpecError", "an error in the spec: the build fails"),
+                (llb_gen::Severity::Warning, Some(rule)) => {
+                    (rule, llb_gen::diag::WARNING_RULES.iter().find(|(r, _)| *r == rule).map(|(_, d)| *d).unwrap_or("a warning about the spec"))
+                }
+                (llb_gen::Severity::Warning, None) => ("SpecWarning", "a warning about the spec: the build goes on"),
             };
             // buildx shows the rule and the detail: the problem, and what to do.
             let detail = match &d.hint {
@@ -247,7 +251,7 @@ mod tests {
         let l = lint("goapp.yaml", data, &loaded.warnings);
         assert_eq!(meta(&l, "result.statuscode"), "1");
         let l: Value = serde_json::from_str(&meta(&l, "result.json")).unwrap();
-        assert_eq!(l["warnings"][0]["ruleName"], "SpecWarning");
+        assert_eq!(l["warnings"][0]["ruleName"], "RunsAsRoot");
         assert_eq!(l["warnings"][0]["location"]["ranges"][0]["start"]["line"], 9);
         let detail = l["warnings"][0]["detail"].as_str().unwrap();
         assert!(detail.starts_with("the program runs as root (run as `nonroot`"), "{detail}");

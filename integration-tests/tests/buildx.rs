@@ -65,9 +65,15 @@ fn a_current_buildx_calls_goapp_and_builds_with_it() {
     let r = call(&dir, "check");
     assert!(!r.status.success(), "{}", r.stdout);
     let all = format!("{}{}", r.stdout, r.stderr);
-    assert!(all.contains("WARNING: SpecWarning"), "{all}");
+    assert!(all.contains("WARNING: RunsAsRoot"), "{all}");
     assert!(all.contains("the program runs as root (run as `nonroot`"), "{all}");
     assert!(all.contains(">>>   user: root"), "the line is shown: {all}");
+    // A choice made on purpose is acknowledged as in a Dockerfile: `# check=skip=RULE`.
+    let acknowledged =
+        example_variant("hello", "check-skip", |spec| spec.replacen("\n", "\n# check=skip=RunsAsRoot\n", 1).replace("runtime:\n", "runtime:\n  user: root\n"));
+    let r = call(&acknowledged, "check");
+    assert!(r.status.success(), "{}{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("no warnings found"), "{}", r.stdout);
 
     let r = call(&shop, "goapp.schema");
     assert!(r.status.success(), "{}", r.stderr);

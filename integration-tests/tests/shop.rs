@@ -48,9 +48,28 @@ fn shop_builds_every_runtime_setting_into_the_image() {
 
         let version = ok(Path::new("/"), "docker", &["run", "--rm", "--pull=always", "--platform", &img.platform, &image, "--version"]);
         assert_eq!(version.trim(), format!("shop api 1.2.3 {}", img.platform));
+        // The worker writes to its workdir, the image's volume, as the default user (65532):
+        // here an anonymous volume, which the engine makes from the image's directory.
         let zones = ok(Path::new("/"), "docker", &["run", "--rm", "--platform", &img.platform, "--entrypoint", "/usr/local/bin/worker", &image]);
         assert!(zones.contains("Europe/Berlin 14:00 CEST") && zones.contains("Asia/Tokyo 21:00 JST"), "{zones}");
+        assert!(zones.contains("run 1 recorded in /var/lib/shop/runs.log"), "{zones}");
+        // The directory is the program's; the parents goapp made are root's.
+        let dir = find("var/lib/shop/").unwrap_or_else(|| panic!("no /var/lib/shop in {files:#?}"));
+        assert!(dir.starts_with("drwxr-xr-x 65532/65532 "), "{dir}");
+        let parent = find("var/lib/").unwrap_or_else(|| panic!("no /var/lib in {files:#?}"));
+        assert!(parent.starts_with("drwxr-xr-x 0/0 "), "{parent}");
     }
+
+    // A named volume keeps what the program wrote from one run to the next.
+    let volume = format!("goapp-e2e-shop-{}", std::process::id());
+    let mount = format!("{volume}:/var/lib/shop");
+    let worker = |n: u32| {
+        let out = ok(Path::new("/"), "docker", &["run", "--rm", "--platform", "linux/arm64", "-v", &mount, "--entrypoint", "/usr/local/bin/worker", &image]);
+        assert!(out.contains(&format!("run {n} recorded in /var/lib/shop/runs.log")), "{out}");
+    };
+    worker(1);
+    worker(2);
+    let _ = run(Path::new("/"), "docker", &["volume", "rm", "-f", &volume]);
 
     // The health check runs the api binary inside the container: the engine reports healthy.
     let cid = ok(Path::new("/"), "docker", &["run", "-d", "--platform", "linux/amd64", &image]).trim().to_string();

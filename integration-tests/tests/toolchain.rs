@@ -137,6 +137,35 @@ fn a_go_image_older_than_go_mod_fails_before_compiling() {
 }
 
 #[test]
+fn an_image_that_cannot_be_resolved_is_an_error_at_the_line_that_chose_it() {
+    require_engine();
+    // go.mod names a release the registry (through the mirror) does not have.
+    let dir = version_program("go-no-image", "module example.com/goversion\n\ngo 1.25\n", "");
+    let r = buildx(&dir, "linux/amd64", &[]);
+    assert!(!r.status.success(), "{}", r.stderr);
+    let e = &r.stderr;
+    assert!(
+        e.contains("go.mod:3:4: cannot resolve the builder image `docker.io/library/golang:1.25` for linux/amd64 (looked up as localhost:5000/library/golang:1.25 through the registry mirror localhost:5000)"),
+        "{e}"
+    );
+    assert!(e.contains("the release comes from the go line, go.mod:3"), "{e}");
+    assert!(e.contains(">>> go 1.25"), "buildx shows go.mod's line: {e}");
+
+    // A base that is not there, at runtime.base.
+    let dir = version_program("base-no-image", "module example.com/goversion\n\ngo 1.27\n", "");
+    let spec = std::fs::read_to_string(dir.join("goapp.yaml")).unwrap().replace("base: static", "base: localhost:5000/e2e/no-such-base:1");
+    std::fs::write(dir.join("goapp.yaml"), spec).unwrap();
+    let r = buildx(&dir, "linux/amd64", &[]);
+    assert!(!r.status.success(), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("goapp.yaml:4:9: cannot resolve the runtime base `localhost:5000/e2e/no-such-base:1` for linux/amd64 (looked up as localhost:5000/e2e/no-such-base:1)"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains(">>>   base: localhost:5000/e2e/no-such-base:1"), "{}", r.stderr);
+}
+
+#[test]
 fn a_malformed_go_line_is_an_error_at_its_line_and_column() {
     require_engine();
     let dir = version_program("go-malformed", "module example.com/goversion\n\ngo 1.27.x\n", "");

@@ -38,15 +38,29 @@ pub struct Diagnostic {
     pub span: Span,
     pub message: String,
     pub hint: Option<String>,
+    /// The rule a warning is, which `# check=skip=RULE` silences ([`WARNING_RULES`]).
+    pub rule: Option<&'static str>,
 }
+
+/// The rules of the spec's warnings: each a choice the spec may make on purpose, and
+/// acknowledge with `# check=skip=RULE` (as a Dockerfile's `# check=` directive does).
+pub const WARNING_RULES: &[(&str, &str)] = &[
+    ("RunsAsRoot", "the program runs as root"),
+    ("StaticBinaryOnLibcBase", "statically linked binaries on a base with a C library they do not use"),
+    ("UncheckedHostKey", "an SSH host whose key the spec does not pin"),
+    ("LdflagsKeepDebugInfo", "linker flags that keep the symbol table and debug information"),
+    ("GoReleaseOutOfSupport", "a Go release older than the ones goapp supports"),
+];
 
 impl Diagnostic {
     pub fn error(span: Span, message: impl Into<String>) -> Self {
-        Diagnostic { severity: Severity::Error, span, message: message.into(), hint: None }
+        Diagnostic { severity: Severity::Error, span, message: message.into(), hint: None, rule: None }
     }
 
-    pub fn warning(span: Span, message: impl Into<String>) -> Self {
-        Diagnostic { severity: Severity::Warning, span, message: message.into(), hint: None }
+    /// A warning of one of the [`WARNING_RULES`].
+    pub fn warning(rule: &'static str, span: Span, message: impl Into<String>) -> Self {
+        debug_assert!(WARNING_RULES.iter().any(|(r, _)| *r == rule), "unknown rule {rule}");
+        Diagnostic { severity: Severity::Warning, span, message: message.into(), hint: None, rule: Some(rule) }
     }
 
     pub fn hint(mut self, hint: impl Into<String>) -> Self {

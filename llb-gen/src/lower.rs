@@ -627,14 +627,20 @@ pub fn lower(input: &LowerInput<'_>) -> Result<Lowered, LowerError> {
         binaries.iter().map(|(t, out, path)| FileAction::Copy(Copy::new(*out, path, &format!("{BIN_DIR}/{}", t.name.value)).mode(0o755).owner(0, 0))).collect();
     // The shared libraries of a cgo build that the base lacks, beside the binaries.
     actions.extend(libs.iter().map(|l| FileAction::Copy(Copy::new(*l, "/", "/").contents().owner(0, 0))));
-    if let Some(w) = &rt.workdir {
-        actions.push(FileAction::Mkdir(Mkdir { path: w.value.clone(), mode: 0o755, parents: true, owner: Some((0, 0)) }));
+    // The workdir and the volumes, writable by the program: a volume the engine creates from
+    // the image's directory takes its owner and mode.
+    let writable = writable_dirs(rt);
+    for dir in &writable {
+        actions.extend(writable_dir(dir, rt.user.value));
     }
     let image = g.file(state, actions);
     let names: Vec<String> = spec.targets.iter().map(|t| format!("{BIN_DIR}/{}", t.name.value)).collect();
     g.meta(image.op).name = Some(format!("[{target}] add {}", names.join(", ")));
     g.meta(image.op).ranges.push(range(spec.name.span));
     let with_libs = if cgo.as_ref().is_some_and(|c| !c.cgo.static_link) { " and the C libraries they need" } else { "" };
+    if !writable.is_empty() {
+        history.push(format!("goapp: directories {} owned by {}", writable.join(" "), rt.user.value.config()));
+    }
     history.push(format!(
         "goapp: go build {} -> {}{with_libs}",
         spec.targets.iter().map(|t| t.main.value.as_str()).collect::<Vec<_>>().join(" "),
@@ -645,6 +651,29 @@ pub fn lower(input: &LowerInput<'_>) -> Result<Lowered, LowerError> {
     let config = image_config(input, history);
     let build_info = build_info(&mut g, input, builder, &binaries);
     Ok(Lowered { definition, config, build_info: Some(g.marshal(Some(build_info))) })
+}
+
+/// The directories the program writes to: the workdir and the volumes, each once.
+fn writable_dirs(rt: &crate::spec::Runtime) -> Vec<String> {
+    let mut dirs: Vec<String> = rt.workdir.iter().map(|w| w.value.clone()).collect();
+    for v in &rt.volumes {
+        if !dirs.contains(v) {
+            dirs.push(v.clone());
+        }
+    }
+    dirs.retain(|d| d != "/");
+    dirs
+}
+
+/// Makes `dir` owned by `user` with mode 0755; the parents it lacks are made owned by root,
+/// as a package would make them, and a directory the base has already is left as it is.
+fn writable_dir(dir: &str, user: crate::spec::User) -> Vec<FileAction> {
+    let mut actions = Vec::new();
+    if let Some((parent, _)) = dir.rsplit_once('/').filter(|(p, _)| !p.is_empty()) {
+        actions.push(FileAction::Mkdir(Mkdir { path: parent.to_string(), mode: 0o755, parents: true, owner: Some((0, 0)) }));
+    }
+    actions.push(FileAction::Mkdir(Mkdir { path: dir.to_string(), mode: 0o755, parents: false, owner: Some((user.uid, user.gid)) }));
+    actions
 }
 
 /// Whether `--target binaries` needs the pulled base: a cgo build linked dynamically

@@ -331,11 +331,12 @@ pub fn support_warning(release: &GoRelease, spec_file: &str) -> Option<(Option<S
     match &release.origin {
         Origin::SpecVersion(span) => Some((
             None,
-            Diagnostic::warning(*span, message).hint(format!("set go.version to \"{DEFAULT_RELEASE}\", or remove it to build with the release go.mod names")),
+            Diagnostic::warning("GoReleaseOutOfSupport", *span, message)
+                .hint(format!("set go.version to \"{DEFAULT_RELEASE}\", or remove it to build with the release go.mod names")),
         )),
         Origin::Toolchain(path, span) | Origin::GoLine(path, span) => Some((
             Some(path.clone()),
-            Diagnostic::warning(*span, message).hint(format!(
+            Diagnostic::warning("GoReleaseOutOfSupport", *span, message).hint(format!(
                 "a `toolchain go{DEFAULT_RELEASE}` line in {path}, or go.version: \"{DEFAULT_RELEASE}\" in the spec, builds it with a supported Go"
             )),
         )),

@@ -82,6 +82,23 @@ fn running_as_root_is_a_warning() {
 }
 
 #[test]
+fn a_warning_is_acknowledged_by_its_rule_in_a_check_directive() {
+    let loaded = load(b"name: hello\nruntime:\n  user: root\n").unwrap();
+    assert_eq!(loaded.warnings.items[0].rule, Some("RunsAsRoot"));
+    // Among the comments before the first key, as a Dockerfile's `# check=` directive.
+    let loaded = load(b"# syntax=localhost:5000/goapp-frontend:dev\n# check=skip=RunsAsRoot\nname: hello\nruntime:\n  user: root\n").unwrap();
+    assert!(loaded.warnings.items.is_empty(), "{:?}", loaded.warnings.items);
+    assert_eq!(loaded.skipped_rules, ["RunsAsRoot"]);
+    // Another rule leaves this warning; after the first key it is a plain comment.
+    let loaded = load(b"# check=skip=UncheckedHostKey\nname: hello\nruntime:\n  user: root\n").unwrap();
+    assert_eq!(loaded.warnings.items.len(), 1);
+    let loaded = load(b"name: hello\n# check=skip=RunsAsRoot\nruntime:\n  user: root\n").unwrap();
+    assert_eq!(loaded.warnings.items.len(), 1);
+    let all = load(b"# check=skip=all\nname: hello\nruntime:\n  user: root\n").unwrap();
+    assert!(all.warnings.items.is_empty());
+}
+
+#[test]
 fn an_ssh_host_without_known_hosts_is_a_warning() {
     let loaded = load(b"name: hello\ngo:\n  secrets:\n    - id: default\n      type: ssh\n      host: git.example.com:2222\n").unwrap();
     let w = &loaded.warnings.items;

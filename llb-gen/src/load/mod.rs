@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use marked_yaml::types::MarkedScalarNode;
 use marked_yaml::{LoadError, LoaderOptions, Node};
 
-use crate::diag::{Diagnostic, Diagnostics, Pos, Severity, Span};
+use crate::diag::{Diagnostic, Diagnostics, Pos, Severity, Span, WARNING_RULES};
 use crate::spec::Spec;
 use crate::spec::raw::RawSpec;
 
@@ -27,7 +27,10 @@ pub const MAX_FLOW_DEPTH: usize = 32;
 #[derive(Clone, Debug)]
 pub struct Loaded {
     pub spec: Spec,
+    /// The warnings the spec does not silence with `# check=skip=`.
     pub warnings: Diagnostics,
+    /// The warning rules `# check=skip=` silences, for the warnings found after loading.
+    pub skipped_rules: Vec<&'static str>,
     /// The build args the spec reads, each where it is first read.
     pub args: Vec<ArgRef>,
 }
@@ -41,13 +44,15 @@ pub fn load(file: &str, bytes: &[u8], build_args: &BTreeMap<String, String>) -> 
     };
     let mut cx = Cx { src: text, diags: Vec::new(), args_read: Vec::new() };
     let spec = cx.run(bytes.len(), build_args);
+    let skipped = cx.check_directive();
     let mut diags = std::mem::take(&mut cx.diags);
+    diags.retain(|d| !d.rule.is_some_and(|r| skipped.contains(&r)));
     diags.sort_by_key(|d| (d.span.start, d.severity));
     diags.dedup();
     let has_errors = diags.iter().any(|d| d.severity == Severity::Error);
     let diagnostics = Diagnostics { file: file.into(), source: text.into(), items: diags };
     match spec {
-        Some(spec) if !has_errors => Ok(Loaded { spec, warnings: diagnostics, args: cx.args_read }),
+        Some(spec) if !has_errors => Ok(Loaded { spec, warnings: diagnostics, skipped_rules: skipped, args: cx.args_read }),
         _ => Err(diagnostics),
     }
 }
@@ -119,8 +124,50 @@ impl<'a> Cx<'a> {
         self.diags.push(Diagnostic::error(span, message).hint(hint));
     }
 
-    pub(crate) fn warning(&mut self, span: Span, message: impl Into<String>, hint: impl Into<String>) {
-        self.diags.push(Diagnostic::warning(span, message).hint(hint));
+    pub(crate) fn warning(&mut self, rule: &'static str, span: Span, message: impl Into<String>, hint: impl Into<String>) {
+        self.diags.push(Diagnostic::warning(rule, span, message).hint(hint));
+    }
+
+    /// The rules the spec's `# check=skip=RULE[,RULE]` comment silences (`all` for every
+    /// one), from the comments before its first key, as a Dockerfile's `# check=` directive.
+    /// An unknown rule is an error at its column.
+    fn check_directive(&mut self) -> Vec<&'static str> {
+        let mut skipped = Vec::new();
+        let src = self.src;
+        for (i, line) in src.lines().enumerate() {
+            let trimmed = line.trim_start_matches('\u{feff}').trim();
+            if trimmed.is_empty() {
+                continue;
+            }
+            let Some(comment) = trimmed.strip_prefix('#') else { break };
+            let Some(rest) = comment.trim_start().strip_prefix("check=") else { continue };
+            let Some(list) = rest.trim().strip_prefix("skip=") else {
+                let col = line.find("check=").unwrap_or(0) as u32 + 1;
+                self.error(
+                    Span::point(i as u32 + 1, col),
+                    format!("`{}` is not a check directive goapp reads", rest.trim()),
+                    "write `# check=skip=RULE`, or several rules separated by commas",
+                );
+                continue;
+            };
+            let start = line.find("skip=").unwrap_or(0) + "skip=".len();
+            let mut offset = start;
+            for name in list.split(',') {
+                let col = line[..offset].chars().count() as u32 + 1;
+                offset += name.len() + 1;
+                let name = name.trim();
+                if name == "all" {
+                    skipped.extend(WARNING_RULES.iter().map(|(r, _)| *r));
+                } else if let Some((rule, _)) = WARNING_RULES.iter().find(|(r, _)| *r == name) {
+                    skipped.push(*rule);
+                } else {
+                    let names: Vec<&str> = WARNING_RULES.iter().map(|(r, _)| *r).collect();
+                    let hint = crate::diag::did_you_mean(name, &names, || format!("the rules are {}, or `all`", names.join(", ")));
+                    self.error(Span::point(i as u32 + 1, col), format!("`{name}` is not a rule of goapp's checks"), hint);
+                }
+            }
+        }
+        skipped
     }
 
     fn run(&mut self, len: usize, build_args: &BTreeMap<String, String>) -> Option<Spec> {

@@ -160,6 +160,40 @@ impl Cx<'_> {
         out
     }
 
+    /// `go.x` as linker flags: `-X importpath.name=value` for each entry, in key order, a
+    /// value with spaces quoted as Go's flag parser reads it.
+    fn link_values(&mut self, x: Option<&Spanned<BTreeMap<String, Spanned<Scalar>>>>) -> String {
+        let mut out = Vec::new();
+        for (k, v) in x.iter().flat_map(|x| x.value.iter()) {
+            let name_ok = k
+                .rsplit_once('.')
+                .is_some_and(|(path, name)| !path.is_empty() && !name.is_empty() && !k.contains(['=', '\'', '"']) && !k.chars().any(char::is_whitespace));
+            if !name_ok {
+                self.error(
+                    v.span,
+                    format!("`{k}` is not a variable -X can set"),
+                    "write `importpath.name`, e.g. `main.version` or `example.com/app/internal/build.Commit`",
+                );
+                continue;
+            }
+            let value = &v.value.0;
+            if value.contains(['\'', '"', '\n', '\r']) {
+                self.error(
+                    v.span,
+                    format!("the value of `{k}` holds a quote or a line break, which -X cannot pass"),
+                    "write the value without quotes or line breaks",
+                );
+                continue;
+            }
+            if value.chars().any(char::is_whitespace) {
+                out.push(format!("-X '{k}={value}'"));
+            } else {
+                out.push(format!("-X {k}={value}"));
+            }
+        }
+        out.join(" ")
+    }
+
     fn tags(&mut self, tags: Option<&Vec<Spanned<String>>>) -> Vec<String> {
         let mut out = Vec::new();
         for t in tags.into_iter().flatten() {
@@ -366,6 +400,7 @@ impl Cx<'_> {
                                     None => format!("ssh-keyscan {name}"),
                                 };
                                 self.warning(
+                                    "UncheckedHostKey",
                                     host.span,
                                     format!("the SSH host key of `{name}` is not checked"),
                                     format!("add `known_hosts:` with the lines `{scan}` prints"),
@@ -439,6 +474,7 @@ impl Cx<'_> {
             let with_libc = ["distroless/base", "distroless/cc"].iter().filter_map(|n| named(n)).any(|r| runtime.base_image.as_ref() == Some(&r));
             if with_libc {
                 self.warning(
+                    "StaticBinaryOnLibcBase",
                     runtime.base.span,
                     "the binaries are linked statically and do not use the base's C library",
                     "`distroless` (or `static`) has everything else this base has and is smaller",
@@ -476,7 +512,19 @@ impl Cx<'_> {
             Some(f) => self.flags(f),
             None => DEFAULT_FLAGS.iter().map(|f| f.to_string()).collect(),
         };
-        let go_ldflags = go.and_then(|g| g.ldflags.as_ref()).map(|l| l.value.clone()).unwrap_or(DEFAULT_LDFLAGS.to_string());
+        let go_x = self.link_values(go.and_then(|g| g.x.as_ref()));
+        let with_x = |ldflags: String| if go_x.is_empty() { ldflags } else { format!("{ldflags} {go_x}").trim_start().to_string() };
+        // Linker flags written without `-s -w` keep symbols and debug information: said once.
+        let written = go.and_then(|g| g.ldflags.as_ref()).into_iter().chain(targets.into_iter().flatten().filter_map(|t| t.value.ldflags.as_ref()));
+        if let Some(l) = written.into_iter().find(|l| !strips_debug_information(&l.value)) {
+            self.warning(
+                "LdflagsKeepDebugInfo",
+                l.span,
+                format!("`{}` replaces the default `{DEFAULT_LDFLAGS}`: the binaries keep their symbol table and debug information (larger images, slower compiles)", l.value),
+                format!("add `{DEFAULT_LDFLAGS}` to keep the default, or give -X values with `go.x`, which keeps it"),
+            );
+        }
+        let go_ldflags = with_x(go.and_then(|g| g.ldflags.as_ref()).map(|l| l.value.clone()).unwrap_or(DEFAULT_LDFLAGS.to_string()));
         let single = |main: Spanned<String>| Target {
             name: name.clone(),
             main,
@@ -533,7 +581,7 @@ impl Cx<'_> {
                 Some(f) => self.flags(f),
                 None => go_flags.clone(),
             };
-            let ldflags = t.ldflags.as_ref().map(|l| l.value.clone()).unwrap_or(go_ldflags.clone());
+            let ldflags = t.ldflags.as_ref().map(|l| with_x(l.value.clone())).unwrap_or(go_ldflags.clone());
             out.push(Target { name: t.name.clone(), main, ldflags, tags, env, flags });
         }
         out
@@ -629,6 +677,7 @@ impl Cx<'_> {
                 let user = self.user(u, "runtime.user").unwrap_or(User::NONROOT);
                 if user.uid == 0 {
                     self.warning(
+                        "RunsAsRoot",
                         u.span,
                         "the program runs as root",
                         "run as `nonroot` unless the program needs root: a process escaping the container keeps its user",
@@ -862,6 +911,12 @@ fn named_bases() -> Vec<&'static str> {
 /// A name as /etc/passwd has them.
 fn is_user_name(v: &str) -> bool {
     !v.is_empty() && v.len() <= 32 && !v.starts_with('-') && v.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b)) && v.parse::<u32>().is_err()
+}
+
+/// Whether linker flags drop the symbol table and debug information (`-s` and `-w`).
+fn strips_debug_information(ldflags: &str) -> bool {
+    let words: Vec<&str> = ldflags.split_whitespace().collect();
+    ["-s", "-w"].iter().all(|f| words.iter().any(|w| w == f || w.trim_start_matches('-') == f.trim_start_matches('-')))
 }
 
 fn is_go_version(v: &str) -> bool {

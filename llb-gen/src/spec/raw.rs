@@ -110,8 +110,13 @@ pub struct RawGo {
     /// Build tags for every binary (`-tags`).
     pub tags: Option<Vec<Spanned<String>>>,
     /// Linker flags for every binary (`-ldflags`). Default: `-s -w` (no symbol table or
-    /// debug information: smaller binaries).
+    /// debug information: smaller binaries). Flags written here replace the default: to set
+    /// `-X` values and keep it, use `x`.
     pub ldflags: Option<Spanned<String>>,
+    /// String variables set at link time, for every binary: `main.version: ${VERSION:-dev}`
+    /// adds `-X main.version=…` to the linker flags, after `ldflags` (whose default `-s -w`
+    /// it keeps). Keys are `importpath.name`, as `-X` takes them.
+    pub x: Option<Spanned<BTreeMap<String, Spanned<Scalar>>>>,
     /// Other `go build` flags for every binary. Default: `[-trimpath]` (no build paths in the
     /// binary, for reproducible builds).
     pub flags: Option<Vec<Spanned<String>>>,
@@ -229,8 +234,9 @@ pub struct RawRuntime {
     /// `root`, a numeric `uid[:gid]`, or, on a pulled base, a user name from the base's
     /// `/etc/passwd`. Default: `nonroot`.
     pub user: Option<Spanned<String>>,
-    /// The working directory of the program, an absolute path (created if missing).
-    /// Default: `/`.
+    /// The working directory of the program, an absolute path. goapp creates it owned by
+    /// `user` with mode 0755, so that the program can write there (parents it creates are
+    /// root's; a directory the base has already is left as it is). Default: `/`.
     pub workdir: Option<Spanned<String>>,
     /// The target whose binary is the image's entrypoint. Default: the first target.
     pub entrypoint: Option<Spanned<String>>,
@@ -245,7 +251,9 @@ pub struct RawRuntime {
     /// OCI annotations of the image manifests (and of the index, for several platforms), such
     /// as `org.opencontainers.image.description`.
     pub annotations: Option<Spanned<BTreeMap<String, Spanned<Scalar>>>>,
-    /// Directories that hold data outside the image (`VOLUME`): absolute paths.
+    /// Directories that hold data outside the image (`VOLUME`): absolute paths. Each is
+    /// created as `workdir` is, owned by `user` with mode 0755: a volume the engine makes
+    /// from it, named or anonymous, is writable by the program.
     pub volumes: Option<Vec<Spanned<String>>>,
     /// The signal that stops the program, e.g. `SIGTERM` or `SIGINT`.
     pub stop_signal: Option<Spanned<String>>,
