@@ -99,7 +99,8 @@ pub fn outline(file: &str, data: &[u8], loaded: &llb_gen::Loaded, release: &llb_
             args.push(json!({"name": name, "description": description}));
         }
     }
-    // A proxy's value is the user's machine's, not the spec's: never shown.
+    // A proxy may carry credentials: its value is never shown, not even a default the spec
+    // writes (`${HTTP_PROXY:-http://user:secret@proxy}`); build args' values never are.
     for a in args.iter_mut() {
         if let Some(o) = a.as_object_mut().filter(|o| o.get("name").and_then(Value::as_str).is_some_and(llb_gen::golang::is_proxy_arg)) {
             o.remove("value");
@@ -230,8 +231,7 @@ mod tests {
 
     #[test]
     fn outline_targets_and_lint_point_at_the_spec() {
-        let data =
-            b"name: app\ntargets:\n  - name: api\n    main: ./cmd/api\n  - name: cli\n    main: ./cmd/cli\nversion: ${VERSION:-dev}\nruntime:\n  user: root\n";
+        let data = b"name: app\ntargets:\n  - name: api\n    main: ./cmd/api\n  - name: cli\n    main: ./cmd/cli\nversion: ${VERSION:-dev}\nruntime:\n  user: root\n  env:\n    UPSTREAM: ${HTTP_PROXY:-http://user:secret@proxy.example:3128}\n";
         let loaded = llb_gen::load("goapp.yaml", data, &BTreeMap::new()).unwrap();
         let gomod = llb_gen::toolchain::ModFile::parse("go.mod", "module m\n\ngo 1.26\n").unwrap();
         let release = llb_gen::toolchain::choose(&loaded.spec, Some(&gomod));
@@ -240,6 +240,10 @@ mod tests {
         let o: Value = serde_json::from_str(&meta(&answer, "result.json")).unwrap();
         assert_eq!(o["description"], "goapp spec goapp.yaml, built with Go 1.26 (the go line, go.mod:3)");
         assert!(o["args"].as_array().unwrap().iter().any(|a| a["name"] == "HTTPS_PROXY" && a.get("value").is_none()));
+        // The spec reads HTTP_PROXY with a default: listed where it is read, its value not shown.
+        let http = o["args"].as_array().unwrap().iter().find(|a| a["name"] == "HTTP_PROXY").unwrap();
+        assert!(http.get("value").is_none() && http.get("location").is_some(), "{http}");
+        assert!(!meta(&answer, "result.json").contains("secret") && !meta(&answer, "result.txt").contains("secret"));
         assert_eq!(o["args"][0]["name"], "VERSION");
         assert_eq!(o["args"][0]["value"], "dev");
         assert_eq!(o["args"][0]["location"]["ranges"][0]["start"]["line"], 7);

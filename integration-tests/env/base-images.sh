@@ -460,8 +460,12 @@ done
 wait "$runtime_pid" || { say "the runtime bases failed"; exit 1; }
 
 for minor in "${go_todo[@]}"; do
+  # Every platform made so far, not only this run's: a run for one platform keeps the other.
   refs=()
-  for arch in $builder_arches; do refs+=("$(go_image_ref "$minor" "$arch" "${go_version[$minor]}")"); done
+  for arch in $base_arches; do
+    ref=$(go_image_ref "$minor" "$arch" "${go_version[$minor]}")
+    if [[ " $builder_arches " == *" $arch "* ]] || have_ref "$ref"; then refs+=("$ref"); fi
+  done
   docker buildx imagetools create -t "$REGISTRY/library/golang:$minor" \
     -t "$REGISTRY/library/golang:$minor-bookworm" "${refs[@]}" >/dev/null 2>&1
   say "$REGISTRY/library/golang:$minor and :$minor-bookworm ready ($builder_arches: go$(upstream_version "${go_version[$minor]}"))"

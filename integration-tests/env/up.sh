@@ -8,7 +8,7 @@
 #   engine  packages, engines, registry, module proxies, forward proxy and private Git server
 #   images  the base images (base-images.sh, which takes the same NAMEs)
 #   all     both, and the SSH git server (the default)
-#   stop    stops what up.sh started (for developers; CI does not call it)
+#   stop    stops what up.sh started (scripts/test does when its tests end)
 #
 # Caches kept between runs on the same machine: the mmdebstrap tarballs (keyed on the package
 # list) under $GOAPP_CACHE and the registry's data.

@@ -63,13 +63,11 @@ fn shop_builds_every_runtime_setting_into_the_image() {
     // A named volume keeps what the program wrote from one run to the next.
     let volume = format!("goapp-e2e-shop-{}", std::process::id());
     let mount = format!("{volume}:/var/lib/shop");
-    let worker = |n: u32| {
-        let out = ok(Path::new("/"), "docker", &["run", "--rm", "--platform", "linux/arm64", "-v", &mount, "--entrypoint", "/usr/local/bin/worker", &image]);
-        assert!(out.contains(&format!("run {n} recorded in /var/lib/shop/runs.log")), "{out}");
-    };
-    worker(1);
-    worker(2);
+    let worker = || run(Path::new("/"), "docker", &["run", "--rm", "--platform", "linux/arm64", "-v", &mount, "--entrypoint", "/usr/local/bin/worker", &image]);
+    let (first, second) = (worker(), worker());
     let _ = run(Path::new("/"), "docker", &["volume", "rm", "-f", &volume]);
+    assert!(first.stdout.contains("run 1 recorded in /var/lib/shop/runs.log"), "{}{}", first.stdout, first.stderr);
+    assert!(second.stdout.contains("run 2 recorded in /var/lib/shop/runs.log"), "{}{}", second.stdout, second.stderr);
 
     // The health check runs the api binary inside the container: the engine reports healthy.
     let cid = ok(Path::new("/"), "docker", &["run", "-d", "--platform", "linux/amd64", &image]).trim().to_string();

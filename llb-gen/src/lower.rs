@@ -630,19 +630,18 @@ pub fn lower(input: &LowerInput<'_>) -> Result<Lowered, LowerError> {
     // The workdir and the volumes, writable by the program: a volume the engine creates from
     // the image's directory takes its owner and mode.
     let writable = writable_dirs(rt);
-    for dir in &writable {
-        actions.extend(writable_dir(dir, rt.user.value));
+    for (i, dir) in writable.iter().enumerate() {
+        actions.extend(writable_dir(dir, rt.user.value, &writable[..i]));
     }
     let image = g.file(state, actions);
     let names: Vec<String> = spec.targets.iter().map(|t| format!("{BIN_DIR}/{}", t.name.value)).collect();
     g.meta(image.op).name = Some(format!("[{target}] add {}", names.join(", ")));
     g.meta(image.op).ranges.push(range(spec.name.span));
     let with_libs = if cgo.as_ref().is_some_and(|c| !c.cgo.static_link) { " and the C libraries they need" } else { "" };
-    if !writable.is_empty() {
-        history.push(format!("goapp: directories {} owned by {}", writable.join(" "), rt.user.value.config()));
-    }
+    // One entry for the one layer: the binaries, and the directories made beside them.
+    let dirs = if writable.is_empty() { String::new() } else { format!("; directories {} owned by {}", writable.join(" "), rt.user.value.config()) };
     history.push(format!(
-        "goapp: go build {} -> {}{with_libs}",
+        "goapp: go build {} -> {}{with_libs}{dirs}",
         spec.targets.iter().map(|t| t.main.value.as_str()).collect::<Vec<_>>().join(" "),
         names.join(" ")
     ));
@@ -653,7 +652,9 @@ pub fn lower(input: &LowerInput<'_>) -> Result<Lowered, LowerError> {
     Ok(Lowered { definition, config, build_info: Some(g.marshal(Some(build_info))) })
 }
 
-/// The directories the program writes to: the workdir and the volumes, each once.
+/// The directories the program writes to: the workdir and the volumes, each once, a
+/// directory before those inside it (so that one inside another, `/data` and `/data/app`,
+/// are both the program's: the outer one is not first made as a root-owned parent).
 fn writable_dirs(rt: &crate::spec::Runtime) -> Vec<String> {
     let mut dirs: Vec<String> = rt.workdir.iter().map(|w| w.value.clone()).collect();
     for v in &rt.volumes {
@@ -662,14 +663,16 @@ fn writable_dirs(rt: &crate::spec::Runtime) -> Vec<String> {
         }
     }
     dirs.retain(|d| d != "/");
+    dirs.sort_by_key(|d| d.matches('/').count());
     dirs
 }
 
 /// Makes `dir` owned by `user` with mode 0755; the parents it lacks are made owned by root,
-/// as a package would make them, and a directory the base has already is left as it is.
-fn writable_dir(dir: &str, user: crate::spec::User) -> Vec<FileAction> {
+/// as a package would make them (unless the parent is one of the directories `made` for the
+/// program already), and a directory the base has already is left as it is.
+fn writable_dir(dir: &str, user: crate::spec::User, made: &[String]) -> Vec<FileAction> {
     let mut actions = Vec::new();
-    if let Some((parent, _)) = dir.rsplit_once('/').filter(|(p, _)| !p.is_empty()) {
+    if let Some((parent, _)) = dir.rsplit_once('/').filter(|(p, _)| !p.is_empty() && !made.iter().any(|m| m == p)) {
         actions.push(FileAction::Mkdir(Mkdir { path: parent.to_string(), mode: 0o755, parents: true, owner: Some((0, 0)) }));
     }
     actions.push(FileAction::Mkdir(Mkdir { path: dir.to_string(), mode: 0o755, parents: false, owner: Some((user.uid, user.gid)) }));
@@ -750,21 +753,24 @@ fn build_info(g: &mut Graph, input: &LowerInput<'_>, builder: llb::Output, binar
 /// Checks that Go 1.21 or later can build a module with go.mod's `go` line: Go compares
 /// the releases itself (a module saying it needs a newer Go fails to load with
 /// `GOTOOLCHAIN=local`), and the script says what to do.
-const GO_VERSION_GUARD: &str = r#"set -u
+const GO_VERSION_GUARD: &str = r#"set -eu
 need=$1 at=$2 image=$3 spec=$4
 d=$(mktemp -d)
-printf 'module goapp.invalid/check
-
-go %s
-' "$need" > "$d/go.mod"
-if ! (cd "$d" && GOTOOLCHAIN=local GOFLAGS= go list -m >/dev/null 2>&1); then
-  have=$(go env GOVERSION 2>/dev/null || echo "no go command")
+printf 'module goapp.invalid/check\n\ngo %s\n' "$need" > "$d/go.mod"
+if out=$(cd "$d" && GOTOOLCHAIN=local GOFLAGS= GOWORK=off GOMODCACHE="$d/mod" GOCACHE="$d/cache" go list -m 2>&1); then
   rm -rf "$d"
-  printf 'goapp: %s needs Go %s or later (%s), but the builder of go.image (%s, %s) has %s: use a builder image with Go %s or later, or remove go.image
-'     "${at%%:*}" "$need" "$at" "$image" "$spec" "$have" "$need" >&2
-  exit 1
+  exit 0
 fi
 rm -rf "$d"
+case "$out" in
+*"requires go >="*)
+  have=$(go env GOVERSION 2>/dev/null || echo "an unknown Go")
+  printf 'goapp: %s needs Go %s or later (%s), but the builder of go.image (%s, %s) has %s: use a builder image with Go %s or later, or remove go.image\n' \
+    "${at%%:*}" "$need" "$at" "$image" "$spec" "$have" "$need" >&2 ;;
+*)
+  printf 'goapp: the go command of go.image (%s, %s) cannot read a module that needs Go %s (%s): %s\n' "$image" "$spec" "$need" "$at" "$out" >&2 ;;
+esac
+exit 1
 "#;
 
 /// The step that runs [`GO_VERSION_GUARD`] on the builder: for a `go.image` whose config
@@ -1318,5 +1324,29 @@ mod tests {
         let plain = crate::load("goapp.yaml", b"name: app\n", &BTreeMap::new()).unwrap().spec;
         let lowered = lower_unresolved(&plain, "goapp.yaml", b"name: app\n", &amd64, &amd64, None, &BTreeMap::new(), Some(&module)).unwrap();
         assert!(!llb::dump::to_text(&lowered.definition).unwrap().contains("go-version"));
+    }
+
+    #[test]
+    fn a_volume_holding_the_workdir_is_the_programs_too() {
+        let yaml = b"name: app\nruntime:\n  workdir: /data/app\n  volumes: [/data, /srv/cache]\n";
+        let spec = crate::load("goapp.yaml", yaml, &BTreeMap::new()).unwrap().spec;
+        let amd64 = Platform::parse("linux/amd64").unwrap();
+        let lowered = lower_unresolved(&spec, "goapp.yaml", yaml, &amd64, &amd64, None, &BTreeMap::new(), None).unwrap();
+        let text = llb::dump::to_text(&lowered.definition).unwrap();
+        let mkdirs: Vec<&str> =
+            text.lines().filter(|l| l.contains(": mkdir /data") || l.contains(": mkdir /srv")).map(|l| l.split(": mkdir ").nth(1).unwrap()).collect();
+        assert_eq!(
+            mkdirs,
+            [
+                "/data mode=755 owner=65532:65532",
+                "/data/app mode=755 owner=65532:65532",
+                "/srv mode=755 parents owner=0:0",
+                "/srv/cache mode=755 owner=65532:65532 -> out0"
+            ],
+            "{text}"
+        );
+        // One history entry for the one layer that holds the binaries and the directories.
+        let history = &lowered.config.history;
+        assert!(history.last().unwrap().created_by.as_deref().unwrap().ends_with("directories /data /data/app /srv/cache owned by 65532:65532"), "{history:?}");
     }
 }

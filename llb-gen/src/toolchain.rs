@@ -44,6 +44,7 @@ pub struct GoVersion {
     pub pre: Option<(PreRelease, u32)>,
 }
 
+/// A pre-release of Go, as Go names them: `rc` after `beta`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum PreRelease {
     Beta,
@@ -218,7 +219,8 @@ impl ModFile {
                     Diagnostic::error(span, format!("`{value}` is not a Go version"))
                         .hint("the go line names the oldest Go release that builds the module, e.g. `go 1.27` or `go 1.27.3`")
                 })
-            } else if value == "default" {
+            } else if value == "default" || value == "go1" {
+                // No preference; `go1` (Go 1.0) is older than any Go that reads this line.
                 continue;
             } else {
                 // `go1.27.3`, and Go allows a suffix for a custom build: `go1.27.3-custom`.
@@ -418,7 +420,7 @@ mod tests {
         assert!(v("1.26.10") < v("1.27"));
         assert_eq!(v("1.27.3").minor_release(), "1.27");
         assert_eq!(v("1.21rc1").to_string(), "1.21rc1");
-        for bad in ["1", "1.", "1.27.", "01.2", "1.027", "1.27.3.4", "1.27alpha1", "1.27rc", "go1.27", "1.27-x", "0.1", " 1.27"] {
+        for bad in ["1", "1.", "1.27.", "01.2", "1.027", "1.27.3.4", "1.27alpha1", "1.27rc", "1.27.1rc1", "go1.27", "1.27-x", "0.1", " 1.27"] {
             assert!(GoVersion::parse(bad).is_none(), "{bad}");
         }
         // What an image tag promises: any release of it.
@@ -442,6 +444,7 @@ mod tests {
         assert_eq!(m.at(go), "go.mod:4");
         // `default`, a custom suffix, and none at all.
         assert!(ModFile::parse("go.mod", "module m\ntoolchain default\n").unwrap().toolchain.is_none());
+        assert!(ModFile::parse("go.mod", "module m\ntoolchain go1\n").unwrap().toolchain.is_none());
         assert_eq!(ModFile::parse("go.mod", "module m\ntoolchain go1.27.1-corp\n").unwrap().toolchain.unwrap().version, v("1.27.1"));
         assert_eq!(ModFile::parse("go.work", "go 1.27\n\nuse ./api\n").unwrap().go.unwrap().version, v("1.27"));
     }

@@ -55,12 +55,15 @@ pub fn to_text(def: &pb::Definition) -> Result<String, DumpError> {
                 for env in &meta.env {
                     let _ = writeln!(out, "      env {env}");
                 }
+                // Which proxies are set, not their values: a proxy URL may carry credentials.
                 if let Some(p) = &meta.proxy_env {
-                    for (k, v) in [("http", &p.http_proxy), ("https", &p.https_proxy), ("ftp", &p.ftp_proxy), ("no", &p.no_proxy), ("all", &p.all_proxy)] {
-                        if !v.is_empty() {
-                            let _ = writeln!(out, "      proxy {k}={v}");
-                        }
-                    }
+                    let set: Vec<&str> =
+                        [("http", &p.http_proxy), ("https", &p.https_proxy), ("ftp", &p.ftp_proxy), ("no", &p.no_proxy), ("all", &p.all_proxy)]
+                            .into_iter()
+                            .filter(|(_, v)| !v.is_empty())
+                            .map(|(k, _)| k)
+                            .collect();
+                    let _ = writeln!(out, "      proxy {}", set.join(","));
                 }
                 if e.network == pb::NetMode::None as i32 {
                     let _ = writeln!(out, "      network none");

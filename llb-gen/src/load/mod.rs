@@ -142,7 +142,7 @@ impl<'a> Cx<'a> {
             let Some(comment) = trimmed.strip_prefix('#') else { break };
             let Some(rest) = comment.trim_start().strip_prefix("check=") else { continue };
             let Some(list) = rest.trim().strip_prefix("skip=") else {
-                let col = line.find("check=").unwrap_or(0) as u32 + 1;
+                let col = line[..line.find("check=").unwrap_or(0)].chars().count() as u32 + 1;
                 self.error(
                     Span::point(i as u32 + 1, col),
                     format!("`{}` is not a check directive goapp reads", rest.trim()),
@@ -153,7 +153,8 @@ impl<'a> Cx<'a> {
             let start = line.find("skip=").unwrap_or(0) + "skip=".len();
             let mut offset = start;
             for name in list.split(',') {
-                let col = line[..offset].chars().count() as u32 + 1;
+                let lead = name.len() - name.trim_start().len();
+                let col = line[..offset + lead].chars().count() as u32 + 1;
                 offset += name.len() + 1;
                 let name = name.trim();
                 if name == "all" {

@@ -913,10 +913,10 @@ fn is_user_name(v: &str) -> bool {
     !v.is_empty() && v.len() <= 32 && !v.starts_with('-') && v.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b)) && v.parse::<u32>().is_err()
 }
 
-/// Whether linker flags drop the symbol table and debug information (`-s` and `-w`).
+/// Whether linker flags drop the symbol table and debug information: `-s` (which, since Go
+/// 1.22, implies `-w`), as `-s`, `--s` or `-s=true`.
 fn strips_debug_information(ldflags: &str) -> bool {
-    let words: Vec<&str> = ldflags.split_whitespace().collect();
-    ["-s", "-w"].iter().all(|f| words.iter().any(|w| w == f || w.trim_start_matches('-') == f.trim_start_matches('-')))
+    ldflags.split_whitespace().any(|w| matches!(w.trim_start_matches('-'), "s" | "s=true") && w.starts_with('-'))
 }
 
 fn is_go_version(v: &str) -> bool {
