@@ -111,6 +111,7 @@ async fn build(client: &mut Client, opts: &Opts, session: &str) -> Result<gw::Re
         let b = resolve_builder(client, opts, &spec, &release, &images, target, &filename)
             .await
             .map_err(|e| builder_failure(e, &spec, &release, &images, go_module.as_ref(), &filename, &spec_text))?;
+        check_release(&release, &b, go_module.as_ref(), &filename, &spec_bytes)?;
         target_builders.insert(target.id(), b);
     }
     let build_facts = build_facts(opts)?;

@@ -295,7 +295,10 @@ resolve_go() {
     for arch in $builder_arches; do
       [ -s "$(go_deb "$minor" go "$arch" "$v")" ] || want+=("golang-$minor-go:$arch=$v")
     done
+    # (Lists that are there but out of date may name a file the mirror no longer has: the
+    # lists are refreshed once before giving up.)
     sid_download "$GOAPP_CACHE/debs/sid" "${want[@]}" >>"$log_dir/sid-apt.log" 2>&1 \
+      || { sid_update && sid_download "$GOAPP_CACHE/debs/sid" "${want[@]}" >>"$log_dir/sid-apt.log" 2>&1; } \
       || { say "downloading ${want[*]} failed"; tail -n 20 "$log_dir/sid-apt.log" >&2; exit 1; }
   fi
   echo "$v"
@@ -424,6 +427,8 @@ if want golang $go_wanted; then
   for arch in $builder_arches; do start_root "$arch"; done
 fi
 
+# A failed or interrupted run leaves no background job behind to write into the cache.
+trap 'kill $(jobs -p) 2>/dev/null || true' EXIT
 runtime_images &
 runtime_pid=$!
 

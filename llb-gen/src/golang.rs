@@ -19,10 +19,18 @@ pub fn module_fetch_env(build_args: &std::collections::BTreeMap<String, String>)
 /// its history.
 pub const PROXY_ARGS: &[&str] = &["HTTP_PROXY", "HTTPS_PROXY", "FTP_PROXY", "NO_PROXY", "ALL_PROXY"];
 
-/// The proxy settings among `build_args` ([`PROXY_ARGS`]); `None` without any. Where both
-/// cases are given, the upper-case one wins.
+/// The proxy settings among `build_args` ([`PROXY_ARGS`], in any case, as the Dockerfile
+/// frontend reads them); `None` without any. An empty value sets nothing; where several
+/// cases are given, the upper-case one wins, then the lower-case one.
 pub fn proxy_env(build_args: &std::collections::BTreeMap<String, String>) -> Option<llb::pb::ProxyEnv> {
-    let get = |name: &str| build_args.get(name).or_else(|| build_args.get(&name.to_ascii_lowercase())).filter(|v| !v.is_empty()).cloned().unwrap_or_default();
+    let get = |name: &str| {
+        let set = |k: &str| build_args.get(k).filter(|v| !v.is_empty());
+        set(name)
+            .or_else(|| set(&name.to_ascii_lowercase()))
+            .or_else(|| build_args.iter().find(|(k, v)| k.eq_ignore_ascii_case(name) && !v.is_empty()).map(|(_, v)| v))
+            .cloned()
+            .unwrap_or_default()
+    };
     let p = llb::pb::ProxyEnv {
         http_proxy: get("HTTP_PROXY"),
         https_proxy: get("HTTPS_PROXY"),
@@ -33,9 +41,9 @@ pub fn proxy_env(build_args: &std::collections::BTreeMap<String, String>) -> Opt
     (p != llb::pb::ProxyEnv::default()).then_some(p)
 }
 
-/// Whether a build arg is a proxy setting ([`PROXY_ARGS`], in either case).
+/// Whether a build arg is a proxy setting ([`PROXY_ARGS`], in any case).
 pub fn is_proxy_arg(name: &str) -> bool {
-    PROXY_ARGS.iter().any(|p| *p == name || p.to_ascii_lowercase() == name)
+    PROXY_ARGS.iter().any(|p| p.eq_ignore_ascii_case(name))
 }
 
 /// The `go build` environment for one target platform.
@@ -191,7 +199,10 @@ mod tests {
         let p =
             proxy_env(&args(&[("http_proxy", "http://lower:1"), ("HTTP_PROXY", "http://upper:1"), ("no_proxy", "localhost"), ("https_proxy", "")])).unwrap();
         assert_eq!((p.http_proxy.as_str(), p.no_proxy.as_str(), p.https_proxy.as_str()), ("http://upper:1", "localhost", ""));
-        assert!(is_proxy_arg("all_proxy") && is_proxy_arg("FTP_PROXY") && !is_proxy_arg("Http_Proxy"));
+        // An empty upper-case one does not hide a lower-case one; any case is read.
+        let p = proxy_env(&args(&[("HTTPS_PROXY", ""), ("https_proxy", "http://lower:2"), ("All_Proxy", "socks5://mixed:3")])).unwrap();
+        assert_eq!((p.https_proxy.as_str(), p.all_proxy.as_str()), ("http://lower:2", "socks5://mixed:3"));
+        assert!(is_proxy_arg("all_proxy") && is_proxy_arg("FTP_PROXY") && is_proxy_arg("Http_Proxy") && !is_proxy_arg("GOPROXY"));
     }
 
     #[test]

@@ -380,7 +380,11 @@ pub fn check(release: &GoRelease, spec_file: &str, builder: &str, image_go: Opti
     let (message, hint, spec) = match &release.origin {
         Origin::SpecVersion(span) => (
             format!("{} needs Go {need_v} or later (`{}`, {}), but go.version ({spec_file}:{}) chooses {has}", m.path, need.text, m.at(need), span.start.line),
-            format!("remove go.version to build with the Go release {} names, or set it to \"{}\" or later", m.path, need_v.minor_release()),
+            format!(
+                "remove go.version to build with the Go release {} names, or set it to \"{}\" or later",
+                m.path,
+                if need_v.patch.is_some() { need_v.to_string() } else { need_v.minor_release() }
+            ),
             Some(*span),
         ),
         Origin::SpecImage(span) => (
