@@ -735,16 +735,10 @@ async fn resolve_bases(
         let (base, passwd, libc, target) = match job.await.context("resolving the runtime base failed")? {
             Ok(r) => r,
             Err(e) => {
+                let Some(written) = written_base.as_ref() else { return Err(Failure::from(e)) };
                 let place = errors::Place { file: filename, source: &spec_text, span: spec.runtime.base.span };
-                let written = written_base.clone().expect("a pulled base");
-                return Err(unresolved_failure(
-                    e,
-                    "runtime base",
-                    &written,
-                    images,
-                    place,
-                    "check runtime.base, and that its registry has the image for every platform",
-                ));
+                let hint = "check runtime.base, and that its registry has the image for every platform";
+                return Err(unresolved_failure(e, "runtime base", written, images, place, hint));
             }
         };
         let written = spec.runtime.base_image.as_ref().map(|r| r.to_string()).unwrap_or_default();
