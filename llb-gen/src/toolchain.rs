@@ -376,10 +376,11 @@ pub fn check(release: &GoRelease, spec_file: &str, builder: &str, image_go: Opti
         return Ok(());
     }
     let need_v = &need.version;
+    let needs = format!("{} needs Go {need_v} or later (`{}`, {})", m.path, need.text, m.at(need));
     let has = format!("Go {have} ({builder})");
     let (message, hint, spec) = match &release.origin {
         Origin::SpecVersion(span) => (
-            format!("{} needs Go {need_v} or later (`{}`, {}), but go.version ({spec_file}:{}) chooses {has}", m.path, need.text, m.at(need), span.start.line),
+            format!("{needs}, but go.version ({spec_file}:{}) chooses {has}", span.start.line),
             format!(
                 "remove go.version to build with the Go release {} names, or set it to \"{}\" or later",
                 m.path,
@@ -388,18 +389,12 @@ pub fn check(release: &GoRelease, spec_file: &str, builder: &str, image_go: Opti
             Some(*span),
         ),
         Origin::SpecImage(span) => (
-            format!(
-                "{} needs Go {need_v} or later (`{}`, {}), but the builder of go.image ({spec_file}:{}) has {has}",
-                m.path,
-                need.text,
-                m.at(need),
-                span.start.line
-            ),
+            format!("{needs}, but the builder of go.image ({spec_file}:{}) has {has}", span.start.line),
             format!("use a builder image with Go {need_v} or later, or remove go.image to build with golang:{}", need_v.minor_release()),
             Some(*span),
         ),
         _ => (
-            format!("{} needs Go {need_v} or later (`{}`, {}), but the builder has {has}", m.path, need.text, m.at(need)),
+            format!("{needs}, but the builder has {has}"),
             format!("pull a newer golang:{} (--pull), or set go.version to a release that has Go {need_v}", need_v.minor_release()),
             None,
         ),

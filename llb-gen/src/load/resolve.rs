@@ -515,8 +515,8 @@ impl Cx<'_> {
         let go_x = self.link_values(go.and_then(|g| g.x.as_ref()));
         let with_x = |ldflags: String| if go_x.is_empty() { ldflags } else { format!("{ldflags} {go_x}").trim_start().to_string() };
         // Linker flags written without `-s -w` keep symbols and debug information: said once.
-        let written = go.and_then(|g| g.ldflags.as_ref()).into_iter().chain(targets.into_iter().flatten().filter_map(|t| t.value.ldflags.as_ref()));
-        if let Some(l) = written.into_iter().find(|l| !strips_debug_information(&l.value)) {
+        let mut written = go.and_then(|g| g.ldflags.as_ref()).into_iter().chain(targets.into_iter().flatten().filter_map(|t| t.value.ldflags.as_ref()));
+        if let Some(l) = written.find(|l| !strips_debug_information(&l.value)) {
             self.warning(
                 "LdflagsKeepDebugInfo",
                 l.span,
