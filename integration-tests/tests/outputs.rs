@@ -258,3 +258,47 @@ fn a_spec_with_any_name_in_a_subdirectory_builds_for_its_own_platforms() {
     assert!(r.stderr.contains("load build definition from hello.goapp.yml"), "{}", r.stderr);
     assert_eq!(index_platforms(&image), ["linux/amd64", "linux/arm64"]);
 }
+
+#[test]
+fn file_modes_do_not_depend_on_the_sending_machine() {
+    require_engine();
+    use std::os::unix::fs::PermissionsExt;
+    let dir = example_variant("hello", "file-modes", |spec| format!("{spec}  files:\n    - src: assets\n      dest: /srv/assets/\n"));
+    std::fs::create_dir_all(dir.join("assets/sub")).unwrap();
+    std::fs::write(dir.join("assets/run.sh"), "#!/bin/sh\necho run\n").unwrap();
+    std::fs::write(dir.join("assets/notes.txt"), "notes\n").unwrap();
+    std::fs::write(dir.join("assets/sub/data.json"), "{}\n").unwrap();
+    std::fs::copy("/bin/true", dir.join("assets/true")).unwrap();
+    let chmod = |path: &str, mode: u32| std::fs::set_permissions(dir.join(path), std::fs::Permissions::from_mode(mode)).unwrap();
+    // What three machines send for the same files: a Linux checkout with umask 022, one with
+    // umask 077 and 002 mixed, and Windows, where everything arrives 0755.
+    let machines: [(&str, [u32; 6]); 3] =
+        [("linux", [0o755, 0o755, 0o755, 0o644, 0o644, 0o755]), ("umask", [0o775, 0o700, 0o700, 0o664, 0o600, 0o750]), ("windows", [0o755; 6])];
+    let mut manifests = Vec::new();
+    for (machine, [assets, sub, run, notes, data, program]) in machines {
+        chmod("assets", assets);
+        chmod("assets/sub", sub);
+        chmod("assets/run.sh", run);
+        chmod("assets/notes.txt", notes);
+        chmod("assets/sub/data.json", data);
+        chmod("assets/true", program);
+        let image = unique_tag(&format!("file-modes-{machine}"));
+        buildx_push(&dir, "linux/amd64", &image, &[]);
+        let img = index_images(&image).into_iter().next().unwrap();
+        let files = image_files(&image, &img);
+        let mode = |path: &str| {
+            let line = files.iter().find(|l| l.split_whitespace().last() == Some(path)).unwrap_or_else(|| panic!("no {path} in {files:#?}"));
+            line.split_whitespace().next().unwrap().to_string()
+        };
+        assert_eq!(mode("srv/assets/"), "drwxr-xr-x", "{machine}");
+        assert_eq!(mode("srv/assets/sub/"), "drwxr-xr-x", "{machine}");
+        assert_eq!(mode("srv/assets/run.sh"), "-rwxr-xr-x", "{machine}");
+        assert_eq!(mode("srv/assets/true"), "-rwxr-xr-x", "{machine}");
+        assert_eq!(mode("srv/assets/notes.txt"), "-rw-r--r--", "{machine}");
+        assert_eq!(mode("srv/assets/sub/data.json"), "-rw-r--r--", "{machine}");
+        manifests.push((machine, img.manifest));
+    }
+    for (machine, manifest) in &manifests[1..] {
+        assert_eq!(manifest, &manifests[0].1, "the image from {machine} differs from the one from {}", manifests[0].0);
+    }
+}

@@ -606,11 +606,19 @@ pub fn lower(input: &LowerInput<'_>) -> Result<Lowered, LowerError> {
 
     let mut state = base;
     if !rt.files.is_empty() {
+        let normalized = normalized_files(&mut g, input, builder, context);
+        if let Some(n) = normalized {
+            g.meta(n.op).ranges.extend(rt.files.iter().filter(|f| f.mode.is_none()).map(|f| range(f.src.span)));
+        }
         let actions = rt
             .files
             .iter()
             .map(|f| {
-                let mut c = Copy::new(context, &format!("/{}", f.src.value), &f.dest).contents().owner(f.owner.uid, f.owner.gid);
+                let from = match (f.mode, normalized) {
+                    (None, Some(n)) => n,
+                    _ => context,
+                };
+                let mut c = Copy::new(from, &format!("/{}", f.src.value), &f.dest).contents().owner(f.owner.uid, f.owner.gid);
                 c.allow_wildcard = true;
                 c.mode = f.mode;
                 FileAction::Copy(c)
@@ -650,6 +658,55 @@ pub fn lower(input: &LowerInput<'_>) -> Result<Lowered, LowerError> {
     let config = image_config(input, history);
     let build_info = build_info(&mut g, input, builder, &binaries);
     Ok(Lowered { definition, config, build_info: Some(g.marshal(Some(build_info))) })
+}
+
+/// Sets the modes of the files a `files` entry without `mode` copies, so that the image does
+/// not depend on the machine that sent the context: directories 0755; files 0644, or 0755
+/// when they are executable in the context and can be run (a `#!` script or an ELF
+/// program). Windows sends every file executable, so the test of the content is what makes
+/// a checkout there give the same image as one on Linux.
+const NORMALIZE_MODES: &str = r##"set -eu
+cd /files
+find . -type d -exec chmod 0755 {} +
+find . -type f ! -perm -u+x -exec chmod 0644 {} +
+find . -type f -perm -u+x -exec sh -c '
+elf=$(printf "\177ELF")
+for f; do
+  case $(head -c 4 "$f") in
+  "#!"*|"$elf") chmod 0755 "$f" ;;
+  *) chmod 0644 "$f" ;;
+  esac
+done' normalize {} +
+"##;
+
+/// The sources of the `files` entries without a `mode`, taken from the context (only those:
+/// an edit elsewhere reruns nothing) with their modes set by [`NORMALIZE_MODES`], on the
+/// build platform with no network. `None` when every entry has a mode.
+fn normalized_files(g: &mut Graph, input: &LowerInput<'_>, builder: llb::Output, context: llb::Output) -> Option<llb::Output> {
+    let sources: Vec<&str> = input.spec.runtime.files.iter().filter(|f| f.mode.is_none()).map(|f| f.src.value.as_str()).collect();
+    if sources.is_empty() {
+        return None;
+    }
+    let mut copy = Copy::new(context, "/", "/").contents();
+    if !sources.contains(&".") {
+        copy = copy.include(&sources);
+    }
+    let picked = g.file(None, vec![FileAction::Copy(copy)]);
+    g.meta(picked.op).name = Some(format!("[builder] files: {}", sources.join(" ")));
+    let exec = g.exec(
+        Exec {
+            args: vec!["sh".into(), "-c".into(), NORMALIZE_MODES.into()],
+            env: vec![format!("PATH={DEFAULT_PATH}")],
+            cwd: "/".into(),
+            user: String::new(),
+            mounts: vec![Mount::readonly("/", builder), Mount::output("/files", Some(picked))],
+            no_network: true,
+            proxy: None,
+        },
+        input.build_platform,
+    );
+    g.meta(exec.op).name = Some("[builder] files: modes 0644, and 0755 for directories and programs".into());
+    Some(exec.get("/files"))
 }
 
 /// The directories the program writes to: the workdir and the volumes, each once, a

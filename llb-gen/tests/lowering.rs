@@ -410,7 +410,11 @@ fn platforms_share_the_builder_context_and_static_base() {
             .any(|o| matches!(&o.op, Some(pb::op::Op::Exec(e)) if e.meta.as_ref().is_some_and(|m| m.args[..] == ["go", "mod", "download"])));
         // and the known_hosts file of SSH secrets
         let known_hosts = ops(&amd.definition).iter().any(|o| matches!(&o.op, Some(pb::op::Op::File(f)) if f.actions.iter().any(|a| matches!(&a.action, Some(pb::file_action::Action::Mkfile(m)) if m.path == "/known_hosts"))));
-        let expected = 2 + 2 * download as usize + layer(" base (") + layer("goapp: files") + known_hosts as usize;
+        // and the files picked from the context with their modes set
+        let modes = ops(&amd.definition)
+            .iter()
+            .any(|o| matches!(&o.op, Some(pb::op::Op::Exec(e)) if e.meta.as_ref().is_some_and(|m| m.args.iter().any(|a| a.contains("chmod 0644")))));
+        let expected = 2 + 2 * download as usize + layer(" base (") + layer("goapp: files") + known_hosts as usize + 2 * modes as usize;
         assert_eq!(shared, expected, "{}", spec.display());
         assert_eq!(amd.config.architecture, "amd64");
         assert_eq!(arm.config.architecture, "arm64");

@@ -299,8 +299,11 @@ pub struct RawFile {
     pub src: Spanned<String>,
     /// The absolute path in the image. Ending in `/`, it names a directory to copy into.
     pub dest: Spanned<String>,
-    /// Permission bits of the copied files, in octal, e.g. `"0644"`. Default: as in the
-    /// context.
+    /// Permission bits of the copied files (and directories), in octal, e.g. `"0640"`.
+    /// Default: 0644, and 0755 for directories and for programs (files executable in the
+    /// context that start with `#!` or are ELF binaries), whatever modes the machine that
+    /// sent the context gave them: a checkout on Windows, where every file arrives
+    /// executable, gives the same image as one on Linux.
     pub mode: Option<Spanned<String>>,
     /// Owner of the copied files: `root`, `nonroot` or numeric `uid[:gid]`. Default: `root`.
     pub owner: Option<Spanned<String>>,
