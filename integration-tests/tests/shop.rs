@@ -58,6 +58,10 @@ fn shop_builds_every_runtime_setting_into_the_image() {
         assert!(dir.starts_with("drwxr-xr-x 65532/65532 "), "{dir}");
         let parent = find("var/lib/").unwrap_or_else(|| panic!("no /var/lib in {files:#?}"));
         assert!(parent.starts_with("drwxr-xr-x 0/0 "), "{parent}");
+        // A volume with its own mode.
+        let cache = find("var/cache/shop/").unwrap_or_else(|| panic!("no /var/cache/shop in {files:#?}"));
+        assert!(cache.starts_with("drwx------ 65532/65532 "), "{cache}");
+        assert!(cfg["Volumes"]["/var/cache/shop"].is_object(), "{cfg}");
     }
 
     // A named volume keeps what the program wrote from one run to the next.

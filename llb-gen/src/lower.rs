@@ -38,7 +38,7 @@ use crate::golang::CTarget;
 use crate::image::{ContainerConfig, Empty, HealthConfig, History, ImageConfig, env_set};
 use crate::reference::ImageRef;
 use crate::spec::raw::{CgoMode, ModMode, ModuleCache};
-use crate::spec::{Base, Cgo, NONROOT_UID, SecretKind, Spec};
+use crate::spec::{Base, Cgo, NONROOT_UID, SecretKind, Spec, Volume};
 use crate::toolchain::{GoRelease, ModFile, Origin};
 
 /// Where the Go toolchain keeps downloaded modules and compiled packages in the builder.
@@ -639,7 +639,7 @@ pub fn lower(input: &LowerInput<'_>) -> Result<Lowered, LowerError> {
     // the image's directory takes its owner and mode.
     let writable = writable_dirs(rt);
     for (i, dir) in writable.iter().enumerate() {
-        actions.extend(writable_dir(dir, rt.user.value, &writable[..i]));
+        actions.extend(writable_dir(dir, &writable[..i]));
     }
     let image = g.file(state, actions);
     let names: Vec<String> = spec.targets.iter().map(|t| format!("{BIN_DIR}/{}", t.name.value)).collect();
@@ -647,7 +647,7 @@ pub fn lower(input: &LowerInput<'_>) -> Result<Lowered, LowerError> {
     g.meta(image.op).ranges.push(range(spec.name.span));
     let with_libs = if cgo.as_ref().is_some_and(|c| !c.cgo.static_link) { " and the C libraries they need" } else { "" };
     // One entry for the one layer: the binaries, and the directories made beside them.
-    let dirs = if writable.is_empty() { String::new() } else { format!("; directories {} owned by {}", writable.join(" "), rt.user.value.config()) };
+    let dirs = describe_dirs(&writable, rt.user.value);
     history.push(format!(
         "goapp: go build {} -> {}{with_libs}{dirs}",
         spec.targets.iter().map(|t| t.main.value.as_str()).collect::<Vec<_>>().join(" "),
@@ -709,31 +709,54 @@ fn normalized_files(g: &mut Graph, input: &LowerInput<'_>, builder: llb::Output,
     Some(exec.get("/files"))
 }
 
-/// The directories the program writes to: the workdir and the volumes, each once, a
-/// directory before those inside it (so that one inside another, `/data` and `/data/app`,
-/// are both the program's: the outer one is not first made as a root-owned parent).
-fn writable_dirs(rt: &crate::spec::Runtime) -> Vec<String> {
-    let mut dirs: Vec<String> = rt.workdir.iter().map(|w| w.value.clone()).collect();
+/// The directories the program writes to: the workdir and the volumes, each once (a volume's
+/// own `owner` and `mode` win over the workdir's), a directory before those inside it (so
+/// that one inside another, `/data` and `/data/app`, are both made as asked: the outer one
+/// is not first made as a root-owned parent).
+fn writable_dirs(rt: &crate::spec::Runtime) -> Vec<Volume> {
+    let user = rt.user.value;
+    let mut dirs: Vec<Volume> = rt.workdir.iter().map(|w| Volume { path: w.value.clone(), owner: Some(user), mode: 0o755 }).collect();
     for v in &rt.volumes {
-        if !dirs.contains(v) {
-            dirs.push(v.clone());
+        let v = Volume { owner: Some(v.owner.unwrap_or(user)), ..v.clone() };
+        match dirs.iter_mut().find(|d| d.path == v.path) {
+            Some(d) => *d = v,
+            None => dirs.push(v),
         }
     }
-    dirs.retain(|d| d != "/");
-    dirs.sort_by_key(|d| d.matches('/').count());
+    dirs.retain(|d| d.path != "/");
+    dirs.sort_by_key(|d| d.path.matches('/').count());
     dirs
 }
 
-/// Makes `dir` owned by `user` with mode 0755; the parents it lacks are made owned by root,
-/// as a package would make them (unless the parent is one of the directories `made` for the
-/// program already), and a directory the base has already is left as it is.
-fn writable_dir(dir: &str, user: crate::spec::User, made: &[String]) -> Vec<FileAction> {
+/// Makes `dir` with its owner and mode; the parents it lacks are made owned by root with
+/// mode 0755, as a package would make them (unless the parent is one of the directories
+/// `made` already), and a directory the base has already is left as it is.
+fn writable_dir(dir: &Volume, made: &[Volume]) -> Vec<FileAction> {
     let mut actions = Vec::new();
-    if let Some((parent, _)) = dir.rsplit_once('/').filter(|(p, _)| !p.is_empty() && !made.iter().any(|m| m == p)) {
+    if let Some((parent, _)) = dir.path.rsplit_once('/').filter(|(p, _)| !p.is_empty() && !made.iter().any(|m| m.path == *p)) {
         actions.push(FileAction::Mkdir(Mkdir { path: parent.to_string(), mode: 0o755, parents: true, owner: Some((0, 0)) }));
     }
-    actions.push(FileAction::Mkdir(Mkdir { path: dir.to_string(), mode: 0o755, parents: false, owner: Some((user.uid, user.gid)) }));
+    let owner = dir.owner.map(|u| (u.uid, u.gid));
+    actions.push(FileAction::Mkdir(Mkdir { path: dir.path.clone(), mode: dir.mode, parents: false, owner }));
     actions
+}
+
+/// The history's words for the directories made for the program: those owned by the
+/// runtime user with mode 0755 together, then each other one with its owner and mode.
+fn describe_dirs(dirs: &[Volume], user: crate::spec::User) -> String {
+    if dirs.is_empty() {
+        return String::new();
+    }
+    let usual: Vec<&str> = dirs.iter().filter(|d| d.owner == Some(user) && d.mode == 0o755).map(|d| d.path.as_str()).collect();
+    let mut parts = Vec::new();
+    if !usual.is_empty() {
+        parts.push(format!("{} owned by {}", usual.join(" "), user.config()));
+    }
+    for d in dirs.iter().filter(|d| !(d.owner == Some(user) && d.mode == 0o755)) {
+        let owner = d.owner.unwrap_or(user);
+        parts.push(format!("{} owned by {} mode {:04o}", d.path, owner.config(), d.mode));
+    }
+    format!("; directories {}", parts.join(", "))
 }
 
 /// Whether `--target binaries` needs the pulled base: a cgo build linked dynamically
@@ -1281,7 +1304,7 @@ fn image_config(input: &LowerInput<'_>, history: Vec<String>) -> ImageConfig {
     let mut ports: BTreeMap<String, Empty> = inherited.exposed_ports.clone().unwrap_or_default();
     ports.extend(rt.ports.iter().map(|p| (p.key(), Empty {})));
     let mut volumes: BTreeMap<String, Empty> = inherited.volumes.clone().unwrap_or_default();
-    volumes.extend(rt.volumes.iter().map(|v| (v.clone(), Empty {})));
+    volumes.extend(rt.volumes.iter().map(|v| (v.path.clone(), Empty {})));
 
     let mut labels = inherited.labels.clone().unwrap_or_default();
     let oci = |k: &str| format!("org.opencontainers.image.{k}");

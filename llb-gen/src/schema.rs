@@ -47,6 +47,7 @@ pub fn reference_markdown() -> String {
         ("`runtime`", "#/$defs/Runtime"),
         ("`runtime.healthcheck`", "#/$defs/Healthcheck"),
         ("`runtime.files[]`", "#/$defs/File"),
+        ("`runtime.volumes[]`", "#/$defs/Volume"),
     ];
     for (title, pointer) in sections {
         let schema = if *pointer == "#" { root } else { root.pointer(&pointer[1..]).unwrap_or_else(|| panic!("no {pointer} in the schema")) };

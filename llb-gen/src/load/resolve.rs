@@ -9,7 +9,7 @@ use crate::diag::{Span, did_you_mean, similar};
 use crate::golang;
 use crate::lower::BIN_DIR;
 use crate::reference::ImageRef;
-use crate::spec::raw::{RawFile, RawGo, RawHealthcheck, RawRuntime, RawSecret, RawSpec, RawTarget, Scalar, SecretKind as RawSecretKind};
+use crate::spec::raw::{RawFile, RawGo, RawHealthcheck, RawRuntime, RawSecret, RawSpec, RawTarget, RawVolume, Scalar, SecretKind as RawSecretKind};
 use crate::spec::*;
 
 use super::Cx;
@@ -733,14 +733,17 @@ impl Cx<'_> {
                 }
             }
         }
-        let mut volumes: Vec<String> = Vec::new();
+        let mut volumes: Vec<Volume> = Vec::new();
         for v in raw.volumes.iter().flatten() {
-            if let Some(p) = self.absolute_path(v, "a volume") {
-                if volumes.contains(&p) {
-                    self.error(v.span, format!("the volume `{p}` is listed twice"), "remove one of them");
-                } else {
-                    volumes.push(p);
-                }
+            let Some(volume) = self.volume(v) else { continue };
+            if volumes.iter().any(|o| o.path == volume.path) {
+                let span = match &v.value {
+                    RawVolume::Dir(d) => d.path.span,
+                    RawVolume::Path(_) => v.span,
+                };
+                self.error(span, format!("the volume `{}` is listed twice", volume.path), "remove one of them");
+            } else {
+                volumes.push(volume);
             }
         }
         let stop_signal = raw.stop_signal.as_ref().and_then(|s| match parse_signal(&s.value) {
@@ -794,21 +797,35 @@ impl Cx<'_> {
         let src = self.relative_path(&f.src, "src", "a path relative to the build context, e.g. `config/app.toml` or `static/`");
         let dest_dir = f.dest.value.ends_with('/');
         let dest = self.absolute_path(&f.dest, "`dest`").map(|d| if dest_dir && d != "/" { format!("{d}/") } else { d });
-        let mode = f.mode.as_ref().and_then(|m| match u32::from_str_radix(m.value.trim_start_matches("0o"), 8) {
-            Ok(v) if v <= 0o7777 && !m.value.is_empty() => Some(v),
-            _ => {
-                self.error(m.span, format!("`{}` is not a file mode", m.value), "write the permission bits in octal, quoted, e.g. \"0644\" or \"0755\"");
-                None
-            }
-        });
+        let mode = f.mode.as_ref().map(|m| self.mode(m, "\"0644\" or \"0755\""));
         let owner = match &f.owner {
             Some(o) => self.user(o, "owner")?,
             None => User::ROOT,
         };
-        if f.mode.is_some() && mode.is_none() {
-            return None;
+        Some(FileCopy { src: Spanned::new(src?, f.src.span), dest: dest?, mode: valid(mode)?, owner })
+    }
+
+    /// Permission bits written in octal, quoted.
+    fn mode(&mut self, m: &Spanned<String>, example: &str) -> Option<u32> {
+        match u32::from_str_radix(m.value.trim_start_matches("0o"), 8) {
+            Ok(v) if v <= 0o7777 && !m.value.is_empty() => Some(v),
+            _ => {
+                self.error(m.span, format!("`{}` is not a file mode", m.value), format!("write the permission bits in octal, quoted, e.g. {example}"));
+                None
+            }
         }
-        Some(FileCopy { src: Spanned::new(src?, f.src.span), dest: dest?, mode, owner })
+    }
+
+    fn volume(&mut self, v: &Spanned<RawVolume>) -> Option<Volume> {
+        match &v.value {
+            RawVolume::Path(p) => Some(Volume { path: self.absolute_path(&Spanned::new(p.clone(), v.span), "a volume")?, owner: None, mode: 0o755 }),
+            RawVolume::Dir(d) => {
+                let path = self.absolute_path(&d.path, "a volume");
+                let owner = d.owner.as_ref().map(|o| self.user(o, "owner"));
+                let mode = d.mode.as_ref().map(|m| self.mode(m, "\"0700\" or \"1777\""));
+                Some(Volume { path: path?, owner: valid(owner)?, mode: valid(mode)?.unwrap_or(0o755) })
+            }
+        }
     }
 
     /// `bare`: the name of the base when it has no shell or tools.
@@ -909,6 +926,16 @@ fn named_bases() -> Vec<&'static str> {
 }
 
 /// A name as /etc/passwd has them.
+/// An optional field once checked: `None` when it was given and is wrong (its error is
+/// reported), else what was given, if anything.
+fn valid<T>(field: Option<Option<T>>) -> Option<Option<T>> {
+    match field {
+        Some(None) => None,
+        Some(v) => Some(v),
+        None => Some(None),
+    }
+}
+
 fn is_user_name(v: &str) -> bool {
     !v.is_empty() && v.len() <= 32 && !v.starts_with('-') && v.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b)) && v.parse::<u32>().is_err()
 }

@@ -33,6 +33,19 @@ impl Cx<'_> {
             if real.len() == 1 {
                 return self.check_schema(node, real[0], path);
             }
+            // A mapping or a list where one alternative is a mapping or a list: the mistakes
+            // are inside it, and reported there.
+            let container = match node {
+                Node::Mapping(_) => Some("object"),
+                Node::Sequence(_) => Some("array"),
+                Node::Scalar(_) => None,
+            };
+            if let Some(container) = container {
+                let fits: Vec<&&Value> = real.iter().filter(|a| resolve(root, a).get("type").and_then(Value::as_str) == Some(container)).collect();
+                if let [only] = fits[..] {
+                    return self.check_schema(node, only, path);
+                }
+            }
             for alt in &real {
                 let mut trial = Cx { src: self.src, diags: Vec::new(), args_read: Vec::new() };
                 let mut copy = node.clone();

@@ -160,7 +160,7 @@ pub struct Runtime {
     pub ports: Vec<Port>,
     pub labels: BTreeMap<String, String>,
     pub annotations: BTreeMap<String, String>,
-    pub volumes: Vec<String>,
+    pub volumes: Vec<Volume>,
     pub stop_signal: Option<String>,
     pub healthcheck: Option<Healthcheck>,
     pub files: Vec<FileCopy>,
@@ -248,6 +248,16 @@ pub struct Healthcheck {
     pub timeout: Option<i64>,
     pub start_period: Option<i64>,
     pub retries: Option<u32>,
+}
+
+/// A directory the engine mounts a volume on, made in the image so that the volume starts
+/// with its owner and mode.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Volume {
+    pub path: String,
+    /// `None`: the runtime user.
+    pub owner: Option<User>,
+    pub mode: u32,
 }
 
 /// A file or directory of the context copied into the image.

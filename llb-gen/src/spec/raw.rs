@@ -251,10 +251,11 @@ pub struct RawRuntime {
     /// OCI annotations of the image manifests (and of the index, for several platforms), such
     /// as `org.opencontainers.image.description`.
     pub annotations: Option<Spanned<BTreeMap<String, Spanned<Scalar>>>>,
-    /// Directories that hold data outside the image (`VOLUME`): absolute paths. Each is
-    /// created as `workdir` is, owned by `user` with mode 0755: a volume the engine makes
+    /// Directories that hold data outside the image (`VOLUME`): absolute paths, or mappings
+    /// with a `path` and the directory's `owner` and `mode`. Each is created as `workdir` is,
+    /// owned by `user` with mode 0755 unless it says otherwise: a volume the engine makes
     /// from it, named or anonymous, is writable by the program.
-    pub volumes: Option<Vec<Spanned<String>>>,
+    pub volumes: Option<Vec<Spanned<RawVolume>>>,
     /// The signal that stops the program, e.g. `SIGTERM` or `SIGINT`.
     pub stop_signal: Option<Spanned<String>>,
     /// A command the engine runs in the container to check that the program is healthy.
@@ -307,6 +308,59 @@ pub struct RawFile {
     pub mode: Option<Spanned<String>>,
     /// Owner of the copied files: `root`, `nonroot` or numeric `uid[:gid]`. Default: `root`.
     pub owner: Option<Spanned<String>>,
+}
+
+/// A volume: its path alone, or a mapping that also gives its directory's owner and mode.
+#[derive(Clone, Debug)]
+pub enum RawVolume {
+    Path(String),
+    Dir(RawVolumeDir),
+}
+
+impl<'de> Deserialize<'de> for RawVolume {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = RawVolume;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a path or a mapping with `path`, `owner` and `mode`")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<RawVolume, E> {
+                Ok(RawVolume::Path(v.to_string()))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<RawVolume, A::Error> {
+                RawVolumeDir::deserialize(serde::de::value::MapAccessDeserializer::new(map)).map(RawVolume::Dir)
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
+}
+
+impl JsonSchema for RawVolume {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "VolumeEntry".into()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let dir = generator.subschema_for::<RawVolumeDir>();
+        schemars::json_schema!({ "anyOf": [{ "type": "string" }, dir] })
+    }
+}
+
+/// A volume written as a mapping, for a directory that is not the program's or not 0755,
+/// e.g. `{ path: /var/cache/app, owner: root, mode: "0700" }`.
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Volume", extend("patternProperties" = { "^x-": {} }))]
+pub struct RawVolumeDir {
+    /// The directory, an absolute path.
+    pub path: Spanned<String>,
+    /// Owner of the directory: `root`, `nonroot` or numeric `uid[:gid]`. Default:
+    /// `runtime.user`.
+    pub owner: Option<Spanned<String>>,
+    /// Permission bits of the directory, in octal, e.g. `"0700"` or `"1777"`. Default:
+    /// `"0755"`.
+    pub mode: Option<Spanned<String>>,
 }
 
 /// A single value (text, number or boolean), read as text.
