@@ -25,7 +25,7 @@ pub fn spec_status(diags: &Diagnostics) -> Status {
     let mut message = String::new();
     for (i, d) in items.iter().enumerate() {
         if i > 0 {
-            message.push_str("\n");
+            message.push('\n');
         }
         message.push_str(&format!("{}:{}:{}: {}", diags.file, d.span.start.line, d.span.start.column, d.message));
         if let Some(h) = &d.hint {
@@ -82,12 +82,11 @@ fn source_detail(p: &Place<'_>) -> prost_types::Any {
 /// sent (with its own details: failing vertex, source ranges) is passed on unchanged.
 pub fn status_of(err: &anyhow::Error) -> Status {
     if let Some(s) = err.chain().find_map(|e| e.downcast_ref::<tonic::Status>()) {
-        if !s.details().is_empty() {
-            if let Ok(st) = Status::decode(s.details()) {
-                if st.code != 0 {
-                    return st;
-                }
-            }
+        if !s.details().is_empty()
+            && let Ok(st) = Status::decode(s.details())
+            && st.code != 0
+        {
+            return st;
         }
         return Status {
             code: match s.code() as i32 {

@@ -52,12 +52,11 @@ impl ImageRef {
                 return Err(bad("a tag is letters, digits, `_`, `.` and `-`"));
             }
         }
-        if let Some((first, _)) = name.split_once('/') {
-            if let Some((_, port)) = first.split_once(':') {
-                if port.is_empty() || !port.bytes().all(|b| b.is_ascii_digit()) {
-                    return Err(bad("a registry port must be a number"));
-                }
-            }
+        if let Some((first, _)) = name.split_once('/')
+            && let Some((_, port)) = first.split_once(':')
+            && (port.is_empty() || !port.bytes().all(|b| b.is_ascii_digit()))
+        {
+            return Err(bad("a registry port must be a number"));
         }
         let (registry, repository) = match name.split_once('/') {
             Some((first, path)) if first.contains('.') || first.contains(':') || first == "localhost" => (first.to_string(), path.to_string()),

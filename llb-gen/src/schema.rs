@@ -52,11 +52,11 @@ pub fn reference_markdown() -> String {
     for (title, pointer) in sections {
         let schema = if *pointer == "#" { root } else { root.pointer(&pointer[1..]).unwrap_or_else(|| panic!("no {pointer} in the schema")) };
         out.push_str(&format!("## {title}\n\n"));
-        if *pointer != "#" {
-            if let Some(d) = schema["description"].as_str() {
-                out.push_str(d);
-                out.push_str("\n\n");
-            }
+        if *pointer != "#"
+            && let Some(d) = schema["description"].as_str()
+        {
+            out.push_str(d);
+            out.push_str("\n\n");
         }
         out.push_str("| key | type | description |\n| --- | --- | --- |\n");
         let required: Vec<&str> = schema["required"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();

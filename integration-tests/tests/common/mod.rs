@@ -283,7 +283,7 @@ pub fn step_outcome(progress: &str, name: &str) -> String {
         .lines()
         .filter_map(|l| l.strip_prefix(&format!("{id} ")))
         .filter_map(|rest| ["CACHED", "DONE", "ERROR"].into_iter().find(|o| rest.starts_with(o)))
-        .last()
+        .next_back()
         .unwrap_or_else(|| panic!("step {name} ({id}) has no outcome"))
         .to_string()
 }

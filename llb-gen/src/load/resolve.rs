@@ -999,10 +999,10 @@ pub(crate) fn parse_signal(v: &str) -> Result<String, String> {
     if SIGNALS.contains(&name) {
         return Ok(format!("SIG{name}"));
     }
-    if let Some(n) = name.strip_prefix("RTMIN+").or_else(|| name.strip_prefix("RTMAX-")) {
-        if n.parse::<u32>().is_ok_and(|n| n <= 30) {
-            return Ok(format!("SIG{name}"));
-        }
+    if let Some(n) = name.strip_prefix("RTMIN+").or_else(|| name.strip_prefix("RTMAX-"))
+        && n.parse::<u32>().is_ok_and(|n| n <= 30)
+    {
+        return Ok(format!("SIG{name}"));
     }
     let names: Vec<String> = SIGNALS.iter().map(|s| format!("SIG{s}")).collect();
     let refs: Vec<&str> = names.iter().map(String::as_str).collect();

@@ -54,14 +54,14 @@ impl Cx<'_> {
                 }
             }
             let consts: Vec<&str> = real.iter().filter_map(|a| resolve(root, a).get("const").and_then(Value::as_str)).collect();
-            if consts.len() == real.len() {
-                if let Node::Scalar(s) = node {
-                    let v = s.as_str();
-                    let hint = did_you_mean(v, &consts, || format!("`{path}` is one of: {}", consts.join(", ")));
-                    let span = self.scalar_span(s);
-                    self.error(span, format!("`{v}` is not a valid `{path}`"), hint);
-                    return false;
-                }
+            if consts.len() == real.len()
+                && let Node::Scalar(s) = node
+            {
+                let v = s.as_str();
+                let hint = did_you_mean(v, &consts, || format!("`{path}` is one of: {}", consts.join(", ")));
+                let span = self.scalar_span(s);
+                self.error(span, format!("`{v}` is not a valid `{path}`"), hint);
+                return false;
             }
             let expected: Vec<String> = real.iter().map(|a| describe(resolve(root, a))).collect();
             let what = expected.join(" or ");
