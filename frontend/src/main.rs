@@ -4,8 +4,11 @@
 mod errors;
 mod frontend;
 mod gateway;
+mod images;
 mod opts;
 mod proto;
+mod reads;
+mod result;
 mod subrequests;
 
 use std::collections::BTreeMap;
@@ -50,6 +53,24 @@ enum Command {
     Schema,
     /// Print the spec reference (docs/spec.md).
     Docs,
+    /// Print what a build of the spec would do, as JSON: platforms, binaries, the Go release
+    /// and what chose it, the images pulled, named contexts.
+    Plan {
+        /// The spec file (goapp.yaml).
+        file: PathBuf,
+        /// The target platforms, comma-separated (default: the spec's, else the build platform).
+        #[arg(long, default_value = "")]
+        platform: String,
+        /// The platform the builder runs on.
+        #[arg(long, default_value = "linux/amd64")]
+        build_platform: String,
+        /// Rewrite the registry of every image (as the GOAPP_REGISTRY_MIRROR build arg does).
+        #[arg(long)]
+        registry_mirror: Option<String>,
+        /// A build arg for `${NAME}` in the spec, as `NAME=value` (repeatable).
+        #[arg(long = "build-arg", value_name = "NAME=VALUE")]
+        build_args: Vec<String>,
+    },
     /// Print the LLB a spec becomes for one target platform.
     Llb {
         /// The spec file (goapp.yaml).
@@ -86,6 +107,9 @@ fn main() -> ExitCode {
         Command::Docs => {
             print!("{}", llb_gen::schema::reference_markdown());
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Plan { file, platform, build_platform, registry_mirror, build_args } => {
+            print_plan(&file, &platform, &build_platform, registry_mirror.as_deref(), &build_args)
         }
         Command::Llb { file, platform, build_platform, registry_mirror, build_args, raw } => {
             print_llb(&file, &platform, &build_platform, registry_mirror.as_deref(), &build_args, raw)
@@ -155,41 +179,53 @@ fn print_targets(file: &PathBuf, build_args: &[String]) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The go.work, else the go.mod, of the spec's module, taking the spec's directory as the
-/// build context (as `docker buildx build -f goapp.yaml .` beside it does).
-fn read_go_module(spec_file: &std::path::Path, spec: &llb_gen::Spec) -> Result<Result<Option<llb_gen::toolchain::ModFile>, llb_gen::Diagnostics>> {
-    let context = spec_file.parent().unwrap_or(std::path::Path::new("."));
-    let module = context.join(&spec.module.value);
-    for name in ["go.work", "go.mod"] {
-        let path = module.join(name);
-        match std::fs::read_to_string(&path) {
-            Ok(text) => return Ok(llb_gen::toolchain::ModFile::parse(&path.display().to_string(), &text).map(Some)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+/// The plan of a spec for `platforms`, taking the spec's directory as the build context (as
+/// `docker buildx build -f goapp.yaml .` beside it does): its go.mod, go.work, go.sum,
+/// vendor/modules.txt and .dockerignore are read from there. `Ok(Err(_))`: the spec or
+/// go.mod has problems, already printed.
+fn plan_from_disk(
+    file: &PathBuf,
+    platforms: Vec<Platform>,
+    build_platform: &str,
+    mirror: Option<&str>,
+    build_args: &[String],
+) -> Result<Option<llb_gen::Plan>> {
+    let (loaded, bytes, name) = match load(file, build_args)? {
+        Ok(l) => l,
+        Err(diags) => {
+            eprint!("{}", diags.render(color()));
+            return Ok(None);
         }
+    };
+    let context = file.parent().unwrap_or(std::path::Path::new("."));
+    let files = llb_gen::context::FactFiles::of(&loaded.spec.module.value);
+    let facts = files.facts(&llb_gen::context::ContextSource::Local, |p| std::fs::read(context.join(p)).ok());
+    let mut args = parse_build_args(build_args)?;
+    if let Some(m) = mirror {
+        args.insert(llb_gen::plan::MIRROR_ARG.to_string(), m.to_string());
     }
-    Ok(Ok(None))
+    let request = llb_gen::Request { platforms, build_platform: Platform::parse(build_platform)?, build_args: args, ..Default::default() };
+    match llb_gen::plan(loaded.spec, llb_gen::plan::SpecSource { file: name, data: bytes }, &request, &facts) {
+        Ok(plan) => Ok(Some(plan)),
+        Err(llb_gen::PlanError::Module(diags)) => {
+            eprint!("{}", diags.render(color()));
+            Ok(None)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn print_plan(file: &PathBuf, platforms: &str, build_platform: &str, mirror: Option<&str>, build_args: &[String]) -> Result<ExitCode> {
+    let platforms = if platforms.is_empty() { Vec::new() } else { platforms.split(',').map(Platform::parse).collect::<Result<_, _>>()? };
+    let Some(plan) = plan_from_disk(file, platforms, build_platform, mirror, build_args)? else { return Ok(ExitCode::FAILURE) };
+    println!("{}", serde_json::to_string_pretty(&plan.summary())?);
+    Ok(ExitCode::SUCCESS)
 }
 
 fn print_llb(file: &PathBuf, platform: &str, build_platform: &str, mirror: Option<&str>, build_args: &[String], raw: bool) -> Result<ExitCode> {
-    let (spec, bytes, name) = match load(file, build_args)? {
-        Ok((loaded, bytes, name)) => (loaded.spec, bytes, name),
-        Err(diags) => {
-            eprint!("{}", diags.render(color()));
-            return Ok(ExitCode::FAILURE);
-        }
-    };
     let target = Platform::parse(platform)?;
-    let build_platform = Platform::parse(build_platform)?;
-    let go_module = match read_go_module(file, &spec)? {
-        Ok(m) => m,
-        Err(diags) => {
-            eprint!("{}", diags.render(color()));
-            return Ok(ExitCode::FAILURE);
-        }
-    };
-    let args = parse_build_args(build_args)?;
-    let lowered = llb_gen::lower::lower_unresolved(&spec, &name, &bytes, &target, &build_platform, mirror, &args, go_module.as_ref())?;
+    let Some(plan) = plan_from_disk(file, vec![target.clone()], build_platform, mirror, build_args)? else { return Ok(ExitCode::FAILURE) };
+    let lowered = llb_gen::lower(&plan, &llb_gen::Resolved::unresolved(&plan), &target)?;
     let mut out = std::io::stdout().lock();
     if raw {
         out.write_all(&lowered.definition.encode_to_vec())?;

@@ -9,9 +9,6 @@ use llb::Platform;
 
 use crate::proto::gw;
 
-/// The build arg that rewrites the registry of every image goapp pulls.
-pub const MIRROR_ARG: &str = "GOAPP_REGISTRY_MIRROR";
-
 #[derive(Clone, Debug, Default)]
 pub struct Opts {
     map: BTreeMap<String, String>,
@@ -88,10 +85,6 @@ impl Opts {
         self.get("image-resolve-mode").filter(|m| !m.is_empty()).unwrap_or("default")
     }
 
-    pub fn registry_mirror(&self) -> Option<&str> {
-        self.build_arg(MIRROR_ARG).filter(|m| !m.is_empty())
-    }
-
     /// `--cache-from` entries, which the frontend must pass on with every solve.
     pub fn cache_imports(&self) -> Result<Vec<gw::CacheOptionsEntry>> {
         #[derive(serde::Deserialize)]
@@ -156,6 +149,26 @@ impl Opts {
             out.insert(name.to_string(), v.clone());
         }
         Ok(out)
+    }
+
+    /// What the build asks for, for the plan: the options it depends on, checked.
+    pub fn request(&self, build_platform: Platform, session: &str, context: llb_gen::context::ContextSource) -> Result<llb_gen::Request> {
+        let get = |k: &str| self.get(k).filter(|v| !v.is_empty()).map(str::to_string);
+        Ok(llb_gen::Request {
+            target: self.target().map(str::to_string),
+            platforms: self.platforms()?,
+            build_platform,
+            build_args: self.build_args(),
+            named_contexts: self.named_contexts()?,
+            labels: self.labels(),
+            no_cache: self.no_cache(),
+            sbom: self.sbom(),
+            context,
+            context_name: self.context_local_name().to_string(),
+            session_id: session.to_string(),
+            vcs_source: get("vcs:source"),
+            vcs_revision: get("vcs:revision"),
+        })
     }
 }
 

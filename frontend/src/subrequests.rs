@@ -8,7 +8,6 @@
 use std::collections::BTreeMap;
 
 use base64::Engine as _;
-use llb::Platform;
 use serde_json::{Value, json};
 
 use crate::proto::gw;
@@ -23,6 +22,7 @@ pub const REQUESTS: &[(&str, &str)] = &[
     ("frontend.targets", "The binaries the spec builds; --target builds one of them"),
     ("frontend.lint", "Check the spec: every error and warning, with its line and column"),
     ("frontend.goapp.schema", "The JSON Schema of goapp.yaml, for editors"),
+    ("frontend.goapp.plan", "What the build would do: platforms, binaries, Go release, images, named contexts"),
     ("frontend.goapp.llb", "The LLB of each platform, readable (builder and base unresolved)"),
 ];
 
@@ -183,22 +183,20 @@ pub fn llb_text(lowered: &llb_gen::Lowered) -> anyhow::Result<String> {
     Ok(out)
 }
 
-/// The LLB of every platform, unresolved ([`llb_gen::lower::lower_unresolved`]).
-#[allow(clippy::too_many_arguments)]
-pub fn llb(
-    spec: &llb_gen::Spec,
-    file: &str,
-    data: &[u8],
-    targets: &[Platform],
-    build: &Platform,
-    mirror: Option<&str>,
-    build_args: &BTreeMap<String, String>,
-    go_module: Option<&llb_gen::toolchain::ModFile>,
-) -> anyhow::Result<gw::Result> {
+/// The plan of the build, as JSON (and indented JSON for people).
+pub fn plan(plan: &llb_gen::Plan) -> gw::Result {
+    let summary = plan.summary();
+    let text = serde_json::to_string_pretty(&summary).unwrap_or_default() + "\n";
+    answer(&summary, text, &[])
+}
+
+/// The LLB of every platform of the plan, with nothing resolved ([`llb_gen::Resolved::unresolved`]).
+pub fn llb(plan: &llb_gen::Plan) -> anyhow::Result<gw::Result> {
+    let resolved = llb_gen::Resolved::unresolved(plan);
     let mut text = String::new();
     let mut json = serde_json::Map::new();
-    for t in targets {
-        let dump = llb_text(&llb_gen::lower::lower_unresolved(spec, file, data, t, build, mirror, build_args, go_module)?)?;
+    for t in &plan.platforms {
+        let dump = llb_text(&llb_gen::lower(plan, &resolved, t)?)?;
         text.push_str(&format!("# {t}\n{dump}"));
         json.insert(t.id(), Value::String(dump));
     }

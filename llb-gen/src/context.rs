@@ -109,6 +109,98 @@ pub enum ContextSource {
     Git(GitSource),
 }
 
+/// What the build needs to know of the context before planning, read from a few files of
+/// it ([`FactFiles`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ContextFacts {
+    /// `.dockerignore` patterns (read as the Dockerfile frontend reads them; none for a git
+    /// context, as with Dockerfiles).
+    pub excludes: Vec<String>,
+    /// Whether the module needs no download: it is vendored, or has no go.sum and no go.work
+    /// (it requires no module).
+    pub no_download: bool,
+    /// Whether it has `vendor/modules.txt`.
+    pub vendored: bool,
+    /// The module's go.mod and go.work (path in the context, text), when present.
+    pub go_mod: Option<(String, String)>,
+    pub go_work: Option<(String, String)>,
+}
+
+/// The files of the context that [`ContextFacts`] come from, for a module in `module`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FactFiles {
+    pub dockerignore: String,
+    pub modules_txt: String,
+    pub go_sum: String,
+    pub go_work: String,
+    pub go_mod: String,
+}
+
+impl FactFiles {
+    pub fn of(module: &str) -> FactFiles {
+        let in_module = |f: &str| if module == "." { f.to_string() } else { format!("{module}/{f}") };
+        FactFiles {
+            dockerignore: ".dockerignore".into(),
+            modules_txt: in_module("vendor/modules.txt"),
+            go_sum: in_module("go.sum"),
+            go_work: in_module("go.work"),
+            go_mod: in_module("go.mod"),
+        }
+    }
+
+    /// Every path, for a transfer of these files only.
+    pub fn paths(&self) -> [&str; 5] {
+        [&self.dockerignore, &self.modules_txt, &self.go_sum, &self.go_work, &self.go_mod]
+    }
+
+    /// The facts, from what `read` returns for each path (`None`: no such file). A git
+    /// context's `.dockerignore` is not read.
+    pub fn facts(&self, context: &ContextSource, read: impl Fn(&str) -> Option<Vec<u8>>) -> ContextFacts {
+        let text = |b: Option<Vec<u8>>| b.map(|b| String::from_utf8_lossy(&b).into_owned());
+        let excludes = match context {
+            ContextSource::Local => read(&self.dockerignore).map(|d| dockerignore_patterns(&String::from_utf8_lossy(&d))).unwrap_or_default(),
+            ContextSource::Git(_) => Vec::new(),
+        };
+        let vendored = read(&self.modules_txt).is_some();
+        let go_work = text(read(&self.go_work));
+        let requires_nothing = read(&self.go_sum).is_none_or(|s| s.iter().all(u8::is_ascii_whitespace)) && go_work.is_none();
+        ContextFacts {
+            excludes,
+            no_download: vendored || requires_nothing,
+            vendored,
+            go_mod: text(read(&self.go_mod)).map(|t| (self.go_mod.clone(), t)),
+            go_work: go_work.map(|t| (self.go_work.clone(), t)),
+        }
+    }
+}
+
+impl ContextFacts {
+    /// The Go lines of the workspace's go.work, else of the module's go.mod; a line Go
+    /// would refuse is an error at its line and column.
+    pub fn go_module(&self) -> Result<Option<crate::toolchain::ModFile>, crate::Diagnostics> {
+        let Some((path, text)) = self.go_work.as_ref().or(self.go_mod.as_ref()) else { return Ok(None) };
+        crate::toolchain::ModFile::parse(path, text).map(Some)
+    }
+}
+
+/// Parses `.dockerignore`: comments and blank lines dropped, each pattern trimmed, cleaned and
+/// made relative to the context root; a leading `!` (re-include) is kept.
+pub fn dockerignore_patterns(text: &str) -> Vec<String> {
+    text.trim_start_matches('\u{feff}')
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .filter_map(|l| {
+            let (neg, pat) = match l.strip_prefix('!') {
+                Some(p) => ("!", p.trim()),
+                None => ("", l),
+            };
+            let parts: Vec<&str> = pat.split('/').filter(|c| !c.is_empty() && *c != ".").collect();
+            (!parts.is_empty()).then(|| format!("{neg}{}", parts.join("/")))
+        })
+        .collect()
+}
+
 /// What a named context holds.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum NamedSource {
@@ -177,6 +269,32 @@ pub fn with_replacements(text: &str, file: &str, replacements: &[Replacement]) -
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dockerignore() {
+        let p = dockerignore_patterns("\u{feff}# comment\n\n/target\n./a/b/\n!keep.txt\n*.md\n");
+        assert_eq!(p, ["target", "a/b", "!keep.txt", "*.md"]);
+    }
+
+    #[test]
+    fn facts_of_a_module_in_a_directory() {
+        let files = FactFiles::of("svc");
+        assert_eq!(files.paths(), [".dockerignore", "svc/vendor/modules.txt", "svc/go.sum", "svc/go.work", "svc/go.mod"]);
+        let read = |p: &str| match p {
+            ".dockerignore" => Some(b"*.md\n".to_vec()),
+            "svc/go.mod" => Some(b"module m\n\ngo 1.27\n".to_vec()),
+            "svc/go.sum" => Some(b"\n".to_vec()),
+            _ => None,
+        };
+        let facts = files.facts(&ContextSource::Local, read);
+        assert_eq!(facts.excludes, ["*.md"]);
+        // An empty go.sum and no go.work: the module requires nothing.
+        assert!(facts.no_download && !facts.vendored);
+        assert_eq!(facts.go_module().unwrap().unwrap().go.unwrap().version.to_string(), "1.27");
+        // A git context's .dockerignore does not apply, as with Dockerfiles.
+        let git = ContextSource::Git(GitSource::parse("https://example.com/r.git").unwrap());
+        assert!(files.facts(&git, read).excludes.is_empty());
+    }
 
     #[test]
     fn git_urls_as_buildx_writes_them() {

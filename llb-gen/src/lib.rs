@@ -6,12 +6,14 @@
 //! async, no clock. The caller (the gateway frontend, the local command line, tests) resolves
 //! images and reads files and passes the results in, so every output is a function of inputs.
 
+pub mod checks;
 pub mod context;
 pub mod diag;
 pub mod golang;
 pub mod image;
 pub mod load;
 pub mod lower;
+pub mod plan;
 pub mod reference;
 pub mod sbom;
 pub mod schema;
@@ -19,6 +21,7 @@ pub mod spec;
 pub mod toolchain;
 
 pub use diag::{Diagnostic, Diagnostics, Severity, Span};
-pub use load::{ArgRef, Loaded, load, resolve_user_name};
-pub use lower::{BaseImage, BuildFacts, BuilderImage, LowerInput, Lowered, lower};
+pub use load::{ArgRef, Loaded, load};
+pub use lower::{BaseImage, BuilderImage, Lowered, Resolved, lower};
+pub use plan::{BuildFacts, Plan, PlanError, Request, ResultKind, plan};
 pub use spec::Spec;

@@ -134,24 +134,27 @@ fn every_example_loads() {
 fn a_user_name_is_resolved_against_the_base_passwd() {
     let src = "name: hello\nruntime:\n  base: alpine\n  user: app\n";
     let passwd = "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1001::/home/app:/bin/sh\n";
-    let mut spec = load(src.as_bytes()).unwrap().spec;
+    let spec = load(src.as_bytes()).unwrap().spec;
     assert_eq!(spec.runtime.user_name.as_ref().map(|n| n.value.as_str()), Some("app"));
-    llb_gen::resolve_user_name(&mut spec, "goapp.yaml", src.as_bytes(), "alpine", Some(passwd)).unwrap();
-    assert_eq!((spec.runtime.user.value.uid, spec.runtime.user.value.gid), (1000, 1001));
+    let user = llb_gen::checks::runtime_user(&spec, "alpine", Some(passwd)).unwrap().unwrap();
+    assert_eq!((user.uid, user.gid), (1000, 1001));
+    // A spec that names no user needs no lookup.
+    let numeric = load(b"name: hello\nruntime:\n  base: alpine\n  user: \"1000\"\n").unwrap().spec;
+    assert_eq!(llb_gen::checks::runtime_user(&numeric, "alpine", None), Ok(None));
 
     // A name the base lacks, with the names it has.
-    let mut spec = load(src.replace("user: app", "user: ap").as_bytes()).unwrap().spec;
     let src2 = src.replace("user: app", "user: ap");
-    let err = llb_gen::resolve_user_name(&mut spec, "goapp.yaml", src2.as_bytes(), "docker.io/library/alpine:3.20", Some(passwd)).unwrap_err();
-    let text = err.render(false);
+    let spec = load(src2.as_bytes()).unwrap().spec;
+    let err = llb_gen::checks::runtime_user(&spec, "docker.io/library/alpine:3.20", Some(passwd)).unwrap_err();
+    let text = llb_gen::Diagnostics { file: "goapp.yaml".into(), source: src2.clone(), items: vec![err] }.render(false);
     assert!(text.contains("goapp.yaml:4:9"), "{text}");
     assert!(text.contains("the user `ap` is not in the /etc/passwd of docker.io/library/alpine:3.20"), "{text}");
     assert!(text.contains("did you mean `app`?"), "{text}");
 
     // A base without /etc/passwd.
-    let mut spec = load(src.as_bytes()).unwrap().spec;
-    let err = llb_gen::resolve_user_name(&mut spec, "goapp.yaml", src.as_bytes(), "example.com/empty", None).unwrap_err();
-    assert!(err.render(false).contains("example.com/empty has no /etc/passwd"), "{}", err.render(false));
+    let spec = load(src.as_bytes()).unwrap().spec;
+    let err = llb_gen::checks::runtime_user(&spec, "example.com/empty", None).unwrap_err();
+    assert!(err.hint.as_deref().unwrap_or("").contains("example.com/empty has no /etc/passwd"), "{err:?}");
 
     // On the static base a name is an error at load time.
     let err = load(b"name: hello\nruntime:\n  user: app\n").unwrap_err();

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use llb::{Platform, pb};
-use llb_gen::{BuilderImage, LowerInput, lower};
+use llb_gen::lower;
 use prost::Message as _;
 
 fn examples() -> Vec<PathBuf> {
@@ -33,12 +33,13 @@ const BASE_CONFIG: &str = r#"{
   "history": [{"created_by": "base layer"}]
 }"#;
 
-fn builder(spec: &llb_gen::Spec, release: &llb_gen::toolchain::GoRelease) -> BuilderImage {
-    BuilderImage {
-        reference: llb_gen::lower::builder_reference(spec, release, None),
-        digest: Some(format!("sha256:{}", "0".repeat(64))),
-        env: vec!["PATH=/usr/local/go/bin:/usr/bin:/bin".into(), "GOTOOLCHAIN=auto".into()],
-    }
+/// The settings of the request and the context that the examples' golden files leave at
+/// their defaults.
+#[derive(Default)]
+struct Extra {
+    binaries: bool,
+    context_source: llb_gen::context::ContextSource,
+    named_contexts: BTreeMap<String, String>,
 }
 
 fn lower_example(path: &Path, target: &str) -> (llb_gen::Lowered, String) {
@@ -49,79 +50,57 @@ fn lower_example_with(path: &Path, target: &str, build_args: &BTreeMap<String, S
     lower_example_as(path, target, build_args, &Extra::default())
 }
 
-/// The settings of [`LowerInput`] that the examples' golden files leave at their defaults.
-#[derive(Default)]
-struct Extra<'a> {
-    binaries_only: bool,
-    context_source: llb_gen::context::ContextSource,
-    replacements: &'a [llb_gen::context::Replacement],
-    module_file: Option<(&'a str, &'a str)>,
-}
-
-fn lower_example_as(path: &Path, target: &str, build_args: &BTreeMap<String, String>, extra: &Extra<'_>) -> (llb_gen::Lowered, String) {
+/// The plan of an example, as the frontend makes it: its context facts read from the
+/// example's directory (go.mod, go.work, go.sum, vendor/modules.txt; a `.dockerignore` of
+/// `*.md`), built on linux/amd64.
+fn plan_example(path: &Path, target: &str, build_args: &BTreeMap<String, String>, extra: &Extra) -> llb_gen::Plan {
     let bytes = std::fs::read(path).unwrap();
     let spec = llb_gen::load("goapp.yaml", &bytes, &BTreeMap::new()).unwrap_or_else(|d| panic!("{}:\n{}", path.display(), d.render(false))).spec;
-    let target = Platform::parse(target).unwrap();
-    let build = Platform::parse("linux/amd64").unwrap();
-    // The Go release, as the frontend chooses it from the example's go.work or go.mod.
-    let module_dir = path.parent().unwrap().join(&spec.module.value);
-    let go_module = ["go.work", "go.mod"].iter().find_map(|f| {
-        let text = std::fs::read_to_string(module_dir.join(f)).ok()?;
-        Some(llb_gen::toolchain::ModFile::parse(f, &text).unwrap())
-    });
-    let release = llb_gen::toolchain::choose(&spec, go_module.as_ref());
-    let b = builder(&spec, &release);
-    let labels = BTreeMap::new();
-    let excludes = vec!["*.md".to_string()];
-    // A pulled base as BuildKit would resolve it: a digest, a config to inherit, and (for
-    // the `debian` base) no CA bundle or zoneinfo.
-    let base = llb_gen::lower::base_reference(&spec, None).map(|reference| {
-        let bare_debian = reference.to_string().contains("debian:");
-        llb_gen::BaseImage {
-            reference,
-            digest: Some(format!("sha256:{}", "1".repeat(64))),
-            config: serde_json::from_str(BASE_CONFIG).unwrap(),
-            has_ca_certificates: !bare_debian,
-            has_zoneinfo: !bare_debian,
-            replaced_by: None,
-        }
-    });
-    let facts = llb_gen::BuildFacts {
+    let files = llb_gen::context::FactFiles::of(&spec.module.value);
+    let dir = path.parent().unwrap();
+    let mut facts = files.facts(&extra.context_source, |f| if f == ".dockerignore" { Some(b"*.md\n".to_vec()) } else { std::fs::read(dir.join(f)).ok() });
+    // The fixtures of tests/specs (no go.mod next to them) stand for modules with
+    // dependencies.
+    if facts.go_mod.is_none() && facts.go_work.is_none() {
+        facts.no_download = false;
+    }
+    let request = llb_gen::Request {
+        target: extra.binaries.then(|| llb_gen::spec::BINARIES_TARGET.to_string()),
+        platforms: vec![Platform::parse(target).unwrap()],
+        build_platform: Platform::parse("linux/amd64").unwrap(),
+        build_args: build_args.clone(),
+        named_contexts: extra.named_contexts.clone(),
+        context: extra.context_source.clone(),
+        session_id: "test-session".into(),
         vcs_source: Some("https://example.com/app.git".into()),
         vcs_revision: Some("0123456789abcdef".into()),
-        created: Some("2024-01-02T03:04:05Z".into()),
+        ..Default::default()
     };
-    let lowered = lower(&LowerInput {
-        spec: &spec,
-        spec_file: "goapp.yaml",
-        spec_data: &bytes,
-        target: &target,
-        build_platform: &build,
-        go_release: &release,
-        go_module: go_module.as_ref(),
-        builder: &b,
-        target_builder: None,
-        session_id: "test-session",
-        context_excludes: &excludes,
-        no_cache: false,
-        labels: &labels,
-        // as the frontend finds out from the context; the fixtures of tests/specs (no go.mod
-        // next to them) stand for modules with dependencies
-        no_download: {
-            let dir = path.parent().unwrap().join(&spec.module.value);
-            let module = dir.join("go.mod").exists() || dir.join("go.work").exists();
-            module && (dir.join("vendor/modules.txt").exists() || (!dir.join("go.sum").exists() && !dir.join("go.work").exists()))
-        },
-        go_args: &llb_gen::golang::module_fetch_env(build_args),
-        base: base.as_ref(),
-        facts: &facts,
-        binaries_only: extra.binaries_only,
-        context_source: &extra.context_source,
-        replacements: extra.replacements,
-        module_file: extra.module_file,
-        proxy: llb_gen::golang::proxy_env(build_args).as_ref(),
-    })
-    .unwrap();
+    let mut request = request;
+    request.build_args.entry("SOURCE_DATE_EPOCH".into()).or_insert_with(|| "1704164645".into());
+    let source = llb_gen::plan::SpecSource { file: "goapp.yaml".into(), data: bytes };
+    llb_gen::plan(spec, source, &request, &facts).unwrap()
+}
+
+/// What BuildKit would resolve: the builder pinned with an environment; a pulled base with a
+/// digest and a config to inherit, and (for the `debian` base) no CA bundle or zoneinfo.
+fn resolved(plan: &llb_gen::Plan) -> llb_gen::Resolved {
+    let mut r = llb_gen::Resolved::unresolved(plan);
+    r.builder.digest = Some(format!("sha256:{}", "0".repeat(64)));
+    r.builder.env = vec!["PATH=/usr/local/go/bin:/usr/bin:/bin".into(), "GOTOOLCHAIN=auto".into()];
+    for base in r.bases.values_mut() {
+        let bare_debian = base.reference.to_string().contains("debian:");
+        base.digest = Some(format!("sha256:{}", "1".repeat(64)));
+        base.config = serde_json::from_str(BASE_CONFIG).unwrap();
+        base.has_ca_certificates = !bare_debian;
+        base.has_zoneinfo = !bare_debian;
+    }
+    r
+}
+
+fn lower_example_as(path: &Path, target: &str, build_args: &BTreeMap<String, String>, extra: &Extra) -> (llb_gen::Lowered, String) {
+    let plan = plan_example(path, target, build_args, extra);
+    let lowered = lower(&plan, &resolved(&plan), &plan.platforms[0]).unwrap();
     let name = if path.file_name().unwrap() == "goapp.yaml" {
         path.parent().unwrap().file_name().unwrap().to_string_lossy().into_owned()
     } else {
@@ -339,8 +318,7 @@ fn copy_dests(def: &pb::Definition) -> Vec<String> {
 fn target_binaries_puts_the_binaries_alone_at_the_root() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
     // shop: two binaries on a pulled base; no base or files step is left in the graph.
-    let (b, _) =
-        lower_example_as(&root.join("examples/shop/goapp.yaml"), "linux/arm64", &BTreeMap::new(), &Extra { binaries_only: true, ..Default::default() });
+    let (b, _) = lower_example_as(&root.join("examples/shop/goapp.yaml"), "linux/arm64", &BTreeMap::new(), &Extra { binaries: true, ..Default::default() });
     let text = llb::dump::to_text(&b.definition).unwrap();
     assert_eq!(copy_dests(&b.definition), ["/api", "/worker"], "{text}");
     assert!(!text.contains("distroless") && !text.contains("add files"), "{text}");
@@ -348,7 +326,7 @@ fn target_binaries_puts_the_binaries_alone_at_the_root() {
     assert!(b.config.config.entrypoint.is_none());
     // cgo on distroless/cc: the binary and the libraries the base lacks, which the check
     // against the base collects.
-    let (c, _) = lower_example_as(&root.join("examples/cgo/goapp.yaml"), "linux/arm64", &BTreeMap::new(), &Extra { binaries_only: true, ..Default::default() });
+    let (c, _) = lower_example_as(&root.join("examples/cgo/goapp.yaml"), "linux/arm64", &BTreeMap::new(), &Extra { binaries: true, ..Default::default() });
     let text = llb::dump::to_text(&c.definition).unwrap();
     assert_eq!(copy_dests(&c.definition), ["/sums", "/"], "{text}");
     assert!(text.contains("cc-debian12"), "the check needs the base: {text}");
@@ -356,16 +334,15 @@ fn target_binaries_puts_the_binaries_alone_at_the_root() {
 
 #[test]
 fn a_git_context_and_a_replaced_module() {
-    use llb_gen::context::{ContextSource, GitSource, NamedSource, Replacement};
+    use llb_gen::context::{ContextSource, GitSource};
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
-    let replacements = [
-        Replacement { module: "github.com/spf13/cobra".into(), source: NamedSource::Local("github.com/spf13/cobra".into()) },
-        Replacement { module: "gopkg.in/yaml.v3".into(), source: NamedSource::Git(GitSource::parse("https://example.com/yaml.git#v3.0.1").unwrap()) },
-    ];
     let extra = Extra {
         context_source: ContextSource::Git(GitSource::parse("https://example.com/inventory.git#main").unwrap()),
-        replacements: &replacements,
-        module_file: Some(("go.mod", "module example.com/inventory\n\nreplace github.com/spf13/cobra => /goapp/replace/0\n")),
+        named_contexts: [
+            ("github.com/spf13/cobra".to_string(), "local:github.com/spf13/cobra".to_string()),
+            ("gopkg.in/yaml.v3".to_string(), "https://example.com/yaml.git#v3.0.1".to_string()),
+        ]
+        .into(),
         ..Default::default()
     };
     let (l, _) = lower_example_as(&root.join("examples/inventory/goapp.yaml"), "linux/arm64", &BTreeMap::new(), &extra);

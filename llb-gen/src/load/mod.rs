@@ -57,40 +57,6 @@ pub fn load(file: &str, bytes: &[u8], build_args: &BTreeMap<String, String>) -> 
     }
 }
 
-/// Resolves a `runtime.user` given as a name against the `/etc/passwd` of the pulled base
-/// (`None`: the base has no such file). `spec_file` and `source` are the spec's, for the error.
-pub fn resolve_user_name(spec: &mut Spec, spec_file: &str, source: &[u8], base: &str, passwd: Option<&str>) -> Result<(), Diagnostics> {
-    let Some(name) = spec.runtime.user_name.clone() else {
-        return Ok(());
-    };
-    let entries: Vec<(&str, u32, u32)> = passwd
-        .unwrap_or("")
-        .lines()
-        .filter_map(|l| {
-            let f: Vec<&str> = l.split(':').collect();
-            (f.len() >= 4).then_some(())?;
-            Some((f[0], f[2].parse().ok()?, f[3].parse().ok()?))
-        })
-        .collect();
-    if let Some((_, uid, gid)) = entries.iter().find(|(n, _, _)| *n == name.value) {
-        spec.runtime.user = crate::spec::Spanned::new(crate::spec::User { uid: *uid, gid: *gid }, name.span);
-        return Ok(());
-    }
-    let names: Vec<&str> = entries.iter().map(|(n, _, _)| *n).collect();
-    let hint = match passwd {
-        None => format!("{base} has no /etc/passwd: use `nonroot` (65532) or a numeric `uid:gid`"),
-        Some(_) => {
-            crate::diag::did_you_mean(&name.value, &names, || format!("its users are: {}; or use `nonroot` (65532) or a numeric `uid:gid`", names.join(", ")))
-        }
-    };
-    let source = String::from_utf8_lossy(source).into_owned();
-    Err(Diagnostics {
-        file: spec_file.into(),
-        source,
-        items: vec![Diagnostic::error(name.span, format!("the user `{}` is not in the /etc/passwd of {base}", name.value)).hint(hint)],
-    })
-}
-
 fn not_utf8(file: &str, bytes: &[u8], valid_up_to: usize) -> Diagnostics {
     let valid = &bytes[..valid_up_to];
     let line = valid.iter().filter(|&&b| b == b'\n').count() as u32 + 1;

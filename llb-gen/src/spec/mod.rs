@@ -149,8 +149,8 @@ pub struct Runtime {
     /// The image of a [`Base::Image`] base, as written (before any registry mirror).
     pub base_image: Option<crate::reference::ImageRef>,
     pub user: Spanned<User>,
-    /// A user name to look up in the base's `/etc/passwd`; [`Runtime::user`] holds its ids
-    /// once the caller resolved it ([`crate::load::resolve_user_name`]).
+    /// A user name to look up in the base's `/etc/passwd` ([`crate::checks::runtime_user`]);
+    /// lowering then uses the ids found there instead of [`Runtime::user`].
     pub user_name: Option<Spanned<String>>,
     pub workdir: Option<Spanned<String>>,
     /// Index into [`Spec::targets`].

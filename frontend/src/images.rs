@@ -1,0 +1,188 @@
+//! Resolving the images a plan pulls ([`llb_gen::Plan::images`]): the builder for the build
+//! platform (and for the platforms whose cgo build is emulated), the runtime base for every
+//! platform, probed for the files the plan asks about. Each is checked as soon as it is
+//! known: the builder's Go against go.mod, the base's users and glibc against the spec; an
+//! image that cannot be resolved is reported at the line that chose it.
+
+use std::collections::BTreeMap;
+
+use anyhow::{Context as _, Result};
+use llb::Platform;
+use llb_gen::image::ImageConfig;
+use llb_gen::plan::PlannedImage;
+use llb_gen::reference::ImageRef;
+use llb_gen::toolchain::Origin;
+use llb_gen::{BaseImage, BuilderImage, Plan};
+
+use crate::errors;
+use crate::frontend::Failure;
+use crate::gateway::{self, Client};
+use crate::proto::gw;
+
+/// The builder for `platform`, checked against go.mod's `go` line; its progress line says
+/// which Go release chose it, and where that came from.
+pub async fn builder(client: &mut Client, plan: &Plan, resolve_mode: &str, platform: &Platform) -> Result<BuilderImage, Failure> {
+    let reference = &plan.images.builder.reference;
+    let log_name = format!("[internal] load metadata for {reference} ({platform}): {}", plan.release.describe(&plan.source.file));
+    let (digest, config) = match resolve(client, reference, platform, resolve_mode, log_name).await {
+        Ok(r) => r,
+        Err(cause) => return Err(builder_failure(plan, platform, cause)),
+    };
+    let builder = BuilderImage { reference: reference.clone(), digest, env: config.config.env.unwrap_or_default() };
+    check_release(plan, &builder)?;
+    Ok(builder)
+}
+
+/// The builders of the platforms whose cgo build runs under emulation, by platform id.
+pub async fn emulated_builders(client: &mut Client, plan: &Plan, resolve_mode: &str) -> Result<BTreeMap<String, BuilderImage>, Failure> {
+    let mut out = BTreeMap::new();
+    for p in &plan.images.emulated_builders {
+        out.insert(p.id(), builder(client, plan, resolve_mode, p).await?);
+    }
+    Ok(out)
+}
+
+/// The runtime base for every platform, pinned, with what the plan asks to know of it
+/// ([`llb_gen::plan::base_probes`]); a user name and glibc are checked against it. The base
+/// is solved (pulled, not run) to look at its files.
+pub async fn bases(client: &mut Client, plan: &Plan, resolve_mode: &str) -> Result<BTreeMap<String, BaseImage>, Failure> {
+    let Some(planned) = &plan.images.base else { return Ok(BTreeMap::new()) };
+    let mut jobs = Vec::new();
+    for target in &plan.platforms {
+        let mut c = client.clone();
+        let (planned, target, mode, probes) = (planned.clone(), target.clone(), resolve_mode.to_string(), llb_gen::plan::base_probes(plan, target));
+        jobs.push(tokio::spawn(async move {
+            let reference = planned.reference.clone();
+            let log_name = format!("[internal] load metadata for {reference} ({target})");
+            let (digest, config) = resolve(&mut c, &reference, &target, &mode, log_name).await.map_err(BaseError::Unresolved)?;
+            let pinned = match &digest {
+                Some(d) => reference.pinned(d),
+                None => reference.clone(),
+            };
+            let mut g = llb::Graph::new();
+            let image = g.image(&pinned.to_string(), &target, BTreeMap::new());
+            g.meta(image.op).name = Some(format!("[internal] inspect {pinned} ({target})"));
+            let probed = async {
+                let id = gateway::solve(&mut c, g.marshal(Some(image)), vec![]).await.with_context(|| format!("pulling {reference} for {target}"))?;
+                let has_ca_certificates = gateway::exists(&mut c, &id, probes.ca_bundle).await?;
+                let has_zoneinfo = gateway::exists(&mut c, &id, probes.zoneinfo).await?;
+                let passwd = gateway::read_file(&mut c, &id, probes.passwd).await?.map(|b| String::from_utf8_lossy(&b).into_owned());
+                let mut has_libc = probes.libc.is_empty();
+                for path in &probes.libc {
+                    if gateway::exists(&mut c, &id, path).await? {
+                        has_libc = true;
+                        break;
+                    }
+                }
+                Ok::<_, anyhow::Error>((has_ca_certificates, has_zoneinfo, has_libc, passwd))
+            };
+            let (has_ca_certificates, has_zoneinfo, has_libc, passwd) = probed.await.map_err(BaseError::Other)?;
+            let base =
+                BaseImage { reference, digest, config, has_ca_certificates, has_zoneinfo, has_libc, user: None, replaced_by: planned.replaced_by.clone() };
+            Ok::<_, BaseError>((target, base, passwd))
+        }));
+    }
+    let written = plan.spec.runtime.base_image.as_ref().map(|r| r.to_string()).unwrap_or_default();
+    let mut out = BTreeMap::new();
+    for (job, platform) in jobs.into_iter().zip(&plan.platforms) {
+        let (target, mut base, passwd) = match job.await {
+            Ok(Ok(r)) => r,
+            Ok(Err(BaseError::Other(e))) => return Err(e.into()),
+            Ok(Err(BaseError::Unresolved(cause))) => {
+                let hint = "check runtime.base, and that its registry has the image for every platform";
+                return Err(unresolved_failure(plan, "runtime base", planned, platform, cause, spec_place(plan, plan.spec.runtime.base.span), hint));
+            }
+            Err(e) => return Err(anyhow::anyhow!("resolving the runtime base of {platform} failed: {e}").into()),
+        };
+        base.user = llb_gen::checks::runtime_user(&plan.spec, &written, passwd.as_deref()).map_err(|d| spec_failure(plan, d))?;
+        if let Some(d) = llb_gen::checks::glibc(&plan.spec, &base, &target) {
+            return Err(spec_failure(plan, d));
+        }
+        out.insert(target.id(), base);
+    }
+    Ok(out)
+}
+
+/// Why a base could not be looked at: BuildKit could not resolve it, or something after.
+enum BaseError {
+    Unresolved(anyhow::Error),
+    Other(anyhow::Error),
+}
+
+/// A diagnostic of the spec, as the build's error.
+fn spec_failure(plan: &Plan, d: llb_gen::Diagnostic) -> Failure {
+    let d = llb_gen::Diagnostics { file: plan.source.file.clone(), source: String::from_utf8_lossy(&plan.source.data).into_owned(), items: vec![d] };
+    Failure(errors::spec_status(&d))
+}
+
+fn spec_place(plan: &Plan, span: llb_gen::Span) -> errors::Place<'_> {
+    errors::Place { file: &plan.source.file, source: std::str::from_utf8(&plan.source.data).unwrap_or(""), span }
+}
+
+/// Where an image the build could not resolve was chosen, and what to do: the error names
+/// the image as the spec (or go.mod) implies it, the reference looked up, through which
+/// registry mirror or `--build-context`, and points at the line that chose it.
+fn unresolved_failure(
+    plan: &Plan,
+    what: &str,
+    image: &PlannedImage,
+    platform: &Platform,
+    cause: anyhow::Error,
+    place: errors::Place<'_>,
+    hint: &str,
+) -> Failure {
+    let how = match (&image.replaced_by, &plan.mirror) {
+        (Some(with), _) => format!("replaced by --build-context with {with}"),
+        (None, Some(m)) if image.reference != image.written => format!("looked up as {} through the registry mirror {m}", image.reference),
+        (None, _) => format!("looked up as {}", image.reference),
+    };
+    let message = format!("cannot resolve the {what} `{}` for {platform} ({how}): {cause:#} ({hint})", image.written);
+    Failure(errors::located_status(&message, &[place]))
+}
+
+/// [`unresolved_failure`] of the builder, at the line that chose its release.
+fn builder_failure(plan: &Plan, platform: &Platform, cause: anyhow::Error) -> Failure {
+    let spec_file = &plan.source.file;
+    let (place, hint) = match (&plan.release.origin, &plan.go_module) {
+        (Origin::SpecImage(span), _) => (spec_place(plan, *span), "check go.image, and that its registry has it".to_string()),
+        (Origin::SpecVersion(span), _) => {
+            (spec_place(plan, *span), format!("check go.version: Go releases goapp supports are {}", llb_gen::toolchain::SUPPORTED_RELEASES.join(", ")))
+        }
+        (Origin::Toolchain(_, span) | Origin::GoLine(_, span), Some(m)) => (
+            errors::Place { file: &m.path, source: &m.source, span: *span },
+            format!("the release comes from {}; set go.version in the spec to build with another", plan.release.source(spec_file)),
+        ),
+        _ => (spec_place(plan, plan.spec.name.span), "goapp's default builder; set go.version or go.image".to_string()),
+    };
+    unresolved_failure(plan, "builder image", &plan.images.builder, platform, cause, place, &hint)
+}
+
+/// Refuses, before anything compiles, a builder whose Go is older than the module's `go`
+/// line ([`llb_gen::toolchain::check`]), pointing at go.mod's line and the spec's.
+fn check_release(plan: &Plan, builder: &BuilderImage) -> Result<(), Failure> {
+    let image_go = llb_gen::toolchain::image_go_version(&builder.env);
+    let spec_file = &plan.source.file;
+    let Err(m) = llb_gen::toolchain::check(&plan.release, spec_file, &builder.reference.to_string(), image_go, plan.go_module.as_ref()) else { return Ok(()) };
+    let (mod_path, mod_text, mod_span) = &m.module;
+    let mut places = vec![errors::Place { file: mod_path, source: mod_text, span: *mod_span }];
+    if let Some(span) = m.spec {
+        places.push(spec_place(plan, span));
+    }
+    Err(Failure(errors::located_status(&format!("{} ({})", m.message, m.hint), &places)))
+}
+
+/// The digest and config of an image for a platform, as BuildKit resolves them.
+async fn resolve(client: &mut Client, reference: &ImageRef, platform: &Platform, mode: &str, log_name: String) -> Result<(Option<String>, ImageConfig)> {
+    let resp = client
+        .resolve_image_config(gw::ResolveImageConfigRequest {
+            r#ref: reference.to_string(),
+            platform: Some(platform.to_pb()),
+            resolve_mode: mode.to_string(),
+            log_name,
+            ..Default::default()
+        })
+        .await?
+        .into_inner();
+    let config: ImageConfig = serde_json::from_slice(&resp.config).with_context(|| format!("the config of {reference} is not an image config"))?;
+    Ok(((!resp.digest.is_empty()).then_some(resp.digest), config))
+}

@@ -1,0 +1,143 @@
+//! What the frontend reads from the client before planning: the spec, the few files of the
+//! context that the plan depends on, and whether the spec's `runtime.files` are there.
+
+use std::collections::BTreeMap;
+
+use anyhow::{Context as _, Result, bail};
+use llb_gen::context::{ContextFacts, ContextSource, FactFiles};
+
+use crate::errors;
+use crate::frontend::Failure;
+use crate::gateway::{self, Client};
+use crate::opts::Opts;
+
+/// The `follow` paths of a local source (the spec's or the context's).
+fn follow(paths: &[&str]) -> BTreeMap<String, String> {
+    [(llb::attr::LOCAL_FOLLOW.to_string(), serde_json::to_string(paths).unwrap_or_default())].into()
+}
+
+/// Solves a local source of the client (with `attrs`: which paths) and returns its result
+/// and the digest of its vertex.
+async fn solve_local_vertex(
+    client: &mut Client,
+    name: &str,
+    session: &str,
+    mut attrs: BTreeMap<String, String>,
+    shared_key: &str,
+    title: String,
+) -> Result<(String, String)> {
+    attrs.insert(llb::attr::LOCAL_SHARED_KEY_HINT.to_string(), shared_key.to_string());
+    attrs.insert(llb::attr::LOCAL_DIFFER.to_string(), "none".to_string());
+    if !session.is_empty() {
+        attrs.insert(llb::attr::LOCAL_SESSION.to_string(), session.to_string());
+    }
+    let mut g = llb::Graph::new();
+    let out = g.local(name, attrs);
+    g.meta(out.op).name = Some(title.clone());
+    let def = g.marshal(Some(out));
+    let digest = gateway::head_digest(&def).unwrap_or_default();
+    let id = gateway::solve(client, def, vec![]).await.context(title)?;
+    Ok((id, digest))
+}
+
+/// Files of the build context: the local directory's `paths` (with `attrs`, under
+/// `shared_key`), or the whole git repository.
+async fn context_files(
+    client: &mut Client,
+    opts: &Opts,
+    session: &str,
+    ctx: &ContextSource,
+    attrs: BTreeMap<String, String>,
+    shared_key: &str,
+    title: String,
+) -> Result<(String, String)> {
+    match ctx {
+        ContextSource::Local => solve_local_vertex(client, opts.context_local_name(), session, attrs, shared_key, title).await,
+        ContextSource::Git(git) => {
+            let mut g = llb::Graph::new();
+            let out = git.add(&mut g, false);
+            g.meta(out.op).name = Some(format!("[internal] load git source {git}"));
+            let def = g.marshal(Some(out));
+            let digest = gateway::head_digest(&def).unwrap_or_default();
+            let id = gateway::solve(client, def, vec![]).await.with_context(|| format!("fetching {git}"))?;
+            Ok((id, digest))
+        }
+    }
+}
+
+/// The spec's bytes, and the digest of the vertex that loaded them.
+pub async fn read_spec(client: &mut Client, opts: &Opts, session: &str, filename: &str, ctx: &ContextSource) -> Result<(Vec<u8>, String)> {
+    let title = format!("[internal] load build definition from {filename}");
+    // With a git context the spec is a file of the repository, unless buildx sends it from
+    // the client (an absolute `-f` path, or `-f -`), as the `dockerfilekey` directory.
+    let from_git = matches!(ctx, ContextSource::Git(_)) && opts.get("dockerfilekey").is_none();
+    let (id, digest) = if from_git {
+        context_files(client, opts, session, ctx, BTreeMap::new(), "", title).await?
+    } else {
+        solve_local_vertex(client, opts.spec_local_name(), session, follow(&[filename]), "dockerfile", title).await?
+    };
+    match gateway::read_file(client, &id, filename).await? {
+        Some(data) => Ok((data, digest)),
+        None => match ctx {
+            ContextSource::Git(git) if from_git => bail!("{filename} was not found in {git}: -f names a file of the repository"),
+            _ => bail!("{filename} was not found: pass the spec with -f"),
+        },
+    }
+}
+
+/// Reads the [`ContextFacts`] of the module in `module`; of a local context, only those
+/// files are transferred.
+pub async fn read_context_facts(client: &mut Client, opts: &Opts, session: &str, ctx: &ContextSource, module: &str) -> Result<ContextFacts> {
+    let files = FactFiles::of(module);
+    let title = "[internal] load .dockerignore, go.mod and vendor/modules.txt".to_string();
+    let (id, _) = context_files(client, opts, session, ctx, follow(&files.paths()), "context-.dockerignore", title).await?;
+    let mut found = BTreeMap::new();
+    for path in files.paths() {
+        found.insert(path.to_string(), gateway::read_file(client, &id, path).await?);
+    }
+    Ok(files.facts(ctx, |p| found.get(p).cloned().flatten()))
+}
+
+/// Checks that every `runtime.files` source is in the build context (after `.dockerignore`),
+/// so that a missing file or a wrong letter case is reported at its spec line with the name
+/// it probably meant, before anything builds.
+pub async fn check_files(client: &mut Client, opts: &Opts, session: &str, plan: &llb_gen::Plan) -> Result<(), Failure> {
+    let files = plan.files_to_check();
+    if files.is_empty() {
+        return Ok(());
+    }
+    let srcs: Vec<&str> = files.iter().map(|f| f.value.as_str()).collect();
+    let mut attrs = follow(&srcs);
+    attrs.insert(llb::attr::LOCAL_EXCLUDE.to_string(), serde_json::to_string(&plan.excludes).unwrap_or_default());
+    let (id, _) = context_files(client, opts, session, &plan.context, attrs, "context-files", "[internal] check runtime.files".into()).await?;
+    let mut diags = Vec::new();
+    for f in files {
+        if gateway::exists(client, &id, &f.value).await? {
+            continue;
+        }
+        // What the directory holds, to suggest the name meant (one level, no contents).
+        let (parent, base) = match f.value.rsplit_once('/') {
+            Some((p, b)) => (p.to_string(), b.to_string()),
+            None => (".".to_string(), f.value.clone()),
+        };
+        let prefix = if parent == "." { String::new() } else { format!("{parent}/") };
+        let mut attrs = BTreeMap::new();
+        attrs.insert(llb::attr::LOCAL_INCLUDE.to_string(), serde_json::to_string(&[format!("{prefix}*")]).unwrap_or_default());
+        attrs.insert(llb::attr::LOCAL_EXCLUDE.to_string(), serde_json::to_string(&[format!("{prefix}*/*")]).unwrap_or_default());
+        let title = "[internal] list a runtime.files directory".to_string();
+        let (listing, _) = context_files(client, opts, session, &plan.context, attrs, "context-files-listing", title).await?;
+        let names = gateway::read_dir(client, &listing, &parent).await?;
+        let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+        let near = refs.iter().find(|n| n.eq_ignore_ascii_case(&base)).copied().or_else(|| llb_gen::diag::similar(&base, &refs));
+        let hint = match near {
+            Some(n) => format!("did you mean `{prefix}{n}`? (paths are case-sensitive)"),
+            None => "paths are relative to the build context (the directory given to `docker buildx build`) and case-sensitive; check .dockerignore too".into(),
+        };
+        diags.push(llb_gen::Diagnostic::error(f.span, format!("`{}` is not in the build context", f.value)).hint(hint));
+    }
+    if diags.is_empty() {
+        return Ok(());
+    }
+    let d = llb_gen::Diagnostics { file: plan.source.file.clone(), source: String::from_utf8_lossy(&plan.source.data).into_owned(), items: diags };
+    Err(Failure(errors::spec_status(&d)))
+}

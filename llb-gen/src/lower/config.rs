@@ -1,0 +1,105 @@
+//! The image config: what the image's metadata says of the program and where it came from.
+
+use std::collections::BTreeMap;
+
+use super::{BIN_DIR, CA_BUNDLE, DEFAULT_PATH, HISTORY_COMMENT, Input};
+use crate::image::{ContainerConfig, Empty, HealthConfig, History, ImageConfig, env_set};
+use crate::spec::Base;
+
+/// The image config. On a pulled base it starts from the base's config:
+/// - `Env`: the base's, with `/usr/local/bin` put first on a `PATH` that lacks it (and
+///   `PATH` set when the base has none), `SSL_CERT_FILE` when the image has the CA bundle,
+///   then `runtime.env`;
+/// - `ExposedPorts`, `Volumes`: the base's and the spec's;
+/// - `Labels`: the base's, then the OCI labels goapp fills, then `runtime.labels`, then
+///   `--label`;
+/// - `WorkingDir`, `StopSignal`, `Healthcheck`: the spec's, else the base's;
+/// - `User`, `Entrypoint`, `Cmd`: the spec's only (non-root by default; the base's command
+///   is not the app's);
+/// - `history`: the base's entries, then one per layer goapp adds.
+pub(super) fn image_config(input: &Input<'_>, history: Vec<String>) -> ImageConfig {
+    let spec = input.spec;
+    let rt = &spec.runtime;
+    let base = input.base.filter(|_| rt.base.value == Base::Image);
+    let inherited = base.map(|b| b.config.config.clone()).unwrap_or_default();
+
+    let mut env = inherited.env.clone().unwrap_or_default();
+    match crate::image::env_get(&env, "PATH").map(str::to_string) {
+        None => env_set(&mut env, "PATH", DEFAULT_PATH),
+        Some(p) if !p.split(':').any(|d| d == BIN_DIR) => env_set(&mut env, "PATH", &format!("{BIN_DIR}:{p}")),
+        Some(_) => {}
+    }
+    if rt.ca_certificates {
+        env_set(&mut env, "SSL_CERT_FILE", CA_BUNDLE);
+    }
+    for (k, v) in &rt.env {
+        env_set(&mut env, k, v);
+    }
+    let mut ports: BTreeMap<String, Empty> = inherited.exposed_ports.clone().unwrap_or_default();
+    ports.extend(rt.ports.iter().map(|p| (p.key(), Empty {})));
+    let mut volumes: BTreeMap<String, Empty> = inherited.volumes.clone().unwrap_or_default();
+    volumes.extend(rt.volumes.iter().map(|v| (v.path.clone(), Empty {})));
+
+    let mut labels = inherited.labels.clone().unwrap_or_default();
+    let oci = |k: &str| format!("org.opencontainers.image.{k}");
+    labels.insert(oci("title"), spec.name.value.clone());
+    let facts = input.facts;
+    for (k, v) in [
+        ("version", spec.version.clone()),
+        ("source", spec.source.clone().or_else(|| facts.vcs_source.clone())),
+        ("revision", facts.vcs_revision.clone()),
+        ("created", facts.created.clone()),
+        ("base.name", base.and_then(|b| b.replaced_by.as_ref()).or(rt.base_image.as_ref()).map(|r| r.to_string())),
+        ("base.digest", base.and_then(|b| b.digest.clone())),
+    ] {
+        match v {
+            Some(v) => labels.insert(oci(k), v),
+            // A base's own OCI labels describe the base, not this image.
+            None => labels.remove(&oci(k)),
+        };
+    }
+    labels.extend(rt.labels.iter().map(|(k, v)| (k.clone(), v.clone())));
+    labels.extend(input.labels.iter().map(|(k, v)| (k.clone(), v.clone())));
+
+    let healthcheck = match &rt.healthcheck {
+        Some(h) => Some(HealthConfig {
+            test: std::iter::once("CMD".to_string()).chain(h.command.iter().cloned()).collect(),
+            interval: h.interval.unwrap_or(0),
+            timeout: h.timeout.unwrap_or(0),
+            start_period: h.start_period.unwrap_or(0),
+            retries: h.retries.unwrap_or(0),
+        }),
+        None => inherited.healthcheck.clone(),
+    };
+    let working_dir = match &rt.workdir {
+        Some(w) => w.value.clone(),
+        None => inherited.working_dir.clone().filter(|w| !w.is_empty()).unwrap_or("/".into()),
+    };
+    let mut entries: Vec<History> = base.map(|b| b.config.history.clone()).unwrap_or_default();
+    entries.extend(history.into_iter().map(|h| History {
+        created: facts.created.clone(),
+        created_by: Some(h),
+        comment: Some(HISTORY_COMMENT.into()),
+        ..Default::default()
+    }));
+    ImageConfig {
+        architecture: input.target.architecture.clone(),
+        os: input.target.os.clone(),
+        variant: input.target.variant.clone(),
+        created: facts.created.clone(),
+        config: ContainerConfig {
+            user: Some(input.user.config()),
+            exposed_ports: (!ports.is_empty()).then_some(ports),
+            env: Some(env),
+            entrypoint: Some(vec![format!("{BIN_DIR}/{}", input.entrypoint.name.value)]),
+            cmd: (!rt.args.is_empty()).then(|| rt.args.clone()),
+            working_dir: Some(working_dir),
+            labels: Some(labels),
+            volumes: (!volumes.is_empty()).then_some(volumes),
+            stop_signal: rt.stop_signal.clone().or(inherited.stop_signal.clone()),
+            healthcheck,
+        },
+        rootfs: Default::default(),
+        history: entries,
+    }
+}

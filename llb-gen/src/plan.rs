@@ -1,0 +1,601 @@
+//! The plan: what a build will do, decided in one place before anything is resolved or
+//! lowered. From the loaded spec, the [`Request`] (the build's options) and the
+//! [`ContextFacts`] (what the context's go.mod, go.work and .dockerignore say), [`plan`]
+//! decides the platforms, the binaries, the Go release, the images to pull and what stands
+//! in for them, the modules replaced by named contexts, and the kind of result. The plan
+//! also says what the caller must find out before lowering ([`Plan::images`],
+//! [`Plan::files_to_check`], [`base_probes`]); the caller hands that back as a
+//! [`Resolved`](crate::lower::Resolved), and [`crate::lower::lower`] turns plan and facts
+//! into LLB for one platform.
+//!
+//! Nothing here changes the spec: a `--target` selects binaries by index, and a user name
+//! is looked up by [`crate::checks::runtime_user`].
+
+use std::collections::BTreeMap;
+
+use llb::{Platform, pb};
+
+use crate::context::{ContextFacts, ContextSource, GitSource, NamedSource, Replacement};
+use crate::diag::Diagnostics;
+use crate::golang;
+use crate::reference::ImageRef;
+use crate::spec::raw::{CgoMode, ModMode};
+use crate::spec::{BINARIES_TARGET, Spec, Target};
+use crate::toolchain::{GoRelease, ModFile};
+
+/// What the build was asked to do besides the spec: the frontend's options, as plain data.
+#[derive(Clone, Debug)]
+pub struct Request {
+    /// `--target`: one of the spec's targets, or [`BINARIES_TARGET`].
+    pub target: Option<String>,
+    /// `--platform`; empty: the spec's `platforms`, else the build platform.
+    pub platforms: Vec<Platform>,
+    /// The platform BuildKit runs steps on natively.
+    pub build_platform: Platform,
+    pub build_args: BTreeMap<String, String>,
+    /// `--build-context NAME=VALUE`.
+    pub named_contexts: BTreeMap<String, String>,
+    /// `--label`.
+    pub labels: BTreeMap<String, String>,
+    /// `--no-cache`.
+    pub no_cache: bool,
+    /// `--sbom`: goapp makes the SBOM itself.
+    pub sbom: bool,
+    /// Where the build context comes from.
+    pub context: ContextSource,
+    /// The name the client serves the local context under.
+    pub context_name: String,
+    /// The client session that serves local directories (empty: any session of the build).
+    pub session_id: String,
+    /// The repository and commit buildx reports for the context (`vcs:source`,
+    /// `vcs:revision`).
+    pub vcs_source: Option<String>,
+    pub vcs_revision: Option<String>,
+}
+
+impl Default for Request {
+    fn default() -> Self {
+        Request {
+            target: None,
+            platforms: Vec::new(),
+            build_platform: Platform::new("linux", "amd64", None),
+            build_args: BTreeMap::new(),
+            named_contexts: BTreeMap::new(),
+            labels: BTreeMap::new(),
+            no_cache: false,
+            sbom: false,
+            context: ContextSource::Local,
+            context_name: DEFAULT_CONTEXT_NAME.into(),
+            session_id: String::new(),
+            vcs_source: None,
+            vcs_revision: None,
+        }
+    }
+}
+
+/// The local name under which buildx sends the build context.
+pub const DEFAULT_CONTEXT_NAME: &str = "context";
+
+/// The spec as the client sent it: its file name and bytes, for source-mapped steps.
+#[derive(Clone, Debug)]
+pub struct SpecSource {
+    pub file: String,
+    pub data: Vec<u8>,
+}
+
+/// What the build returns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ResultKind {
+    /// An image per platform.
+    Image,
+    /// `--target binaries`: the binaries alone at the root of an empty filesystem, for
+    /// `--output type=local` (release archives), with no runtime stage.
+    Binaries,
+}
+
+/// Facts about the build that go into the image's OCI labels.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BuildFacts {
+    /// The repository and commit buildx reports for the build context (`vcs:source`,
+    /// `vcs:revision`).
+    pub vcs_source: Option<String>,
+    pub vcs_revision: Option<String>,
+    /// The creation time, RFC 3339, from `SOURCE_DATE_EPOCH`. Without it the image has no
+    /// creation time, so that the same inputs give the same image.
+    pub created: Option<String>,
+}
+
+/// An image the build pulls: as the spec (or go.mod) implies it, and as it is looked up.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PlannedImage {
+    /// As written, before any mirror or replacement (`docker.io/library/golang:1.27`).
+    pub written: ImageRef,
+    /// What is pulled: through the registry mirror, or the `--build-context` image that
+    /// replaces it.
+    pub reference: ImageRef,
+    /// The `--build-context` image that stands in for it.
+    pub replaced_by: Option<ImageRef>,
+}
+
+/// The images to resolve before lowering.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PlannedImages {
+    /// The builder, resolved for the build platform.
+    pub builder: PlannedImage,
+    /// The platforms whose cgo build runs their own builder image under emulation.
+    pub emulated_builders: Vec<Platform>,
+    /// The runtime base, resolved (and probed, see [`base_probes`]) for every platform;
+    /// `None` when the base is not an image or the result does not need it.
+    pub base: Option<PlannedImage>,
+}
+
+/// Everything a build will do.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    /// The spec as loaded; never changed.
+    pub spec: Spec,
+    pub source: SpecSource,
+    pub result: ResultKind,
+    /// The binaries built: indices into `spec.targets`, in the spec's order.
+    pub targets: Vec<usize>,
+    /// The binary that is the image's entrypoint: an index into `spec.targets`.
+    pub entrypoint: usize,
+    pub platforms: Vec<Platform>,
+    pub build_platform: Platform,
+    /// The Go release of the builder and what chose it; the module file it was read from.
+    pub release: GoRelease,
+    pub go_module: Option<ModFile>,
+    /// The registry mirror in effect.
+    pub mirror: Option<String>,
+    pub images: PlannedImages,
+    /// Modules replaced by named contexts, and the go.mod (or go.work) that replaces them:
+    /// its path in the context and its text.
+    pub replacements: Vec<Replacement>,
+    pub module_file: Option<(String, String)>,
+    pub context: ContextSource,
+    pub context_name: String,
+    pub session_id: String,
+    /// `.dockerignore` patterns, left out of the context transfer.
+    pub excludes: Vec<String>,
+    /// Whether the module needs no download (vendored, or requiring nothing).
+    pub no_download: bool,
+    /// Go settings from build args ([`golang::MODULE_FETCH_ARGS`]); they override `go.env`.
+    pub go_args: BTreeMap<String, String>,
+    /// The proxy build args, for every step that reaches the network.
+    pub proxy: Option<pb::ProxyEnv>,
+    pub labels: BTreeMap<String, String>,
+    pub facts: BuildFacts,
+    pub no_cache: bool,
+    /// Whether each platform's image gets goapp's SBOM.
+    pub sbom: bool,
+}
+
+/// Why a build cannot be planned.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    /// A build option that does not fit the spec or the context (`--target`, `--platform`,
+    /// `--build-context`, `SOURCE_DATE_EPOCH`).
+    #[error("{0}")]
+    Option(String),
+    /// The module's go.mod or go.work has a line Go would refuse.
+    #[error("{}", .0.render(false))]
+    Module(Diagnostics),
+}
+
+/// Decides what the build will do. Pure: the same inputs give the same plan.
+pub fn plan(spec: Spec, source: SpecSource, request: &Request, facts: &ContextFacts) -> Result<Plan, PlanError> {
+    let result = if request.target.as_deref() == Some(BINARIES_TARGET) { ResultKind::Binaries } else { ResultKind::Image };
+    let (targets, entrypoint) = match request.target.as_deref().filter(|_| result == ResultKind::Image) {
+        Some(name) => {
+            let i = only_target(&spec, name)?;
+            (vec![i], i)
+        }
+        None => ((0..spec.targets.len()).collect(), spec.runtime.entrypoint),
+    };
+    let platforms = if !request.platforms.is_empty() {
+        request.platforms.clone()
+    } else if !spec.platforms.is_empty() {
+        spec.platforms.iter().map(|p| p.value.clone()).collect()
+    } else {
+        vec![request.build_platform.clone()]
+    };
+    let go_module = facts.go_module().map_err(PlanError::Module)?;
+    let release = crate::toolchain::choose(&spec, go_module.as_ref());
+    let mirror = effective_mirror(&spec, request.build_args.get(MIRROR_ARG).map(String::as_str)).map(str::to_string);
+    let named = NamedContexts::classify(&request.named_contexts, &spec, &release)?;
+    let module_file = named.module_file(facts, &spec)?;
+    let planned = |written: ImageRef, mirrored: ImageRef| {
+        let replaced_by = named.images.iter().find(|(r, _)| *r == written).map(|(_, with)| with.clone());
+        PlannedImage { reference: replaced_by.clone().unwrap_or(mirrored), written, replaced_by }
+    };
+    let builder = planned(builder_reference(&spec, &release, None), builder_reference(&spec, &release, mirror.as_deref()));
+    let needs_base = result == ResultKind::Image || needs_base_for_binaries(&spec);
+    let base = match (base_reference(&spec, None), base_reference(&spec, mirror.as_deref())) {
+        (Some(written), Some(mirrored)) if needs_base => Some(planned(written, mirrored)),
+        _ => None,
+    };
+    let emulated_builders = platforms.iter().filter(|t| cgo_emulated(&spec, &request.build_platform, t)).cloned().collect();
+    let facts_of_build =
+        BuildFacts { vcs_source: request.vcs_source.clone(), vcs_revision: request.vcs_revision.clone(), created: created(&request.build_args)? };
+    let sbom = request.sbom && result == ResultKind::Image;
+    Ok(Plan {
+        result,
+        targets,
+        entrypoint,
+        platforms,
+        build_platform: request.build_platform.clone(),
+        release,
+        go_module,
+        mirror,
+        images: PlannedImages { builder, emulated_builders, base },
+        replacements: named.modules,
+        module_file,
+        context: request.context.clone(),
+        context_name: request.context_name.clone(),
+        session_id: request.session_id.clone(),
+        excludes: facts.excludes.clone(),
+        no_download: facts.no_download,
+        go_args: golang::module_fetch_env(&request.build_args),
+        proxy: golang::proxy_env(&request.build_args),
+        labels: request.labels.clone(),
+        facts: facts_of_build,
+        no_cache: request.no_cache,
+        sbom,
+        spec,
+        source,
+    })
+}
+
+/// The build arg that names a registry mirror, over the spec's `registry_mirror`.
+pub const MIRROR_ARG: &str = "GOAPP_REGISTRY_MIRROR";
+
+impl Plan {
+    /// The binaries built, in the spec's order.
+    pub fn built_targets(&self) -> Vec<&Target> {
+        self.targets.iter().map(|&i| &self.spec.targets[i]).collect()
+    }
+
+    /// The target whose binary is the entrypoint.
+    pub fn entrypoint(&self) -> &Target {
+        &self.spec.targets[self.entrypoint]
+    }
+
+    /// The OCI annotations of the result: the spec's, except for `--target binaries`.
+    pub fn annotations(&self) -> BTreeMap<String, String> {
+        match self.result {
+            ResultKind::Image => self.spec.runtime.annotations.clone(),
+            ResultKind::Binaries => BTreeMap::new(),
+        }
+    }
+
+    /// The `runtime.files` sources, which must be in the context (after `.dockerignore`).
+    pub fn files_to_check(&self) -> Vec<&crate::spec::Spanned<String>> {
+        match self.result {
+            ResultKind::Image => self.spec.runtime.files.iter().map(|f| &f.src).collect(),
+            ResultKind::Binaries => Vec::new(),
+        }
+    }
+
+    /// The plan for people and tests: what is built, for which platforms, from what.
+    pub fn summary(&self) -> serde_json::Value {
+        let image = |i: &PlannedImage| {
+            serde_json::json!({
+                "written": i.written.to_string(),
+                "reference": i.reference.to_string(),
+                "replaced_by": i.replaced_by.as_ref().map(|r| r.to_string()),
+            })
+        };
+        serde_json::json!({
+            "spec": self.source.file,
+            "result": match self.result { ResultKind::Image => "image", ResultKind::Binaries => "binaries" },
+            "targets": self.built_targets().iter().map(|t| serde_json::json!({"name": t.name.value, "main": t.main.value})).collect::<Vec<_>>(),
+            "entrypoint": (self.result == ResultKind::Image).then(|| self.entrypoint().name.value.clone()),
+            "platforms": self.platforms.iter().map(Platform::id).collect::<Vec<_>>(),
+            "build_platform": self.build_platform.id(),
+            "go": {
+                "release": self.release.version,
+                "chosen_by": self.release.source(&self.source.file),
+            },
+            "cgo": self.spec.go.cgo.as_ref().map(|_| {
+                self.platforms.iter().map(|p| (p.id(), if cgo_emulated(&self.spec, &self.build_platform, p) {
+                    "emulated"
+                } else if golang::same_c_arch(&self.build_platform, p) {
+                    "native"
+                } else {
+                    "cross-compiled"
+                })).collect::<BTreeMap<_, _>>()
+            }),
+            "builder": image(&self.images.builder),
+            "emulated_builders": self.images.emulated_builders.iter().map(Platform::id).collect::<Vec<_>>(),
+            "base": self.images.base.as_ref().map(image),
+            "registry_mirror": self.mirror,
+            "module_download": !self.no_download && self.spec.go.module_mode != Some(ModMode::Vendor),
+            "replaced_modules": self.replacements.iter().map(|r| r.module.clone()).collect::<Vec<_>>(),
+            "files_to_check": self.files_to_check().iter().map(|f| f.value.clone()).collect::<Vec<_>>(),
+            "sbom": self.sbom,
+        })
+    }
+}
+
+/// What to look for in a pulled base for one platform: the CA bundle, the zoneinfo
+/// directory, `/etc/passwd` (for a user name), and the places of glibc's `libc.so.6` when
+/// the binaries link it dynamically.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BaseProbes {
+    pub ca_bundle: &'static str,
+    pub zoneinfo: &'static str,
+    pub passwd: &'static str,
+    /// Empty: glibc is not needed.
+    pub libc: Vec<String>,
+}
+
+/// The files the caller looks for in `plan`'s base for `platform`.
+pub fn base_probes(plan: &Plan, platform: &Platform) -> BaseProbes {
+    let want_libc = plan.spec.go.cgo.as_ref().is_some_and(|c| !c.static_link);
+    let libc = match golang::c_target(platform) {
+        Ok(ct) if want_libc => {
+            [format!("/lib/{}", ct.triplet), format!("/usr/lib/{}", ct.triplet), "/lib64".into(), "/usr/lib64".into(), "/lib".into(), "/usr/lib".into()]
+                .into_iter()
+                .map(|dir| format!("{dir}/libc.so.6"))
+                .collect()
+        }
+        _ => Vec::new(),
+    };
+    BaseProbes { ca_bundle: crate::lower::CA_BUNDLE, zoneinfo: "/usr/share/zoneinfo", passwd: "/etc/passwd", libc }
+}
+
+/// `--target NAME`: the index of that target. Its health check must run a binary the
+/// image still has.
+fn only_target(spec: &Spec, name: &str) -> Result<usize, PlanError> {
+    let names: Vec<&str> = spec.targets.iter().map(|t| t.name.value.as_str()).collect();
+    let Some(i) = names.iter().position(|n| *n == name) else {
+        let hint =
+            crate::diag::did_you_mean(name, &names, || format!("the spec's targets are: {}, and `{BINARIES_TARGET}` builds them alone", names.join(", ")));
+        return Err(PlanError::Option(format!("--target {name}: the spec has no target named `{name}`; {hint}")));
+    };
+    if let Some(h) = &spec.runtime.healthcheck {
+        let program = &h.command[0];
+        let left_out = spec.targets.iter().enumerate().any(|(j, o)| j != i && *program == format!("{}/{}", crate::lower::BIN_DIR, o.name.value));
+        if left_out {
+            return Err(PlanError::Option(format!(
+                "--target {name}: the health check runs {program}, which this build leaves out of the image; build that target, or change runtime.healthcheck"
+            )));
+        }
+    }
+    Ok(i)
+}
+
+/// The image creation time from `SOURCE_DATE_EPOCH`, RFC 3339.
+fn created(build_args: &BTreeMap<String, String>) -> Result<Option<String>, PlanError> {
+    let Some(v) = build_args.get("SOURCE_DATE_EPOCH").filter(|v| !v.is_empty()) else { return Ok(None) };
+    let secs: u64 = v.parse().map_err(|_| PlanError::Option(format!("SOURCE_DATE_EPOCH={v} is not a number of seconds since 1970")))?;
+    let time = std::time::UNIX_EPOCH.checked_add(std::time::Duration::from_secs(secs));
+    let time = time.filter(|_| secs < 253_402_300_800).ok_or_else(|| PlanError::Option(format!("SOURCE_DATE_EPOCH={v} is after the year 9999")))?;
+    Ok(Some(humantime::format_rfc3339_seconds(time).to_string()))
+}
+
+/// The registry mirror in effect: the build arg's, else the spec's.
+pub fn effective_mirror<'a>(spec: &'a Spec, build_arg: Option<&'a str>) -> Option<&'a str> {
+    build_arg.filter(|m| !m.is_empty()).or(spec.registry_mirror.as_ref().map(|m| m.value.as_str()))
+}
+
+/// The runtime base image a spec asks for, after the registry mirror; `None` unless the base
+/// is an image.
+pub fn base_reference(spec: &Spec, mirror: Option<&str>) -> Option<ImageRef> {
+    let r = spec.runtime.base_image.as_ref()?;
+    Some(match mirror {
+        Some(m) if !m.is_empty() => r.mirrored(m),
+        _ => r.clone(),
+    })
+}
+
+/// The builder image of a spec built with the Go `release`, after the registry mirror.
+pub fn builder_reference(spec: &Spec, release: &GoRelease, mirror: Option<&str>) -> ImageRef {
+    let written = match &spec.go.image {
+        Some(i) => i.value.clone(),
+        // glibc keeps old symbol versions: what links against Debian 12's runs on Debian 12
+        // and newer bases.
+        None if spec.go.cgo.is_some() => format!("golang:{}-bookworm", release.version),
+        None => format!("golang:{}", release.version),
+    };
+    // The loader validated `go.image`; the others are made of a validated release.
+    let r = ImageRef::parse(&written).unwrap_or_else(|_| ImageRef::parse("golang").expect("a valid reference"));
+    match mirror {
+        Some(m) if !m.is_empty() => r.mirrored(m),
+        _ => r,
+    }
+}
+
+/// Whether the cgo build for `target` runs on the target platform under emulation: asked
+/// for, or (`auto`) there is no cross compiler for it. A build for the build machine's own
+/// architecture never needs emulation.
+pub fn cgo_emulated(spec: &Spec, build: &Platform, target: &Platform) -> bool {
+    match &spec.go.cgo {
+        None => false,
+        Some(_) if golang::same_c_arch(build, target) => false,
+        Some(c) => match c.mode {
+            CgoMode::Emulated => true,
+            CgoMode::Native => false,
+            CgoMode::Auto => !golang::has_cross_compiler(build, target),
+        },
+    }
+}
+
+/// Whether `--target binaries` needs the pulled base: a cgo build linked dynamically
+/// checks its binaries against the base's glibc and collects the libraries the base lacks.
+pub fn needs_base_for_binaries(spec: &Spec) -> bool {
+    spec.runtime.base.value == crate::spec::Base::Image && spec.go.cgo.as_ref().is_some_and(|c| !c.static_link)
+}
+
+/// `--build-context` entries, sorted by what they stand in for.
+#[derive(Default)]
+struct NamedContexts {
+    /// Images the build pulls (the builder, the base; as written), replaced by another image
+    /// (`docker-image://REF`).
+    images: Vec<(ImageRef, ImageRef)>,
+    /// Go modules, replaced by a directory or a git repository.
+    modules: Vec<Replacement>,
+}
+
+impl NamedContexts {
+    /// A name that is the builder or the base image (as `--build-context` normalizes image
+    /// names: `golang:1.27` is `docker.io/library/golang:1.27`) replaces that image; any
+    /// other name is a Go module path.
+    fn classify(named: &BTreeMap<String, String>, spec: &Spec, release: &GoRelease) -> Result<Self, PlanError> {
+        let mut out = NamedContexts::default();
+        let builder = builder_reference(spec, release, None);
+        let base = base_reference(spec, None);
+        for (name, value) in named {
+            let image = ImageRef::parse(name).ok().filter(|r| *r == builder || Some(r) == base.as_ref());
+            if let Some(image) = image {
+                let Some(with) = value.strip_prefix("docker-image://") else {
+                    return Err(PlanError::Option(format!(
+                        "--build-context {name}={value}: {name} is an image of the build; replace it with another image: --build-context {name}=docker-image://REF"
+                    )));
+                };
+                let with = ImageRef::parse(with).map_err(|e| PlanError::Option(format!("--build-context {name}: {e}")))?;
+                out.images.push((image, with));
+                continue;
+            }
+            let source = if let Some(local) = value.strip_prefix("local:") {
+                if local.is_empty() {
+                    return Err(PlanError::Option(format!(
+                        "--build-context {name}={value}: `local:` needs the name of a directory the client sends (buildx does this for --build-context {name}=./dir)"
+                    )));
+                }
+                NamedSource::Local(local.to_string())
+            } else if let Ok(git) = GitSource::parse(value) {
+                NamedSource::Git(git)
+            } else {
+                let images = std::iter::once(builder.to_string()).chain(base.iter().map(|b| b.to_string())).collect::<Vec<_>>().join(", ");
+                return Err(PlanError::Option(format!(
+                    "--build-context {name}={value}: goapp takes a directory or a git repository (https://host/repo.git#ref) in place of a Go module, and docker-image://REF in place of an image of the build ({images})"
+                )));
+            };
+            out.modules.push(Replacement { module: name.clone(), source });
+        }
+        Ok(out)
+    }
+
+    /// The go.work (in a workspace) or go.mod with the `replace` directives of the module
+    /// replacements; `None` without any. Each module must be one go.mod requires.
+    fn module_file(&self, facts: &ContextFacts, spec: &Spec) -> Result<Option<(String, String)>, PlanError> {
+        let Some(first) = self.modules.first() else { return Ok(None) };
+        // vendor/modules.txt would no longer match go.mod: Go refuses to build.
+        let vendor_mode = spec.go.module_mode == Some(ModMode::Vendor);
+        if vendor_mode || (facts.vendored && spec.go.module_mode.is_none()) {
+            return Err(PlanError::Option(format!(
+                "--build-context {}: the build uses vendor/, which a replaced module would make inconsistent; set `go.mod: mod` in the spec to build from downloaded modules",
+                first.module
+            )));
+        }
+        let Some((mod_path, mod_text)) = &facts.go_mod else {
+            return Err(PlanError::Option(format!("--build-context {}: the build context has no go.mod to replace the module in", first.module)));
+        };
+        for r in &self.modules {
+            if !crate::context::requires(mod_text, &r.module) {
+                return Err(PlanError::Option(format!(
+                    "--build-context {}: {mod_path} does not require the module {0}, and it is not an image of the build; name a module that go.mod requires, or the builder or base image",
+                    r.module
+                )));
+            }
+        }
+        let (path, text) = facts.go_work.as_ref().unwrap_or(facts.go_mod.as_ref().expect("checked above"));
+        let edited = crate::context::with_replacements(text, path, &self.modules).map_err(|e| PlanError::Option(format!("--build-context: {e}")))?;
+        Ok(Some((path.clone(), edited)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(yaml: &str) -> Spec {
+        crate::load("goapp.yaml", yaml.as_bytes(), &BTreeMap::new()).unwrap().spec
+    }
+
+    fn source(yaml: &str) -> SpecSource {
+        SpecSource { file: "goapp.yaml".into(), data: yaml.as_bytes().to_vec() }
+    }
+
+    fn plan_of(yaml: &str, request: &Request, facts: &ContextFacts) -> Result<Plan, PlanError> {
+        plan(load(yaml), source(yaml), request, facts)
+    }
+
+    #[test]
+    fn named_contexts_replace_images_or_required_modules() {
+        let yaml = "name: app\nruntime:\n  base: distroless\n";
+        let named: BTreeMap<String, String> = [
+            ("golang:1.27".to_string(), "docker-image://mirror.example/go:1.27".to_string()),
+            ("gcr.io/distroless/static-debian12:nonroot".to_string(), "docker-image://mirror.example/static:1".to_string()),
+            ("example.com/lib".to_string(), "local:example.com/lib".to_string()),
+        ]
+        .into();
+        let facts = |vendored: bool| ContextFacts {
+            excludes: vec![],
+            no_download: vendored,
+            vendored,
+            go_mod: Some(("go.mod".into(), "module example.com/app\n\nrequire example.com/lib v1.0.0\n".into())),
+            go_work: None,
+        };
+        let request =
+            Request { named_contexts: named.clone(), build_args: [(MIRROR_ARG.to_string(), "localhost:5000".to_string())].into(), ..Request::default() };
+        let p = plan_of(yaml, &request, &facts(false)).unwrap();
+        assert_eq!(p.images.builder.reference.to_string(), "mirror.example/go:1.27");
+        assert_eq!(p.images.builder.written.to_string(), "docker.io/library/golang:1.27");
+        assert_eq!(p.images.base.as_ref().unwrap().reference.to_string(), "mirror.example/static:1");
+        assert_eq!(p.replacements[0].source, NamedSource::Local("example.com/lib".into()));
+        let (path, text) = p.module_file.unwrap();
+        assert_eq!(path, "go.mod");
+        assert!(text.ends_with("replace example.com/lib => /goapp/replace/0\n"), "{text}");
+        // vendor/ would no longer match go.mod.
+        let e = plan_of(yaml, &request, &facts(true)).unwrap_err().to_string();
+        assert!(e.contains("set `go.mod: mod`"), "{e}");
+        // An image of the build replaced by something other than an image.
+        let bad = Request { named_contexts: [("golang:1.27".to_string(), "local:golang:1.27".to_string())].into(), ..Request::default() };
+        assert!(plan_of(yaml, &bad, &facts(false)).unwrap_err().to_string().contains("docker-image://REF"));
+        // A module go.mod does not require.
+        let other = Request { named_contexts: [("example.com/other".to_string(), "local:x".to_string())].into(), ..Request::default() };
+        let e = plan_of(yaml, &other, &facts(false)).unwrap_err().to_string();
+        assert!(e.contains("go.mod does not require the module example.com/other"), "{e}");
+        // `local:` with no directory name.
+        let empty = Request { named_contexts: [("example.com/lib".to_string(), "local:".to_string())].into(), ..Request::default() };
+        let e = plan_of(yaml, &empty, &facts(false)).unwrap_err().to_string();
+        assert!(e.contains("`local:` needs the name of a directory"), "{e}");
+    }
+
+    #[test]
+    fn platforms_come_from_the_request_then_the_spec_then_the_build_platform() {
+        let yaml = "name: app\nplatforms: [linux/arm64, linux/arm/v7]\n";
+        let facts = ContextFacts::default();
+        let arm = Platform::parse("linux/arm64").unwrap();
+        assert_eq!(plan_of(yaml, &Request::default(), &facts).unwrap().platforms.iter().map(Platform::id).collect::<Vec<_>>(), ["linux/arm64", "linux/arm/v7"]);
+        let asked = Request { platforms: vec![Platform::parse("linux/riscv64").unwrap()], ..Request::default() };
+        assert_eq!(plan_of(yaml, &asked, &facts).unwrap().platforms[0].id(), "linux/riscv64");
+        let on_arm = Request { build_platform: arm.clone(), ..Request::default() };
+        assert_eq!(plan_of("name: app\n", &on_arm, &facts).unwrap().platforms, [arm]);
+    }
+
+    #[test]
+    fn a_target_is_selected_without_changing_the_spec() {
+        let yaml = "name: shop\ntargets:\n  - name: api\n    main: ./cmd/api\n  - name: worker\n    main: ./cmd/worker\nruntime:\n  entrypoint: api\n";
+        let facts = ContextFacts::default();
+        let p = plan_of(yaml, &Request { target: Some("worker".into()), ..Request::default() }, &facts).unwrap();
+        assert_eq!((p.targets.clone(), p.entrypoint, p.spec.targets.len()), (vec![1], 1, 2));
+        assert_eq!(p.entrypoint().name.value, "worker");
+        let e = plan_of(yaml, &Request { target: Some("wroker".into()), ..Request::default() }, &facts).unwrap_err().to_string();
+        assert!(e.contains("did you mean `worker`?"), "{e}");
+        let bins = plan_of(yaml, &Request { target: Some(BINARIES_TARGET.into()), ..Request::default() }, &facts).unwrap();
+        assert_eq!((bins.result, bins.targets.clone()), (ResultKind::Binaries, vec![0, 1]));
+        assert!(bins.summary()["entrypoint"].is_null());
+    }
+
+    #[test]
+    fn source_date_epoch_is_checked() {
+        let facts = ContextFacts::default();
+        let with = |v: &str| Request { build_args: [("SOURCE_DATE_EPOCH".to_string(), v.to_string())].into(), ..Request::default() };
+        assert_eq!(plan_of("name: app\n", &with("1700000000"), &facts).unwrap().facts.created.as_deref(), Some("2023-11-14T22:13:20Z"));
+        assert!(plan_of("name: app\n", &with("soon"), &facts).unwrap_err().to_string().contains("not a number"));
+        assert!(plan_of("name: app\n", &with("99999999999999"), &facts).unwrap_err().to_string().contains("after the year 9999"));
+    }
+}
