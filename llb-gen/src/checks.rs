@@ -3,7 +3,7 @@
 //! spec line they are about.
 
 use crate::diag::{Diagnostic, did_you_mean};
-use crate::lower::BaseImage;
+use crate::resolved::BaseImage;
 use crate::spec::{Spec, User};
 
 /// The user a `runtime.user` name stands for in the base's `/etc/passwd` (`passwd: None`:

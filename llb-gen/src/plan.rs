@@ -341,7 +341,7 @@ pub fn base_probes(plan: &Plan, platform: &Platform) -> BaseProbes {
         }
         _ => Vec::new(),
     };
-    BaseProbes { ca_bundle: crate::lower::CA_BUNDLE, zoneinfo: "/usr/share/zoneinfo", passwd: "/etc/passwd", libc }
+    BaseProbes { ca_bundle: crate::paths::CA_BUNDLE, zoneinfo: crate::paths::ZONEINFO, passwd: crate::paths::PASSWD, libc }
 }
 
 /// `--target NAME`: the index of that target. Its health check must run a binary the
@@ -355,7 +355,7 @@ fn only_target(spec: &Spec, name: &str) -> Result<usize, PlanError> {
     };
     if let Some(h) = &spec.runtime.healthcheck {
         let program = &h.command[0];
-        let left_out = spec.targets.iter().enumerate().any(|(j, o)| j != i && *program == format!("{}/{}", crate::lower::BIN_DIR, o.name.value));
+        let left_out = spec.targets.iter().enumerate().any(|(j, o)| j != i && *program == format!("{}/{}", crate::paths::BIN_DIR, o.name.value));
         if left_out {
             return Err(PlanError::Option(format!(
                 "--target {name}: the health check runs {program}, which this build leaves out of the image; build that target, or change runtime.healthcheck"
@@ -503,99 +503,5 @@ impl NamedContexts {
         let (path, text) = facts.go_work.as_ref().unwrap_or(facts.go_mod.as_ref().expect("checked above"));
         let edited = crate::context::with_replacements(text, path, &self.modules).map_err(|e| PlanError::Option(format!("--build-context: {e}")))?;
         Ok(Some((path.clone(), edited)))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn load(yaml: &str) -> Spec {
-        crate::load("goapp.yaml", yaml.as_bytes(), &BTreeMap::new()).unwrap().spec
-    }
-
-    fn source(yaml: &str) -> SpecSource {
-        SpecSource { file: "goapp.yaml".into(), data: yaml.as_bytes().to_vec() }
-    }
-
-    fn plan_of(yaml: &str, request: &Request, facts: &ContextFacts) -> Result<Plan, PlanError> {
-        plan(load(yaml), source(yaml), request, facts)
-    }
-
-    #[test]
-    fn named_contexts_replace_images_or_required_modules() {
-        let yaml = "name: app\nruntime:\n  base: distroless\n";
-        let named: BTreeMap<String, String> = [
-            ("golang:1.27".to_string(), "docker-image://mirror.example/go:1.27".to_string()),
-            ("gcr.io/distroless/static-debian12:nonroot".to_string(), "docker-image://mirror.example/static:1".to_string()),
-            ("example.com/lib".to_string(), "local:example.com/lib".to_string()),
-        ]
-        .into();
-        let facts = |vendored: bool| ContextFacts {
-            excludes: vec![],
-            no_download: vendored,
-            vendored,
-            go_mod: Some(("go.mod".into(), "module example.com/app\n\nrequire example.com/lib v1.0.0\n".into())),
-            go_work: None,
-        };
-        let request =
-            Request { named_contexts: named.clone(), build_args: [(MIRROR_ARG.to_string(), "localhost:5000".to_string())].into(), ..Request::default() };
-        let p = plan_of(yaml, &request, &facts(false)).unwrap();
-        assert_eq!(p.images.builder.reference.to_string(), "mirror.example/go:1.27");
-        assert_eq!(p.images.builder.written.to_string(), "docker.io/library/golang:1.27");
-        assert_eq!(p.images.base.as_ref().unwrap().reference.to_string(), "mirror.example/static:1");
-        assert_eq!(p.replacements[0].source, NamedSource::Local("example.com/lib".into()));
-        let (path, text) = p.module_file.unwrap();
-        assert_eq!(path, "go.mod");
-        assert!(text.ends_with("replace example.com/lib => /goapp/replace/0\n"), "{text}");
-        // vendor/ would no longer match go.mod.
-        let e = plan_of(yaml, &request, &facts(true)).unwrap_err().to_string();
-        assert!(e.contains("set `go.mod: mod`"), "{e}");
-        // An image of the build replaced by something other than an image.
-        let bad = Request { named_contexts: [("golang:1.27".to_string(), "local:golang:1.27".to_string())].into(), ..Request::default() };
-        assert!(plan_of(yaml, &bad, &facts(false)).unwrap_err().to_string().contains("docker-image://REF"));
-        // A module go.mod does not require.
-        let other = Request { named_contexts: [("example.com/other".to_string(), "local:x".to_string())].into(), ..Request::default() };
-        let e = plan_of(yaml, &other, &facts(false)).unwrap_err().to_string();
-        assert!(e.contains("go.mod does not require the module example.com/other"), "{e}");
-        // `local:` with no directory name.
-        let empty = Request { named_contexts: [("example.com/lib".to_string(), "local:".to_string())].into(), ..Request::default() };
-        let e = plan_of(yaml, &empty, &facts(false)).unwrap_err().to_string();
-        assert!(e.contains("`local:` needs the name of a directory"), "{e}");
-    }
-
-    #[test]
-    fn platforms_come_from_the_request_then_the_spec_then_the_build_platform() {
-        let yaml = "name: app\nplatforms: [linux/arm64, linux/arm/v7]\n";
-        let facts = ContextFacts::default();
-        let arm = Platform::parse("linux/arm64").unwrap();
-        assert_eq!(plan_of(yaml, &Request::default(), &facts).unwrap().platforms.iter().map(Platform::id).collect::<Vec<_>>(), ["linux/arm64", "linux/arm/v7"]);
-        let asked = Request { platforms: vec![Platform::parse("linux/riscv64").unwrap()], ..Request::default() };
-        assert_eq!(plan_of(yaml, &asked, &facts).unwrap().platforms[0].id(), "linux/riscv64");
-        let on_arm = Request { build_platform: arm.clone(), ..Request::default() };
-        assert_eq!(plan_of("name: app\n", &on_arm, &facts).unwrap().platforms, [arm]);
-    }
-
-    #[test]
-    fn a_target_is_selected_without_changing_the_spec() {
-        let yaml = "name: shop\ntargets:\n  - name: api\n    main: ./cmd/api\n  - name: worker\n    main: ./cmd/worker\nruntime:\n  entrypoint: api\n";
-        let facts = ContextFacts::default();
-        let p = plan_of(yaml, &Request { target: Some("worker".into()), ..Request::default() }, &facts).unwrap();
-        assert_eq!((p.targets.clone(), p.entrypoint, p.spec.targets.len()), (vec![1], 1, 2));
-        assert_eq!(p.entrypoint().name.value, "worker");
-        let e = plan_of(yaml, &Request { target: Some("wroker".into()), ..Request::default() }, &facts).unwrap_err().to_string();
-        assert!(e.contains("did you mean `worker`?"), "{e}");
-        let bins = plan_of(yaml, &Request { target: Some(BINARIES_TARGET.into()), ..Request::default() }, &facts).unwrap();
-        assert_eq!((bins.result, bins.targets.clone()), (ResultKind::Binaries, vec![0, 1]));
-        assert!(bins.summary()["entrypoint"].is_null());
-    }
-
-    #[test]
-    fn source_date_epoch_is_checked() {
-        let facts = ContextFacts::default();
-        let with = |v: &str| Request { build_args: [("SOURCE_DATE_EPOCH".to_string(), v.to_string())].into(), ..Request::default() };
-        assert_eq!(plan_of("name: app\n", &with("1700000000"), &facts).unwrap().facts.created.as_deref(), Some("2023-11-14T22:13:20Z"));
-        assert!(plan_of("name: app\n", &with("soon"), &facts).unwrap_err().to_string().contains("not a number"));
-        assert!(plan_of("name: app\n", &with("99999999999999"), &facts).unwrap_err().to_string().contains("after the year 9999"));
     }
 }

@@ -1,0 +1,213 @@
+//! The semantic checks and defaults that turn the spec as written ([`RawSpec`]) into a
+//! [`Spec`]: names, paths, platforms, ports, users, signals, durations, references between
+//! fields, and options that contradict each other. Every problem is reported, each at the
+//! value it is about.
+
+mod go;
+mod runtime;
+mod targets;
+mod values;
+
+pub(crate) use values::{parse_duration, parse_port, parse_signal, parse_user};
+
+use std::collections::BTreeMap;
+
+use crate::reference::ImageRef;
+use crate::spec::raw::{RawSpec, Scalar};
+use crate::spec::*;
+
+use super::Cx;
+
+type Env = Option<Spanned<BTreeMap<String, Spanned<Scalar>>>>;
+
+impl Cx<'_> {
+    pub(crate) fn resolve(&mut self, raw: RawSpec) -> Option<Spec> {
+        let errors_before = self.error_count();
+        self.check_name(&raw.name, "name");
+        let whole = raw.name.span;
+        let module = match raw.module {
+            Some(m) => self
+                .relative_path(&m, "module", "the directory holding go.mod, relative to the build context, e.g. `.` or `services/api`")
+                .map(|v| Spanned::new(v, m.span)),
+            None => Some(Spanned::new(".".to_string(), whole)),
+        };
+        let go_raw = raw.go.map(|g| g.value);
+        let go = self.go(go_raw.as_ref());
+        let targets = self.targets(&raw.name, raw.main.as_ref(), raw.targets.as_deref(), go_raw.as_ref());
+        let platforms = raw.platforms.as_deref().map(|p| self.platforms(p)).unwrap_or_default();
+        let runtime = self.runtime(raw.runtime.map(|r| r.value), &targets, whole);
+        let mut text = |v: &Option<Spanned<String>>, what: &str| -> Option<String> {
+            let v = v.as_ref()?;
+            if v.value.trim().is_empty() || v.value.contains(['\n', '\r']) {
+                self.error(v.span, format!("`{what}` is empty or has several lines"), format!("give `{what}` as one line of text, or leave it out"));
+                return None;
+            }
+            Some(v.value.clone())
+        };
+        let version = text(&raw.version, "version");
+        let source = text(&raw.source, "source");
+        let registry_mirror = raw.registry_mirror.as_ref().and_then(|m| self.registry_mirror(m));
+        if let (Some(go), Some(runtime)) = (&go, &runtime) {
+            self.check_c_library(go, runtime, whole);
+        }
+        if self.error_count() > errors_before {
+            return None;
+        }
+        Some(Spec { name: raw.name, module: module?, targets, platforms, go: go?, runtime: runtime?, version, source, registry_mirror })
+    }
+
+    /// `host[:port][/prefix]`: checked by mirroring a reference through it.
+    pub(crate) fn registry_mirror(&mut self, m: &Spanned<String>) -> Option<Spanned<String>> {
+        let v = m.value.trim_end_matches('/');
+        let probe = ImageRef::parse("golang:1").expect("a valid reference").mirrored(v).to_string();
+        let host = v.split('/').next().unwrap_or("");
+        let host_ok = !host.is_empty() && (host.contains(['.', ':']) || host == "localhost");
+        if !host_ok || v.contains("://") || ImageRef::parse(&probe).is_err() {
+            self.error(
+                m.span,
+                format!("`{}` is not a registry mirror", m.value),
+                "write a registry host with an optional port and path, without a scheme: `mirror.example.com`, `localhost:5000`, `registry.example.com/dockerhub`",
+            );
+            return None;
+        }
+        Some(Spanned::new(v.to_string(), m.span))
+    }
+
+    pub(crate) fn error_count(&self) -> usize {
+        self.diags.iter().filter(|d| d.severity == crate::Severity::Error).count()
+    }
+
+    pub(crate) fn check_name(&mut self, name: &Spanned<String>, what: &str) -> bool {
+        let v = &name.value;
+        let ok = !v.is_empty()
+            && v.len() <= 128
+            && v.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
+            && v.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
+            && v.bytes().last().is_some_and(|b| b.is_ascii_alphanumeric());
+        if !ok {
+            let suggestion: String = v.to_ascii_lowercase().chars().map(|c| if c.is_ascii_alphanumeric() || "._-".contains(c) { c } else { '-' }).collect();
+            let suggestion = suggestion.trim_matches(|c: char| !c.is_ascii_alphanumeric());
+            let example = if suggestion.is_empty() { "myapp" } else { suggestion };
+            self.error(
+                name.span,
+                format!("`{v}` is not a valid {what}"),
+                format!("use lower-case letters, digits, `.`, `_` and `-`, starting and ending with a letter or digit, e.g. `{example}`"),
+            );
+        }
+        ok
+    }
+
+    /// A binary may not be named `binaries`: `--target binaries` asks for the binaries alone.
+    pub(crate) fn not_reserved(&mut self, name: &Spanned<String>, what: &str) -> bool {
+        if name.value != crate::spec::BINARIES_TARGET {
+            return true;
+        }
+        self.error(
+            name.span,
+            format!("`{}` cannot name {what}'s binary: `--target {0}` builds the binaries alone, for `--output type=local`", name.value),
+            "choose another name",
+        );
+        false
+    }
+
+    /// A path inside the build context, cleaned: no absolute paths, no `..`.
+    pub(crate) fn relative_path(&mut self, p: &Spanned<String>, what: &str, example: &str) -> Option<String> {
+        let v = p.value.trim_end_matches('/');
+        if v.starts_with('/') || v.contains('\\') || v.split('/').any(|c| c == "..") {
+            self.error(p.span, format!("`{}` is not inside the build context", p.value), format!("`{what}` is {example}"));
+            return None;
+        }
+        let clean: Vec<&str> = v.split('/').filter(|c| !c.is_empty() && *c != ".").collect();
+        Some(if clean.is_empty() { ".".to_string() } else { clean.join("/") })
+    }
+
+    pub(crate) fn absolute_path(&mut self, p: &Spanned<String>, what: &str) -> Option<String> {
+        let v = &p.value;
+        if !v.starts_with('/') || v.split('/').any(|c| c == "..") || v.contains('\\') {
+            self.error(p.span, format!("`{v}` is not an absolute path in the image"), format!("{what} is an absolute path, such as `/data`"));
+            return None;
+        }
+        let clean: Vec<&str> = v.split('/').filter(|c| !c.is_empty() && *c != ".").collect();
+        Some(format!("/{}", clean.join("/")))
+    }
+
+    /// A Go package, in the `./dir` form `go build` needs (a bare `cmd/app` would be read as
+    /// an import path of the standard library).
+    pub(crate) fn main_package(&mut self, p: &Spanned<String>, what: &str) -> Option<Spanned<String>> {
+        if p.value.contains("...") {
+            self.error(p.span, format!("`{}` names several packages", p.value), format!("`{what}` is one main package; list each binary under `targets`"));
+            return None;
+        }
+        let rel = self.relative_path(p, what, "a package directory relative to `module`, e.g. `./cmd/server`")?;
+        Some(Spanned::new(if rel == "." { ".".into() } else { format!("./{rel}") }, p.span))
+    }
+
+    pub(crate) fn env(&mut self, env: &Env, what: &str, reserved: &[&str]) -> Vec<(String, String)> {
+        let Some(env) = env else { return Vec::new() };
+        let mut out = Vec::new();
+        for (k, v) in &env.value {
+            if !is_env_name(k) {
+                self.error(
+                    v.span,
+                    format!("`{k}` is not a valid environment variable name"),
+                    "use letters, digits and `_`, not starting with a digit, e.g. `LOG_LEVEL`",
+                );
+                continue;
+            }
+            if reserved.contains(&k.as_str()) {
+                self.error(v.span, format!("`{k}` cannot be set in `{what}`"), "goapp sets it for each target platform and build; remove it");
+                continue;
+            }
+            out.push((k.clone(), v.value.0.clone()));
+        }
+        out
+    }
+
+    pub(crate) fn user(&mut self, u: &Spanned<String>, what: &str) -> Option<User> {
+        match parse_user(&u.value) {
+            Ok(user) => Some(user),
+            Err(e) => {
+                self.error(u.span, e, format!("`{what}` is `nonroot` (65532), `root`, or a numeric `uid` or `uid:gid`"));
+                None
+            }
+        }
+    }
+
+    /// Permission bits written in octal, quoted.
+    pub(crate) fn mode(&mut self, m: &Spanned<String>, example: &str) -> Option<u32> {
+        match u32::from_str_radix(m.value.trim_start_matches("0o"), 8) {
+            Ok(v) if v <= 0o7777 && !m.value.is_empty() => Some(v),
+            _ => {
+                self.error(m.span, format!("`{}` is not a file mode", m.value), format!("write the permission bits in octal, quoted, e.g. {example}"));
+                None
+            }
+        }
+    }
+}
+
+fn target_names(targets: &[Target]) -> String {
+    targets.iter().map(|t| format!("`{}`", t.name.value)).collect::<Vec<_>>().join(", ")
+}
+
+/// Every name `runtime.base` knows.
+fn named_bases() -> Vec<&'static str> {
+    Base::NAMES.iter().copied().chain(NAMED_BASES.iter().map(|(n, _)| *n)).collect()
+}
+
+/// An optional field once checked: `None` when it was given and is wrong (its error is
+/// reported), else what was given, if anything.
+fn valid<T>(field: Option<Option<T>>) -> Option<Option<T>> {
+    match field {
+        Some(None) => None,
+        Some(v) => Some(v),
+        None => Some(None),
+    }
+}
+
+fn is_user_name(v: &str) -> bool {
+    !v.is_empty() && v.len() <= 32 && !v.starts_with('-') && v.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b)) && v.parse::<u32>().is_err()
+}
+
+fn is_env_name(v: &str) -> bool {
+    v.bytes().next().is_some_and(|b| b.is_ascii_alphabetic() || b == b'_') && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
