@@ -56,7 +56,7 @@ pub fn located_status(message: &str, places: &[Place<'_>]) -> Status {
 
 /// The language of a file BuildKit shows lines of: go.mod and go.work, or the spec's YAML.
 pub fn language(file: &str) -> &'static str {
-    if file.ends_with("go.mod") || file.ends_with("go.work") { "go.mod" } else { "YAML" }
+    if file.ends_with("go.mod") || file.ends_with("go.work") { llb_gen::diag::GO_MOD_LANGUAGE } else { llb_gen::diag::SPEC_LANGUAGE }
 }
 
 /// BuildKit's source-location detail for one place. Its language is the file's: go.mod

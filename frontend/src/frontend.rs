@@ -62,7 +62,7 @@ async fn build(client: &mut Client, opts: &Opts, session: &str) -> Result<gw::Re
     let pong = client.ping(gw::PingRequest {}).await.context("ping")?.into_inner();
     let caps = Caps::from_pong(&pong);
     // What reading the spec and the context uses; each build's graph is checked once lowered.
-    caps.require_llb(["source.local.sharedkeyhint", "source.local.differ", "source.local.followpaths"])?;
+    caps.require_llb([llb::caps::id::SOURCE_LOCAL_SHAREDKEYHINT, llb::caps::id::SOURCE_LOCAL_DIFFER, llb::caps::id::SOURCE_LOCAL_FOLLOWPATHS])?;
     if let ContextSource::Git(git) = &ctx {
         let mut g = llb::Graph::new();
         let out = git.add(&mut g, false);
@@ -76,7 +76,7 @@ async fn build(client: &mut Client, opts: &Opts, session: &str) -> Result<gw::Re
     let (spec_bytes, spec_vertex) = reads::read_spec(client, opts, session, &filename, &ctx).await?;
     let loaded = llb_gen::load(&filename, &spec_bytes, &opts.build_args()).map_err(|d| Failure(errors::spec_status(&d)))?;
     // Warnings reach buildx's output with their spec location, on a BuildKit that takes them.
-    let can_warn = caps.frontend.iter().any(|c| c == "gateway.warnings") && !spec_vertex.is_empty();
+    let can_warn = caps.frontend.iter().any(|c| c == crate::keys::cap::WARNINGS) && !spec_vertex.is_empty();
     if can_warn {
         for w in &loaded.warnings.items {
             gateway::warn(client, &spec_vertex, &filename, &spec_bytes, w).await?;

@@ -84,7 +84,7 @@ impl Caps {
             };
             // The spec field that asks for it, where one does.
             let why = match id {
-                "exec.mount.secret" | "exec.mount.ssh" => " for `go.secrets`",
+                llb::caps::id::EXEC_MOUNT_SECRET | llb::caps::id::EXEC_MOUNT_SSH => " for `go.secrets`",
                 _ => "",
             };
             anyhow::bail!(

@@ -5,6 +5,7 @@ mod errors;
 mod frontend;
 mod gateway;
 mod images;
+mod keys;
 mod opts;
 mod proto;
 mod reads;

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use anyhow::{Context as _, Result, bail};
 use llb::Platform;
 
+use crate::keys::{DEFAULT_CONTEXT_LOCAL, DEFAULT_SPEC_LOCAL, arg, opt};
 use crate::proto::gw;
 
 #[derive(Clone, Debug, Default)]
@@ -34,22 +35,22 @@ impl Opts {
 
     /// The spec's file name (`-f`); buildx sends its base name.
     pub fn filename(&self) -> &str {
-        self.get("filename").filter(|f| !f.is_empty()).unwrap_or("goapp.yaml")
+        self.get(opt::FILENAME).filter(|f| !f.is_empty()).unwrap_or("goapp.yaml")
     }
 
     /// The session directory that holds the spec.
     pub fn spec_local_name(&self) -> &str {
-        self.get("dockerfilekey").unwrap_or("dockerfile")
+        self.get(opt::SPEC_KEY).unwrap_or(DEFAULT_SPEC_LOCAL)
     }
 
     /// The session directory that holds the build context.
     pub fn context_local_name(&self) -> &str {
-        self.get("contextkey").unwrap_or("context")
+        self.get(opt::CONTEXT_KEY).unwrap_or(DEFAULT_CONTEXT_LOCAL)
     }
 
     /// `--platform`, normalized; empty when not given.
     pub fn platforms(&self) -> Result<Vec<Platform>> {
-        let Some(v) = self.get("platform").filter(|v| !v.is_empty()) else {
+        let Some(v) = self.get(opt::PLATFORM).filter(|v| !v.is_empty()) else {
             return Ok(Vec::new());
         };
         v.split(',').map(|p| Platform::parse(p).with_context(|| format!("--platform {v}"))).collect()
@@ -58,31 +59,31 @@ impl Opts {
     /// Whether an index is asked for even for one platform.
     pub fn multi_platform(&self) -> bool {
         let yes = |v: Option<&str>| matches!(v, Some("true" | "1"));
-        yes(self.get("multi-platform")) || yes(self.build_arg("BUILDKIT_MULTI_PLATFORM"))
+        yes(self.get(opt::MULTI_PLATFORM)) || yes(self.build_arg(arg::MULTI_PLATFORM))
     }
 
     /// Every `--build-arg`, by name.
     pub fn build_args(&self) -> BTreeMap<String, String> {
-        self.map.iter().filter_map(|(k, v)| k.strip_prefix("build-arg:").map(|k| (k.to_string(), v.clone()))).collect()
+        self.map.iter().filter_map(|(k, v)| k.strip_prefix(opt::BUILD_ARG_PREFIX).map(|k| (k.to_string(), v.clone()))).collect()
     }
 
     pub fn build_arg(&self, name: &str) -> Option<&str> {
-        self.get(&format!("build-arg:{name}"))
+        self.get(&format!("{}{name}", opt::BUILD_ARG_PREFIX))
     }
 
     /// `--label` values.
     pub fn labels(&self) -> BTreeMap<String, String> {
-        self.map.iter().filter_map(|(k, v)| k.strip_prefix("label:").map(|k| (k.to_string(), v.clone()))).collect()
+        self.map.iter().filter_map(|(k, v)| k.strip_prefix(opt::LABEL_PREFIX).map(|k| (k.to_string(), v.clone()))).collect()
     }
 
     /// `--no-cache` (without a filter: every step).
     pub fn no_cache(&self) -> bool {
-        self.get("no-cache") == Some("")
+        self.get(opt::NO_CACHE) == Some("")
     }
 
     /// `default`, `pull` (`--pull`) or `local`.
     pub fn image_resolve_mode(&self) -> &str {
-        self.get("image-resolve-mode").filter(|m| !m.is_empty()).unwrap_or("default")
+        self.get(opt::IMAGE_RESOLVE_MODE).filter(|m| !m.is_empty()).unwrap_or("default")
     }
 
     /// `--cache-from` entries, which the frontend must pass on with every solve.
@@ -95,11 +96,11 @@ impl Opts {
             attrs: BTreeMap<String, String>,
         }
         let mut out = Vec::new();
-        if let Some(json) = self.get("cache-imports").filter(|v| !v.is_empty()) {
+        if let Some(json) = self.get(opt::CACHE_IMPORTS).filter(|v| !v.is_empty()) {
             let entries: Vec<Entry> = serde_json::from_str(json).context("the cache-imports option is not valid JSON")?;
             out.extend(entries.into_iter().map(|e| gw::CacheOptionsEntry { r#type: e.kind, attrs: e.attrs }));
         }
-        if let Some(list) = self.get("cache-from").filter(|v| !v.is_empty()) {
+        if let Some(list) = self.get(opt::CACHE_FROM).filter(|v| !v.is_empty()) {
             for r in list.split(',') {
                 out.push(gw::CacheOptionsEntry { r#type: "registry".into(), attrs: [("ref".to_string(), r.to_string())].into() });
             }
@@ -109,19 +110,19 @@ impl Opts {
 
     /// A subrequest (`--call`, `--print`) instead of a build.
     pub fn request_id(&self) -> Option<&str> {
-        self.get("requestid").filter(|r| !r.is_empty())
+        self.get(opt::REQUEST_ID).filter(|r| !r.is_empty())
     }
 
     /// `--target NAME`: build only that target of the spec.
     pub fn target(&self) -> Option<&str> {
-        self.get("target").filter(|t| !t.is_empty())
+        self.get(opt::TARGET).filter(|t| !t.is_empty())
     }
 
     /// `--sbom` (`attest:sbom`) without a `generator` of its own: goapp attaches the SBOM it
     /// makes from the binaries' build information. With a generator, BuildKit runs that
     /// scanner on the image instead.
     pub fn sbom(&self) -> bool {
-        let Some(v) = self.get("attest:sbom").or_else(|| self.build_arg("BUILDKIT_ATTEST_SBOM")) else { return false };
+        let Some(v) = self.get(opt::ATTEST_SBOM).or_else(|| self.build_arg(arg::ATTEST_SBOM)) else { return false };
         let attrs: BTreeMap<&str, &str> = v.split(',').filter_map(|kv| kv.split_once('=')).collect();
         !matches!(attrs.get("disabled"), Some(&"true")) && !attrs.contains_key("generator")
     }
@@ -129,7 +130,7 @@ impl Opts {
     /// Where the build context comes from: the client's directory, or the git repository
     /// buildx passes as `context` when the build's context is a git URL.
     pub fn context_source(&self) -> Result<llb_gen::context::ContextSource> {
-        match self.get("context").filter(|c| !c.is_empty()) {
+        match self.get(opt::CONTEXT).filter(|c| !c.is_empty()) {
             None => Ok(llb_gen::context::ContextSource::Local),
             Some(url) => llb_gen::context::GitSource::parse(url)
                 .map(llb_gen::context::ContextSource::Git)
@@ -142,7 +143,7 @@ impl Opts {
     pub fn named_contexts(&self) -> Result<BTreeMap<String, String>> {
         let mut out = BTreeMap::new();
         for (k, v) in &self.map {
-            let Some(name) = k.strip_prefix("context:") else { continue };
+            let Some(name) = k.strip_prefix(opt::NAMED_CONTEXT_PREFIX) else { continue };
             if let Some((name, platform)) = name.split_once("::") {
                 bail!("--build-context {name}: a named context for one platform ({platform}) is not supported; give one for every platform");
             }
@@ -166,8 +167,8 @@ impl Opts {
             context,
             context_name: self.context_local_name().to_string(),
             session_id: session.to_string(),
-            vcs_source: get("vcs:source"),
-            vcs_revision: get("vcs:revision"),
+            vcs_source: get(opt::VCS_SOURCE),
+            vcs_revision: get(opt::VCS_REVISION),
         })
     }
 }

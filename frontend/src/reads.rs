@@ -70,7 +70,7 @@ pub async fn read_spec(client: &mut Client, opts: &Opts, session: &str, filename
     let title = format!("[internal] load build definition from {filename}");
     // With a git context the spec is a file of the repository, unless buildx sends it from
     // the client (an absolute `-f` path, or `-f -`), as the `dockerfilekey` directory.
-    let from_git = matches!(ctx, ContextSource::Git(_)) && opts.get("dockerfilekey").is_none();
+    let from_git = matches!(ctx, ContextSource::Git(_)) && opts.get(crate::keys::opt::SPEC_KEY).is_none();
     let (id, digest) = if from_git {
         context_files(client, opts, session, ctx, BTreeMap::new(), "", title).await?
     } else {

@@ -9,6 +9,7 @@ use llb::Platform;
 use llb_gen::image::ImageConfig;
 
 use crate::gateway::{self, Client};
+use crate::keys::exporter;
 use crate::proto::gw;
 
 /// One platform's build: its result, image config and SBOM (a result holding
@@ -74,23 +75,23 @@ pub fn result(built: Vec<Built>, force_multi: bool, annotations: &BTreeMap<Strin
     // The image exporter reads annotations from the result metadata (keys as BuildKit's
     // exptypes spells them): on every manifest, and on the index when there is one.
     for (k, v) in annotations {
-        metadata.insert(format!("annotation-manifest.{k}"), v.clone().into_bytes());
+        metadata.insert(format!("{}{k}", exporter::ANNOTATION_MANIFEST_PREFIX), v.clone().into_bytes());
         if multi {
-            metadata.insert(format!("annotation-index.{k}"), v.clone().into_bytes());
+            metadata.insert(format!("{}{k}", exporter::ANNOTATION_INDEX_PREFIX), v.clone().into_bytes());
         }
     }
     let platforms: Vec<serde_json::Value> = built.iter().map(|(p, _, _)| serde_json::json!({"ID": p.id(), "Platform": p.to_oci_json()})).collect();
-    metadata.insert("refs.platforms".into(), serde_json::to_vec(&serde_json::json!({ "Platforms": platforms })).expect("json"));
+    metadata.insert(exporter::REFS_PLATFORMS.into(), serde_json::to_vec(&serde_json::json!({ "Platforms": platforms })).expect("json"));
     let result = if multi {
         let mut refs = BTreeMap::new();
         for (p, id, config) in built {
-            metadata.insert(format!("containerimage.config/{}", p.id()), serde_json::to_vec(&config).expect("json"));
+            metadata.insert(format!("{}/{}", exporter::IMAGE_CONFIG, p.id()), serde_json::to_vec(&config).expect("json"));
             refs.insert(p.id(), gw::Ref { id, def: None });
         }
         gw::result::Result::Refs(gw::RefMap { refs })
     } else {
         let (_, id, config) = built.into_iter().next().expect("one platform");
-        metadata.insert("containerimage.config".into(), serde_json::to_vec(&config).expect("json"));
+        metadata.insert(exporter::IMAGE_CONFIG.into(), serde_json::to_vec(&config).expect("json"));
         gw::result::Result::Ref(gw::Ref { id, def: None })
     };
     gw::Result { result: Some(result), metadata, attestations }

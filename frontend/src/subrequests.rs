@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use base64::Engine as _;
 use serde_json::{Value, json};
 
+use crate::keys::answer as keys;
 use crate::proto::gw;
 
 /// The version of every request's result format.
@@ -35,9 +36,9 @@ pub fn known(id: &str) -> Option<&'static str> {
 /// The result that carries an answer.
 pub fn answer(json: &Value, text: String, extra: &[(&str, &str)]) -> gw::Result {
     let mut metadata: BTreeMap<String, Vec<u8>> = BTreeMap::new();
-    metadata.insert("result.json".into(), serde_json::to_vec(json).expect("json"));
-    metadata.insert("result.txt".into(), text.into_bytes());
-    metadata.insert("version".into(), VERSION.as_bytes().to_vec());
+    metadata.insert(keys::JSON.into(), serde_json::to_vec(json).expect("json"));
+    metadata.insert(keys::TEXT.into(), text.into_bytes());
+    metadata.insert(keys::VERSION.into(), VERSION.as_bytes().to_vec());
     for (k, v) in extra {
         metadata.insert(k.to_string(), v.as_bytes().to_vec());
     }
@@ -48,9 +49,9 @@ pub fn describe() -> gw::Result {
     let list: Vec<Value> = REQUESTS
         .iter()
         .map(|(name, description)| {
-            let mut metadata = vec![json!({"name": "result.json"}), json!({"name": "result.txt"})];
+            let mut metadata = vec![json!({"name": keys::JSON}), json!({"name": keys::TEXT})];
             if *name == "frontend.lint" {
-                metadata.push(json!({"name": "result.statuscode"}));
+                metadata.push(json!({"name": keys::STATUS_CODE}));
             }
             json!({"name": name, "version": VERSION, "type": "rpc", "description": description, "opts": null, "inputs": null, "metadata": metadata, "refs": null})
         })
@@ -62,7 +63,7 @@ pub fn describe() -> gw::Result {
 
 /// The spec file as a source of the answers' locations (`sources[0]`).
 fn source(file: &str, data: &[u8]) -> Value {
-    json!({"filename": file, "data": base64::engine::general_purpose::STANDARD.encode(data), "language": "YAML"})
+    json!({"filename": file, "data": base64::engine::general_purpose::STANDARD.encode(data), "language": llb_gen::diag::SPEC_LANGUAGE})
 }
 
 /// A location in `sources[0]`: the span's line, from its first to its last column.
@@ -167,7 +168,7 @@ pub fn lint(file: &str, data: &[u8], diags: &llb_gen::Diagnostics) -> gw::Result
     }
     let text = if diags.items.is_empty() { format!("{file}: no problems found\n") } else { diags.render(false) };
     let status = if diags.items.is_empty() { "0" } else { "1" };
-    answer(&json, text, &[("result.statuscode", status)])
+    answer(&json, text, &[(keys::STATUS_CODE, status)])
 }
 
 pub fn schema() -> gw::Result {

@@ -42,6 +42,10 @@ pub struct Diagnostic {
     pub rule: Option<&'static str>,
 }
 
+/// The language BuildKit is told a spec's lines are in, and go.mod's (and go.work's).
+pub const SPEC_LANGUAGE: &str = "YAML";
+pub const GO_MOD_LANGUAGE: &str = "go.mod";
+
 /// The rules of the spec's warnings: each a choice the spec may make on purpose, and
 /// acknowledge with `# check=skip=RULE` (as a Dockerfile's `# check=` directive does).
 pub const WARNING_RULES: &[(&str, &str)] = &[

@@ -9,6 +9,31 @@ use prost::Message as _;
 
 use crate::{attr, pb};
 
+/// The ids of [`CAPS`], spelled as BuildKit spells them.
+pub mod id {
+    pub const FILE_BASE: &str = "file.base";
+    pub const FILE_COPY_INCLUDEEXCLUDEPATTERNS: &str = "file.copy.includeexcludepatterns";
+    pub const EXEC_MOUNT_CACHE: &str = "exec.mount.cache";
+    pub const EXEC_MOUNT_CACHE_SHARING: &str = "exec.mount.cache.sharing";
+    pub const EXEC_MOUNT_SECRET: &str = "exec.mount.secret";
+    pub const EXEC_MOUNT_SSH: &str = "exec.mount.ssh";
+    pub const EXEC_MOUNT_SELECTOR: &str = "exec.mount.selector";
+    pub const EXEC_META_NETWORK: &str = "exec.meta.network";
+    pub const EXEC_META_PROXYENV: &str = "exec.meta.proxyenv";
+    pub const SOURCE_LOCAL_SHAREDKEYHINT: &str = "source.local.sharedkeyhint";
+    pub const SOURCE_LOCAL_DIFFER: &str = "source.local.differ";
+    pub const SOURCE_LOCAL_FOLLOWPATHS: &str = "source.local.followpaths";
+    pub const SOURCE_LOCAL_INCLUDEPATTERNS: &str = "source.local.includepatterns";
+    pub const SOURCE_LOCAL_EXCLUDEPATTERNS: &str = "source.local.excludepatterns";
+    pub const SOURCE_IMAGE_RESOLVEMODE: &str = "source.image.resolvemode";
+    pub const META_IGNORECACHE: &str = "meta.ignorecache";
+    pub const SOURCE_GIT: &str = "source.git";
+    pub const SOURCE_GIT_FULLURL: &str = "source.git.fullurl";
+    pub const SOURCE_GIT_HTTPAUTH: &str = "source.git.httpauth";
+    pub const SOURCE_GIT_KEEPGITDIR: &str = "source.git.keepgitdir";
+    pub const SOURCE_GIT_SUBDIR: &str = "source.git.subdir";
+}
+
 /// One capability: its id, what it is, and the first BuildKit release that has it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Cap {
@@ -22,27 +47,27 @@ pub struct Cap {
 /// be checked). The releases are the first `vX.Y.0` tag of BuildKit whose
 /// `solver/pb/caps.go` reports the id (`v0.3.0`: that release or an earlier one).
 pub const CAPS: &[Cap] = &[
-    Cap { id: "file.base", feature: "file operations", since: "v0.5.0" },
-    Cap { id: "file.copy.includeexcludepatterns", feature: "copies with include and exclude patterns", since: "v0.9.0" },
-    Cap { id: "exec.mount.cache", feature: "cache mounts", since: "v0.3.0" },
-    Cap { id: "exec.mount.cache.sharing", feature: "cache mount sharing modes", since: "v0.3.0" },
-    Cap { id: "exec.mount.secret", feature: "secret mounts", since: "v0.3.0" },
-    Cap { id: "exec.mount.ssh", feature: "SSH agent mounts", since: "v0.3.0" },
-    Cap { id: "exec.mount.selector", feature: "mounts of a sub-directory", since: "v0.3.0" },
-    Cap { id: "exec.meta.network", feature: "steps without network", since: "v0.3.0" },
-    Cap { id: "exec.meta.proxyenv", feature: "proxy settings kept out of the cache (HTTP_PROXY and the like)", since: "v0.3.0" },
-    Cap { id: "source.local.sharedkeyhint", feature: "incremental context transfer", since: "v0.3.0" },
-    Cap { id: "source.local.differ", feature: "whole-file context transfer", since: "v0.9.0" },
-    Cap { id: "source.local.followpaths", feature: "transferring named context files", since: "v0.3.0" },
-    Cap { id: "source.local.includepatterns", feature: "context include patterns", since: "v0.3.0" },
-    Cap { id: "source.local.excludepatterns", feature: "context exclude patterns (.dockerignore)", since: "v0.3.0" },
-    Cap { id: "source.image.resolvemode", feature: "image resolve modes (--pull)", since: "v0.3.0" },
-    Cap { id: "meta.ignorecache", feature: "--no-cache", since: "v0.3.0" },
-    Cap { id: "source.git", feature: "git sources", since: "v0.3.0" },
-    Cap { id: "source.git.fullurl", feature: "git URLs with a scheme", since: "v0.3.0" },
-    Cap { id: "source.git.httpauth", feature: "git over HTTP with a token", since: "v0.8.0" },
-    Cap { id: "source.git.keepgitdir", feature: "git sources with .git", since: "v0.3.0" },
-    Cap { id: "source.git.subdir", feature: "a sub-directory of a git repository", since: "v0.9.0" },
+    Cap { id: id::FILE_BASE, feature: "file operations", since: "v0.5.0" },
+    Cap { id: id::FILE_COPY_INCLUDEEXCLUDEPATTERNS, feature: "copies with include and exclude patterns", since: "v0.9.0" },
+    Cap { id: id::EXEC_MOUNT_CACHE, feature: "cache mounts", since: "v0.3.0" },
+    Cap { id: id::EXEC_MOUNT_CACHE_SHARING, feature: "cache mount sharing modes", since: "v0.3.0" },
+    Cap { id: id::EXEC_MOUNT_SECRET, feature: "secret mounts", since: "v0.3.0" },
+    Cap { id: id::EXEC_MOUNT_SSH, feature: "SSH agent mounts", since: "v0.3.0" },
+    Cap { id: id::EXEC_MOUNT_SELECTOR, feature: "mounts of a sub-directory", since: "v0.3.0" },
+    Cap { id: id::EXEC_META_NETWORK, feature: "steps without network", since: "v0.3.0" },
+    Cap { id: id::EXEC_META_PROXYENV, feature: "proxy settings kept out of the cache (HTTP_PROXY and the like)", since: "v0.3.0" },
+    Cap { id: id::SOURCE_LOCAL_SHAREDKEYHINT, feature: "incremental context transfer", since: "v0.3.0" },
+    Cap { id: id::SOURCE_LOCAL_DIFFER, feature: "whole-file context transfer", since: "v0.9.0" },
+    Cap { id: id::SOURCE_LOCAL_FOLLOWPATHS, feature: "transferring named context files", since: "v0.3.0" },
+    Cap { id: id::SOURCE_LOCAL_INCLUDEPATTERNS, feature: "context include patterns", since: "v0.3.0" },
+    Cap { id: id::SOURCE_LOCAL_EXCLUDEPATTERNS, feature: "context exclude patterns (.dockerignore)", since: "v0.3.0" },
+    Cap { id: id::SOURCE_IMAGE_RESOLVEMODE, feature: "image resolve modes (--pull)", since: "v0.3.0" },
+    Cap { id: id::META_IGNORECACHE, feature: "--no-cache", since: "v0.3.0" },
+    Cap { id: id::SOURCE_GIT, feature: "git sources", since: "v0.3.0" },
+    Cap { id: id::SOURCE_GIT_FULLURL, feature: "git URLs with a scheme", since: "v0.3.0" },
+    Cap { id: id::SOURCE_GIT_HTTPAUTH, feature: "git over HTTP with a token", since: "v0.8.0" },
+    Cap { id: id::SOURCE_GIT_KEEPGITDIR, feature: "git sources with .git", since: "v0.3.0" },
+    Cap { id: id::SOURCE_GIT_SUBDIR, feature: "a sub-directory of a git repository", since: "v0.9.0" },
 ];
 
 /// The entry of [`CAPS`] for `id`.
@@ -58,69 +83,69 @@ pub fn used(def: &pb::Definition) -> BTreeSet<&'static str> {
         match &op.op {
             Some(pb::op::Op::Exec(e)) => {
                 if e.network == pb::NetMode::None as i32 {
-                    caps.insert("exec.meta.network");
+                    caps.insert(id::EXEC_META_NETWORK);
                 }
                 if e.meta.as_ref().is_some_and(|m| m.proxy_env.is_some()) {
-                    caps.insert("exec.meta.proxyenv");
+                    caps.insert(id::EXEC_META_PROXYENV);
                 }
                 for m in &e.mounts {
                     if !m.selector.is_empty() {
-                        caps.insert("exec.mount.selector");
+                        caps.insert(id::EXEC_MOUNT_SELECTOR);
                     }
                     match pb::MountType::try_from(m.mount_type) {
                         Ok(pb::MountType::Cache) => {
-                            caps.insert("exec.mount.cache");
+                            caps.insert(id::EXEC_MOUNT_CACHE);
                             if m.cache_opt.as_ref().is_some_and(|c| c.sharing != pb::CacheSharingOpt::Shared as i32) {
-                                caps.insert("exec.mount.cache.sharing");
+                                caps.insert(id::EXEC_MOUNT_CACHE_SHARING);
                             }
                         }
                         Ok(pb::MountType::Secret) => {
-                            caps.insert("exec.mount.secret");
+                            caps.insert(id::EXEC_MOUNT_SECRET);
                         }
                         Ok(pb::MountType::Ssh) => {
-                            caps.insert("exec.mount.ssh");
+                            caps.insert(id::EXEC_MOUNT_SSH);
                         }
                         _ => {}
                     }
                 }
             }
             Some(pb::op::Op::File(f)) => {
-                caps.insert("file.base");
+                caps.insert(id::FILE_BASE);
                 for a in &f.actions {
                     if let Some(pb::file_action::Action::Copy(c)) = &a.action
                         && (!c.include_patterns.is_empty() || !c.exclude_patterns.is_empty())
                     {
-                        caps.insert("file.copy.includeexcludepatterns");
+                        caps.insert(id::FILE_COPY_INCLUDEEXCLUDEPATTERNS);
                     }
                 }
             }
             Some(pb::op::Op::Source(s)) => {
                 for (key, cap) in [
-                    (attr::LOCAL_SHARED_KEY_HINT, "source.local.sharedkeyhint"),
-                    (attr::LOCAL_DIFFER, "source.local.differ"),
-                    (attr::LOCAL_FOLLOW, "source.local.followpaths"),
-                    (attr::LOCAL_INCLUDE, "source.local.includepatterns"),
-                    (attr::LOCAL_EXCLUDE, "source.local.excludepatterns"),
-                    (attr::IMAGE_RESOLVE_MODE, "source.image.resolvemode"),
+                    (attr::LOCAL_SHARED_KEY_HINT, id::SOURCE_LOCAL_SHAREDKEYHINT),
+                    (attr::LOCAL_DIFFER, id::SOURCE_LOCAL_DIFFER),
+                    (attr::LOCAL_FOLLOW, id::SOURCE_LOCAL_FOLLOWPATHS),
+                    (attr::LOCAL_INCLUDE, id::SOURCE_LOCAL_INCLUDEPATTERNS),
+                    (attr::LOCAL_EXCLUDE, id::SOURCE_LOCAL_EXCLUDEPATTERNS),
+                    (attr::IMAGE_RESOLVE_MODE, id::SOURCE_IMAGE_RESOLVEMODE),
                 ] {
                     if s.attrs.contains_key(key) {
                         caps.insert(cap);
                     }
                 }
                 if let Some(rest) = s.identifier.strip_prefix("git://") {
-                    caps.insert("source.git");
+                    caps.insert(id::SOURCE_GIT);
                     for (key, cap) in [
-                        (attr::GIT_FULL_URL, "source.git.fullurl"),
-                        (attr::GIT_AUTH_TOKEN_SECRET, "source.git.httpauth"),
-                        (attr::GIT_AUTH_HEADER_SECRET, "source.git.httpauth"),
-                        (attr::GIT_KEEP_DIR, "source.git.keepgitdir"),
+                        (attr::GIT_FULL_URL, id::SOURCE_GIT_FULLURL),
+                        (attr::GIT_AUTH_TOKEN_SECRET, id::SOURCE_GIT_HTTPAUTH),
+                        (attr::GIT_AUTH_HEADER_SECRET, id::SOURCE_GIT_HTTPAUTH),
+                        (attr::GIT_KEEP_DIR, id::SOURCE_GIT_KEEPGITDIR),
                     ] {
                         if s.attrs.contains_key(key) {
                             caps.insert(cap);
                         }
                     }
                     if rest.split_once('#').is_some_and(|(_, f)| f.contains(':')) {
-                        caps.insert("source.git.subdir");
+                        caps.insert(id::SOURCE_GIT_SUBDIR);
                     }
                 }
             }
@@ -128,7 +153,7 @@ pub fn used(def: &pb::Definition) -> BTreeSet<&'static str> {
         }
     }
     if def.metadata.values().any(|m| m.ignore_cache) {
-        caps.insert("meta.ignorecache");
+        caps.insert(id::META_IGNORECACHE);
     }
     caps
 }
@@ -172,20 +197,20 @@ mod tests {
         let out = g.file(Some(run.get("/")), vec![FileAction::Mkdir(Mkdir { path: "/x".into(), mode: 0o755, parents: true, owner: None })]);
         let used = used(&g.marshal(Some(out)));
         for id in [
-            "exec.meta.network",
-            "source.git",
-            "source.git.fullurl",
-            "source.git.subdir",
-            "exec.mount.cache",
-            "exec.mount.cache.sharing",
-            "exec.mount.secret",
-            "file.base",
-            "source.local.excludepatterns",
-            "meta.ignorecache",
+            id::EXEC_META_NETWORK,
+            id::SOURCE_GIT,
+            id::SOURCE_GIT_FULLURL,
+            id::SOURCE_GIT_SUBDIR,
+            id::EXEC_MOUNT_CACHE,
+            id::EXEC_MOUNT_CACHE_SHARING,
+            id::EXEC_MOUNT_SECRET,
+            id::FILE_BASE,
+            id::SOURCE_LOCAL_EXCLUDEPATTERNS,
+            id::META_IGNORECACHE,
         ] {
             assert!(used.contains(id), "{id} in {used:?}");
         }
-        assert!(!used.contains("exec.mount.ssh"));
+        assert!(!used.contains(id::EXEC_MOUNT_SSH));
         for id in used {
             assert!(cap(id).is_some(), "{id} has no entry in CAPS");
         }

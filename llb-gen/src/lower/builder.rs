@@ -29,7 +29,7 @@ pub(super) fn image(cx: &mut Lowering<'_>) -> llb::Output {
             cx.g.meta(builder.op).ranges.push(r);
         }
         (Origin::Toolchain(_, span) | Origin::GoLine(_, span), Some(m)) => {
-            let src = cx.g.add_source_info(&m.path, m.source.as_bytes(), "go.mod");
+            let src = cx.g.add_source_info(&m.path, m.source.as_bytes(), crate::diag::GO_MOD_LANGUAGE);
             let span = *span;
             cx.g.meta(builder.op).ranges.push(SourceRange {
                 source: src,

@@ -184,7 +184,7 @@ pub(crate) struct Lowering<'a> {
 impl<'a> Lowering<'a> {
     fn new(input: &'a Input<'a>) -> Self {
         let mut g = Graph::new();
-        let spec_source = g.add_source_info(input.spec_file, input.spec_data, "YAML");
+        let spec_source = g.add_source_info(input.spec_file, input.spec_data, crate::diag::SPEC_LANGUAGE);
         Lowering { g, input, spec_source }
     }
 
