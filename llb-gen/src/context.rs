@@ -25,7 +25,11 @@ pub struct GitSource {
 impl GitSource {
     /// Parses a git URL. HTTP(S) URLs must end in `.git`, as buildx requires to tell them
     /// from other URLs.
-    pub fn parse(s: &str) -> Result<GitSource, String> {
+    pub fn parse(s: &str) -> Result<GitSource, GitUrlError> {
+        Self::parse_text(s).map_err(GitUrlError)
+    }
+
+    fn parse_text(s: &str) -> Result<GitSource, String> {
         let (base, fragment) = s.split_once('#').unwrap_or((s, ""));
         let url = url::Url::parse(base).map_err(|e| format!("`{s}` is not a URL: {e}"))?;
         match url.scheme() {
@@ -251,7 +255,11 @@ fn directive_paths<'a>(text: &'a str, kind: &'a str) -> impl Iterator<Item = &'a
 /// `text` (a go.mod or go.work) with a `replace` directive for each replacement, pointing
 /// at its [`replacement_dir`]. A module the file already replaces is an error: two
 /// replacements of one module are an error to Go too.
-pub fn with_replacements(text: &str, file: &str, replacements: &[Replacement]) -> Result<String, String> {
+pub fn with_replacements(text: &str, file: &str, replacements: &[Replacement]) -> Result<String, ReplaceError> {
+    replaced(text, file, replacements).map_err(ReplaceError)
+}
+
+fn replaced(text: &str, file: &str, replacements: &[Replacement]) -> Result<String, String> {
     let mut out = text.to_string();
     if !out.is_empty() && !out.ends_with('\n') {
         out.push('\n');
@@ -264,6 +272,28 @@ pub fn with_replacements(text: &str, file: &str, replacements: &[Replacement]) -
         out.push_str(&format!("replace {} => {}\n", r.module, replacement_dir(i)));
     }
     Ok(out)
+}
+
+/// Why a text is not a git repository URL goapp takes.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct GitUrlError(pub String);
+
+impl From<GitUrlError> for String {
+    fn from(e: GitUrlError) -> String {
+        e.0
+    }
+}
+
+/// Why a go.mod or go.work cannot take the `replace` directives of named contexts.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ReplaceError(pub String);
+
+impl From<ReplaceError> for String {
+    fn from(e: ReplaceError) -> String {
+        e.0
+    }
 }
 
 #[cfg(test)]
@@ -330,6 +360,6 @@ mod tests {
         assert!(out.ends_with("replace example.com/lib => /goapp/replace/0\nreplace example.com/single => /goapp/replace/1\n"), "{out}");
         let replaced = format!("{go_mod}\nreplace (\n\texample.com/lib => ../lib\n)\n");
         let e = with_replacements(&replaced, "go.mod", &[r("example.com/lib")]).unwrap_err();
-        assert!(e.contains("go.mod already replaces example.com/lib"), "{e}");
+        assert!(e.0.contains("go.mod already replaces example.com/lib"), "{e}");
     }
 }

@@ -84,7 +84,11 @@ const LINUX_ARCHES: &[(&str, &str)] = &[
 pub const COMMON_PLATFORMS: &str = "linux/amd64, linux/arm64, linux/arm/v7, linux/arm/v6, linux/386, linux/ppc64le, linux/s390x, linux/riscv64";
 
 /// The Go target for `p`, or why Go cannot build a Linux image for it.
-pub fn target(p: &Platform) -> Result<GoTarget, String> {
+pub fn target(p: &Platform) -> Result<GoTarget, UnsupportedPlatform> {
+    go_target(p).map_err(UnsupportedPlatform)
+}
+
+fn go_target(p: &Platform) -> Result<GoTarget, String> {
     if p.os != "linux" {
         return Err(format!("goapp builds Linux images; `{p}` is not a Linux platform"));
     }
@@ -141,7 +145,11 @@ const CROSS_HOSTS: &[&str] = &["amd64", "arm64"];
 
 /// The C toolchain of a platform, or why cgo cannot build for it. An amd64 variant (v2, v3)
 /// is amd64 to the C compiler.
-pub fn c_target(p: &Platform) -> Result<CTarget, String> {
+pub fn c_target(p: &Platform) -> Result<CTarget, UnsupportedPlatform> {
+    c_toolchain(p).map_err(UnsupportedPlatform)
+}
+
+fn c_toolchain(p: &Platform) -> Result<CTarget, String> {
     let variant = p.variant.as_deref().filter(|_| p.architecture != "amd64");
     C_TARGETS.iter().find(|(arch, v, _)| *arch == p.architecture && *v == variant).map(|(_, _, t)| *t).ok_or_else(|| {
         format!(
@@ -162,11 +170,22 @@ pub fn has_cross_compiler(build: &Platform, target: &Platform) -> bool {
     CROSS_HOSTS.contains(&build.architecture.as_str()) && c_target(build).is_ok() && c_target(target).is_ok()
 }
 
+/// Why Go, or cgo, cannot build for a platform.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct UnsupportedPlatform(pub String);
+
+impl From<UnsupportedPlatform> for String {
+    fn from(e: UnsupportedPlatform) -> String {
+        e.0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn t(s: &str) -> Result<GoTarget, String> {
+    fn t(s: &str) -> Result<GoTarget, UnsupportedPlatform> {
         target(&Platform::parse(s).unwrap())
     }
 
@@ -185,7 +204,7 @@ mod tests {
         assert_eq!(c_target(&p("linux/amd64")).unwrap().cross_packages()[0], "gcc-x86-64-linux-gnu");
         assert_eq!(c_target(&p("linux/amd64/v3")).unwrap().triplet, "x86_64-linux-gnu");
         assert_eq!(c_target(&p("linux/arm/v7")).unwrap().debian_arch, "armhf");
-        assert!(c_target(&p("linux/arm/v6")).unwrap_err().contains("linux/arm/v7"));
+        assert!(c_target(&p("linux/arm/v6")).unwrap_err().0.contains("linux/arm/v7"));
         assert!(same_c_arch(&p("linux/amd64"), &p("linux/amd64/v2")));
         assert!(!same_c_arch(&p("linux/amd64"), &p("linux/arm64")));
         assert!(has_cross_compiler(&p("linux/amd64"), &p("linux/riscv64")));

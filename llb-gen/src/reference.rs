@@ -20,7 +20,11 @@ const DOCKER_HUB: &str = "docker.io";
 impl ImageRef {
     /// Parses and normalizes a reference; a reference with neither tag nor digest gets
     /// `latest`.
-    pub fn parse(s: &str) -> Result<Self, String> {
+    pub fn parse(s: &str) -> Result<Self, ReferenceError> {
+        Self::parse_text(s).map_err(ReferenceError)
+    }
+
+    fn parse_text(s: &str) -> Result<Self, String> {
         let bad = |why: &str| format!("`{s}` is not an image reference: {why}");
         if s.is_empty() || s.len() > 512 {
             return Err(bad("it is empty or too long"));
@@ -113,6 +117,17 @@ impl fmt::Display for ImageRef {
             write!(f, "@{d}")?;
         }
         Ok(())
+    }
+}
+
+/// Why a text is not an image reference.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ReferenceError(pub String);
+
+impl From<ReferenceError> for String {
+    fn from(e: ReferenceError) -> String {
+        e.0
     }
 }
 

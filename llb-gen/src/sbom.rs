@@ -32,7 +32,11 @@ pub struct BuildInfo {
 /// Parses the output of `go version -m FILE`: a first line `FILE: goVERSION`, then
 /// tab-separated lines `path`, `mod`, `dep`, `=>` (the replacement of the `dep` above) and
 /// `build`.
-pub fn parse_version_m(text: &str) -> Result<BuildInfo, String> {
+pub fn parse_version_m(text: &str) -> Result<BuildInfo, BuildInfoError> {
+    parse_build_info(text).map_err(BuildInfoError)
+}
+
+fn parse_build_info(text: &str) -> Result<BuildInfo, String> {
     let mut lines = text.lines();
     let first = lines.next().ok_or("`go version -m` printed nothing")?;
     // `FILE: go1.27.3`, or with experiments `FILE: go1.27.3 X:boringcrypto`.
@@ -148,6 +152,17 @@ pub fn spdx(name: &str, platform: &str, created: &str, binaries: &[(String, Buil
         "packages": packages,
         "relationships": relationships,
     })
+}
+
+/// Why the output of `go version -m` could not be read.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct BuildInfoError(pub String);
+
+impl From<BuildInfoError> for String {
+    fn from(e: BuildInfoError) -> String {
+        e.0
+    }
 }
 
 #[cfg(test)]

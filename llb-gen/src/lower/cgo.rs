@@ -23,12 +23,15 @@ pub(super) struct CgoPlan<'s> {
 impl<'s> CgoPlan<'s> {
     pub fn new(input: &Input<'s>) -> Result<Option<Self>, LowerError> {
         let Some(cgo) = &input.spec.go.cgo else { return Ok(None) };
-        let err = |reason: String| LowerError::Cgo { platform: input.target.id(), reason };
+        let err = |reason: golang::UnsupportedPlatform| LowerError::Cgo { platform: input.target.id(), reason: reason.into() };
         let c = golang::c_target(input.target).map_err(err)?;
         let emulated = cgo_emulated(input.spec, input.build_platform, input.target);
         let cross = !emulated && !golang::same_c_arch(input.build_platform, input.target);
         if cross && !golang::has_cross_compiler(input.build_platform, input.target) {
-            return Err(err(format!("Debian has no cross C compiler for it on {}; set `go.cgo_mode: emulated`", input.build_platform)));
+            return Err(err(golang::UnsupportedPlatform(format!(
+                "Debian has no cross C compiler for it on {}; set `go.cgo_mode: emulated`",
+                input.build_platform
+            ))));
         }
         Ok(Some(CgoPlan { cgo, c, emulated, cross }))
     }

@@ -29,7 +29,7 @@ pub(super) fn binaries<'a>(cx: &mut Lowering<'a>, builder: llb::Output, sources:
     let input = cx.input;
     let spec = input.spec;
     let target = input.target;
-    let go_target = golang::target(target).map_err(|reason| LowerError::Platform { platform: target.id(), reason })?;
+    let go_target = golang::target(target).map_err(|reason| LowerError::Platform { platform: target.id(), reason: reason.into() })?;
     let cgo = CgoPlan::new(input)?;
     let cwd = if spec.module.value == "." { SRC.to_string() } else { format!("{SRC}/{}", spec.module.value) };
     let secrets = secret_mounts(&mut cx.g, spec, &input.builder.env);
