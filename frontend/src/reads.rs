@@ -133,7 +133,7 @@ pub async fn check_files(client: &mut Client, opts: &Opts, session: &str, plan: 
             Some(n) => format!("did you mean `{prefix}{n}`? (paths are case-sensitive)"),
             None => "paths are relative to the build context (the directory given to `docker buildx build`) and case-sensitive; check .dockerignore too".into(),
         };
-        diags.push(llb_gen::Diagnostic::error(f.span, format!("`{}` is not in the build context", f.value)).hint(hint));
+        diags.push(llb_gen::Diagnostic::error("FileNotInContext", f.span, format!("`{}` is not in the build context", f.value)).hint(hint));
     }
     if diags.is_empty() {
         return Ok(());

@@ -146,14 +146,9 @@ pub fn lint(file: &str, data: &[u8], diags: &llb_gen::Diagnostics) -> gw::Result
         .items
         .iter()
         .map(|d| {
-            // A warning's rule is what `# check=skip=RULE` names.
-            let (rule, description) = match (d.severity, d.rule) {
-                (llb_gen::Severity::Error, _) => ("SpecError", "an error in the spec: the build fails"),
-                (llb_gen::Severity::Warning, Some(rule)) => {
-                    (rule, llb_gen::diag::WARNING_RULES.iter().find(|(r, _)| *r == rule).map(|(_, d)| *d).unwrap_or("a warning about the spec"))
-                }
-                (llb_gen::Severity::Warning, None) => ("SpecWarning", "a warning about the spec: the build goes on"),
-            };
+            // The rule of an error is its kind; a warning's is what `# check=skip=RULE` names.
+            let rule = d.rule.unwrap_or(if d.severity == llb_gen::Severity::Error { "SpecError" } else { "SpecWarning" });
+            let description = llb_gen::diag::rule_description(rule).unwrap_or("a problem of the spec");
             // buildx shows the rule and the detail: the problem, and what to do.
             let detail = match &d.hint {
                 Some(h) => format!("{} ({h})", d.message),

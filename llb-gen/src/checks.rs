@@ -28,7 +28,7 @@ pub fn runtime_user(spec: &Spec, base: &str, passwd: Option<&str>) -> Result<Opt
         None => format!("{base} has no /etc/passwd: use `nonroot` (65532) or a numeric `uid:gid`"),
         Some(_) => did_you_mean(&name.value, &names, || format!("its users are: {}; or use `nonroot` (65532) or a numeric `uid:gid`", names.join(", "))),
     };
-    Err(Diagnostic::error(name.span, format!("the user `{}` is not in the /etc/passwd of {base}", name.value)).hint(hint))
+    Err(Diagnostic::error("UnknownUser", name.span, format!("the user `{}` is not in the /etc/passwd of {base}", name.value)).hint(hint))
 }
 
 /// A dynamically linked cgo build needs glibc in the base: a base without `libc.so.6` for
@@ -42,6 +42,7 @@ pub fn glibc(spec: &Spec, base: &BaseImage, platform: &llb::Platform) -> Option<
     let written = spec.runtime.base_image.as_ref().map(|r| r.to_string()).unwrap_or_default();
     Some(
         Diagnostic::error(
+            "NoGlibc",
             spec.runtime.base.span,
             format!("the base `{written}` has no glibc (libc.so.6) for {platform}, and with `cgo: true` the binaries link it dynamically"),
         )

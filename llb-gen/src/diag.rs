@@ -56,9 +56,70 @@ pub const WARNING_RULES: &[(&str, &str)] = &[
     ("GoReleaseOutOfSupport", "a Go release older than the ones goapp supports"),
 ];
 
+/// A kind of error: its stable name (what `--call lint` reports as the rule), what it is,
+/// and a spec that has it (checked by the tests; `None` for those found only while
+/// building, against the context or the images).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rule {
+    pub name: &'static str,
+    pub description: &'static str,
+    pub example: Option<&'static str>,
+}
+
+const fn rule(name: &'static str, description: &'static str, example: Option<&'static str>) -> Rule {
+    Rule { name, description, example }
+}
+
+/// The kinds of the spec's errors.
+pub const ERROR_RULES: &[Rule] = &[
+    rule(
+        "InvalidYaml",
+        "the file is not YAML goapp reads: bad syntax, tabs for indentation, anchors, tags, not UTF-8, too large or too deep",
+        Some("name: [app\n"),
+    ),
+    rule("DuplicateKey", "a key set twice in one mapping", Some("name: a\nname: b\n")),
+    rule("UnknownKey", "a key the spec does not have (keys starting with `x-` are yours)", Some("name: app\nplatform: [linux/amd64]\n")),
+    rule("WrongType", "a value of the wrong kind: a list where one value is wanted, text where a number is, an empty value", Some("name: [app]\n")),
+    rule("MissingField", "a required key or value left out", Some("name: app\ntargets: []\n")),
+    rule(
+        "InvalidValue",
+        "a value that means nothing where it is: a port, mode, signal, duration, or a text that must be one line",
+        Some("name: app\nruntime:\n  stop_signal: SIGFOO\n"),
+    ),
+    rule("InvalidName", "a name with characters it cannot have: the app, a target, a variable, a label, a package", Some("name: My App\n")),
+    rule("InvalidPath", "a path outside the build context, or not absolute where the image needs it", Some("name: app\nmain: ../cmd/app\n")),
+    rule("InvalidImage", "an image reference that is not one", Some("name: app\ngo:\n  image: \"Golang:1.27\"\n")),
+    rule("InvalidGoVersion", "a Go release that is not one", Some("name: app\ngo:\n  version: \"2.0\"\n")),
+    rule("InvalidFlag", "a `go build` flag written without its `-`", Some("name: app\ngo:\n  flags: [trimpath]\n")),
+    rule("InvalidArg", "a build arg reference that cannot be read", Some("name: app-${VERSION\n")),
+    rule("ReservedName", "a setting goapp makes itself (GOOS, -o, ...)", Some("name: app\ngo:\n  env:\n    GOOS: windows\n")),
+    rule(
+        "ConflictingFields",
+        "settings that contradict each other, or one that needs another",
+        Some("name: app\ngo:\n  version: \"1.27\"\n  image: golang:1.27\n"),
+    ),
+    rule("Duplicate", "the same item listed twice", Some("name: app\nruntime:\n  ports: [8080, 8080]\n")),
+    rule("UnsupportedPlatform", "a platform Go (or cgo) cannot build for", Some("name: app\nplatforms: [linux/sparc]\n")),
+    rule("UnknownBase", "a `runtime.base` that is neither a named base nor an image reference", Some("name: app\nruntime:\n  base: distroles\n")),
+    rule("UnknownTarget", "a target name that is not one of the spec's", Some("name: app\nruntime:\n  entrypoint: api\n")),
+    rule("UnknownUser", "a user the base does not have", Some("name: app\nruntime:\n  user: app\n")),
+    rule("HealthcheckCommand", "a health check that cannot run in the image", Some("name: app\nruntime:\n  healthcheck:\n    command: [/bin/true]\n")),
+    rule("NoGlibc", "binaries that link glibc, on a base without it", Some("name: app\ngo:\n  cgo: true\n")),
+    rule("CheckDirective", "a `# check=` comment goapp cannot read", Some("# check=skip=NoSuchRule\nname: app\n")),
+    rule("InvalidGoMod", "a `go` or `toolchain` line of go.mod or go.work that Go would refuse", None),
+    rule("FileNotInContext", "a `runtime.files` source that is not in the build context", None),
+];
+
+/// What a rule of either kind is, by its name.
+pub fn rule_description(name: &str) -> Option<&'static str> {
+    ERROR_RULES.iter().find(|r| r.name == name).map(|r| r.description).or_else(|| WARNING_RULES.iter().find(|(r, _)| *r == name).map(|(_, d)| *d))
+}
+
 impl Diagnostic {
-    pub fn error(span: Span, message: impl Into<String>) -> Self {
-        Diagnostic { severity: Severity::Error, span, message: message.into(), hint: None, rule: None }
+    /// An error of one of the [`ERROR_RULES`].
+    pub fn error(rule: &'static str, span: Span, message: impl Into<String>) -> Self {
+        debug_assert!(ERROR_RULES.iter().any(|r| r.name == rule), "unknown rule {rule}");
+        Diagnostic { severity: Severity::Error, span, message: message.into(), hint: None, rule: Some(rule) }
     }
 
     /// A warning of one of the [`WARNING_RULES`].
@@ -114,7 +175,11 @@ impl Diagnostics {
             };
             let range = byte_range(&self.source, d.span);
             let snippet = Snippet::source(self.source.as_str()).path(self.file.as_str()).annotation(AnnotationKind::Primary.span(range));
-            let mut groups = vec![level.primary_title(d.message.as_str()).element(snippet)];
+            let mut title = level.primary_title(d.message.as_str());
+            if let Some(rule) = d.rule {
+                title = title.id(rule);
+            }
+            let mut groups = vec![title.element(snippet)];
             if let Some(h) = &d.hint {
                 groups.push(Group::with_title(Level::HELP.secondary_title(h.as_str())));
             }

@@ -69,6 +69,29 @@ pub fn reference_markdown() -> String {
         out.push('\n');
     }
     out.push_str(IMAGE_RULES);
+    out.push_str(&rules_markdown());
+    out
+}
+
+/// The rules of the spec's errors and warnings, each error with a spec that breaks it.
+fn rules_markdown() -> String {
+    use crate::diag::{ERROR_RULES, WARNING_RULES};
+    let mut out = String::from(
+        "\n## Rules\n\nEvery problem goapp reports names its rule: `error[UnknownKey]` in the command line's output, the rule of \
+         `docker buildx build --call lint`. Warnings can be acknowledged in the spec with a comment before its first key, \
+         `# check=skip=RULE[,RULE]` (or `all`), as in a Dockerfile.\n\n### Errors\n\n",
+    );
+    for r in ERROR_RULES {
+        out.push_str(&format!("- `{}`: {}", r.name, r.description));
+        match r.example {
+            Some(e) => out.push_str(&format!(", for example:\n\n  ```yaml\n  {}\n  ```\n\n", e.trim_end().replace('\n', "\n  "))),
+            None => out.push_str(" (found while building, in the context or the images).\n\n"),
+        }
+    }
+    out.push_str("### Warnings\n\n");
+    for (name, description) in WARNING_RULES {
+        out.push_str(&format!("- `{name}`: {description}.\n"));
+    }
     out
 }
 

@@ -204,19 +204,23 @@ impl ModFile {
             let whole = Span { start: Pos { line: line_no, column: key_col }, end: Pos { line: line_no, column: key_col + key.len() as u32 - 1 } };
             let Some(&(col, value)) = tokens.get(1).filter(|_| tokens.len() == 2) else {
                 let example = if key == "go" { "go 1.27" } else { "toolchain go1.27.3" };
-                errors.push(Diagnostic::error(whole, format!("`{text}`: the {key} line takes one version")).hint(format!("write it as `{example}`")));
+                errors.push(
+                    Diagnostic::error("InvalidGoMod", whole, format!("`{text}`: the {key} line takes one version")).hint(format!("write it as `{example}`")),
+                );
                 continue;
             };
             let value = value.trim_matches('"');
             let span = Span { start: Pos { line: line_no, column: col }, end: Pos { line: line_no, column: col + tokens[1].1.chars().count() as u32 - 1 } };
             let slot = if key == "go" { &mut file.go } else { &mut file.toolchain };
             if slot.is_some() {
-                errors.push(Diagnostic::error(whole, format!("a second {key} line")).hint(format!("a {path} has one {key} line: remove this one")));
+                errors.push(
+                    Diagnostic::error("InvalidGoMod", whole, format!("a second {key} line")).hint(format!("a {path} has one {key} line: remove this one")),
+                );
                 continue;
             }
             let parsed = if key == "go" {
                 GoVersion::parse(value).ok_or_else(|| {
-                    Diagnostic::error(span, format!("`{value}` is not a Go version"))
+                    Diagnostic::error("InvalidGoMod", span, format!("`{value}` is not a Go version"))
                         .hint("the go line names the oldest Go release that builds the module, e.g. `go 1.27` or `go 1.27.3`")
                 })
             } else if value == "default" || value == "go1" {
@@ -226,7 +230,7 @@ impl ModFile {
                 // `go1.27.3`, and Go allows a suffix for a custom build: `go1.27.3-custom`.
                 let version = value.strip_prefix("go").map(|v| v.split_once('-').map(|(v, _)| v).unwrap_or(v));
                 version.and_then(GoVersion::parse).ok_or_else(|| {
-                    Diagnostic::error(span, format!("`{value}` is not a Go toolchain"))
+                    Diagnostic::error("InvalidGoMod", span, format!("`{value}` is not a Go toolchain"))
                         .hint("the toolchain line names a Go release with a `go` prefix, e.g. `toolchain go1.27.3`")
                 })
             };

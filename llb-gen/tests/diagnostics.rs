@@ -160,3 +160,22 @@ fn a_user_name_is_resolved_against_the_base_passwd() {
     let err = load(b"name: hello\nruntime:\n  user: app\n").unwrap_err();
     assert!(err.render(false).contains("the static and scratch bases only know `root` and `nonroot`"));
 }
+
+#[test]
+fn every_error_rule_has_an_example_that_breaks_it() {
+    for rule in llb_gen::diag::ERROR_RULES {
+        let Some(example) = rule.example else { continue };
+        let diags = load(example.as_bytes()).err().unwrap_or_else(|| panic!("{}: the example loads without errors", rule.name));
+        assert!(diags.items.iter().any(|d| d.rule == Some(rule.name)), "{}: the example's errors are\n{}", rule.name, diags.render(false));
+    }
+    // Every error of the broken specs has a rule of the table.
+    let names: Vec<&str> = llb_gen::diag::ERROR_RULES.iter().map(|r| r.name).collect();
+    for path in std::fs::read_dir(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/specs/bad")).unwrap() {
+        let path = path.unwrap().path();
+        if let Err(d) = load(&std::fs::read(&path).unwrap()) {
+            for e in d.errors() {
+                assert!(e.rule.is_some_and(|r| names.contains(&r)), "{}: {e:?}", path.display());
+            }
+        }
+    }
+}

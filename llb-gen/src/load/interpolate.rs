@@ -41,7 +41,7 @@ impl Cx<'_> {
                     }
                     Err(msg) => {
                         let span = self.scalar_span(s);
-                        self.error(span, msg, "write `${NAME}` or `${NAME:-default}`, with NAME a build arg; write `$$` for a literal `$`");
+                        self.error("InvalidArg", span, msg, "write `${NAME}` or `${NAME:-default}`, with NAME a build arg; write `$$` for a literal `$`");
                     }
                 }
             }

@@ -65,7 +65,7 @@ fn not_utf8(file: &str, bytes: &[u8], valid_up_to: usize) -> Diagnostics {
     Diagnostics {
         file: file.into(),
         source: String::from_utf8_lossy(bytes).into_owned(),
-        items: vec![Diagnostic::error(Span::point(line, column), "the spec is not valid UTF-8 text").hint("save the file as UTF-8")],
+        items: vec![Diagnostic::error("InvalidYaml", Span::point(line, column), "the spec is not valid UTF-8 text").hint("save the file as UTF-8")],
     }
 }
 
@@ -86,8 +86,8 @@ pub struct ArgRef {
 }
 
 impl<'a> Cx<'a> {
-    pub(crate) fn error(&mut self, span: Span, message: impl Into<String>, hint: impl Into<String>) {
-        self.diags.push(Diagnostic::error(span, message).hint(hint));
+    pub(crate) fn error(&mut self, rule: &'static str, span: Span, message: impl Into<String>, hint: impl Into<String>) {
+        self.diags.push(Diagnostic::error(rule, span, message).hint(hint));
     }
 
     pub(crate) fn warning(&mut self, rule: &'static str, span: Span, message: impl Into<String>, hint: impl Into<String>) {
@@ -110,6 +110,7 @@ impl<'a> Cx<'a> {
             let Some(list) = rest.trim().strip_prefix("skip=") else {
                 let col = line[..line.find("check=").unwrap_or(0)].chars().count() as u32 + 1;
                 self.error(
+                    "CheckDirective",
                     Span::point(i as u32 + 1, col),
                     format!("`{}` is not a check directive goapp reads", rest.trim()),
                     "write `# check=skip=RULE`, or several rules separated by commas",
@@ -130,7 +131,7 @@ impl<'a> Cx<'a> {
                 } else {
                     let names: Vec<&str> = WARNING_RULES.iter().map(|(r, _)| *r).collect();
                     let hint = crate::diag::did_you_mean(name, &names, || format!("the rules are {}, or `all`", names.join(", ")));
-                    self.error(Span::point(i as u32 + 1, col), format!("`{name}` is not a rule of goapp's checks"), hint);
+                    self.error("CheckDirective", Span::point(i as u32 + 1, col), format!("`{name}` is not a rule of goapp's checks"), hint);
                 }
             }
         }
@@ -140,6 +141,7 @@ impl<'a> Cx<'a> {
     fn run(&mut self, len: usize, build_args: &BTreeMap<String, String>) -> Option<Spec> {
         if len > MAX_SPEC_BYTES {
             self.error(
+                "InvalidYaml",
                 Span::point(1, 1),
                 format!("the spec is {len} bytes; the limit is {MAX_SPEC_BYTES}"),
                 "a goapp.yaml describes one application in a few lines: check that -f names the right file",
@@ -147,11 +149,12 @@ impl<'a> Cx<'a> {
             return None;
         }
         if self.src.lines().all(|l| l.trim().is_empty() || l.trim_start().starts_with('#')) {
-            self.error(Span::point(1, 1), "the spec is empty", "a minimal goapp.yaml is one line: `name: myapp`");
+            self.error("MissingField", Span::point(1, 1), "the spec is empty", "a minimal goapp.yaml is one line: `name: myapp`");
             return None;
         }
         if let Some(pos) = flow_too_deep(self.src) {
             self.error(
+                "InvalidYaml",
                 Span::point(pos.line, pos.column),
                 format!("the spec nests `[` and `{{` more than {MAX_FLOW_DEPTH} deep"),
                 "a goapp spec needs at most a few levels of nesting",
@@ -180,7 +183,7 @@ impl<'a> Cx<'a> {
             Err(e) => {
                 // The tree fits the schema, so this is a gap between the schema and the types.
                 let span = e.start_mark().map(|m| Span::point(m.line() as u32, m.column() as u32)).unwrap_or(Span::point(1, 1));
-                self.error(span, format!("the spec could not be read: {e}"), "check this value against the spec reference");
+                self.error("InvalidYaml", span, format!("the spec could not be read: {e}"), "check this value against the spec reference");
                 return None;
             }
         };
@@ -197,27 +200,35 @@ impl<'a> Cx<'a> {
                 } else {
                     "write the spec as `key: value` lines, starting with `name: myapp`"
                 };
-                self.error(marker_span(&m), "the spec must be a YAML mapping of keys to values", hint);
+                self.error("InvalidYaml", marker_span(&m), "the spec must be a YAML mapping of keys to values", hint);
             }
             LoadError::DuplicateKey(d) => {
                 let first = self.scalar_span(&d.prev_key);
                 self.error(
+                    "DuplicateKey",
                     self.scalar_span(&d.key),
                     format!("`{}` is set twice", d.key.as_str()),
                     format!("it was first set on line {}; keep one of them", first.start.line),
                 );
             }
-            LoadError::UnexpectedAnchor(m) => self.error(marker_span(&m), "YAML anchors and aliases are not supported", "write the value out in full"),
-            LoadError::UnexpectedTag(m) => self.error(marker_span(&m), "YAML tags (`!name`) are not supported", "remove the tag"),
-            LoadError::MappingKeyMustBeScalar(m) => self.error(marker_span(&m), "a key must be a plain word", "write keys as `key: value`"),
+            LoadError::UnexpectedAnchor(m) => {
+                self.error("InvalidYaml", marker_span(&m), "YAML anchors and aliases are not supported", "write the value out in full")
+            }
+            LoadError::UnexpectedTag(m) => self.error("InvalidYaml", marker_span(&m), "YAML tags (`!name`) are not supported", "remove the tag"),
+            LoadError::MappingKeyMustBeScalar(m) => self.error("InvalidYaml", marker_span(&m), "a key must be a plain word", "write keys as `key: value`"),
             LoadError::ScanError(m, se) => {
                 let tab_line = self.src.lines().position(|l| l[..l.len() - l.trim_start().len()].contains('\t'));
                 match tab_line {
                     Some(i) => {
                         let col = self.src.lines().nth(i).unwrap_or("").find('\t').unwrap_or(0) as u32 + 1;
-                        self.error(Span::point(i as u32 + 1, col), "a tab is used for indentation", "YAML indentation must use spaces, not tabs")
+                        self.error("InvalidYaml", Span::point(i as u32 + 1, col), "a tab is used for indentation", "YAML indentation must use spaces, not tabs")
                     }
-                    None => self.error(marker_span(&m), format!("invalid YAML: {}", se.info()), "check the indentation and quoting around this point"),
+                    None => self.error(
+                        "InvalidYaml",
+                        marker_span(&m),
+                        format!("invalid YAML: {}", se.info()),
+                        "check the indentation and quoting around this point",
+                    ),
                 }
             }
         }

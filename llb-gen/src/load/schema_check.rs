@@ -23,7 +23,7 @@ impl Cx<'_> {
         // A key written without a value is a mistake even where the key may be left out.
         if is_null(node) {
             let span = self.span(node);
-            self.error(span, format!("`{path}` is empty"), format!("give `{path}` a value, or remove the line"));
+            self.error("WrongType", span, format!("`{path}` is empty"), format!("give `{path}` a value, or remove the line"));
             return false;
         }
         if let Some(alts) = schema.get("anyOf").or_else(|| schema.get("oneOf")).and_then(Value::as_array) {
@@ -60,12 +60,12 @@ impl Cx<'_> {
                 let v = s.as_str();
                 let hint = did_you_mean(v, &consts, || format!("`{path}` is one of: {}", consts.join(", ")));
                 let span = self.scalar_span(s);
-                self.error(span, format!("`{v}` is not a valid `{path}`"), hint);
+                self.error("InvalidValue", span, format!("`{v}` is not a valid `{path}`"), hint);
                 return false;
             }
             let expected: Vec<String> = real.iter().map(|a| describe(resolve(root, a))).collect();
             let what = expected.join(" or ");
-            self.error(self.span(node), format!("`{path}` must be {what}, not {}", kind(node)), hint_for(&what, path));
+            self.error("WrongType", self.span(node), format!("`{path}` must be {what}, not {}", kind(node)), hint_for(&what, path));
             return false;
         }
         let types: Vec<&str> = match schema.get("type") {
@@ -100,7 +100,7 @@ impl Cx<'_> {
                         remove.push(key.clone());
                         let known: Vec<&str> = props.map(|p| p.keys().map(String::as_str).collect()).unwrap_or_default();
                         let hint = did_you_mean(k, &known, || format!("the keys of {section} are: {}; keys starting with `x-` are ignored", known.join(", ")));
-                        self.error(self.scalar_span(key), format!("unknown key `{k}` in {section}"), hint);
+                        self.error("UnknownKey", self.scalar_span(key), format!("unknown key `{k}` in {section}"), hint);
                     }
                 }
                 let mut complete = true;
@@ -119,7 +119,7 @@ impl Cx<'_> {
                         } else {
                             (format!("`{path}` has no `{req}`"), format!("add `{req}:` under `{path}`"))
                         };
-                        self.error(span, msg, hint);
+                        self.error("MissingField", span, msg, hint);
                         complete = false;
                     }
                 }
@@ -146,7 +146,7 @@ impl Cx<'_> {
             other => {
                 let what = describe(schema);
                 let k = kind(other);
-                self.error(span, format!("`{path}` must be {what}, not {k}"), hint_for(&what, path));
+                self.error("WrongType", span, format!("`{path}` must be {what}, not {k}"), hint_for(&what, path));
                 false
             }
         }
@@ -163,7 +163,7 @@ impl Cx<'_> {
         let span = self.scalar_span(s);
         if let Some(c) = schema.get("const").and_then(Value::as_str) {
             if v != c {
-                self.error(span, format!("`{v}` is not `{c}`"), format!("write `{c}`"));
+                self.error("InvalidValue", span, format!("`{v}` is not `{c}`"), format!("write `{c}`"));
             }
             return;
         }
@@ -172,7 +172,7 @@ impl Cx<'_> {
                 let names: Vec<&str> = allowed.iter().filter_map(Value::as_str).collect();
                 if !names.contains(&v) {
                     let hint = did_you_mean(v, &names, || format!("`{path}` is one of: {}", names.join(", ")));
-                    self.error(span, format!("`{v}` is not a valid `{path}`"), hint);
+                    self.error("InvalidValue", span, format!("`{v}` is not a valid `{path}`"), hint);
                 }
             }
             return;
@@ -180,13 +180,16 @@ impl Cx<'_> {
         if types.contains(&"boolean") {
             match (v, s.may_coerce()) {
                 ("true" | "false", true) => {}
-                ("true" | "false", false) => self.error(span, format!("`{path}` must be true or false, not the text \"{v}\""), "remove the quotes"),
+                ("true" | "false", false) => {
+                    self.error("WrongType", span, format!("`{path}` must be true or false, not the text \"{v}\""), "remove the quotes")
+                }
                 ("yes" | "no" | "on" | "off" | "y" | "n" | "Yes" | "No" | "True" | "False" | "TRUE" | "FALSE", _) => self.error(
+                    "WrongType",
                     span,
                     format!("`{path}` must be true or false, not `{v}`"),
                     "write true or false: `yes`, `no`, `on` and `off` are not booleans in this spec",
                 ),
-                _ => self.error(span, format!("`{path}` must be true or false, not `{v}`"), "write true or false"),
+                _ => self.error("WrongType", span, format!("`{path}` must be true or false, not `{v}`"), "write true or false"),
             }
             return;
         }
@@ -202,10 +205,10 @@ impl Cx<'_> {
                             (None, Some(b)) => format!("of {b} or less"),
                             (None, None) => unreachable!(),
                         };
-                        self.error(span, format!("`{path}` is {n}"), format!("use a whole number {range}"));
+                        self.error("WrongType", span, format!("`{path}` is {n}"), format!("use a whole number {range}"));
                     }
                 }
-                Err(_) => self.error(span, format!("`{path}` must be a whole number, not `{v}`"), "write a whole number such as 3"),
+                Err(_) => self.error("WrongType", span, format!("`{path}` must be a whole number, not `{v}`"), "write a whole number such as 3"),
             }
         }
     }

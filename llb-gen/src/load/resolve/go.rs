@@ -27,7 +27,12 @@ impl Cx<'_> {
             if is_go_version(&v.value) {
                 go.version = Some(v.clone());
             } else {
-                self.error(v.span, format!("`{}` is not a Go release", v.value), "write a Go release such as \"1.27\" or \"1.27.3\", quoted");
+                self.error(
+                    "InvalidGoVersion",
+                    v.span,
+                    format!("`{}` is not a Go release", v.value),
+                    "write a Go release such as \"1.27\" or \"1.27.3\", quoted",
+                );
                 ok = false;
             }
         }
@@ -35,12 +40,17 @@ impl Cx<'_> {
             match ImageRef::parse(&i.value) {
                 Ok(_) => go.image = Some(i.clone()),
                 Err(e) => {
-                    self.error(i.span, e, "write an image reference such as `golang:1.27` or `registry.example.com/tools/go:1.27`");
+                    self.error("InvalidImage", i.span, e, "write an image reference such as `golang:1.27` or `registry.example.com/tools/go:1.27`");
                     ok = false;
                 }
             }
             if let Some(v) = &raw.version {
-                self.error(v.span, "`go.version` and `go.image` cannot both be set", "`go.version` picks the image `golang:<version>`: keep one of the two");
+                self.error(
+                    "ConflictingFields",
+                    v.span,
+                    "`go.version` and `go.image` cannot both be set",
+                    "`go.version` picks the image `golang:<version>`: keep one of the two",
+                );
                 ok = false;
             }
         }
@@ -59,7 +69,7 @@ impl Cx<'_> {
                         } else {
                             "set `cgo: true` if the program uses cgo, or remove this line"
                         };
-                        self.error(span, format!("`{field}` applies only with `cgo: true`"), hint);
+                        self.error("ConflictingFields", span, format!("`{field}` applies only with `cgo: true`"), hint);
                         ok = false;
                     }
                 }
@@ -92,29 +102,45 @@ impl Cx<'_> {
             let same_id = out.iter().find(|o| o.id.value == id.value);
             if !id_ok {
                 self.error(
+                    "InvalidName",
                     id.span,
                     format!("`{}` is not a secret id", id.value),
                     "use letters, digits, `.`, `_` and `-`, as in `--secret id=netrc,src=$HOME/.netrc`",
                 );
             } else if let Some(prev) = same_id.filter(|p| !(s.kind.value == RawSecretKind::Ssh && matches!(p.kind, SecretKind::Ssh { .. }))) {
                 let line = prev.id.span.start.line;
-                self.error(id.span, format!("the secret `{}` is listed twice", id.value), format!("it is already listed on line {line}; remove one"));
+                self.error(
+                    "Duplicate",
+                    id.span,
+                    format!("the secret `{}` is listed twice", id.value),
+                    format!("it is already listed on line {line}; remove one"),
+                );
             }
             let only_for = |field: &str, types: &str| (format!("`{field}` applies only to a secret of {types}"), "remove this line".to_string());
             if let Some(k) = s.known_hosts.as_ref().filter(|_| s.kind.value != RawSecretKind::Ssh) {
                 let (m, h) = only_for("known_hosts", "`type: ssh`");
-                self.error(k.span, m, h);
+                self.error("ConflictingFields", k.span, m, h);
             }
             let kind = match s.kind.value {
                 RawSecretKind::Netrc => {
                     for (field, v) in [("host", s.host.as_ref()), ("user", s.user.as_ref())] {
                         if let Some(v) = v {
-                            self.error(v.span, only_for(field, "`type: git_token` or `type: ssh`").0, "a netrc file names its hosts itself: remove this line");
+                            self.error(
+                                "ConflictingFields",
+                                v.span,
+                                only_for(field, "`type: git_token` or `type: ssh`").0,
+                                "a netrc file names its hosts itself: remove this line",
+                            );
                         }
                     }
                     if let Some(prev) = out.iter().find(|o| o.kind == SecretKind::Netrc) {
                         let line = prev.id.span.start.line;
-                        self.error(s.kind.span, "there are two netrc secrets", format!("the first is on line {line}; put every host in one .netrc file"));
+                        self.error(
+                            "ConflictingFields",
+                            s.kind.span,
+                            "there are two netrc secrets",
+                            format!("the first is on line {line}; put every host in one .netrc file"),
+                        );
                     }
                     SecretKind::Netrc
                 }
@@ -123,6 +149,7 @@ impl Cx<'_> {
                     let what = if ssh { "an `ssh` secret" } else { "a `git_token` secret" };
                     let Some(host) = &s.host else {
                         self.error(
+                            "MissingField",
                             s.kind.span,
                             format!("{what} needs the `host` it is for"),
                             "add `host:` with the git server's name, e.g. `host: github.com`",
@@ -137,7 +164,7 @@ impl Cx<'_> {
                     });
                     if duplicate {
                         let how = if ssh { "SSH agent" } else { "git token" };
-                        self.error(host.span, format!("there are two {how}s for `{name}`"), "git uses one per host: remove one");
+                        self.error("ConflictingFields", host.span, format!("there are two {how}s for `{name}`"), "git uses one per host: remove one");
                     }
                     // git reaches a host with an SSH agent over SSH only: a token for it is never sent.
                     let other_way = out.iter().find(|o| match &o.kind {
@@ -148,18 +175,25 @@ impl Cx<'_> {
                     if let Some(prev) = other_way {
                         let line = prev.id.span.start.line;
                         self.error(
+                            "ConflictingFields",
                             host.span,
                             format!("`{name}` has both a git token and an SSH agent"),
                             format!("with an SSH agent git fetches `{name}` over SSH and never sends the token (line {line}): keep one"),
                         );
                     }
                     if ssh && out.iter().any(|o| matches!(o.kind, SecretKind::Ssh { .. }) && o.id.value != id.value) {
-                        self.error(id.span, "there are two SSH agents", "git uses one SSH agent: pass one `--ssh` id with the keys of every host");
+                        self.error(
+                            "ConflictingFields",
+                            id.span,
+                            "there are two SSH agents",
+                            "git uses one SSH agent: pass one `--ssh` id with the keys of every host",
+                        );
                     }
                     let default_user = if ssh { DEFAULT_SSH_USER } else { DEFAULT_TOKEN_USER };
                     let user = match &s.user {
                         Some(u) if u.value.is_empty() || !u.value.bytes().all(|b| b.is_ascii_alphanumeric() || b"._@+-".contains(&b)) => {
                             self.error(
+                                "InvalidName",
                                 u.span,
                                 format!("`{}` is not a user name", u.value),
                                 format!("use letters, digits, `.`, `_`, `@`, `+` and `-`; without `user`, the name is `{default_user}`"),
@@ -176,6 +210,7 @@ impl Cx<'_> {
                             Some(k) if k.value.lines().all(known_hosts_line) => Some(k.value.clone()),
                             Some(k) => {
                                 self.error(
+                                    "InvalidValue",
                                     k.span,
                                     "`known_hosts` is not in the format of a known_hosts file",
                                     "each line is `host keytype key`, as `ssh-keyscan <host>` prints them",
@@ -218,7 +253,12 @@ impl Cx<'_> {
         if !name_ok || !port_ok {
             let bare = h.split_once("://").map(|(_, r)| r).unwrap_or(h).split('/').next().unwrap_or("").to_ascii_lowercase();
             let example = if bare.is_empty() { "github.com".to_string() } else { bare };
-            self.error(host.span, format!("`{h}` is not a host name"), format!("write the host alone, without scheme or path, e.g. `{example}`"));
+            self.error(
+                "InvalidName",
+                host.span,
+                format!("`{h}` is not a host name"),
+                format!("write the host alone, without scheme or path, e.g. `{example}`"),
+            );
             return None;
         }
         Some((name.to_string(), port.map(|p| p.parse::<u16>().expect("checked"))))
@@ -237,9 +277,9 @@ impl Cx<'_> {
                 } else {
                     "write a Debian package name such as `libsqlite3-dev` (lower-case letters, digits, `+`, `-` and `.`)".to_string()
                 };
-                self.error(p.span, format!("`{v}` is not a Debian package name"), hint);
+                self.error("InvalidName", p.span, format!("`{v}` is not a Debian package name"), hint);
             } else if packages.iter().any(|q| q.value == *v) {
-                self.error(p.span, format!("the package `{v}` is listed twice"), "remove one of them");
+                self.error("Duplicate", p.span, format!("the package `{v}` is listed twice"), "remove one of them");
             } else {
                 packages.push(p.clone());
             }
@@ -286,6 +326,7 @@ impl Cx<'_> {
             // The default base is not written anywhere: point at `cgo: true`.
             let (span, which) = if runtime.base.span == whole { (cgo.span, "default base") } else { (runtime.base.span, "base") };
             self.error(
+                "NoGlibc",
                 span,
                 format!("the {which} `{what}` {lacks}, and with `cgo: true` the binaries link glibc dynamically"),
                 "use a base with glibc (`distroless/cc`, `distroless/base` or `debian`), or set `go.static: true` to link the C libraries into the binaries",

@@ -39,7 +39,12 @@ impl Cx<'_> {
         let mut text = |v: &Option<Spanned<String>>, what: &str| -> Option<String> {
             let v = v.as_ref()?;
             if v.value.trim().is_empty() || v.value.contains(['\n', '\r']) {
-                self.error(v.span, format!("`{what}` is empty or has several lines"), format!("give `{what}` as one line of text, or leave it out"));
+                self.error(
+                    "InvalidValue",
+                    v.span,
+                    format!("`{what}` is empty or has several lines"),
+                    format!("give `{what}` as one line of text, or leave it out"),
+                );
                 return None;
             }
             Some(v.value.clone())
@@ -63,7 +68,7 @@ impl Cx<'_> {
         let host = v.split('/').next().unwrap_or("");
         let host_ok = !host.is_empty() && (host.contains(['.', ':']) || host == "localhost");
         if !host_ok || v.contains("://") || ImageRef::parse(&probe).is_err() {
-            self.error(
+            self.error("InvalidValue", 
                 m.span,
                 format!("`{}` is not a registry mirror", m.value),
                 "write a registry host with an optional port and path, without a scheme: `mirror.example.com`, `localhost:5000`, `registry.example.com/dockerhub`",
@@ -89,6 +94,7 @@ impl Cx<'_> {
             let suggestion = suggestion.trim_matches(|c: char| !c.is_ascii_alphanumeric());
             let example = if suggestion.is_empty() { "myapp" } else { suggestion };
             self.error(
+                "InvalidName",
                 name.span,
                 format!("`{v}` is not a valid {what}"),
                 format!("use lower-case letters, digits, `.`, `_` and `-`, starting and ending with a letter or digit, e.g. `{example}`"),
@@ -103,6 +109,7 @@ impl Cx<'_> {
             return true;
         }
         self.error(
+            "InvalidName",
             name.span,
             format!("`{}` cannot name {what}'s binary: `--target {0}` builds the binaries alone, for `--output type=local`", name.value),
             "choose another name",
@@ -114,7 +121,7 @@ impl Cx<'_> {
     pub(crate) fn relative_path(&mut self, p: &Spanned<String>, what: &str, example: &str) -> Option<String> {
         let v = p.value.trim_end_matches('/');
         if v.starts_with('/') || v.contains('\\') || v.split('/').any(|c| c == "..") {
-            self.error(p.span, format!("`{}` is not inside the build context", p.value), format!("`{what}` is {example}"));
+            self.error("InvalidPath", p.span, format!("`{}` is not inside the build context", p.value), format!("`{what}` is {example}"));
             return None;
         }
         let clean: Vec<&str> = v.split('/').filter(|c| !c.is_empty() && *c != ".").collect();
@@ -124,7 +131,7 @@ impl Cx<'_> {
     pub(crate) fn absolute_path(&mut self, p: &Spanned<String>, what: &str) -> Option<String> {
         let v = &p.value;
         if !v.starts_with('/') || v.split('/').any(|c| c == "..") || v.contains('\\') {
-            self.error(p.span, format!("`{v}` is not an absolute path in the image"), format!("{what} is an absolute path, such as `/data`"));
+            self.error("InvalidPath", p.span, format!("`{v}` is not an absolute path in the image"), format!("{what} is an absolute path, such as `/data`"));
             return None;
         }
         let clean: Vec<&str> = v.split('/').filter(|c| !c.is_empty() && *c != ".").collect();
@@ -135,7 +142,12 @@ impl Cx<'_> {
     /// an import path of the standard library).
     pub(crate) fn main_package(&mut self, p: &Spanned<String>, what: &str) -> Option<Spanned<String>> {
         if p.value.contains("...") {
-            self.error(p.span, format!("`{}` names several packages", p.value), format!("`{what}` is one main package; list each binary under `targets`"));
+            self.error(
+                "InvalidPath",
+                p.span,
+                format!("`{}` names several packages", p.value),
+                format!("`{what}` is one main package; list each binary under `targets`"),
+            );
             return None;
         }
         let rel = self.relative_path(p, what, "a package directory relative to `module`, e.g. `./cmd/server`")?;
@@ -148,6 +160,7 @@ impl Cx<'_> {
         for (k, v) in &env.value {
             if !is_env_name(k) {
                 self.error(
+                    "InvalidName",
                     v.span,
                     format!("`{k}` is not a valid environment variable name"),
                     "use letters, digits and `_`, not starting with a digit, e.g. `LOG_LEVEL`",
@@ -155,7 +168,7 @@ impl Cx<'_> {
                 continue;
             }
             if reserved.contains(&k.as_str()) {
-                self.error(v.span, format!("`{k}` cannot be set in `{what}`"), "goapp sets it for each target platform and build; remove it");
+                self.error("ReservedName", v.span, format!("`{k}` cannot be set in `{what}`"), "goapp sets it for each target platform and build; remove it");
                 continue;
             }
             out.push((k.clone(), v.value.0.clone()));
@@ -167,7 +180,8 @@ impl Cx<'_> {
         match parse_user(&u.value) {
             Ok(user) => Some(user),
             Err(e) => {
-                self.error(u.span, e, format!("`{what}` is `nonroot` (65532), `root`, or a numeric `uid` or `uid:gid`"));
+                let rule = if e.contains("is not known") { "UnknownUser" } else { "InvalidValue" };
+                self.error(rule, u.span, e, format!("`{what}` is `nonroot` (65532), `root`, or a numeric `uid` or `uid:gid`"));
                 None
             }
         }
@@ -178,7 +192,12 @@ impl Cx<'_> {
         match u32::from_str_radix(m.value.trim_start_matches("0o"), 8) {
             Ok(v) if v <= 0o7777 && !m.value.is_empty() => Some(v),
             _ => {
-                self.error(m.span, format!("`{}` is not a file mode", m.value), format!("write the permission bits in octal, quoted, e.g. {example}"));
+                self.error(
+                    "InvalidValue",
+                    m.span,
+                    format!("`{}` is not a file mode", m.value),
+                    format!("write the permission bits in octal, quoted, e.g. {example}"),
+                );
                 None
             }
         }

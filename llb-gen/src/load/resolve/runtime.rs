@@ -34,6 +34,7 @@ impl Cx<'_> {
                     {
                         let near = similar(other, &named_bases()).expect("just found");
                         self.error(
+                            "UnknownBase",
                             b.span,
                             format!("unknown base `{other}`"),
                             format!("did you mean `{near}`? (for the Docker Hub image of that name, write `docker.io/{other}`)"),
@@ -45,14 +46,19 @@ impl Cx<'_> {
                         Spanned::new(Base::Image, b.span)
                     }
                     Err(e) => {
-                        self.error(b.span, e.to_string(), "write an image reference such as `registry.example.com/base:1.0`, or one of the named bases");
+                        self.error(
+                            "InvalidImage",
+                            b.span,
+                            e.to_string(),
+                            "write an image reference such as `registry.example.com/base:1.0`, or one of the named bases",
+                        );
                         Spanned::new(Base::Static, b.span)
                     }
                 },
                 other => {
                     let names = named_bases();
                     let hint = did_you_mean(other, &names, || format!("the bases are {}, or an image reference", names.join(", ")));
-                    self.error(b.span, format!("unknown base `{other}`"), hint);
+                    self.error("UnknownBase", b.span, format!("unknown base `{other}`"), hint);
                     Spanned::new(Base::Static, b.span)
                 }
             },
@@ -86,7 +92,7 @@ impl Cx<'_> {
                 None => {
                     let names: Vec<&str> = targets.iter().map(|t| t.name.value.as_str()).collect();
                     let hint = did_you_mean(&e.value, &names, || format!("the targets are: {}", names.join(", ")));
-                    self.error(e.span, format!("there is no target named `{}`", e.value), hint);
+                    self.error("UnknownTarget", e.span, format!("there is no target named `{}`", e.value), hint);
                     0
                 }
             },
@@ -95,16 +101,21 @@ impl Cx<'_> {
         let mut ports: Vec<Port> = Vec::new();
         for p in raw.ports.iter().flatten() {
             match parse_port(&p.value.0) {
-                Ok(port) if ports.contains(&port) => self.error(p.span, format!("port `{}` is listed twice", port.key()), "remove one of them"),
+                Ok(port) if ports.contains(&port) => self.error("Duplicate", p.span, format!("port `{}` is listed twice", port.key()), "remove one of them"),
                 Ok(port) => ports.push(port),
-                Err(e) => self.error(p.span, e, "write a port as a number from 1 to 65535, optionally with /tcp or /udp: `8080`, `53/udp`"),
+                Err(e) => self.error("InvalidValue", p.span, e, "write a port as a number from 1 to 65535, optionally with /tcp or /udp: `8080`, `53/udp`"),
             }
         }
         let mut labels = BTreeMap::new();
         if let Some(l) = &raw.labels {
             for (k, v) in &l.value {
                 if k.is_empty() || k.chars().any(|c| c.is_whitespace() || c.is_control()) {
-                    self.error(v.span, format!("`{k}` is not a valid label name"), "a label name has no spaces, e.g. `org.opencontainers.image.vendor`");
+                    self.error(
+                        "InvalidName",
+                        v.span,
+                        format!("`{k}` is not a valid label name"),
+                        "a label name has no spaces, e.g. `org.opencontainers.image.vendor`",
+                    );
                 } else {
                     labels.insert(k.clone(), v.value.0.clone());
                 }
@@ -118,6 +129,7 @@ impl Cx<'_> {
                     annotations.insert(k.clone(), v.value.0.clone());
                 } else {
                     self.error(
+                        "InvalidName",
                         v.span,
                         format!("`{k}` is not a valid annotation name"),
                         "an annotation name is letters, digits, `.`, `_`, `-` and `/`, e.g. `org.opencontainers.image.description`",
@@ -133,7 +145,7 @@ impl Cx<'_> {
                     RawVolume::Dir(d) => d.path.span,
                     RawVolume::Path(_) => v.span,
                 };
-                self.error(span, format!("the volume `{}` is listed twice", volume.path), "remove one of them");
+                self.error("Duplicate", span, format!("the volume `{}` is listed twice", volume.path), "remove one of them");
             } else {
                 volumes.push(volume);
             }
@@ -141,7 +153,7 @@ impl Cx<'_> {
         let stop_signal = raw.stop_signal.as_ref().and_then(|s| match parse_signal(&s.value) {
             Ok(sig) => Some(sig),
             Err(e) => {
-                self.error(s.span, e, "use a signal name such as SIGTERM, SIGINT or SIGQUIT, or its number");
+                self.error("InvalidValue", s.span, e, "use a signal name such as SIGTERM, SIGINT or SIGQUIT, or its number");
                 None
             }
         });
@@ -202,7 +214,12 @@ impl Cx<'_> {
     /// `bare`: the name of the base when it has no shell or tools.
     pub(crate) fn healthcheck(&mut self, h: &RawHealthcheck, span: Span, targets: &[Target], files: &[FileCopy], bare: Option<&str>) -> Option<Healthcheck> {
         let Some(first) = h.command.first() else {
-            self.error(span, "the health check has an empty `command`", "give the program to run and its arguments, e.g. `command: [hello, --health]`");
+            self.error(
+                "HealthcheckCommand",
+                span,
+                "the health check has an empty `command`",
+                "give the program to run and its arguments, e.g. `command: [hello, --health]`",
+            );
             return None;
         };
         let program = if let Some(t) = targets.iter().find(|t| t.name.value == first.value) {
@@ -213,6 +230,7 @@ impl Cx<'_> {
             // but what the spec puts in the image.
             if let (false, Some(base)) = (ours, bare) {
                 self.error(
+                    "HealthcheckCommand",
                     first.span,
                     format!("`{}` is not in the image", first.value),
                     format!("the {} base has no shell or tools: run one of the app's targets ({}) or a file added with `files`", base, target_names(targets)),
@@ -225,7 +243,7 @@ impl Cx<'_> {
             let hint = did_you_mean(&first.value, &names, || {
                 format!("the command runs without a shell: start it with a target name ({}) or an absolute path", target_names(targets))
             });
-            self.error(first.span, format!("`{}` is not a target of the app", first.value), hint);
+            self.error("UnknownTarget", first.span, format!("`{}` is not a target of the app", first.value), hint);
             return None;
         };
         let mut command = vec![program];
@@ -236,11 +254,16 @@ impl Cx<'_> {
                 Some(d) => match parse_duration(&d.value) {
                     Ok(ns) if ns >= min => Some(Some(ns)),
                     Ok(_) => {
-                        self.error(d.span, format!("`{what}` is too short"), format!("`{what}` must be at least {}", if min > 0 { "1ms" } else { "0s" }));
+                        self.error(
+                            "InvalidValue",
+                            d.span,
+                            format!("`{what}` is too short"),
+                            format!("`{what}` must be at least {}", if min > 0 { "1ms" } else { "0s" }),
+                        );
                         None
                     }
                     Err(e) => {
-                        self.error(d.span, e, "write a duration such as `30s`, `1m30s` or `500ms`");
+                        self.error("InvalidValue", d.span, e, "write a duration such as `30s`, `1m30s` or `500ms`");
                         None
                     }
                 },

@@ -66,12 +66,17 @@ impl Cx<'_> {
             return vec![single(main)];
         };
         if let Some(m) = main {
-            self.error(m.span, "`main` and `targets` cannot both be set", "with several binaries, give each its `main` under `targets`, and remove this line");
+            self.error(
+                "ConflictingFields",
+                m.span,
+                "`main` and `targets` cannot both be set",
+                "with several binaries, give each its `main` under `targets`, and remove this line",
+            );
         }
         // A list emptied by earlier errors (its items were reported and removed) is not empty
         // as written.
         if targets.is_empty() && self.error_count() == 0 {
-            self.error(name.span, "`targets` is an empty list", "list at least one target, or remove `targets` to build `main`");
+            self.error("MissingField", name.span, "`targets` is an empty list", "list at least one target, or remove `targets` to build `main`");
         }
         let mut out: Vec<Target> = Vec::new();
         for t in targets {
@@ -82,6 +87,7 @@ impl Cx<'_> {
             if let Some(prev) = out.iter().find(|o| o.name.value == t.name.value) {
                 let line = prev.name.span.start.line;
                 self.error(
+                    "Duplicate",
                     t.name.span,
                     format!("there are two targets named `{}`", t.name.value),
                     format!("the first is on line {line}; target names must differ"),
@@ -114,17 +120,17 @@ impl Cx<'_> {
             let p = match llb::Platform::parse(&s.value) {
                 Ok(p) => p,
                 Err(e) => {
-                    self.error(s.span, e.to_string(), format!("platforms Go can build: {}", golang::COMMON_PLATFORMS));
+                    self.error("UnsupportedPlatform", s.span, e.to_string(), format!("platforms Go can build: {}", golang::COMMON_PLATFORMS));
                     continue;
                 }
             };
             if let Err(e) = golang::target(&p) {
-                self.error(s.span, e, format!("platforms Go can build: {}", golang::COMMON_PLATFORMS));
+                self.error("UnsupportedPlatform", s.span, e, format!("platforms Go can build: {}", golang::COMMON_PLATFORMS));
                 continue;
             }
             if let Some(first) = out.iter().find(|q| q.value == p) {
                 let line = first.span.start.line;
-                self.error(s.span, format!("`{p}` is listed twice"), format!("it is already listed on line {line}; remove one"));
+                self.error("Duplicate", s.span, format!("`{p}` is listed twice"), format!("it is already listed on line {line}; remove one"));
                 continue;
             }
             out.push(Spanned::new(p, s.span));
@@ -142,6 +148,7 @@ impl Cx<'_> {
                 .is_some_and(|(path, name)| !path.is_empty() && !name.is_empty() && !k.contains(['=', '\'', '"']) && !k.chars().any(char::is_whitespace));
             if !name_ok {
                 self.error(
+                    "InvalidName",
                     v.span,
                     format!("`{k}` is not a variable -X can set"),
                     "write `importpath.name`, e.g. `main.version` or `example.com/app/internal/build.Commit`",
@@ -151,6 +158,7 @@ impl Cx<'_> {
             let value = &v.value.0;
             if value.contains(['\'', '"', '\n', '\r']) {
                 self.error(
+                    "InvalidValue",
                     v.span,
                     format!("the value of `{k}` holds a quote or a line break, which -X cannot pass"),
                     "write the value without quotes or line breaks",
@@ -173,7 +181,12 @@ impl Cx<'_> {
             if ok {
                 out.push(t.value.clone());
             } else {
-                self.error(t.span, format!("`{}` is not a build tag", t.value), "a build tag is letters, digits, `_` and `.`; list each tag as its own item");
+                self.error(
+                    "InvalidName",
+                    t.span,
+                    format!("`{}` is not a build tag", t.value),
+                    "a build tag is letters, digits, `_` and `.`; list each tag as its own item",
+                );
             }
         }
         out
@@ -185,9 +198,14 @@ impl Cx<'_> {
             let name = f.value.split('=').next().unwrap_or("");
             let name = name.strip_prefix("--").map(|n| format!("-{n}")).unwrap_or(name.to_string());
             if !f.value.starts_with('-') {
-                self.error(f.span, format!("`{}` is not a `go build` flag", f.value), "flags start with `-`, e.g. `-trimpath`; packages go in `main`");
+                self.error(
+                    "InvalidFlag",
+                    f.span,
+                    format!("`{}` is not a `go build` flag", f.value),
+                    "flags start with `-`, e.g. `-trimpath`; packages go in `main`",
+                );
             } else if let Some((_, why)) = FLAG_FIELDS.iter().find(|(n, _)| *n == name) {
-                self.error(f.span, format!("`{name}` cannot be given in flags"), *why);
+                self.error("ReservedName", f.span, format!("`{name}` cannot be given in flags"), *why);
             } else {
                 out.push(f.value.clone());
             }
