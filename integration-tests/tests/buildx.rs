@@ -162,11 +162,20 @@ fn goapp_answers_subrequests_instead_of_building() {
     assert!(r.status.success(), "{}", r.stderr);
     assert!(r.stdout.contains("# linux/arm64") && r.stdout.contains("\"go\", \"build\""), "{}", r.stdout);
 
+    // The plan: what the build would do, without building.
+    let r = print(&shop, "goapp.plan", &["--platform", "linux/arm64", "--target", "worker"]);
+    assert!(r.status.success(), "{}", r.stderr);
+    let json = &r.stdout[r.stdout.find('{').expect("a JSON document")..];
+    let plan: serde_json::Value = serde_json::from_str(json).unwrap_or_else(|e| panic!("{e}: {}", r.stdout));
+    assert_eq!(plan["platforms"], serde_json::json!(["linux/arm64"]), "{plan}");
+    assert_eq!(plan["entrypoint"], "worker", "{plan}");
+    assert_eq!(plan["go"]["chosen_by"], "the go line, go.mod:3", "{plan}");
+
     // lint: every problem of the spec, with its line; nothing is built.
     let dir = example_variant("hello", "lint", |spec| spec.replace("runtime:\n", "runtime:\n  user: root\n  stop_signal: SIGSTOPP\n"));
     let r = print(&dir, "lint", &[]);
-    assert!(r.stdout.contains("error: `SIGSTOPP` is not a signal; did you mean `SIGSTOP`?"), "{}", r.stdout);
-    assert!(r.stdout.contains("warning: the program runs as root"), "{}", r.stdout);
+    assert!(r.stdout.contains("error[InvalidValue]: `SIGSTOPP` is not a signal; did you mean `SIGSTOP`?"), "{}", r.stdout);
+    assert!(r.stdout.contains("warning[RunsAsRoot]: the program runs as root"), "{}", r.stdout);
     assert!(r.stdout.contains("--> goapp.yaml:"), "{}", r.stdout);
     assert!(!r.stderr.contains("go build"), "{}", r.stderr);
 
