@@ -66,11 +66,15 @@ async fn build(client: &mut Client, opts: &Opts, session: &str) -> Result<gw::Re
     if let ContextSource::Git(git) = &ctx {
         let mut g = llb::Graph::new();
         let out = git.add(&mut g, false);
-        caps.require_llb(llb::caps::used(&g.marshal(Some(out))))?;
+        caps.require_llb(llb::caps::used(&g.marshal(Some(out)).map_err(anyhow::Error::from)?))?;
     }
     if let Some(id) = opts.request_id() {
         return subrequest(client, opts, session, id, &caps, &ctx).await;
     }
+    // Options that only a build reads, checked before anything is transferred.
+    let mode = opts.image_resolve_mode()?;
+    let multi_platform = opts.multi_platform()?;
+    let cache_imports = opts.cache_imports()?;
 
     let filename = opts.filename().to_string();
     let (spec_bytes, spec_vertex) = reads::read_spec(client, opts, session, &filename, &ctx).await?;
@@ -87,7 +91,6 @@ async fn build(client: &mut Client, opts: &Opts, session: &str) -> Result<gw::Re
     let request = opts.request(build_platform(&caps), session, ctx)?;
     let plan = llb_gen::plan(loaded.spec, SpecSource { file: filename.clone(), data: spec_bytes.clone() }, &request, &facts)?;
 
-    let mode = opts.image_resolve_mode();
     let builder = images::builder(client, &plan, mode, &plan.build_platform).await?;
     let support = llb_gen::toolchain::support_warning(&plan.release, &filename).filter(|(_, w)| !w.rule.is_some_and(|r| skipped_rules.contains(&r)));
     if let Some((file, w)) = support.filter(|_| can_warn) {
@@ -100,15 +103,21 @@ async fn build(client: &mut Client, opts: &Opts, session: &str) -> Result<gw::Re
     let bases = images::bases(client, &plan, mode).await?;
     let emulated_builders = images::emulated_builders(client, &plan, mode).await?;
     let resolved = llb_gen::Resolved { builder, emulated_builders, bases };
-    solve_all(client, opts, &caps, plan, resolved).await
+    let built = solve_all(client, &caps, &plan, &resolved, cache_imports).await?;
+    Ok(result(built, multi_platform, &plan.annotations()))
 }
 
 /// Lowers and solves every platform of the plan concurrently, each with its SBOM when asked.
-async fn solve_all(client: &mut Client, opts: &Opts, caps: &Caps, plan: Plan, resolved: llb_gen::Resolved) -> Result<gw::Result, Failure> {
-    let cache_imports = opts.cache_imports()?;
+async fn solve_all(
+    client: &mut Client,
+    caps: &Caps,
+    plan: &Plan,
+    resolved: &llb_gen::Resolved,
+    cache_imports: Vec<gw::CacheOptionsEntry>,
+) -> Result<Vec<Built>, Failure> {
     let mut jobs = Vec::new();
     for target in &plan.platforms {
-        let lowered = llb_gen::lower(&plan, &resolved, target).map_err(|e| anyhow::anyhow!(e))?;
+        let lowered = llb_gen::lower(plan, resolved, target).map_err(|e| anyhow::anyhow!(e))?;
         caps.require_llb(llb::caps::used(&lowered.definition))?;
         let mut c = client.clone();
         let imports = cache_imports.clone();
@@ -134,7 +143,7 @@ async fn solve_all(client: &mut Client, opts: &Opts, caps: &Caps, plan: Plan, re
     for job in jobs {
         built.push(job.await.context("a platform's build task failed")??);
     }
-    Ok(result(built, opts.multi_platform(), &plan.annotations()))
+    Ok(built)
 }
 
 /// Answers `--call NAME` (see [`subrequests`]) instead of building.

@@ -63,7 +63,7 @@ pub async fn bases(client: &mut Client, plan: &Plan, resolve_mode: &str) -> Resu
             let image = g.image(&pinned.to_string(), &target, BTreeMap::new());
             g.meta(image.op).name = Some(format!("[internal] inspect {pinned} ({target})"));
             let probed = async {
-                let id = gateway::solve(&mut c, g.marshal(Some(image)), vec![]).await.with_context(|| format!("pulling {reference} for {target}"))?;
+                let id = gateway::solve(&mut c, g.marshal(Some(image))?, vec![]).await.with_context(|| format!("pulling {reference} for {target}"))?;
                 let has_ca_certificates = gateway::exists(&mut c, &id, probes.ca_bundle).await?;
                 let has_zoneinfo = gateway::exists(&mut c, &id, probes.zoneinfo).await?;
                 let passwd = gateway::read_file(&mut c, &id, probes.passwd).await?.map(|b| String::from_utf8_lossy(&b).into_owned());

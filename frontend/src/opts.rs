@@ -57,9 +57,13 @@ impl Opts {
     }
 
     /// Whether an index is asked for even for one platform.
-    pub fn multi_platform(&self) -> bool {
-        let yes = |v: Option<&str>| matches!(v, Some("true" | "1"));
-        yes(self.get(opt::MULTI_PLATFORM)) || yes(self.build_arg(arg::MULTI_PLATFORM))
+    pub fn multi_platform(&self) -> Result<bool> {
+        let flag = |what: &str, v: Option<&str>| match v.map(str::to_ascii_lowercase).as_deref() {
+            None | Some("" | "false" | "0") => Ok(false),
+            Some("true" | "1") => Ok(true),
+            Some(other) => bail!("{what}={other}: write true or false"),
+        };
+        Ok(flag(opt::MULTI_PLATFORM, self.get(opt::MULTI_PLATFORM))? | flag(arg::MULTI_PLATFORM, self.build_arg(arg::MULTI_PLATFORM))?)
     }
 
     /// Every `--build-arg`, by name.
@@ -82,8 +86,11 @@ impl Opts {
     }
 
     /// `default`, `pull` (`--pull`) or `local`.
-    pub fn image_resolve_mode(&self) -> &str {
-        self.get(opt::IMAGE_RESOLVE_MODE).filter(|m| !m.is_empty()).unwrap_or("default")
+    pub fn image_resolve_mode(&self) -> Result<&str> {
+        match self.get(opt::IMAGE_RESOLVE_MODE).filter(|m| !m.is_empty()).unwrap_or("default") {
+            m @ ("default" | "pull" | "local") => Ok(m),
+            other => bail!("{}={other}: the image resolve mode is default, pull (--pull) or local", opt::IMAGE_RESOLVE_MODE),
+        }
     }
 
     /// `--cache-from` entries, which the frontend must pass on with every solve.
@@ -228,6 +235,18 @@ mod tests {
         assert_eq!(named["example.com/lib"], "local:example.com/lib");
         assert_eq!(named["golang:1.27"], "docker-image://localhost:5000/go:1.27");
         assert!(opts(&["context:lib::linux/amd64=local:lib"]).named_contexts().is_err());
+    }
+
+    #[test]
+    fn malformed_values_are_errors() {
+        assert!(opts(&["multi-platform=yes please"]).multi_platform().unwrap_err().to_string().contains("write true or false"));
+        assert!(opts(&["build-arg:BUILDKIT_MULTI_PLATFORM=1"]).multi_platform().unwrap());
+        assert!(!opts(&[]).multi_platform().unwrap());
+        assert_eq!(opts(&["image-resolve-mode=pull"]).image_resolve_mode().unwrap(), "pull");
+        assert!(opts(&["image-resolve-mode=always"]).image_resolve_mode().is_err());
+        assert!(opts(&["platform=linux/amd64,"]).platforms().is_err());
+        assert!(opts(&["cache-imports=[{"]).cache_imports().is_err());
+        assert!(opts(&["context=ftp://example.com/x"]).context_source().is_err());
     }
 
     #[test]

@@ -34,7 +34,7 @@ async fn solve_local_vertex(
     let mut g = llb::Graph::new();
     let out = g.local(name, attrs);
     g.meta(out.op).name = Some(title.clone());
-    let def = g.marshal(Some(out));
+    let def = g.marshal(Some(out))?;
     let digest = gateway::head_digest(&def).unwrap_or_default();
     let id = gateway::solve(client, def, vec![]).await.context(title)?;
     Ok((id, digest))
@@ -57,7 +57,7 @@ async fn context_files(
             let mut g = llb::Graph::new();
             let out = git.add(&mut g, false);
             g.meta(out.op).name = Some(format!("[internal] load git source {git}"));
-            let def = g.marshal(Some(out));
+            let def = g.marshal(Some(out))?;
             let digest = gateway::head_digest(&def).unwrap_or_default();
             let id = gateway::solve(client, def, vec![]).await.with_context(|| format!("fetching {git}"))?;
             Ok((id, digest))

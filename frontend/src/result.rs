@@ -47,7 +47,7 @@ pub async fn make_sbom(
     let data = serde_json::to_vec_pretty(&doc).expect("json");
     let file = g.file(None, vec![llb::FileAction::Mkfile(llb::Mkfile { path: format!("/{SBOM_FILE}"), mode: 0o644, data, owner: None })]);
     g.meta(file.op).name = Some(format!("[{platform}] SBOM: {SBOM_FILE}"));
-    gateway::solve(client, g.marshal(Some(file)), vec![]).await
+    gateway::solve(client, g.marshal(Some(file))?, vec![]).await
 }
 
 /// The result BuildKit's exporters expect: for several platforms (or when an index is asked

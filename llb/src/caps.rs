@@ -195,7 +195,7 @@ mod tests {
         );
         g.meta(run.op).ignore_cache = true;
         let out = g.file(Some(run.get("/")), vec![FileAction::Mkdir(Mkdir { path: "/x".into(), mode: 0o755, parents: true, owner: None })]);
-        let used = used(&g.marshal(Some(out)));
+        let used = used(&g.marshal(Some(out)).unwrap());
         for id in [
             id::EXEC_META_NETWORK,
             id::SOURCE_GIT,

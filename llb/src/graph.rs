@@ -168,15 +168,23 @@ pub struct ExecOutputs {
 }
 
 impl ExecOutputs {
-    /// The output of the mount at `dest`. Panics if that mount was not declared as an output:
-    /// that is a bug in the caller, not a user error.
+    /// The output of the mount at `dest`. A mount that was not declared as an output gives
+    /// an output the exec does not have, which [`Graph::marshal`] refuses.
     pub fn get(&self, dest: &str) -> Output {
         match self.by_dest.get(dest) {
             Some(o) => *o,
-            None => panic!("exec has no output mount at {dest}"),
+            None => Output { op: self.op, index: NO_OUTPUT },
         }
     }
 }
+
+/// The index of an output an op does not have.
+const NO_OUTPUT: u32 = u32::MAX;
+
+/// A graph that cannot be marshalled: how it was built wrong.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("the build graph is not valid: {0}")]
+pub struct GraphError(pub String);
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Mkdir {
@@ -271,6 +279,10 @@ pub struct Graph {
     /// Timestamp (Unix nanoseconds) given to files that file ops create, or -1 to leave it to
     /// BuildKit.
     file_timestamp: Option<i64>,
+    /// What was asked of the graph that it cannot do; [`Graph::marshal`] reports the first.
+    problems: Vec<String>,
+    /// The metadata written for an op that is not in this graph, thrown away.
+    discarded: OpMeta,
 }
 
 impl Graph {
@@ -289,13 +301,22 @@ impl Graph {
         id
     }
 
-    fn check(&self, o: Output) {
-        assert!((o.op.0 as usize) < self.nodes.len(), "output of an op that is not in this graph");
+    fn check(&mut self, o: Output) {
+        if (o.op.0 as usize) >= self.nodes.len() {
+            self.problems.push("an input is the output of an op of another graph".into());
+        }
     }
 
     /// The metadata of an op, to name it or tie it to spec lines.
     pub fn meta(&mut self, op: OpId) -> &mut OpMeta {
-        &mut self.nodes[op.0 as usize].meta
+        match self.nodes.get_mut(op.0 as usize) {
+            Some(n) => &mut n.meta,
+            None => {
+                self.problems.push("metadata for an op of another graph".into());
+                self.discarded = OpMeta::default();
+                &mut self.discarded
+            }
+        }
     }
 
     /// Registers a source file for [`SourceRange`]s; returns its index.
@@ -307,7 +328,9 @@ impl Graph {
     /// A source op. Attribute values must not be empty: omit the key instead (Go's encoder
     /// writes empty map values, prost does not, and the bytes must match).
     pub fn source(&mut self, identifier: &str, attrs: BTreeMap<String, String>, platform: Option<Platform>) -> Output {
-        assert!(attrs.values().all(|v| !v.is_empty()), "empty source attribute in {identifier}");
+        if let Some((k, _)) = attrs.iter().find(|(_, v)| v.is_empty()) {
+            self.problems.push(format!("the source {identifier} has an empty attribute {k}"));
+        }
         let op = self.push(NodeOp::Source { identifier: identifier.into(), attrs }, platform);
         Output { op, index: 0 }
     }
@@ -326,7 +349,9 @@ impl Graph {
 
     /// A process run on `platform`.
     pub fn exec(&mut self, mut exec: Exec, platform: &Platform) -> ExecOutputs {
-        assert!(exec.mounts.iter().any(|m| m.dest == "/" && matches!(m.kind, MountKind::Bind(_))), "exec without a root mount");
+        if !exec.mounts.iter().any(|m| m.dest == "/" && matches!(m.kind, MountKind::Bind(_))) {
+            self.problems.push(format!("the exec {:?} has no root mount", exec.args));
+        }
         for m in &exec.mounts {
             if let MountKind::Bind(Some(o)) = m.kind {
                 self.check(o);
@@ -347,7 +372,9 @@ impl Graph {
 
     /// A file op applying `actions` in order on top of `base` (`None`: an empty filesystem).
     pub fn file(&mut self, base: Option<Output>, actions: Vec<FileAction>) -> Output {
-        assert!(!actions.is_empty(), "file op without actions");
+        if actions.is_empty() {
+            self.problems.push("a file op without actions".into());
+        }
         if let Some(b) = base {
             self.check(b);
         }
@@ -362,12 +389,23 @@ impl Graph {
     }
 
     /// Marshals the part of the graph that `head` depends on, ending with the terminal op.
-    /// `None` is the empty filesystem (a definition without ops).
-    pub fn marshal(&self, head: Option<Output>) -> pb::Definition {
+    /// `None` is the empty filesystem (a definition without ops). A graph built wrong (an
+    /// exec without a root, an output an op does not have, an empty source attribute, ...)
+    /// is refused with what is wrong.
+    pub fn marshal(&self, head: Option<Output>) -> Result<pb::Definition, GraphError> {
+        if let Some(p) = self.problems.first() {
+            return Err(GraphError(p.clone()));
+        }
         let Some(head) = head else {
-            return pb::Definition::default();
+            return Ok(pb::Definition::default());
         };
+        self.check_output(head)?;
         let reachable = self.reachable(head.op);
+        for id in &reachable {
+            for o in self.deps(&self.nodes[id.0 as usize]) {
+                self.check_output(o)?;
+            }
+        }
         let mut digests: BTreeMap<OpId, String> = BTreeMap::new();
         let mut def = pb::Definition::default();
         let mut locations: BTreeMap<String, pb::Locations> = BTreeMap::new();
@@ -404,7 +442,30 @@ impl Graph {
         if !locations.is_empty() {
             def.source = Some(pb::Source { locations, infos: self.infos.clone() });
         }
-        def
+        Ok(def)
+    }
+
+    /// Whether `o` is an output its op has.
+    fn check_output(&self, o: Output) -> Result<(), GraphError> {
+        let Some(node) = self.nodes.get(o.op.0 as usize) else {
+            return Err(GraphError("an input is the output of an op of another graph".into()));
+        };
+        let outputs = match &node.op {
+            NodeOp::Exec(e) => e.mounts.iter().filter(|m| m.output && matches!(m.kind, MountKind::Bind(_))).count() as u32,
+            _ => 1,
+        };
+        if o.index >= outputs {
+            let what = match &node.op {
+                NodeOp::Exec(e) => format!("the exec {:?}", e.args),
+                NodeOp::Source { identifier, .. } => format!("the source {identifier}"),
+                NodeOp::File { .. } => "a file op".to_string(),
+            };
+            return Err(GraphError(format!(
+                "{what} has no output {}",
+                if o.index == NO_OUTPUT { "at the mount asked for".to_string() } else { o.index.to_string() }
+            )));
+        }
+        Ok(())
     }
 
     fn reachable(&self, head: OpId) -> Vec<OpId> {
@@ -614,7 +675,7 @@ mod tests {
             },
             &amd64(),
         );
-        let def = g.marshal(Some(out.get("/out")));
+        let def = g.marshal(Some(out.get("/out"))).unwrap();
         assert_eq!(def.def.len(), 3);
         let exec = decode(&def, 1);
         assert_eq!(exec.inputs[0].digest, crate::digest(&def.def[0]));
@@ -646,7 +707,7 @@ mod tests {
         assert_eq!(out.get("/").index, 0);
         assert_eq!(out.get("/a").index, 1);
         assert_eq!(out.get("/z").index, 2);
-        let def = g.marshal(Some(out.get("/z")));
+        let def = g.marshal(Some(out.get("/z"))).unwrap();
         let Some(pb::op::Op::Exec(e)) = decode(&def, 1).op else { panic!() };
         let dests: Vec<_> = e.mounts.iter().map(|m| (m.dest.clone(), m.output)).collect();
         assert_eq!(dests, vec![("/".into(), 0), ("/a".into(), 1), ("/c".into(), -1), ("/z".into(), 2)]);
@@ -667,7 +728,7 @@ mod tests {
                 FileAction::Copy(Copy::new(a, "/z", "/z")),
             ],
         );
-        let def = g.marshal(Some(f));
+        let def = g.marshal(Some(f)).unwrap();
         let op = decode(&def, 2);
         assert_eq!(op.inputs.len(), 2, "inputs are de-duplicated");
         assert!(op.platform.is_none(), "file ops carry no platform");
@@ -690,7 +751,7 @@ mod tests {
             let l = g.local("context", attrs);
             let f = g.file(Some(l), vec![FileAction::Mkfile(Mkfile { path: "/f".into(), mode: 0o644, data: b"x".to_vec(), owner: None })]);
             g.meta(f.op).name = Some("write f".into());
-            g.marshal(Some(f)).encode_to_vec()
+            g.marshal(Some(f)).unwrap().encode_to_vec()
         };
         let one = build();
         assert_eq!(one, build());
@@ -705,7 +766,7 @@ mod tests {
         let src = g.add_source_info("goapp.yaml", b"name: x\n", "YAML");
         let l = g.local("context", BTreeMap::new());
         g.meta(l.op).ranges.push(SourceRange { source: src, start_line: 1, start_column: 1, end_line: 1, end_column: 8 });
-        let def = g.marshal(Some(l));
+        let def = g.marshal(Some(l)).unwrap();
         let source = def.source.unwrap();
         let locs = &source.locations[&crate::digest(&def.def[0])];
         assert_eq!(locs.locations[0].ranges[0].start.unwrap().line, 1);
@@ -717,8 +778,37 @@ mod tests {
         // Bytes: field 3 (source) { field 1 identifier } + field 11 (empty constraints).
         let mut g = Graph::new();
         let l = g.local("context", BTreeMap::new());
-        let def = g.marshal(Some(l));
+        let def = g.marshal(Some(l)).unwrap();
         let expected = [&[0x1a, 0x11, 0x0a, 0x0f][..], b"local://context", &[0x5a, 0x00]].concat();
         assert_eq!(def.def[0], expected);
+    }
+
+    #[test]
+    fn a_graph_built_wrong_is_refused_not_a_panic() {
+        let mut g = Graph::new();
+        let img = g.image("docker.io/library/golang:1.27", &amd64(), BTreeMap::new());
+        // An output the exec does not declare.
+        let e = g.exec(Exec { args: vec!["true".into()], mounts: vec![Mount::output("/", Some(img))], ..Default::default() }, &amd64());
+        let err = g.marshal(Some(e.get("/out"))).unwrap_err();
+        assert!(err.to_string().contains("has no output at the mount asked for"), "{err}");
+        assert!(g.marshal(Some(e.get("/"))).is_ok());
+        // An exec without a root.
+        let mut g = Graph::new();
+        let e = g.exec(Exec { args: vec!["true".into()], mounts: vec![Mount::tmpfs("/tmp")], ..Default::default() }, &amd64());
+        assert!(g.marshal(Some(e.get("/"))).unwrap_err().to_string().contains("has no root mount"));
+        // An empty source attribute, and a file op without actions.
+        let mut g = Graph::new();
+        let l = g.local("", [("local.session".to_string(), String::new())].into());
+        assert!(g.marshal(Some(l)).unwrap_err().to_string().contains("empty attribute local.session"));
+        let mut g = Graph::new();
+        let f = g.file(None, vec![]);
+        assert!(g.marshal(Some(f)).unwrap_err().to_string().contains("without actions"));
+        // An output of another graph.
+        let mut other = Graph::new();
+        let foreign = other.image("a", &amd64(), BTreeMap::new());
+        let _ = other.image("b", &amd64(), BTreeMap::new());
+        let mut g = Graph::new();
+        g.meta(Output { op: OpId(5), index: 0 }.op).name = Some("x".into());
+        assert!(g.marshal(Some(foreign)).is_err());
     }
 }

@@ -13,7 +13,8 @@ mod graph;
 mod platform;
 
 pub use graph::{
-    Cache, CacheSharing, Copy, Exec, ExecOutputs, FileAction, Graph, Mkdir, Mkfile, Mount, MountKind, OpId, Output, SecretMount, SourceRange, SshMount,
+    Cache, CacheSharing, Copy, Exec, ExecOutputs, FileAction, Graph, GraphError, Mkdir, Mkfile, Mount, MountKind, OpId, Output, SecretMount, SourceRange,
+    SshMount,
 };
 pub use platform::{Platform, PlatformError};
 

@@ -77,6 +77,8 @@ pub enum LowerError {
     MissingBase { platform: String },
     #[error("cannot build the cgo program for {platform}: {reason}")]
     Cgo { platform: String, reason: String },
+    #[error(transparent)]
+    Graph(#[from] llb::GraphError),
 }
 
 /// Lowers `plan` for the platform `target`: the stages, in the order their steps are made.
@@ -93,13 +95,13 @@ pub fn lower(plan: &Plan, resolved: &Resolved, target: &Platform) -> Result<Lowe
     let compiled = compile::binaries(&mut cx, builder, &sources, base.map(|(_, image)| image))?;
     if input.binaries_only {
         let range = cx.range(input.spec.name.span);
-        return Ok(runtime::binaries_result(&mut cx.g, &input, &compiled.binaries, &compiled.libs, range));
+        return runtime::binaries_result(&mut cx.g, &input, &compiled.binaries, &compiled.libs, range);
     }
     // The base, the files, the binaries and the program's directories.
     let (image, history) = runtime::image(&mut cx, builder, sources.context, base, &compiled)?;
     let config = config::image_config(&input, history);
     let info = build_info::build_info(&mut cx.g, &input, builder, &compiled.binaries);
-    Ok(Lowered { definition: cx.g.marshal(Some(image)), config, build_info: Some(cx.g.marshal(Some(info))) })
+    Ok(Lowered { definition: cx.g.marshal(Some(image))?, config, build_info: Some(cx.g.marshal(Some(info))?) })
 }
 
 /// What every stage reads: the plan and what was resolved, seen from one platform.

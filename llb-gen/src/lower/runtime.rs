@@ -250,7 +250,7 @@ pub(super) fn binaries_result(
     binaries: &[(&crate::spec::Target, llb::Output, String)],
     libs: &[llb::Output],
     range: SourceRange,
-) -> Lowered {
+) -> Result<Lowered, LowerError> {
     let mut actions = binaries_at_root(binaries);
     actions.extend(libs.iter().map(|l| FileAction::Copy(Copy::new(*l, "/", "/").contents().owner(0, 0))));
     let out = g.file(None, actions);
@@ -275,7 +275,7 @@ pub(super) fn binaries_result(
         }],
         ..Default::default()
     };
-    Lowered { definition: g.marshal(Some(out)), config, build_info: None }
+    Ok(Lowered { definition: g.marshal(Some(out))?, config, build_info: None })
 }
 
 /// Copies of the binaries to `/<target name>`, 0755, owned by root.
