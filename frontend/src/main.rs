@@ -140,7 +140,10 @@ fn parse_build_args(build_args: &[String]) -> Result<BTreeMap<String, String>> {
     Ok(args)
 }
 
-fn load(file: &PathBuf, build_args: &[String]) -> Result<Result<(llb_gen::Loaded, Vec<u8>, String), llb_gen::Diagnostics>> {
+/// A spec loaded from a file: what the loader made of it, its bytes and its name.
+type LoadedFile = (llb_gen::Loaded, Vec<u8>, String);
+
+fn load(file: &PathBuf, build_args: &[String]) -> Result<Result<LoadedFile, llb_gen::Diagnostics>> {
     let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
     let name = file.display().to_string();
     Ok(llb_gen::load(&name, &bytes, &parse_build_args(build_args)?).map(|s| (s, bytes, name)))

@@ -12,15 +12,7 @@ pub(super) const RESERVED_GO_ENV: &[&str] = &["GOOS", "GOARCH", "GOARM", "GOAMD6
 
 impl Cx<'_> {
     pub(crate) fn go(&mut self, raw: Option<&RawGo>) -> Option<Go> {
-        let mut go = Go {
-            version: None,
-            image: None,
-            module_mode: None,
-            vcs: false,
-            module_cache: crate::spec::raw::ModuleCache::Mount,
-            cgo: None,
-            secrets: Vec::new(),
-        };
+        let mut go = Go { version: None, image: None, module_mode: None, vcs: false, module_cache: raw::ModuleCache::Mount, cgo: None, secrets: Vec::new() };
         let Some(raw) = raw else { return Some(go) };
         let mut ok = true;
         if let Some(v) = &raw.version {
@@ -79,7 +71,7 @@ impl Cx<'_> {
         if let Some(c) = &raw.module_cache {
             go.module_cache = c.value;
         }
-        go.module_mode = raw.module_mode.as_ref().map(|m| m.value).filter(|m| *m != crate::spec::raw::ModMode::Auto);
+        go.module_mode = raw.module_mode.as_ref().map(|m| m.value).filter(|m| *m != raw::ModMode::Auto);
         match self.secrets(raw.secrets.as_deref().unwrap_or_default()) {
             Some(s) => go.secrets = s,
             None => ok = false,
@@ -286,7 +278,7 @@ impl Cx<'_> {
         }
         Some(Cgo {
             span,
-            mode: raw.cgo_mode.as_ref().map(|m| m.value).unwrap_or(crate::spec::raw::CgoMode::Auto),
+            mode: raw.cgo_mode.as_ref().map(|m| m.value).unwrap_or(raw::CgoMode::Auto),
             static_link: raw.static_link.as_ref().is_some_and(|s| s.value),
             packages,
         })

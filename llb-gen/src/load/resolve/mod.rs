@@ -105,7 +105,7 @@ impl Cx<'_> {
 
     /// A binary may not be named `binaries`: `--target binaries` asks for the binaries alone.
     pub(crate) fn not_reserved(&mut self, name: &Spanned<String>, what: &str) -> bool {
-        if name.value != crate::spec::BINARIES_TARGET {
+        if name.value != BINARIES_TARGET {
             return true;
         }
         self.error(
