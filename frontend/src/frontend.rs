@@ -11,7 +11,7 @@ use llb_gen::Plan;
 use llb_gen::context::ContextSource;
 use llb_gen::plan::{PlanError, SpecSource};
 
-use crate::gateway::{self, Caps, Client};
+use crate::gateway::{self, Caps, Gateway, Session};
 use crate::opts::Opts;
 use crate::proto::{google::rpc::Status, gw};
 use crate::result::{Built, make_sbom, result};
@@ -19,13 +19,18 @@ use crate::{errors, images, reads, subrequests};
 
 /// Runs the frontend over stdio: one build (or its error) is returned to BuildKit.
 pub async fn serve() -> Result<()> {
+    let gw = gateway::connect_stdio().await?;
     let opts = Opts::from_env();
     let session = std::env::var("BUILDKIT_SESSION_ID").unwrap_or_default();
-    let mut client = gateway::connect_stdio().await?;
-    // The build runs as a task of its own: should it panic, BuildKit still gets an answer.
+    run(gw, opts, session).await
+}
+
+/// One build over `gw`, ended by its result or its error. The build runs as a task of its
+/// own: should it panic, BuildKit still gets an answer.
+pub async fn run<G: Gateway>(mut gw: G, opts: Opts, session: String) -> Result<()> {
     let build = {
-        let mut client = client.clone();
-        tokio::spawn(async move { build(&mut client, &opts, &session).await })
+        let gw = gw.clone();
+        tokio::spawn(async move { build(gw, opts, session).await })
     };
     let outcome = match build.await {
         Ok(outcome) => outcome,
@@ -35,8 +40,7 @@ pub async fn serve() -> Result<()> {
         Ok(result) => gw::ReturnRequest { result: Some(result), error: None },
         Err(Failure(status)) => gw::ReturnRequest { result: None, error: Some(status) },
     };
-    client.r#return(request).await.context("returning the result to BuildKit")?;
-    Ok(())
+    gw.finish(request).await
 }
 
 /// Why a build failed, as the status BuildKit shows the user.
@@ -57,60 +61,61 @@ impl From<PlanError> for Failure {
     }
 }
 
-async fn build(client: &mut Client, opts: &Opts, session: &str) -> Result<gw::Result, Failure> {
-    let ctx = opts.context_source()?;
-    let pong = client.ping(gw::PingRequest {}).await.context("ping")?.into_inner();
-    let caps = Caps::from_pong(&pong);
+async fn build<G: Gateway>(mut gw: G, opts: Opts, id: String) -> Result<gw::Result, Failure> {
+    let context = opts.context_source()?;
+    let caps = gw.ping().await?;
+    let mut s = Session { gw, opts, id, context, caps };
+    let s = &mut s;
     // What reading the spec and the context uses; each build's graph is checked once lowered.
-    caps.require_llb([llb::caps::id::SOURCE_LOCAL_SHAREDKEYHINT, llb::caps::id::SOURCE_LOCAL_DIFFER, llb::caps::id::SOURCE_LOCAL_FOLLOWPATHS])?;
-    if let ContextSource::Git(git) = &ctx {
+    s.caps.require_llb([llb::caps::id::SOURCE_LOCAL_SHAREDKEYHINT, llb::caps::id::SOURCE_LOCAL_DIFFER, llb::caps::id::SOURCE_LOCAL_FOLLOWPATHS])?;
+    if let ContextSource::Git(git) = &s.context {
         let mut g = llb::Graph::new();
         let out = git.add(&mut g, false);
-        caps.require_llb(llb::caps::used(&g.marshal(Some(out)).map_err(anyhow::Error::from)?))?;
+        s.caps.require_llb(llb::caps::used(&g.marshal(Some(out)).map_err(anyhow::Error::from)?))?;
     }
-    if let Some(id) = opts.request_id() {
-        return subrequest(client, opts, session, id, &caps, &ctx).await;
+    if let Some(id) = s.opts.request_id().map(str::to_string) {
+        return subrequest(s, &id).await;
     }
     // Options that only a build reads, checked before anything is transferred.
-    let mode = opts.image_resolve_mode()?;
-    let multi_platform = opts.multi_platform()?;
-    let cache_imports = opts.cache_imports()?;
+    let mode = s.opts.image_resolve_mode()?.to_string();
+    let multi_platform = s.opts.multi_platform()?;
+    let cache_imports = s.opts.cache_imports()?;
 
-    let filename = opts.filename().to_string();
-    let (spec_bytes, spec_vertex) = reads::read_spec(client, opts, session, &filename, &ctx).await?;
-    let loaded = llb_gen::load(&filename, &spec_bytes, &opts.build_args()).map_err(|d| Failure(errors::spec_status(&d)))?;
+    let filename = s.opts.filename().to_string();
+    let (spec_bytes, spec_vertex) = reads::read_spec(s, &filename).await?;
+    let loaded = llb_gen::load(&filename, &spec_bytes, &s.opts.build_args()).map_err(|d| Failure(errors::spec_status(&d)))?;
     // Warnings reach buildx's output with their spec location, on a BuildKit that takes them.
-    let can_warn = caps.frontend.iter().any(|c| c == crate::keys::cap::WARNINGS) && !spec_vertex.is_empty();
+    let can_warn = s.caps.frontend.iter().any(|c| c == crate::keys::cap::WARNINGS) && !spec_vertex.is_empty();
     if can_warn {
         for w in &loaded.warnings.items {
-            gateway::warn(client, &spec_vertex, &filename, &spec_bytes, w).await?;
+            s.gw.warn(gateway::warning(&spec_vertex, &filename, &spec_bytes, w)).await?;
         }
     }
     let skipped_rules = loaded.skipped_rules;
-    let facts = reads::read_context_facts(client, opts, session, &ctx, &loaded.spec.module.value).await?;
-    let request = opts.request(build_platform(&caps), session, ctx)?;
+    let facts = reads::read_context_facts(s, &loaded.spec.module.value).await?;
+    let request = s.opts.request(build_platform(&s.caps), &s.id, s.context.clone())?;
     let plan = llb_gen::plan(loaded.spec, SpecSource { file: filename.clone(), data: spec_bytes.clone() }, &request, &facts)?;
 
-    let builder = images::builder(client, &plan, mode, &plan.build_platform).await?;
+    let builder = images::builder(s, &plan, &mode, &plan.build_platform).await?;
     let support = llb_gen::toolchain::support_warning(&plan.release, &filename).filter(|(_, w)| !w.rule.is_some_and(|r| skipped_rules.contains(&r)));
     if let Some((file, w)) = support.filter(|_| can_warn) {
-        match (&file, &plan.go_module) {
-            (Some(path), Some(m)) => gateway::warn(client, &spec_vertex, path, m.source.as_bytes(), &w).await?,
-            _ => gateway::warn(client, &spec_vertex, &filename, &spec_bytes, &w).await?,
-        }
+        let warning = match (&file, &plan.go_module) {
+            (Some(path), Some(m)) => gateway::warning(&spec_vertex, path, m.source.as_bytes(), &w),
+            _ => gateway::warning(&spec_vertex, &filename, &spec_bytes, &w),
+        };
+        s.gw.warn(warning).await?;
     }
-    reads::check_files(client, opts, session, &plan).await?;
-    let bases = images::bases(client, &plan, mode).await?;
-    let emulated_builders = images::emulated_builders(client, &plan, mode).await?;
+    reads::check_files(s, &plan).await?;
+    let bases = images::bases(s, &plan, &mode).await?;
+    let emulated_builders = images::emulated_builders(s, &plan, &mode).await?;
     let resolved = llb_gen::Resolved { builder, emulated_builders, bases };
-    let built = solve_all(client, &caps, &plan, &resolved, cache_imports).await?;
+    let built = solve_all(s, &plan, &resolved, cache_imports).await?;
     Ok(result(built, multi_platform, &plan.annotations()))
 }
 
 /// Lowers and solves every platform of the plan concurrently, each with its SBOM when asked.
-async fn solve_all(
-    client: &mut Client,
-    caps: &Caps,
+async fn solve_all<G: Gateway>(
+    s: &mut Session<G>,
     plan: &Plan,
     resolved: &llb_gen::Resolved,
     cache_imports: Vec<gw::CacheOptionsEntry>,
@@ -118,8 +123,8 @@ async fn solve_all(
     let mut jobs = Vec::new();
     for target in &plan.platforms {
         let lowered = llb_gen::lower(plan, resolved, target).map_err(|e| anyhow::anyhow!(e))?;
-        caps.require_llb(llb::caps::used(&lowered.definition))?;
-        let mut c = client.clone();
+        s.caps.require_llb(llb::caps::used(&lowered.definition))?;
+        let mut c = s.gw.clone();
         let imports = cache_imports.clone();
         let target = target.clone();
         // The SBOM, from the binaries' build information (not for `--target binaries`).
@@ -129,7 +134,7 @@ async fn solve_all(
             .map(|def| (def, plan.spec.name.value.clone(), plan.built_targets().iter().map(|t| t.name.value.clone()).collect::<Vec<_>>()));
         let created = plan.facts.created.clone();
         jobs.push(tokio::spawn(async move {
-            let id = gateway::solve(&mut c, lowered.definition, imports.clone()).await.with_context(|| format!("building {target}"))?;
+            let id = c.solve(lowered.definition, imports.clone()).await.with_context(|| format!("building {target}"))?;
             let sbom = match sbom {
                 Some((def, name, binaries)) => {
                     Some(make_sbom(&mut c, def, imports, &name, &binaries, &target, created).await.with_context(|| format!("the SBOM of {target}"))?)
@@ -147,7 +152,7 @@ async fn solve_all(
 }
 
 /// Answers `--call NAME` (see [`subrequests`]) instead of building.
-async fn subrequest(client: &mut Client, opts: &Opts, session: &str, id: &str, caps: &Caps, ctx: &ContextSource) -> Result<gw::Result, Failure> {
+async fn subrequest<G: Gateway>(s: &mut Session<G>, id: &str) -> Result<gw::Result, Failure> {
     let Some(name) = subrequests::known(id) else {
         let names: Vec<&str> = subrequests::REQUESTS.iter().map(|(n, _)| n.trim_start_matches("frontend.")).collect();
         return Err(anyhow::anyhow!("goapp does not answer the request `{id}`; it answers: {}", names.join(", ")).into());
@@ -157,9 +162,9 @@ async fn subrequest(client: &mut Client, opts: &Opts, session: &str, id: &str, c
         "frontend.goapp.schema" => return Ok(subrequests::schema()),
         _ => {}
     }
-    let filename = opts.filename().to_string();
-    let (data, _) = reads::read_spec(client, opts, session, &filename, ctx).await?;
-    let loaded = llb_gen::load(&filename, &data, &opts.build_args());
+    let filename = s.opts.filename().to_string();
+    let (data, _) = reads::read_spec(s, &filename).await?;
+    let loaded = llb_gen::load(&filename, &data, &s.opts.build_args());
     if name == "frontend.lint" {
         let diags = match &loaded {
             Ok(l) => &l.warnings,
@@ -172,8 +177,8 @@ async fn subrequest(client: &mut Client, opts: &Opts, session: &str, id: &str, c
         return Ok(subrequests::targets(&filename, &data, &loaded));
     }
     // The others say which Go builds the program, as go.mod (or the spec) chooses it.
-    let facts = reads::read_context_facts(client, opts, session, ctx, &loaded.spec.module.value).await?;
-    let request = opts.request(build_platform(caps), session, ctx.clone())?;
+    let facts = reads::read_context_facts(s, &loaded.spec.module.value).await?;
+    let request = s.opts.request(build_platform(&s.caps), &s.id, s.context.clone())?;
     let plan = llb_gen::plan(loaded.spec.clone(), SpecSource { file: filename.clone(), data: data.clone() }, &request, &facts)?;
     match name {
         "frontend.outline" => Ok(subrequests::outline(&filename, &data, &loaded, &plan.release)),

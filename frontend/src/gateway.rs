@@ -5,20 +5,158 @@
 //! reader of stdin would corrupt the stream, so a reconnect is an error, never a new reader.
 //! Nothing else may write to stdout.
 
+use std::future::Future;
 use std::sync::{Arc, Mutex};
 
 use anyhow::{Context as _, Result};
 use hyper_util::rt::TokioIo;
+use llb::Platform;
+use llb_gen::context::ContextSource;
+use llb_gen::reference::ImageRef;
 use tonic::transport::{Channel, Endpoint, Uri};
 
+use crate::opts::Opts;
 use crate::proto::{LlbBridgeClient, gw};
 
 /// BuildKit's message size limit on this connection (containerd's default), both ways.
 const MAX_MESSAGE: usize = 16 << 20;
 
-pub type Client = LlbBridgeClient<Channel>;
+/// What the frontend asks of BuildKit: [`Bridge`] over stdio in a build, an in-memory fake
+/// in the unit tests. A gateway is cheap to clone; clones share the connection, so the
+/// platforms of a build are solved concurrently.
+pub trait Gateway: Clone + Send + Sync + 'static {
+    /// What BuildKit can do.
+    fn ping(&mut self) -> impl Future<Output = Result<Caps>> + Send;
+    /// Solves a definition and returns the id of its result (empty for an empty filesystem).
+    fn solve(&mut self, def: llb::pb::Definition, cache_imports: Vec<gw::CacheOptionsEntry>) -> impl Future<Output = Result<String>> + Send;
+    /// A file of a solved result; `Ok(None)` when it does not exist.
+    fn read_file(&mut self, reference: &str, path: &str) -> impl Future<Output = Result<Option<Vec<u8>>>> + Send;
+    /// Whether a path exists in a solved result (a symbolic link counts, whatever it points to).
+    fn exists(&mut self, reference: &str, path: &str) -> impl Future<Output = Result<bool>> + Send;
+    /// The names in a directory of a solved result.
+    fn read_dir(&mut self, reference: &str, dir: &str) -> impl Future<Output = Result<Vec<String>>> + Send;
+    /// The digest (if the registry gives one) and the config of an image for a platform;
+    /// `log_name` is the progress line of the lookup.
+    fn resolve_image(
+        &mut self,
+        reference: &ImageRef,
+        platform: &Platform,
+        mode: &str,
+        log_name: String,
+    ) -> impl Future<Output = Result<(Option<String>, Vec<u8>)>> + Send;
+    /// A warning shown by buildx.
+    fn warn(&mut self, request: gw::WarnRequest) -> impl Future<Output = Result<()>> + Send;
+    /// The build's result or error: the last call.
+    fn finish(&mut self, request: gw::ReturnRequest) -> impl Future<Output = Result<()>> + Send;
+}
 
-pub async fn connect_stdio() -> Result<Client> {
+/// One build: the gateway, the frontend's options, the client session that serves local
+/// directories, where the build context comes from, and what BuildKit can do.
+pub struct Session<G: Gateway> {
+    pub gw: G,
+    pub opts: Opts,
+    /// `BUILDKIT_SESSION_ID` (empty: any session of the build).
+    pub id: String,
+    pub context: ContextSource,
+    pub caps: Caps,
+}
+
+/// BuildKit's LLBBridge, over the frontend's stdin and stdout.
+#[derive(Clone)]
+pub struct Bridge(LlbBridgeClient<Channel>);
+
+/// Whether a gRPC status says a path does not exist.
+fn not_found(s: &tonic::Status) -> bool {
+    s.code() == tonic::Code::NotFound || s.message().contains("no such file")
+}
+
+impl Gateway for Bridge {
+    fn ping(&mut self) -> impl Future<Output = Result<Caps>> + Send {
+        async move { Ok(Caps::from_pong(&self.0.ping(gw::PingRequest {}).await.context("ping")?.into_inner())) }
+    }
+
+    fn solve(&mut self, def: llb::pb::Definition, cache_imports: Vec<gw::CacheOptionsEntry>) -> impl Future<Output = Result<String>> + Send {
+        async move {
+            let request =
+                gw::SolveRequest { definition: Some(def), allow_result_return: true, allow_result_array_ref: true, cache_imports, ..Default::default() };
+            let resp = self.0.solve(request).await?.into_inner();
+            match resp.result.and_then(|r| r.result) {
+                Some(gw::result::Result::Ref(r)) => Ok(r.id),
+                Some(gw::result::Result::RefDeprecated(id)) => Ok(id),
+                None if !resp.r#ref.is_empty() => Ok(resp.r#ref),
+                None => Ok(String::new()),
+                Some(other) => anyhow::bail!("BuildKit answered a solve with an unexpected result: {other:?}"),
+            }
+        }
+    }
+
+    fn read_file(&mut self, reference: &str, path: &str) -> impl Future<Output = Result<Option<Vec<u8>>>> + Send {
+        let request = gw::ReadFileRequest { r#ref: reference.into(), file_path: path.into(), range: None };
+        async move {
+            match self.0.read_file(request).await {
+                Ok(r) => Ok(Some(r.into_inner().data)),
+                Err(s) if not_found(&s) => Ok(None),
+                Err(s) => Err(anyhow::Error::new(s).context("reading a file")),
+            }
+        }
+    }
+
+    fn exists(&mut self, reference: &str, path: &str) -> impl Future<Output = Result<bool>> + Send {
+        let request = gw::StatFileRequest { r#ref: reference.into(), path: path.into() };
+        async move {
+            match self.0.stat_file(request).await {
+                Ok(_) => Ok(true),
+                Err(s) if not_found(&s) => Ok(false),
+                Err(s) => Err(anyhow::Error::new(s).context("looking for a file")),
+            }
+        }
+    }
+
+    fn read_dir(&mut self, reference: &str, dir: &str) -> impl Future<Output = Result<Vec<String>>> + Send {
+        let request = gw::ReadDirRequest { r#ref: reference.into(), dir_path: dir.into(), include_pattern: String::new() };
+        let dir = dir.to_string();
+        async move {
+            let resp = self.0.read_dir(request).await.map_err(|s| anyhow::Error::new(s).context(format!("listing {dir}")))?.into_inner();
+            Ok(resp.entries.into_iter().map(|e| e.path.rsplit('/').next().unwrap_or_default().to_string()).collect())
+        }
+    }
+
+    fn resolve_image(
+        &mut self,
+        reference: &ImageRef,
+        platform: &Platform,
+        mode: &str,
+        log_name: String,
+    ) -> impl Future<Output = Result<(Option<String>, Vec<u8>)>> + Send {
+        let request = gw::ResolveImageConfigRequest {
+            r#ref: reference.to_string(),
+            platform: Some(platform.to_pb()),
+            resolve_mode: mode.to_string(),
+            log_name,
+            ..Default::default()
+        };
+        async move {
+            let resp = self.0.resolve_image_config(request).await?.into_inner();
+            Ok(((!resp.digest.is_empty()).then_some(resp.digest), resp.config))
+        }
+    }
+
+    fn warn(&mut self, request: gw::WarnRequest) -> impl Future<Output = Result<()>> + Send {
+        async move {
+            self.0.warn(request).await.context("sending a warning to BuildKit")?;
+            Ok(())
+        }
+    }
+
+    fn finish(&mut self, request: gw::ReturnRequest) -> impl Future<Output = Result<()>> + Send {
+        async move {
+            self.0.r#return(request).await.context("returning the result to BuildKit")?;
+            Ok(())
+        }
+    }
+}
+
+pub async fn connect_stdio() -> Result<Bridge> {
     // The stdio fds are pipes: use them as non-blocking pipes driven by the reactor, rather
     // than tokio's Stdin/Stdout (which go through std's line-buffered stdout and blocking
     // threads).
@@ -43,7 +181,7 @@ pub async fn connect_stdio() -> Result<Client> {
         }))
         .await
         .context("connecting to BuildKit over stdin/stdout")?;
-    Ok(LlbBridgeClient::new(channel).max_decoding_message_size(MAX_MESSAGE).max_encoding_message_size(MAX_MESSAGE))
+    Ok(Bridge(LlbBridgeClient::new(channel).max_decoding_message_size(MAX_MESSAGE).max_encoding_message_size(MAX_MESSAGE)))
 }
 
 /// What the gateway told us about itself.
@@ -105,73 +243,21 @@ pub fn head_digest(def: &llb::pb::Definition) -> Option<String> {
 
 /// A warning of the spec, shown by buildx with its location, attached to the vertex `digest`
 /// (the one that loaded the spec).
-pub async fn warn(client: &mut Client, digest: &str, file: &str, data: &[u8], d: &llb_gen::Diagnostic) -> Result<()> {
+pub fn warning(digest: &str, file: &str, data: &[u8], d: &llb_gen::Diagnostic) -> gw::WarnRequest {
     let source = std::str::from_utf8(data).unwrap_or("");
     let span = llb_gen::diag::token_span(source, d.span);
     let position = |p: llb_gen::diag::Pos| llb::pb::Position { line: p.line as i32, character: p.column as i32 };
-    client
-        .warn(gw::WarnRequest {
-            digest: digest.to_string(),
-            level: 1,
-            short: format!("{} ({file}:{}:{})", d.message, d.span.start.line, d.span.start.column).into_bytes(),
-            detail: d.hint.iter().map(|h| h.clone().into_bytes()).collect(),
-            url: String::new(),
-            info: Some(llb::pb::SourceInfo {
-                filename: file.to_string(),
-                data: data.to_vec(),
-                definition: None,
-                language: crate::errors::language(file).into(),
-            }),
-            ranges: vec![llb::pb::Range { start: Some(position(span.start)), end: Some(position(span.end)) }],
-        })
-        .await
-        .context("sending a warning to BuildKit")?;
-    Ok(())
-}
-
-/// Solves a definition and returns the id of its result (empty for an empty filesystem).
-pub async fn solve(client: &mut Client, def: llb::pb::Definition, cache_imports: Vec<gw::CacheOptionsEntry>) -> Result<String> {
-    let resp = client
-        .solve(gw::SolveRequest { definition: Some(def), allow_result_return: true, allow_result_array_ref: true, cache_imports, ..Default::default() })
-        .await?
-        .into_inner();
-    match resp.result.and_then(|r| r.result) {
-        Some(gw::result::Result::Ref(r)) => Ok(r.id),
-        Some(gw::result::Result::RefDeprecated(id)) => Ok(id),
-        None if !resp.r#ref.is_empty() => Ok(resp.r#ref),
-        None => Ok(String::new()),
-        Some(other) => {
-            anyhow::bail!("BuildKit answered a solve with an unexpected result: {other:?}")
-        }
+    // As the Dockerfile frontend writes its warnings: `Rule: what (where)`.
+    let rule = d.rule.map(|r| format!("{r}: ")).unwrap_or_default();
+    gw::WarnRequest {
+        digest: digest.to_string(),
+        level: 1,
+        short: format!("{rule}{} ({file}:{}:{})", d.message, d.span.start.line, d.span.start.column).into_bytes(),
+        detail: d.hint.iter().map(|h| h.clone().into_bytes()).collect(),
+        url: String::new(),
+        info: Some(llb::pb::SourceInfo { filename: file.to_string(), data: data.to_vec(), definition: None, language: crate::errors::language(file).into() }),
+        ranges: vec![llb::pb::Range { start: Some(position(span.start)), end: Some(position(span.end)) }],
     }
-}
-
-/// Reads a file of a solved result; `Ok(None)` when it does not exist.
-pub async fn read_file(client: &mut Client, reference: &str, path: &str) -> Result<Option<Vec<u8>>> {
-    match client.read_file(gw::ReadFileRequest { r#ref: reference.into(), file_path: path.into(), range: None }).await {
-        Ok(r) => Ok(Some(r.into_inner().data)),
-        Err(s) if s.code() == tonic::Code::NotFound || s.message().contains("no such file") => Ok(None),
-        Err(s) => Err(anyhow::Error::new(s).context(format!("reading {path}"))),
-    }
-}
-
-/// Whether a path exists in a solved result (a symbolic link counts, whatever it points to).
-pub async fn exists(client: &mut Client, reference: &str, path: &str) -> Result<bool> {
-    match client.stat_file(gw::StatFileRequest { r#ref: reference.into(), path: path.into() }).await {
-        Ok(_) => Ok(true),
-        Err(s) if s.code() == tonic::Code::NotFound || s.message().contains("no such file") => Ok(false),
-        Err(s) => Err(anyhow::Error::new(s).context(format!("looking for {path}"))),
-    }
-}
-
-/// The names in a directory of a solved result.
-pub async fn read_dir(client: &mut Client, reference: &str, dir: &str) -> Result<Vec<String>> {
-    let resp = client
-        .read_dir(gw::ReadDirRequest { r#ref: reference.into(), dir_path: dir.into(), include_pattern: String::new() })
-        .await
-        .map_err(|s| anyhow::Error::new(s).context(format!("listing {dir}")))?
-        .into_inner();
-    Ok(resp.entries.into_iter().map(|e| e.path.rsplit('/').next().unwrap_or_default().to_string()).collect())
 }
 
 #[cfg(test)]

@@ -16,15 +16,14 @@ use llb_gen::{BaseImage, BuilderImage, Plan};
 
 use crate::errors;
 use crate::frontend::Failure;
-use crate::gateway::{self, Client};
-use crate::proto::gw;
+use crate::gateway::{Gateway, Session};
 
 /// The builder for `platform`, checked against go.mod's `go` line; its progress line says
 /// which Go release chose it, and where that came from.
-pub async fn builder(client: &mut Client, plan: &Plan, resolve_mode: &str, platform: &Platform) -> Result<BuilderImage, Failure> {
+pub async fn builder<G: Gateway>(s: &mut Session<G>, plan: &Plan, resolve_mode: &str, platform: &Platform) -> Result<BuilderImage, Failure> {
     let reference = &plan.images.builder.reference;
     let log_name = format!("[internal] load metadata for {reference} ({platform}): {}", plan.release.describe(&plan.source.file));
-    let (digest, config) = match resolve(client, reference, platform, resolve_mode, log_name).await {
+    let (digest, config) = match resolve(&mut s.gw, reference, platform, resolve_mode, log_name).await {
         Ok(r) => r,
         Err(cause) => return Err(builder_failure(plan, platform, cause)),
     };
@@ -34,10 +33,10 @@ pub async fn builder(client: &mut Client, plan: &Plan, resolve_mode: &str, platf
 }
 
 /// The builders of the platforms whose cgo build runs under emulation, by platform id.
-pub async fn emulated_builders(client: &mut Client, plan: &Plan, resolve_mode: &str) -> Result<BTreeMap<String, BuilderImage>, Failure> {
+pub async fn emulated_builders<G: Gateway>(s: &mut Session<G>, plan: &Plan, resolve_mode: &str) -> Result<BTreeMap<String, BuilderImage>, Failure> {
     let mut out = BTreeMap::new();
     for p in &plan.images.emulated_builders {
-        out.insert(p.id(), builder(client, plan, resolve_mode, p).await?);
+        out.insert(p.id(), builder(s, plan, resolve_mode, p).await?);
     }
     Ok(out)
 }
@@ -45,11 +44,11 @@ pub async fn emulated_builders(client: &mut Client, plan: &Plan, resolve_mode: &
 /// The runtime base for every platform, pinned, with what the plan asks to know of it
 /// ([`llb_gen::plan::base_probes`]); a user name and glibc are checked against it. The base
 /// is solved (pulled, not run) to look at its files.
-pub async fn bases(client: &mut Client, plan: &Plan, resolve_mode: &str) -> Result<BTreeMap<String, BaseImage>, Failure> {
+pub async fn bases<G: Gateway>(s: &mut Session<G>, plan: &Plan, resolve_mode: &str) -> Result<BTreeMap<String, BaseImage>, Failure> {
     let Some(planned) = &plan.images.base else { return Ok(BTreeMap::new()) };
     let mut jobs = Vec::new();
     for target in &plan.platforms {
-        let mut c = client.clone();
+        let mut c = s.gw.clone();
         let (planned, target, mode, probes) = (planned.clone(), target.clone(), resolve_mode.to_string(), llb_gen::plan::base_probes(plan, target));
         jobs.push(tokio::spawn(async move {
             let reference = planned.reference.clone();
@@ -63,13 +62,13 @@ pub async fn bases(client: &mut Client, plan: &Plan, resolve_mode: &str) -> Resu
             let image = g.image(&pinned.to_string(), &target, BTreeMap::new());
             g.meta(image.op).name = Some(format!("[internal] inspect {pinned} ({target})"));
             let probed = async {
-                let id = gateway::solve(&mut c, g.marshal(Some(image))?, vec![]).await.with_context(|| format!("pulling {reference} for {target}"))?;
-                let has_ca_certificates = gateway::exists(&mut c, &id, probes.ca_bundle).await?;
-                let has_zoneinfo = gateway::exists(&mut c, &id, probes.zoneinfo).await?;
-                let passwd = gateway::read_file(&mut c, &id, probes.passwd).await?.map(|b| String::from_utf8_lossy(&b).into_owned());
+                let id = c.solve(g.marshal(Some(image))?, vec![]).await.with_context(|| format!("pulling {reference} for {target}"))?;
+                let has_ca_certificates = c.exists(&id, probes.ca_bundle).await?;
+                let has_zoneinfo = c.exists(&id, probes.zoneinfo).await?;
+                let passwd = c.read_file(&id, probes.passwd).await?.map(|b| String::from_utf8_lossy(&b).into_owned());
                 let mut has_libc = probes.libc.is_empty();
                 for path in &probes.libc {
-                    if gateway::exists(&mut c, &id, path).await? {
+                    if c.exists(&id, path).await? {
                         has_libc = true;
                         break;
                     }
@@ -172,17 +171,8 @@ fn check_release(plan: &Plan, builder: &BuilderImage) -> Result<(), Failure> {
 }
 
 /// The digest and config of an image for a platform, as BuildKit resolves them.
-async fn resolve(client: &mut Client, reference: &ImageRef, platform: &Platform, mode: &str, log_name: String) -> Result<(Option<String>, ImageConfig)> {
-    let resp = client
-        .resolve_image_config(gw::ResolveImageConfigRequest {
-            r#ref: reference.to_string(),
-            platform: Some(platform.to_pb()),
-            resolve_mode: mode.to_string(),
-            log_name,
-            ..Default::default()
-        })
-        .await?
-        .into_inner();
-    let config: ImageConfig = serde_json::from_slice(&resp.config).with_context(|| format!("the config of {reference} is not an image config"))?;
-    Ok(((!resp.digest.is_empty()).then_some(resp.digest), config))
+async fn resolve<G: Gateway>(gw: &mut G, reference: &ImageRef, platform: &Platform, mode: &str, log_name: String) -> Result<(Option<String>, ImageConfig)> {
+    let (digest, config) = gw.resolve_image(reference, platform, mode, log_name).await?;
+    let config: ImageConfig = serde_json::from_slice(&config).with_context(|| format!("the config of {reference} is not an image config"))?;
+    Ok((digest, config))
 }

@@ -1,7 +1,11 @@
 //! `goapp-frontend`: goapp's BuildKit gateway frontend, and a local command line that checks a
 //! spec and shows the LLB it becomes, without BuildKit.
 
+#[cfg(test)]
+mod build_tests;
 mod errors;
+#[cfg(test)]
+mod fake;
 mod frontend;
 mod gateway;
 mod images;

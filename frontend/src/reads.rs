@@ -8,8 +8,7 @@ use llb_gen::context::{ContextFacts, ContextSource, FactFiles};
 
 use crate::errors;
 use crate::frontend::Failure;
-use crate::gateway::{self, Client};
-use crate::opts::Opts;
+use crate::gateway::{self, Gateway, Session};
 
 /// The `follow` paths of a local source (the spec's or the context's).
 fn follow(paths: &[&str]) -> BTreeMap<String, String> {
@@ -18,67 +17,62 @@ fn follow(paths: &[&str]) -> BTreeMap<String, String> {
 
 /// Solves a local source of the client (with `attrs`: which paths) and returns its result
 /// and the digest of its vertex.
-async fn solve_local_vertex(
-    client: &mut Client,
+async fn solve_local_vertex<G: Gateway>(
+    s: &mut Session<G>,
     name: &str,
-    session: &str,
     mut attrs: BTreeMap<String, String>,
     shared_key: &str,
     title: String,
 ) -> Result<(String, String)> {
     attrs.insert(llb::attr::LOCAL_SHARED_KEY_HINT.to_string(), shared_key.to_string());
     attrs.insert(llb::attr::LOCAL_DIFFER.to_string(), "none".to_string());
-    if !session.is_empty() {
-        attrs.insert(llb::attr::LOCAL_SESSION.to_string(), session.to_string());
+    if !s.id.is_empty() {
+        attrs.insert(llb::attr::LOCAL_SESSION.to_string(), s.id.clone());
     }
     let mut g = llb::Graph::new();
     let out = g.local(name, attrs);
     g.meta(out.op).name = Some(title.clone());
     let def = g.marshal(Some(out))?;
     let digest = gateway::head_digest(&def).unwrap_or_default();
-    let id = gateway::solve(client, def, vec![]).await.context(title)?;
+    let id = s.gw.solve(def, vec![]).await.context(title)?;
     Ok((id, digest))
 }
 
 /// Files of the build context: the local directory's `paths` (with `attrs`, under
 /// `shared_key`), or the whole git repository.
-async fn context_files(
-    client: &mut Client,
-    opts: &Opts,
-    session: &str,
-    ctx: &ContextSource,
-    attrs: BTreeMap<String, String>,
-    shared_key: &str,
-    title: String,
-) -> Result<(String, String)> {
-    match ctx {
-        ContextSource::Local => solve_local_vertex(client, opts.context_local_name(), session, attrs, shared_key, title).await,
+async fn context_files<G: Gateway>(s: &mut Session<G>, attrs: BTreeMap<String, String>, shared_key: &str, title: String) -> Result<(String, String)> {
+    match s.context.clone() {
+        ContextSource::Local => {
+            let name = s.opts.context_local_name().to_string();
+            solve_local_vertex(s, &name, attrs, shared_key, title).await
+        }
         ContextSource::Git(git) => {
             let mut g = llb::Graph::new();
             let out = git.add(&mut g, false);
             g.meta(out.op).name = Some(format!("[internal] load git source {git}"));
             let def = g.marshal(Some(out))?;
             let digest = gateway::head_digest(&def).unwrap_or_default();
-            let id = gateway::solve(client, def, vec![]).await.with_context(|| format!("fetching {git}"))?;
+            let id = s.gw.solve(def, vec![]).await.with_context(|| format!("fetching {git}"))?;
             Ok((id, digest))
         }
     }
 }
 
 /// The spec's bytes, and the digest of the vertex that loaded them.
-pub async fn read_spec(client: &mut Client, opts: &Opts, session: &str, filename: &str, ctx: &ContextSource) -> Result<(Vec<u8>, String)> {
+pub async fn read_spec<G: Gateway>(s: &mut Session<G>, filename: &str) -> Result<(Vec<u8>, String)> {
     let title = format!("[internal] load build definition from {filename}");
     // With a git context the spec is a file of the repository, unless buildx sends it from
     // the client (an absolute `-f` path, or `-f -`), as the `dockerfilekey` directory.
-    let from_git = matches!(ctx, ContextSource::Git(_)) && opts.get(crate::keys::opt::SPEC_KEY).is_none();
+    let from_git = matches!(s.context, ContextSource::Git(_)) && s.opts.get(crate::keys::opt::SPEC_KEY).is_none();
     let (id, digest) = if from_git {
-        context_files(client, opts, session, ctx, BTreeMap::new(), "", title).await?
+        context_files(s, BTreeMap::new(), "", title).await?
     } else {
-        solve_local_vertex(client, opts.spec_local_name(), session, follow(&[filename]), "dockerfile", title).await?
+        let name = s.opts.spec_local_name().to_string();
+        solve_local_vertex(s, &name, follow(&[filename]), "dockerfile", title).await?
     };
-    match gateway::read_file(client, &id, filename).await? {
+    match s.gw.read_file(&id, filename).await? {
         Some(data) => Ok((data, digest)),
-        None => match ctx {
+        None => match &s.context {
             ContextSource::Git(git) if from_git => bail!("{filename} was not found in {git}: -f names a file of the repository"),
             _ => bail!("{filename} was not found: pass the spec with -f"),
         },
@@ -87,21 +81,21 @@ pub async fn read_spec(client: &mut Client, opts: &Opts, session: &str, filename
 
 /// Reads the [`ContextFacts`] of the module in `module`; of a local context, only those
 /// files are transferred.
-pub async fn read_context_facts(client: &mut Client, opts: &Opts, session: &str, ctx: &ContextSource, module: &str) -> Result<ContextFacts> {
+pub async fn read_context_facts<G: Gateway>(s: &mut Session<G>, module: &str) -> Result<ContextFacts> {
     let files = FactFiles::of(module);
     let title = "[internal] load .dockerignore, go.mod and vendor/modules.txt".to_string();
-    let (id, _) = context_files(client, opts, session, ctx, follow(&files.paths()), "context-.dockerignore", title).await?;
+    let (id, _) = context_files(s, follow(&files.paths()), "context-.dockerignore", title).await?;
     let mut found = BTreeMap::new();
     for path in files.paths() {
-        found.insert(path.to_string(), gateway::read_file(client, &id, path).await?);
+        found.insert(path.to_string(), s.gw.read_file(&id, path).await?);
     }
-    Ok(files.facts(ctx, |p| found.get(p).cloned().flatten()))
+    Ok(files.facts(&s.context, |p| found.get(p).cloned().flatten()))
 }
 
 /// Checks that every `runtime.files` source is in the build context (after `.dockerignore`),
 /// so that a missing file or a wrong letter case is reported at its spec line with the name
 /// it probably meant, before anything builds.
-pub async fn check_files(client: &mut Client, opts: &Opts, session: &str, plan: &llb_gen::Plan) -> Result<(), Failure> {
+pub async fn check_files<G: Gateway>(s: &mut Session<G>, plan: &llb_gen::Plan) -> Result<(), Failure> {
     let files = plan.files_to_check();
     if files.is_empty() {
         return Ok(());
@@ -109,10 +103,10 @@ pub async fn check_files(client: &mut Client, opts: &Opts, session: &str, plan: 
     let srcs: Vec<&str> = files.iter().map(|f| f.value.as_str()).collect();
     let mut attrs = follow(&srcs);
     attrs.insert(llb::attr::LOCAL_EXCLUDE.to_string(), serde_json::to_string(&plan.excludes).unwrap_or_default());
-    let (id, _) = context_files(client, opts, session, &plan.context, attrs, "context-files", "[internal] check runtime.files".into()).await?;
+    let (id, _) = context_files(s, attrs, "context-files", "[internal] check runtime.files".into()).await?;
     let mut diags = Vec::new();
     for f in files {
-        if gateway::exists(client, &id, &f.value).await? {
+        if s.gw.exists(&id, &f.value).await? {
             continue;
         }
         // What the directory holds, to suggest the name meant (one level, no contents).
@@ -125,9 +119,17 @@ pub async fn check_files(client: &mut Client, opts: &Opts, session: &str, plan: 
         attrs.insert(llb::attr::LOCAL_INCLUDE.to_string(), serde_json::to_string(&[format!("{prefix}*")]).unwrap_or_default());
         attrs.insert(llb::attr::LOCAL_EXCLUDE.to_string(), serde_json::to_string(&[format!("{prefix}*/*")]).unwrap_or_default());
         let title = "[internal] list a runtime.files directory".to_string();
-        let (listing, _) = context_files(client, opts, session, &plan.context, attrs, "context-files-listing", title).await?;
-        let names = gateway::read_dir(client, &listing, &parent).await?;
+        let (listing, _) = context_files(s, attrs, "context-files-listing", title).await?;
+        let names = s.gw.read_dir(&listing, &parent).await?;
         let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+        // Listed without .dockerignore's patterns: the name itself means .dockerignore left
+        // it out.
+        if refs.contains(&base.as_str()) {
+            let message = format!("`{}` is not in the build context: .dockerignore leaves it out", f.value);
+            let hint = "remove the pattern that matches it from .dockerignore, or the entry from runtime.files";
+            diags.push(llb_gen::Diagnostic::error("FileNotInContext", f.span, message).hint(hint));
+            continue;
+        }
         let near = refs.iter().find(|n| n.eq_ignore_ascii_case(&base)).copied().or_else(|| llb_gen::diag::similar(&base, &refs));
         let hint = match near {
             Some(n) => format!("did you mean `{prefix}{n}`? (paths are case-sensitive)"),

@@ -8,7 +8,7 @@ use anyhow::{Context as _, Result};
 use llb::Platform;
 use llb_gen::image::ImageConfig;
 
-use crate::gateway::{self, Client};
+use crate::gateway::Gateway;
 use crate::keys::exporter;
 use crate::proto::gw;
 
@@ -25,8 +25,8 @@ const SBOM_FILE: &str = "sbom.spdx.json";
 
 /// Solves the build information of the binaries, reads it, and solves the SPDX document made
 /// of it into a result of its own.
-pub async fn make_sbom(
-    client: &mut Client,
+pub async fn make_sbom<G: Gateway>(
+    client: &mut G,
     build_info: llb::pb::Definition,
     imports: Vec<gw::CacheOptionsEntry>,
     name: &str,
@@ -34,10 +34,10 @@ pub async fn make_sbom(
     platform: &Platform,
     created: Option<String>,
 ) -> Result<String> {
-    let info = gateway::solve(client, build_info, imports).await?;
+    let info = client.solve(build_info, imports).await?;
     let mut infos = Vec::new();
     for b in binaries {
-        let text = gateway::read_file(client, &info, &format!("{b}.txt")).await?.with_context(|| format!("no build information of {b}"))?;
+        let text = client.read_file(&info, &format!("{b}.txt")).await?.with_context(|| format!("no build information of {b}"))?;
         let parsed = llb_gen::sbom::parse_version_m(&String::from_utf8_lossy(&text)).map_err(|e| anyhow::anyhow!("{b}: {e}"))?;
         infos.push((b.clone(), parsed));
     }
@@ -47,7 +47,7 @@ pub async fn make_sbom(
     let data = serde_json::to_vec_pretty(&doc).expect("json");
     let file = g.file(None, vec![llb::FileAction::Mkfile(llb::Mkfile { path: format!("/{SBOM_FILE}"), mode: 0o644, data, owner: None })]);
     g.meta(file.op).name = Some(format!("[{platform}] SBOM: {SBOM_FILE}"));
-    gateway::solve(client, g.marshal(Some(file))?, vec![]).await
+    client.solve(g.marshal(Some(file))?, vec![]).await
 }
 
 /// The result BuildKit's exporters expect: for several platforms (or when an index is asked
