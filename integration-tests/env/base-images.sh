@@ -15,15 +15,15 @@
 #   distroless            gcr.io/distroless/{static,base,cc}-debian12:nonroot, or one of them:
 #                         distroless/static, distroless/base, distroless/cc
 #   alpine                alpine:3.20 (also accepted: alpine:3.20)
-#   git-sshd              e2e/git-sshd:1, the tests' SSH git server
+#   git-sshd              e2e/git-sshd:1, the image of the tests' SSH git server
 #
 # Environment: GOAPP_BUILDER_ARCHES (default "amd64 arm64"), the platforms of the Go builders;
-# GOAPP_CACHE (default /var/cache/goapp-e2e), GOAPP_STATE (default /var/lib/goapp-e2e),
-# GOAPP_REGISTRY (default localhost:5000).
+# GOAPP_CACHE (default /var/cache/goapp-e2e), GOAPP_STATE (default /var/lib/goapp-e2e, for the
+# logs), GOAPP_REGISTRY (default localhost:5000).
 #
 # Tarballs are cached under $GOAPP_CACHE, keyed on everything that goes into them; a pushed
-# image whose key is unchanged is not rebuilt. $GOAPP_STATE/go-releases.json tells the tests
-# which Go each builder stand-in has: {"1.27": "go1.27.3", ...}, what its go command reports.
+# image whose key is unchanged is not rebuilt. Each Go builder says its Go in GOLANG_VERSION
+# (checked against what its go command reports), where the tests read it.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 umask 022
@@ -203,7 +203,7 @@ runtime_images() {
       "busybox-static,ca-certificates" "$alpine_files" "ENV PATH=$std_path" 'CMD ["/bin/sh"]'
   fi
 
-  # The tests' SSH git server (integration-tests/env/up.sh runs it): Debian's sshd and git.
+  # The tests' SSH git server (the tests run it in a container): Debian's sshd and git.
   # The repositories are mounted read-only and owned by root: git may serve them to `git`.
   if want git-sshd; then
     build_image e2e/git-sshd 1 amd64 bookworm apt "openssh-server,git" \
@@ -393,29 +393,6 @@ check_go() {
   [ "$got" = "$expect" ] || { say "golang:$1 for $2 reports '$got', not $expect"; exit 1; }
 }
 
-# write_go_releases: records each release's Go version (what its go command reports, as
-# runtime.Version() does) in $GOAPP_STATE/go-releases.json, {"1.27": "go1.27.3", ...}, keeping
-# the releases of ./go-releases built by an earlier run and dropping any no longer listed.
-write_go_releases() {
-  local pairs=() minor
-  for minor in "${go_todo[@]}"; do pairs+=("$minor=go$(upstream_version "${go_version[$minor]}")"); done
-  python3 - "$GOAPP_STATE/go-releases.json" "$(awk '{print $1}' <<<"$go_releases")" "${pairs[@]}" <<'PY'
-import json, os, sys
-out, listed, pairs = sys.argv[1], sys.argv[2].split(), sys.argv[3:]
-try:
-    with open(out) as f:
-        known = json.load(f)
-except (OSError, ValueError):
-    known = {}
-known.update(p.split("=", 1) for p in pairs)
-releases = {r: known[r] for r in listed if r in known}
-with open(out + ".part", "w") as f:
-    json.dump(releases, f, indent=2)
-    f.write("\n")
-os.replace(out + ".part", out)
-PY
-}
-
 # --- The run -------------------------------------------------------------------------------
 #
 # Three lanes, so that both cores stay busy: the Go builders' roots in the background (the
@@ -475,7 +452,6 @@ for minor in "${go_todo[@]}"; do
     -t "$REGISTRY/library/golang:$minor-bookworm" "${refs[@]}" >/dev/null 2>&1
   say "$REGISTRY/library/golang:$minor and :$minor-bookworm ready ($builder_arches: go$(upstream_version "${go_version[$minor]}"))"
 done
-[ "${#go_todo[@]}" = 0 ] || write_go_releases
 # The toolchain layers' tarballs are not kept: the images are.
 for m in "${go_missing[@]}"; do
   read -r minor arch <<<"$m"

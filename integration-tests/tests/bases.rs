@@ -2,11 +2,9 @@
 //! The bases are stand-ins built from Debian packages (integration-tests/env/base-images.sh)
 //! and reached through the registry mirror, under the names the spec's bases stand for.
 
-mod common;
-
 use std::path::Path;
 
-use common::*;
+use integration_tests::prelude::*;
 
 /// Builds hello on `base` for both platforms and checks each image: it runs and serves on its
 /// platform (arm64 under QEMU), runs as nonroot, inherits the base, and has the CA bundle and zoneinfo whether

@@ -1,14 +1,14 @@
 //! End to end: what buildx shows besides the build. The spec's warnings reach its output with
 //! their location, and goapp answers subrequests instead of building: `--print NAME` in
 //! Debian's buildx 0.13, `--call NAME` in a current buildx (`integration-tests/env/up.sh`
-//! installs one beside it), which builds with goapp too.
-
-mod common;
+//! unpacks one beside it), which builds with goapp too; and an older BuildKit is refused.
 
 use std::path::Path;
 use std::process::Command;
 
-use common::*;
+use integration_tests::buildx::current_buildx;
+use integration_tests::prelude::*;
+use integration_tests::services::OldEngine;
 
 /// `docker buildx build --print=NAME` of `dir/goapp.yaml` (an experimental flag in buildx
 /// 0.13); returns whether it succeeded, and its stdout and stderr.
@@ -18,17 +18,6 @@ fn print(dir: &Path, name: &str, extra: &[&str]) -> Run {
     args.extend_from_slice(extra);
     args.extend(["-f", "goapp.yaml", "."]);
     let out = Command::new("docker").args(&args).current_dir(dir).env("BUILDX_EXPERIMENTAL", "1").output().expect("docker runs");
-    Run { status: out.status, stdout: String::from_utf8_lossy(&out.stdout).into_owned(), stderr: String::from_utf8_lossy(&out.stderr).into_owned() }
-}
-
-/// `docker buildx build` with the current buildx of the test environment, in `dir`.
-fn current_buildx(dir: &Path, args: &[&str]) -> Run {
-    let config = state_dir().join("buildx-current");
-    assert!(config.join("cli-plugins/docker-buildx").exists(), "no current buildx in {}: run scripts/test (or integration-tests/env/up.sh)", config.display());
-    let mut all = vec!["buildx", "build", "--build-arg", "GOAPP_REGISTRY_MIRROR=localhost:5000"];
-    all.extend_from_slice(args);
-    all.extend(["-f", "goapp.yaml", "."]);
-    let out = Command::new("docker").args(&all).current_dir(dir).env("DOCKER_CONFIG", &config).output().expect("docker runs");
     Run { status: out.status, stdout: String::from_utf8_lossy(&out.stdout).into_owned(), stderr: String::from_utf8_lossy(&out.stderr).into_owned() }
 }
 
@@ -88,10 +77,10 @@ fn a_current_buildx_calls_goapp_and_builds_with_it() {
 #[test]
 fn an_older_buildkit_is_refused_with_the_feature_and_the_release_that_has_it() {
     require_engine();
-    // Docker 20.10 (BuildKit v0.8), which integration-tests/env/up.sh runs beside the engine.
-    let host = format!("unix://{}", state_dir().join("docker20/docker.sock").display());
-    let version = Command::new("docker").args(["version", "--format", "{{.Server.Version}}"]).env("DOCKER_HOST", &host).output().expect("docker runs");
-    assert!(String::from_utf8_lossy(&version.stdout).starts_with("20.10."), "no Docker 20.10 at {host}: run scripts/test (or integration-tests/env/up.sh)");
+    // Docker 20.10 (BuildKit v0.8), beside the engine while this test runs.
+    let old = OldEngine::start();
+    let version = old.version();
+    assert!(version.starts_with("20.10."), "Docker 20.10 says it is {version}");
     let out = Command::new("docker")
         .args([
             "buildx",
@@ -106,7 +95,7 @@ fn an_older_buildkit_is_refused_with_the_feature_and_the_release_that_has_it() {
             ".",
         ])
         .current_dir(repo_root().join("examples/hello"))
-        .env("DOCKER_HOST", &host)
+        .env("DOCKER_HOST", &old.host)
         .output()
         .expect("docker runs");
     let stderr = String::from_utf8_lossy(&out.stderr);

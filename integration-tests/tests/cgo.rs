@@ -2,11 +2,9 @@
 //! Debian) built for linux/amd64 and linux/arm64 with Debian's cross compilers, under QEMU,
 //! and linked statically; and the bases a cgo binary cannot run on, refused before the build.
 
-mod common;
-
 use std::path::Path;
 
-use common::*;
+use integration_tests::prelude::*;
 
 /// What examples/cgo prints on `platform`: two results computed in C, one of them by SQLite.
 fn assert_runs(image: &str, platform: &str) {

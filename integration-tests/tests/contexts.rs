@@ -3,45 +3,28 @@
 //! (`--build-context`) that replace a Go module with a local directory or a git repository,
 //! and the builder and base images with other images.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 
-use common::*;
-
-/// Publishes the files of `dir` as the `main` branch of a new repository that the private git
-/// server (which needs the token) serves; returns its URL.
-fn publish(dir: &Path, name: &str) -> String {
-    let repo = format!("e2e/{name}-{}.git", std::process::id());
-    let bare = state_dir().join("private-git").join(&repo);
-    let _ = std::fs::remove_dir_all(&bare);
-    let work = temp_dir(&format!("{name}-work"));
-    copy_dir(dir, &work);
-    let git = |args: &[&str]| ok(&work, "git", args);
-    git(&["init", "-q", "-b", "main"]);
-    git(&["add", "-A"]);
-    git(&["-c", "user.name=goapp tests", "-c", "user.email=tests@goapp.invalid", "commit", "-q", "-m", "e2e"]);
-    git(&["clone", "-q", "--bare", ".", &bare.display().to_string()]);
-    format!("http://{}/{repo}", private_git().host)
-}
+use integration_tests::prelude::*;
+use integration_tests::services::{PrivateGit, greeter};
 
 /// A token file for `--secret id=GIT_AUTH_TOKEN`, with which BuildKit fetches git sources.
-fn token_secret(name: &str) -> String {
+fn token_secret(git: &PrivateGit, name: &str) -> String {
     let file = temp_dir(&format!("{name}-token")).join("token");
-    std::fs::write(&file, private_git().token).unwrap();
+    std::fs::write(&file, &git.token).unwrap();
     format!("id=GIT_AUTH_TOKEN,src={}", file.display())
 }
 
 /// A program using the private module, whose downloads are all turned off (`GOPROXY=off`):
 /// it builds only if every module it needs is replaced.
-fn greeter_offline(name: &str) -> PathBuf {
+fn greeter_offline(git: &PrivateGit, name: &str) -> PathBuf {
     let spec = "# syntax=localhost:5000/goapp-frontend:dev\nname: greeter\ngo:\n  env:\n    GOPROXY: \"off\"\nruntime:\n  base: static\n";
-    greeter(name, &private_git(), spec)
+    greeter(name, git, spec)
 }
 
 /// The private module, changed to say where it came from.
-fn greet_copy(name: &str, from: &str) -> PathBuf {
-    let module = private_git().module;
+fn greet_copy(git: &PrivateGit, name: &str, from: &str) -> PathBuf {
+    let module = &git.module;
     let dir = temp_dir(name);
     std::fs::write(dir.join("go.mod"), format!("module {module}\n\ngo 1.26\n")).unwrap();
     std::fs::write(dir.join("greet.go"), format!("package greet\n\nfunc Hello(name string) string {{ return \"hello, \" + name + \", from {from}\" }}\n"))
@@ -56,9 +39,10 @@ fn said(image: &str, platform: &str) -> String {
 #[test]
 fn a_local_directory_replaces_a_module() {
     require_engine();
-    let module = private_git().module;
-    let dir = greeter_offline("replace-local");
-    let lib = greet_copy("replace-local-lib", "a local copy");
+    let git = PrivateGit::start();
+    let module = &git.module;
+    let dir = greeter_offline(&git, "replace-local");
+    let lib = greet_copy(&git, "replace-local-lib", "a local copy");
     let image = unique_tag("replace-local");
     let named = format!("{module}={}", lib.display());
     buildx_push(&dir, "linux/amd64,linux/arm64", &image, &["--build-context", &named]);
@@ -75,21 +59,23 @@ fn a_local_directory_replaces_a_module() {
 #[test]
 fn a_git_repository_replaces_a_module() {
     require_engine();
-    let module = private_git().module;
-    let dir = greeter_offline("replace-git");
-    let url = publish(&greet_copy("replace-git-lib", "a git copy"), "greet");
+    let git = PrivateGit::start();
+    let module = &git.module;
+    let dir = greeter_offline(&git, "replace-git");
+    let url = git.publish(&greet_copy(&git, "replace-git-lib", "a git copy"), "greet");
     let image = unique_tag("replace-git");
     let named = format!("{module}={url}#main");
-    buildx_push(&dir, "linux/amd64", &image, &["--build-context", &named, "--secret", &token_secret("replace-git")]);
+    buildx_push(&dir, "linux/amd64", &image, &["--build-context", &named, "--secret", &token_secret(&git, "replace-git")]);
     assert_eq!(said(&image, "linux/amd64"), "hello, goapp, from a git copy");
 }
 
 #[test]
 fn a_git_repository_is_the_build_context() {
     require_engine();
-    let url = publish(&repo_root().join("examples/hello"), "hello");
+    let git = PrivateGit::start();
+    let url = git.publish(&repo_root().join("examples/hello"), "hello");
     let image = unique_tag("git-context");
-    let secret = token_secret("git-context");
+    let secret = token_secret(&git, "git-context");
     // The context is the repository at its main branch; -f names a file in it.
     let args = [
         "buildx",

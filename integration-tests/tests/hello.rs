@@ -1,11 +1,9 @@
 //! End to end: examples/hello built by `docker buildx build` through its `# syntax=` line for
 //! linux/amd64 and linux/arm64, pushed to the local registry, then inspected and run.
 
-mod common;
-
 use std::path::Path;
 
-use common::*;
+use integration_tests::prelude::*;
 
 #[test]
 fn hello_builds_for_two_platforms_natively_and_runs_on_each() {

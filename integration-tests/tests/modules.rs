@@ -1,18 +1,18 @@
 //! End to end: where modules come from and where they live: third-party modules through a
 //! GOPROXY given as a build arg, a go.work workspace, and a module below the context root.
 
-mod common;
-
 use std::path::Path;
 
-use common::*;
+use integration_tests::prelude::*;
+use integration_tests::services::ModuleProxy;
 
 #[test]
 fn third_party_modules_come_from_the_goproxy_build_arg() {
     require_engine();
     let dir = repo_root().join("examples/inventory");
     let image = unique_tag("inventory");
-    let proxy = format!("GOPROXY={}", goproxy_url());
+    let modules = ModuleProxy::start();
+    let proxy = format!("GOPROXY={}", modules.url);
     let progress = buildx_push(&dir, "linux/amd64,linux/arm64", &image, &["--build-arg", &proxy, "--build-arg", "VERSION=1.2.3"]);
     assert!(progress.contains("[builder] go mod download"), "{progress}");
 
@@ -69,9 +69,9 @@ fn a_module_below_the_context_root_builds() {
 fn the_module_layer_travels_with_cache_to_and_cache_from() {
     require_engine();
     let dir = example_variant("inventory", "module-layer-cache", |spec| spec.replace("go:\n", "go:\n  module_cache: layer\n"));
-    // A module proxy of this test's own, stopped after the first build: the second build can
-    // only succeed if its modules come from the imported cache.
-    let proxy = OwnProxy::start();
+    // A module proxy stopped after the first build: the second build can only succeed if its
+    // modules come from the imported cache.
+    let proxy = ModuleProxy::start();
     let goproxy = format!("GOPROXY={}", proxy.url);
     let cache = unique_tag("module-layer-cache-store");
     buildx_push(
@@ -99,41 +99,4 @@ fn the_module_layer_travels_with_cache_to_and_cache_from() {
     assert_eq!(step_outcome(&progress, "[linux/amd64] go build"), "DONE", "the changed code was not compiled:\n{progress}");
     let out = ok(Path::new("/"), "docker", &["run", "--rm", "--pull=always", &image, "report"]);
     assert!(out.contains("66 units worth 1,649.80 EUR"), "{out}");
-}
-
-/// A static file server for the module proxy's files on the bridge gateway, on a port of its
-/// own; stopped when dropped.
-struct OwnProxy {
-    url: String,
-    child: std::process::Child,
-}
-
-impl OwnProxy {
-    fn start() -> Self {
-        let files = state_file("goproxy.served").trim().to_string();
-        let shared = goproxy_url();
-        let host = shared.trim_start_matches("http://").rsplit_once(':').unwrap().0.to_string();
-        let port = std::net::TcpListener::bind((host.as_str(), 0)).unwrap().local_addr().unwrap().port();
-        let child = std::process::Command::new("python3")
-            .args(["-m", "http.server", "--bind", &host, &port.to_string(), "--directory", &files])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("python3");
-        let url = format!("http://{host}:{port}");
-        for _ in 0..50 {
-            if std::net::TcpStream::connect((host.as_str(), port)).is_ok() {
-                return OwnProxy { url, child };
-            }
-            std::thread::sleep(std::time::Duration::from_millis(100));
-        }
-        panic!("the test's module proxy did not start on {url}");
-    }
-}
-
-impl Drop for OwnProxy {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }

@@ -3,11 +3,10 @@
 //! layout, the engine's image store (`--load`), a registry with provenance attestations and
 //! `--label`s, and a spec under any file name in any directory, built for its own platforms.
 
-mod common;
-
 use std::path::Path;
 
-use common::*;
+use integration_tests::prelude::*;
+use integration_tests::services::ModuleProxy;
 
 /// The ELF machine of a Linux binary: 62 for x86-64, 183 for AArch64.
 fn elf_machine(path: &Path) -> u16 {
@@ -129,7 +128,8 @@ fn sbom_attestations_list_the_modules_linked_into_each_platforms_binaries() {
     require_engine();
     let inventory = repo_root().join("examples/inventory");
     let image = unique_tag("sbom");
-    let proxy = format!("GOPROXY={}", goproxy_url());
+    let modules = ModuleProxy::start();
+    let proxy = format!("GOPROXY={}", modules.url);
     // BuildKit's own scanner image (docker.io) is out of reach here: the build passing shows
     // that goapp's SBOM stands in for it.
     buildx_push(&inventory, "linux/amd64,linux/arm64", &image, &["--sbom=true", "--build-arg", &proxy]);

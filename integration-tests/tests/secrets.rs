@@ -1,14 +1,14 @@
 //! End to end: a private module, served only to those who log in (by
-//! `integration-tests/env/private-git.py` over git's smart HTTP, and by sshd), downloads with
+//! `integration-tests/env/private-git.py` over git's smart HTTP, and by sshd, both run by the
+//! tests: `integration_tests::services`), downloads with
 //! the secrets the spec names and buildx passes with `--secret` or `--ssh`: a .netrc file, a
 //! git token given to git by a credential helper, or an SSH key. No secret lands in any layer
 //! of the image or of the exported build cache, the download layer included.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 
-use common::*;
+use integration_tests::prelude::*;
+use integration_tests::services::{GitSsh, PrivateGit, greeter};
 
 /// The greeter program, with a spec that names `secret`, fetching the private module over
 /// plain HTTP from its server.
@@ -50,7 +50,7 @@ fn assert_greets(image: &str) {
 #[test]
 fn a_netrc_secret_downloads_a_private_module_and_stays_out_of_every_layer() {
     require_engine();
-    let p = private_git();
+    let p = PrivateGit::start();
     let dir = greeter_via_http("netrc", &p, "    - id: netrc\n      type: netrc\n");
 
     // Without the secret, the download fails and says which one is missing.
@@ -69,7 +69,7 @@ fn a_netrc_secret_downloads_a_private_module_and_stays_out_of_every_layer() {
 #[test]
 fn a_git_token_secret_downloads_a_private_module_and_stays_out_of_every_layer() {
     require_engine();
-    let p = private_git();
+    let p = PrivateGit::start();
     let dir = greeter_via_http("git-token", &p, &format!("    - id: git-token\n      type: git_token\n      host: {}\n", p.host));
     let token = dir.with_extension("token");
     std::fs::write(&token, &p.token).unwrap();
@@ -88,10 +88,9 @@ fn a_git_token_secret_downloads_a_private_module_and_stays_out_of_every_layer() 
 #[test]
 fn an_ssh_key_downloads_a_private_module_over_ssh_and_stays_out_of_every_layer() {
     require_engine();
-    let p = private_git();
-    let ssh: serde_json::Value = serde_json::from_str(&state_file("private-ssh.json")).expect("private-ssh.json is JSON");
-    let (host, port, key, known) =
-        (ssh["host"].as_str().unwrap(), ssh["port"].as_u64().unwrap(), ssh["key"].as_str().unwrap(), ssh["known_hosts"].as_str().unwrap());
+    let p = PrivateGit::start();
+    let ssh = GitSsh::start(&p);
+    let (host, port, key, known) = (&ssh.host, ssh.port, ssh.key.display().to_string(), ssh.known_hosts.as_str());
     // git fetches https://<host>/private/greet over SSH: the HTTP server is not asked (no
     // GOINSECURE, no credentials for it).
     let secret = format!("    - id: default\n      type: ssh\n      host: {host}:{port}\n      known_hosts: \"{known}\"\n");
@@ -105,7 +104,7 @@ fn an_ssh_key_downloads_a_private_module_over_ssh_and_stays_out_of_every_layer()
     let (image, cache) = build(&dir, "ssh", &["--ssh", &agent]);
     assert_greets(&image);
     // A line from the middle of the private key.
-    let private_key = std::fs::read_to_string(key).unwrap();
+    let private_key = std::fs::read_to_string(&key).unwrap();
     let line = private_key.lines().nth(2).unwrap_or_else(|| panic!("a key of several lines: {key}"));
     assert_nowhere(line, &image, Some(&cache));
 

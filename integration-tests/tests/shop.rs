@@ -1,12 +1,10 @@
 //! End to end: examples/shop, two binaries with a config file, a health check without a
 //! shell, a workdir, a volume, a stop signal, a label and a version from a build arg.
 
-mod common;
-
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::*;
+use integration_tests::prelude::*;
 
 #[test]
 fn shop_builds_every_runtime_setting_into_the_image() {

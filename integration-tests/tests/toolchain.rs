@@ -4,18 +4,11 @@
 //! and the proxy build args reach the module download through a real forward proxy, and
 //! nothing else. Each image's binary prints the `runtime.Version()` it was built with.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 
-use common::*;
-
-/// What `runtime.Version()` says in a binary built by the test environment's stand-in of
-/// `golang:<minor>` (`go-releases.json`, written by base-images.sh): `go1.27.3`.
-fn go_release(minor: &str) -> String {
-    let v: serde_json::Value = serde_json::from_str(&state_file("go-releases.json")).expect("go-releases.json is JSON");
-    v[minor].as_str().unwrap_or_else(|| panic!("no Go {minor} in go-releases.json: {v}")).to_string()
-}
+use integration_tests::prelude::*;
+use integration_tests::registry::go_release;
+use integration_tests::services::ForwardProxy;
 
 const VERSION_MAIN: &str =
     "package main\n\nimport (\n\t\"fmt\"\n\t\"runtime\"\n)\n\nfunc main() {\n\tfmt.Println(runtime.Version(), runtime.GOOS+\"/\"+runtime.GOARCH)\n}\n";
@@ -175,24 +168,10 @@ fn a_malformed_go_line_is_an_error_at_its_line_and_column() {
     assert!(!r.stderr.contains("] go build"), "{}", r.stderr);
 }
 
-/// The forward proxy of the test environment (`proxy.json`): its URL, a module proxy that
-/// build steps reach only through it, and its log.
-struct ForwardProxy {
-    url: String,
-    goproxy: String,
-    log: PathBuf,
-}
-
-fn forward_proxy() -> ForwardProxy {
-    let v: serde_json::Value = serde_json::from_str(&state_file("proxy.json")).expect("proxy.json is JSON");
-    let s = |k: &str| v[k].as_str().unwrap_or_else(|| panic!("{k} in proxy.json: {v}")).to_string();
-    ForwardProxy { url: s("proxy"), goproxy: s("goproxy"), log: PathBuf::from(s("log")) }
-}
-
 #[test]
 fn proxy_build_args_carry_the_module_download_and_stay_out_of_the_image_and_the_cache_key() {
     require_engine();
-    let proxy = forward_proxy();
+    let proxy = ForwardProxy::start();
     let dir = repo_root().join("examples/inventory");
     let goproxy = format!("GOPROXY={}", proxy.goproxy);
 
@@ -203,13 +182,13 @@ fn proxy_build_args_carry_the_module_download_and_stay_out_of_the_image_and_the_
     let port = proxy.goproxy.rsplit(':').next().unwrap();
     assert!(direct.stderr.contains(&format!(":{port}/")), "the download failed for another reason:\n{}", direct.stderr);
 
-    let seen_before = std::fs::read_to_string(&proxy.log).unwrap_or_default().len();
+    let seen_before = proxy.log_text().len();
     let image = unique_tag("proxied");
     let http = format!("HTTP_PROXY={}", proxy.url);
     let progress =
         buildx_push(&dir, "linux/amd64", &image, &["--no-cache", "--build-arg", &goproxy, "--build-arg", &http, "--build-arg", "no_proxy=localhost"]);
     assert_eq!(step_outcome(&progress, "[builder] go mod download"), "DONE");
-    let log = std::fs::read_to_string(&proxy.log).unwrap();
+    let log = proxy.log_text();
     let seen = &log[seen_before.min(log.len())..];
     let host = proxy.goproxy.trim_start_matches("http://");
     assert!(seen.contains(host) && seen.contains("github.com/spf13/cobra/@v/"), "the proxy did not carry the downloads:\n{seen}");
