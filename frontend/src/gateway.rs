@@ -71,22 +71,19 @@ fn not_found(s: &tonic::Status) -> bool {
 }
 
 impl Gateway for Bridge {
-    fn ping(&mut self) -> impl Future<Output = Result<Caps>> + Send {
-        async move { Ok(Caps::from_pong(&self.0.ping(gw::PingRequest {}).await.context("ping")?.into_inner())) }
+    async fn ping(&mut self) -> Result<Caps> {
+        Ok(Caps::from_pong(&self.0.ping(gw::PingRequest {}).await.context("ping")?.into_inner()))
     }
 
-    fn solve(&mut self, def: llb::pb::Definition, cache_imports: Vec<gw::CacheOptionsEntry>) -> impl Future<Output = Result<String>> + Send {
-        async move {
-            let request =
-                gw::SolveRequest { definition: Some(def), allow_result_return: true, allow_result_array_ref: true, cache_imports, ..Default::default() };
-            let resp = self.0.solve(request).await?.into_inner();
-            match resp.result.and_then(|r| r.result) {
-                Some(gw::result::Result::Ref(r)) => Ok(r.id),
-                Some(gw::result::Result::RefDeprecated(id)) => Ok(id),
-                None if !resp.r#ref.is_empty() => Ok(resp.r#ref),
-                None => Ok(String::new()),
-                Some(other) => anyhow::bail!("BuildKit answered a solve with an unexpected result: {other:?}"),
-            }
+    async fn solve(&mut self, def: llb::pb::Definition, cache_imports: Vec<gw::CacheOptionsEntry>) -> Result<String> {
+        let request = gw::SolveRequest { definition: Some(def), allow_result_return: true, allow_result_array_ref: true, cache_imports, ..Default::default() };
+        let resp = self.0.solve(request).await?.into_inner();
+        match resp.result.and_then(|r| r.result) {
+            Some(gw::result::Result::Ref(r)) => Ok(r.id),
+            Some(gw::result::Result::RefDeprecated(id)) => Ok(id),
+            None if !resp.r#ref.is_empty() => Ok(resp.r#ref),
+            None => Ok(String::new()),
+            Some(other) => anyhow::bail!("BuildKit answered a solve with an unexpected result: {other:?}"),
         }
     }
 
@@ -141,18 +138,14 @@ impl Gateway for Bridge {
         }
     }
 
-    fn warn(&mut self, request: gw::WarnRequest) -> impl Future<Output = Result<()>> + Send {
-        async move {
-            self.0.warn(request).await.context("sending a warning to BuildKit")?;
-            Ok(())
-        }
+    async fn warn(&mut self, request: gw::WarnRequest) -> Result<()> {
+        self.0.warn(request).await.context("sending a warning to BuildKit")?;
+        Ok(())
     }
 
-    fn finish(&mut self, request: gw::ReturnRequest) -> impl Future<Output = Result<()>> + Send {
-        async move {
-            self.0.r#return(request).await.context("returning the result to BuildKit")?;
-            Ok(())
-        }
+    async fn finish(&mut self, request: gw::ReturnRequest) -> Result<()> {
+        self.0.r#return(request).await.context("returning the result to BuildKit")?;
+        Ok(())
     }
 }
 
