@@ -94,7 +94,7 @@ pub async fn bases<G: Gateway>(s: &mut Session<G>, plan: &Plan, resolve_mode: &s
             Err(e) => return Err(anyhow::anyhow!("resolving the runtime base of {platform} failed: {e}").into()),
         };
         base.user = llb_gen::checks::runtime_user(&plan.spec, &written, passwd.as_deref()).map_err(|d| spec_failure(plan, d))?;
-        if let Some(d) = llb_gen::checks::glibc(&plan.spec, &base, &target) {
+        if let Some(d) = llb_gen::checks::glibc(&plan.spec.go, &plan.spec.runtime, plan.spec.name.span, Some((&base, &target))) {
             return Err(spec_failure(plan, d));
         }
         out.insert(target.id(), base);

@@ -2,9 +2,10 @@
 //! files, the builder's Go release), each one pure function returning diagnostics at the
 //! spec line they are about.
 
+use crate::diag::Span;
 use crate::diag::{Diagnostic, did_you_mean};
 use crate::resolved::BaseImage;
-use crate::spec::{Spec, User};
+use crate::spec::{Base, Go, Runtime, Spec, User};
 
 /// The user a `runtime.user` name stands for in the base's `/etc/passwd` (`passwd: None`:
 /// the base has no such file); `Ok(None)` when the spec gives no name (its user is already
@@ -31,21 +32,34 @@ pub fn runtime_user(spec: &Spec, base: &str, passwd: Option<&str>) -> Result<Opt
     Err(Diagnostic::error("UnknownUser", name.span, format!("the user `{}` is not in the /etc/passwd of {base}", name.value)).hint(hint))
 }
 
-/// A dynamically linked cgo build needs glibc in the base: a base without `libc.so.6` for
-/// `platform` is refused at `runtime.base`. (Bases known to lack it by name are refused when
-/// the spec loads; the binaries' symbol versions are checked after the compile.)
-pub fn glibc(spec: &Spec, base: &BaseImage, platform: &llb::Platform) -> Option<Diagnostic> {
-    let dynamic = spec.go.cgo.as_ref().is_some_and(|c| !c.static_link);
-    if !dynamic || base.has_libc {
-        return None;
-    }
-    let written = spec.runtime.base_image.as_ref().map(|r| r.to_string()).unwrap_or_default();
+/// A dynamically linked cgo build needs glibc in the base. Before the base is pulled
+/// (`probed: None`) its name tells: `static`, `scratch` and distroless/static have no C
+/// library and Alpine has musl. Once it is pulled, what was found in it for a platform does.
+/// The error points at `runtime.base`, or at `cgo: true` for the default base (`whole` is
+/// the span defaults point at). The binaries' glibc symbol versions are checked after the
+/// compile, against the base's glibc.
+pub fn glibc(go: &Go, runtime: &Runtime, whole: Span, probed: Option<(&BaseImage, &llb::Platform)>) -> Option<Diagnostic> {
+    let cgo = go.cgo.as_ref().filter(|c| !c.static_link)?;
+    let lacks = match probed {
+        Some((base, _)) if base.has_libc => return None,
+        Some((_, platform)) => format!("has no glibc (libc.so.6) for {platform}"),
+        None => match (runtime.base.value, &runtime.base_image) {
+            (Base::Static | Base::Scratch, _) => "has no C library".to_string(),
+            (Base::Image, Some(r)) if r.repository.rsplit('/').next().is_some_and(|n| n.starts_with("static")) && r.repository.contains("distroless") => {
+                "has no C library".to_string()
+            }
+            (Base::Image, Some(r)) if r.repository.rsplit('/').next() == Some("alpine") => "has musl, not glibc".to_string(),
+            _ => return None,
+        },
+    };
+    let what = match &runtime.base_image {
+        Some(r) => r.to_string(),
+        None => runtime.base.value.name().to_string(),
+    };
+    // The default base is not written anywhere: point at `cgo: true`.
+    let (span, which) = if runtime.base.span == whole { (cgo.span, "default base") } else { (runtime.base.span, "base") };
     Some(
-        Diagnostic::error(
-            "NoGlibc",
-            spec.runtime.base.span,
-            format!("the base `{written}` has no glibc (libc.so.6) for {platform}, and with `cgo: true` the binaries link it dynamically"),
-        )
-        .hint("use a base with glibc (`distroless/cc`, `distroless/base` or `debian`), or set `go.static: true` to link the C libraries into the binaries"),
+        Diagnostic::error("NoGlibc", span, format!("the {which} `{what}` {lacks}, and with `cgo: true` the binaries link glibc dynamically"))
+            .hint("use a base with glibc (`distroless/cc`, `distroless/base` or `debian`), or set `go.static: true` to link the C libraries into the binaries"),
     )
 }

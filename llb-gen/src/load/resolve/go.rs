@@ -302,27 +302,8 @@ impl Cx<'_> {
             }
             return;
         }
-        let lacks = match (runtime.base.value, &runtime.base_image) {
-            (Base::Static | Base::Scratch, _) => Some("has no C library"),
-            (Base::Image, Some(r)) if r.repository.rsplit('/').next().is_some_and(|n| n.starts_with("static")) && r.repository.contains("distroless") => {
-                Some("has no C library")
-            }
-            (Base::Image, Some(r)) if r.repository.rsplit('/').next() == Some("alpine") => Some("has musl, not glibc"),
-            _ => None,
-        };
-        if let Some(lacks) = lacks {
-            let what = match &runtime.base_image {
-                Some(r) => r.to_string(),
-                None => runtime.base.value.name().to_string(),
-            };
-            // The default base is not written anywhere: point at `cgo: true`.
-            let (span, which) = if runtime.base.span == whole { (cgo.span, "default base") } else { (runtime.base.span, "base") };
-            self.error(
-                "NoGlibc",
-                span,
-                format!("the {which} `{what}` {lacks}, and with `cgo: true` the binaries link glibc dynamically"),
-                "use a base with glibc (`distroless/cc`, `distroless/base` or `debian`), or set `go.static: true` to link the C libraries into the binaries",
-            );
+        if let Some(d) = crate::checks::glibc(go, runtime, whole, None) {
+            self.diags.push(d);
         }
     }
 }
