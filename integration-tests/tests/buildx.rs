@@ -152,12 +152,12 @@ fn goapp_answers_subrequests_instead_of_building() {
     assert!(r.stdout.contains("# linux/arm64") && r.stdout.contains("\"go\", \"build\""), "{}", r.stdout);
 
     // The plan: what the build would do, without building.
-    let r = print(&shop, "goapp.plan", &["--platform", "linux/arm64", "--target", "worker"]);
+    let r = print(&shop, "goapp.plan", &["--platform", "linux/arm64", "--target", "api"]);
     assert!(r.status.success(), "{}", r.stderr);
     let json = &r.stdout[r.stdout.find('{').expect("a JSON document")..];
     let plan: serde_json::Value = serde_json::from_str(json).unwrap_or_else(|e| panic!("{e}: {}", r.stdout));
     assert_eq!(plan["platforms"], serde_json::json!(["linux/arm64"]), "{plan}");
-    assert_eq!(plan["entrypoint"], "worker", "{plan}");
+    assert_eq!(plan["targets"], serde_json::json!([{"name": "api", "main": "./cmd/api"}]), "{plan}");
     assert_eq!(plan["go"]["chosen_by"], "the go line, go.mod:3", "{plan}");
 
     // lint: every problem of the spec, with its line; nothing is built.
