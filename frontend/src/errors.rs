@@ -32,6 +32,9 @@ pub fn spec_status(diags: &Diagnostics) -> Status {
             message.push_str(&format!(" ({h})"));
         }
     }
+    if diags.omitted > 0 {
+        message.push_str(&format!("\n{}: {} more problems not shown", diags.file, diags.omitted));
+    }
     let details = items.iter().take(MAX_DETAILS).map(|d| source_detail(&Place { file: &diags.file, source: &diags.source, span: d.span })).collect();
     Status { code: INVALID_ARGUMENT, message, details }
 }

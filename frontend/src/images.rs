@@ -110,7 +110,7 @@ enum BaseError {
 
 /// A diagnostic of the spec, as the build's error.
 fn spec_failure(plan: &Plan, d: llb_gen::Diagnostic) -> Failure {
-    let d = llb_gen::Diagnostics { file: plan.source.file.clone(), source: String::from_utf8_lossy(&plan.source.data).into_owned(), items: vec![d] };
+    let d = llb_gen::Diagnostics::new(plan.source.file.clone(), String::from_utf8_lossy(&plan.source.data), vec![d]);
     Failure(errors::spec_status(&d))
 }
 

@@ -148,7 +148,14 @@ fn parse_build_args(build_args: &[String]) -> Result<BTreeMap<String, String>> {
 type LoadedFile = (llb_gen::Loaded, Vec<u8>, String);
 
 fn load(file: &PathBuf, build_args: &[String]) -> Result<Result<LoadedFile, llb_gen::Diagnostics>> {
-    let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+    // Never more than one byte past the limit: the loader refuses the file then, and a
+    // device such as /dev/zero is not read to the end.
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(
+        &mut std::io::Read::take(std::fs::File::open(file).with_context(|| format!("reading {}", file.display()))?, llb_gen::load::MAX_SPEC_BYTES as u64 + 1),
+        &mut bytes,
+    )
+    .with_context(|| format!("reading {}", file.display()))?;
     let name = file.display().to_string();
     Ok(llb_gen::load(&name, &bytes, &parse_build_args(build_args)?).map(|s| (s, bytes, name)))
 }

@@ -140,6 +140,6 @@ pub async fn check_files<G: Gateway>(s: &mut Session<G>, plan: &llb_gen::Plan) -
     if diags.is_empty() {
         return Ok(());
     }
-    let d = llb_gen::Diagnostics { file: plan.source.file.clone(), source: String::from_utf8_lossy(&plan.source.data).into_owned(), items: diags };
+    let d = llb_gen::Diagnostics::new(plan.source.file.clone(), String::from_utf8_lossy(&plan.source.data), diags);
     Err(Failure(errors::spec_status(&d)))
 }

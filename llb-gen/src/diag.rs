@@ -73,10 +73,16 @@ const fn rule(name: &'static str, description: &'static str, example: Option<&'s
 /// The kinds of the spec's errors.
 pub const ERROR_RULES: &[Rule] = &[
     rule(
+        "InvalidText",
+        "characters that are not plain text: a NUL byte or another control character, an invisible space, a byte-order mark inside the file, bytes that are not UTF-8",
+        Some("name: hel\u{0}lo\n"),
+    ),
+    rule(
         "InvalidYaml",
-        "the file is not YAML goapp reads: bad syntax, tabs for indentation, anchors, tags, not UTF-8, too large or too deep",
+        "the file is not YAML goapp reads: bad syntax, tabs for indentation, anchors, tags, a second document, too large or too deep",
         Some("name: [app\n"),
     ),
+    rule("TooLarge", "a spec, value, list or number of targets over the limits below", None),
     rule("DuplicateKey", "a key set twice in one mapping", Some("name: a\nname: b\n")),
     rule("UnknownKey", "a key the spec does not have (keys starting with `x-` are yours)", Some("name: app\nplatform: [linux/amd64]\n")),
     rule("WrongType", "a value of the wrong kind: a list where one value is wanted, text where a number is, an empty value", Some("name: [app]\n")),
@@ -106,8 +112,8 @@ pub const ERROR_RULES: &[Rule] = &[
     rule("HealthcheckCommand", "a health check that cannot run in the image", Some("name: app\nruntime:\n  healthcheck:\n    command: [/bin/true]\n")),
     rule("NoGlibc", "binaries that link glibc, on a base without it", Some("name: app\ngo:\n  cgo: true\n")),
     rule("CheckDirective", "a `# check=` comment goapp cannot read", Some("# check=skip=NoSuchRule\nname: app\n")),
-    rule("InvalidGoMod", "a `go` or `toolchain` line of go.mod or go.work that Go would refuse", None),
-    rule("FileNotInContext", "a `runtime.files` source that is not in the build context", None),
+    rule("InvalidGoMod", "a `go` or `toolchain` line of go.mod or go.work that Go would refuse (found when building)", None),
+    rule("FileNotInContext", "a `runtime.files` source that is not in the build context (found when building)", None),
 ];
 
 /// What a rule of either kind is, by its name.
@@ -139,10 +145,30 @@ impl Diagnostic {
 pub struct Diagnostics {
     pub file: String,
     pub source: String,
+    /// At most [`MAX_DIAGNOSTICS`].
     pub items: Vec<Diagnostic>,
+    /// How many more problems were found than are kept.
+    pub omitted: usize,
 }
 
+/// The most problems a report shows: past them, a count of the rest (a file that is not a
+/// spec at all could otherwise give one per character).
+pub const MAX_DIAGNOSTICS: usize = 50;
+
 impl Diagnostics {
+    /// The report of `items`, the first [`MAX_DIAGNOSTICS`] of them kept.
+    pub fn new(file: impl Into<String>, source: impl Into<String>, mut items: Vec<Diagnostic>) -> Self {
+        let omitted = items.len().saturating_sub(MAX_DIAGNOSTICS);
+        items.truncate(MAX_DIAGNOSTICS);
+        Diagnostics { file: file.into(), source: source.into(), items, omitted }
+    }
+
+    /// Counts `n` more problems that were found but not kept.
+    pub fn with_omitted(mut self, n: usize) -> Self {
+        self.omitted += n;
+        self
+    }
+
     pub fn has_errors(&self) -> bool {
         self.items.iter().any(|d| d.severity == Severity::Error)
     }
@@ -153,14 +179,18 @@ impl Diagnostics {
 
     /// `file:line:col: message` for each item, one per line.
     pub fn summary(&self) -> String {
-        self.items
+        let mut lines: Vec<String> = self
+            .items
             .iter()
             .map(|d| {
                 let kind = if d.severity == Severity::Error { "" } else { "warning: " };
                 format!("{}:{}:{}: {kind}{}", self.file, d.span.start.line, d.span.start.column, d.message)
             })
-            .collect::<Vec<_>>()
-            .join("\n")
+            .collect();
+        if self.omitted > 0 {
+            lines.push(format!("{}: {} more problems not shown", self.file, self.omitted));
+        }
+        lines.join("\n")
     }
 
     /// A report with the offending lines and a hint under each, as a compiler prints it.
@@ -168,13 +198,27 @@ impl Diagnostics {
         use annotate_snippets::{AnnotationKind, Group, Level, Renderer, Snippet};
         let renderer = if color { Renderer::styled() } else { Renderer::plain() };
         let mut out = String::new();
+        // Where each line starts, so that each report shows its own lines only.
+        let starts: Vec<usize> = std::iter::once(0).chain(self.source.match_indices('\n').map(|(i, _)| i + 1)).collect();
         for d in &self.items {
             let level = match d.severity {
                 Severity::Error => Level::ERROR,
                 Severity::Warning => Level::WARNING,
             };
-            let range = byte_range(&self.source, d.span);
-            let snippet = Snippet::source(self.source.as_str()).path(self.file.as_str()).annotation(AnnotationKind::Primary.span(range));
+            let mut first = (d.span.start.line.max(1) as usize - 1).min(starts.len() - 1);
+            // Past the last line (the end of the file): shown at the end of the last line.
+            while first > 0 && starts[first] >= self.source.len() {
+                first -= 1;
+            }
+            let last = (d.span.end.line.max(d.span.start.line).max(1) as usize - 1).clamp(first, starts.len() - 1);
+            let (from, to) = (starts[first], starts.get(last + 1).copied().unwrap_or(self.source.len()));
+            let lines = &self.source[from..to];
+            let shifted = Span {
+                start: Pos { line: d.span.start.line.saturating_sub(first as u32), column: d.span.start.column },
+                end: Pos { line: d.span.end.line.saturating_sub(first as u32), column: d.span.end.column },
+            };
+            let range = byte_range(lines, shifted);
+            let snippet = Snippet::source(lines).line_start(first + 1).path(self.file.as_str()).annotation(AnnotationKind::Primary.span(range));
             let mut title = level.primary_title(d.message.as_str());
             if let Some(rule) = d.rule {
                 title = title.id(rule);
@@ -187,7 +231,9 @@ impl Diagnostics {
             out.push_str("\n\n");
         }
         let n = self.errors().count();
-        if n > 0 {
+        if self.omitted > 0 {
+            out.push_str(&format!("{}: {n} errors shown, and {} more problems\n", self.file, self.omitted));
+        } else if n > 0 {
             out.push_str(&format!("{}: {n} error{} in the spec\n", self.file, if n == 1 { "" } else { "s" }));
         }
         out

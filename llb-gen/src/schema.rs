@@ -85,13 +85,23 @@ fn rules_markdown() -> String {
         out.push_str(&format!("- `{}`: {}", r.name, r.description));
         match r.example {
             Some(e) => out.push_str(&format!(", for example:\n\n  ```yaml\n  {}\n  ```\n\n", e.trim_end().replace('\n', "\n  "))),
-            None => out.push_str(" (found while building, in the context or the images).\n\n"),
+            None => out.push_str(".\n\n"),
         }
     }
     out.push_str("### Warnings\n\n");
     for (name, description) in WARNING_RULES {
         out.push_str(&format!("- `{name}`: {description}.\n"));
     }
+    use crate::load::{MAX_FLOW_DEPTH, MAX_INDENT, MAX_LIST_ITEMS, MAX_SPEC_BYTES, MAX_TARGETS, MAX_VALUE_CHARS};
+    out.push_str(&format!(
+        "\n### Limits\n\nFar beyond what a spec needs, so that no file can make goapp slow or hungry:\n\n\
+         - a spec of at most {} KiB, UTF-8 (a leading byte-order mark is dropped; CRLF and CR line endings read as LF);\n\
+         - `[`/`{{` nested at most {MAX_FLOW_DEPTH} deep, and no line's content further right than column {MAX_INDENT};\n\
+         - values of at most {MAX_VALUE_CHARS} characters, lists of at most {MAX_LIST_ITEMS} items, at most {MAX_TARGETS} targets;\n\
+         - one report shows at most {} problems, then how many more there are.\n",
+        MAX_SPEC_BYTES / 1024,
+        crate::diag::MAX_DIAGNOSTICS
+    ));
     out
 }
 

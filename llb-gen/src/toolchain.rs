@@ -239,7 +239,7 @@ impl ModFile {
                 Err(d) => errors.push(d),
             }
         }
-        if errors.is_empty() { Ok(file) } else { Err(Diagnostics { file: path.to_string(), source: source.to_string(), items: errors }) }
+        if errors.is_empty() { Ok(file) } else { Err(Diagnostics::new(path, source, errors)) }
     }
 
     /// `go.mod:3`: where a directive is, as the messages name it.

@@ -146,7 +146,7 @@ fn a_user_name_is_resolved_against_the_base_passwd() {
     let src2 = src.replace("user: app", "user: ap");
     let spec = load(src2.as_bytes()).unwrap().spec;
     let err = llb_gen::checks::runtime_user(&spec, "docker.io/library/alpine:3.20", Some(passwd)).unwrap_err();
-    let text = llb_gen::Diagnostics { file: "goapp.yaml".into(), source: src2.clone(), items: vec![err] }.render(false);
+    let text = llb_gen::Diagnostics::new("goapp.yaml", src2.clone(), vec![err]).render(false);
     assert!(text.contains("goapp.yaml:4:9"), "{text}");
     assert!(text.contains("the user `ap` is not in the /etc/passwd of docker.io/library/alpine:3.20"), "{text}");
     assert!(text.contains("did you mean `app`?"), "{text}");

@@ -8,6 +8,10 @@
 mod interpolate;
 mod resolve;
 mod schema_check;
+mod text;
+
+pub use resolve::MAX_TARGETS;
+pub use text::{MAX_FLOW_DEPTH, MAX_INDENT, MAX_SPEC_BYTES};
 
 use std::collections::BTreeMap;
 
@@ -17,11 +21,6 @@ use marked_yaml::{LoadError, LoaderOptions, Node};
 use crate::diag::{Diagnostic, Diagnostics, Pos, Severity, Span, WARNING_RULES};
 use crate::spec::Spec;
 use crate::spec::raw::RawSpec;
-
-/// Specs larger than this are refused before parsing: a real spec is a few kilobytes.
-pub const MAX_SPEC_BYTES: usize = 1 << 20;
-/// Deeper nesting of `[` and `{` than this is refused before parsing.
-pub const MAX_FLOW_DEPTH: usize = 32;
 
 /// A loaded spec and the warnings found on the way.
 #[derive(Clone, Debug)]
@@ -38,19 +37,25 @@ pub struct Loaded {
 /// Loads and validates a spec. `file` names it in diagnostics; `build_args` are the values
 /// `${NAME}` refers to.
 pub fn load(file: &str, bytes: &[u8], build_args: &BTreeMap<String, String>) -> Result<Loaded, Diagnostics> {
+    if bytes.len() > MAX_SPEC_BYTES {
+        let d = Diagnostic::error("InvalidYaml", Span::point(1, 1), format!("the spec is {} bytes; the limit is {MAX_SPEC_BYTES}", bytes.len()))
+            .hint("a goapp.yaml describes one application in a few lines: check that -f names the right file");
+        return Err(Diagnostics::new(file, String::new(), vec![d]));
+    }
     let text = match std::str::from_utf8(bytes) {
         Ok(t) => t,
         Err(e) => return Err(not_utf8(file, bytes, e.valid_up_to())),
     };
-    let mut cx = Cx { src: text, diags: Vec::new(), args_read: Vec::new() };
-    let spec = cx.run(bytes.len(), build_args);
+    let text = text::normalize(text);
+    let mut cx = Cx { src: &text, diags: Vec::new(), args_read: Vec::new(), dropped: 0 };
+    let spec = cx.run(build_args);
     let skipped = cx.check_directive();
     let mut diags = std::mem::take(&mut cx.diags);
     diags.retain(|d| !d.rule.is_some_and(|r| skipped.contains(&r)));
     diags.sort_by_key(|d| (d.span.start, d.severity));
     diags.dedup();
     let has_errors = diags.iter().any(|d| d.severity == Severity::Error);
-    let diagnostics = Diagnostics { file: file.into(), source: text.into(), items: diags };
+    let diagnostics = Diagnostics::new(file, text.as_ref(), diags).with_omitted(cx.dropped);
     match spec {
         Some(spec) if !has_errors => Ok(Loaded { spec, warnings: diagnostics, skipped_rules: skipped, args: cx.args_read }),
         _ => Err(diagnostics),
@@ -62,11 +67,8 @@ fn not_utf8(file: &str, bytes: &[u8], valid_up_to: usize) -> Diagnostics {
     let line = valid.iter().filter(|&&b| b == b'\n').count() as u32 + 1;
     let line_start = valid.iter().rposition(|&b| b == b'\n').map(|i| i + 1).unwrap_or(0);
     let column = String::from_utf8_lossy(&valid[line_start..]).chars().count() as u32 + 1;
-    Diagnostics {
-        file: file.into(),
-        source: String::from_utf8_lossy(bytes).into_owned(),
-        items: vec![Diagnostic::error("InvalidYaml", Span::point(line, column), "the spec is not valid UTF-8 text").hint("save the file as UTF-8")],
-    }
+    let d = Diagnostic::error("InvalidText", Span::point(line, column), "the spec is not valid UTF-8 text").hint("save the file as UTF-8");
+    Diagnostics::new(file, String::from_utf8_lossy(bytes), vec![d])
 }
 
 pub(crate) struct Cx<'a> {
@@ -74,7 +76,12 @@ pub(crate) struct Cx<'a> {
     pub(crate) diags: Vec<Diagnostic>,
     /// The build args the spec's values refer to, in file order.
     pub(crate) args_read: Vec<ArgRef>,
+    /// Problems found past [`MAX_COLLECTED`], counted only.
+    pub(crate) dropped: usize,
 }
+
+/// The most problems one load keeps (the report shows fewer, [`crate::diag::MAX_DIAGNOSTICS`]).
+const MAX_COLLECTED: usize = 1000;
 
 /// A build arg a spec value refers to (`${NAME}` or `${NAME:-default}`).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -87,11 +94,21 @@ pub struct ArgRef {
 
 impl<'a> Cx<'a> {
     pub(crate) fn error(&mut self, rule: &'static str, span: Span, message: impl Into<String>, hint: impl Into<String>) {
-        self.diags.push(Diagnostic::error(rule, span, message).hint(hint));
+        self.push(Diagnostic::error(rule, span, message).hint(hint));
     }
 
     pub(crate) fn warning(&mut self, rule: &'static str, span: Span, message: impl Into<String>, hint: impl Into<String>) {
-        self.diags.push(Diagnostic::warning(rule, span, message).hint(hint));
+        self.push(Diagnostic::warning(rule, span, message).hint(hint));
+    }
+
+    /// Keeps a problem; past [`MAX_COLLECTED`] only counts it, so that a file that is not a
+    /// spec costs no more memory than one that is.
+    pub(crate) fn push(&mut self, d: Diagnostic) {
+        if self.diags.len() < MAX_COLLECTED {
+            self.diags.push(d);
+        } else {
+            self.dropped += 1;
+        }
     }
 
     /// The rules the spec's `# check=skip=RULE[,RULE]` comment silences (`all` for every
@@ -138,37 +155,26 @@ impl<'a> Cx<'a> {
         skipped
     }
 
-    fn run(&mut self, len: usize, build_args: &BTreeMap<String, String>) -> Option<Spec> {
-        if len > MAX_SPEC_BYTES {
-            self.error(
-                "InvalidYaml",
-                Span::point(1, 1),
-                format!("the spec is {len} bytes; the limit is {MAX_SPEC_BYTES}"),
-                "a goapp.yaml describes one application in a few lines: check that -f names the right file",
-            );
+    fn run(&mut self, build_args: &BTreeMap<String, String>) -> Option<Spec> {
+        if !self.check_text() {
             return None;
         }
         if self.src.lines().all(|l| l.trim().is_empty() || l.trim_start().starts_with('#')) {
             self.error("MissingField", Span::point(1, 1), "the spec is empty", "a minimal goapp.yaml is one line: `name: myapp`");
             return None;
         }
-        if let Some(pos) = flow_too_deep(self.src) {
-            self.error(
-                "InvalidYaml",
-                Span::point(pos.line, pos.column),
-                format!("the spec nests `[` and `{{` more than {MAX_FLOW_DEPTH} deep"),
-                "a goapp spec needs at most a few levels of nesting",
-            );
-            return None;
-        }
         let options = LoaderOptions::default().error_on_duplicate_keys(true).prevent_coercion(true);
-        let mut root = match marked_yaml::parse_yaml_with_options(0, self.src, options) {
+        let parsed = text::for_parser(self.src);
+        let mut root = match marked_yaml::parse_yaml_with_options(0, &parsed, options) {
             Ok(root) => root,
             Err(e) => {
                 self.load_error(e);
                 return None;
             }
         };
+        // `x-` keys are the user's: never interpolated or checked.
+        strip_extensions(&mut root);
+        self.check_sizes(&mut root);
         self.interpolate(&mut root, build_args);
         // What does not fit the schema is reported and pruned; the rest is still checked.
         let fits = self.check_schema(&mut root, crate::schema::json_schema(), "");
@@ -176,7 +182,6 @@ impl<'a> Cx<'a> {
         if !fits {
             return None;
         }
-        strip_extensions(&mut root);
         let raw: RawSpec = match marked_yaml::from_node(&root) {
             Ok(raw) => raw,
             Err(_) if schema_errors => return None,
@@ -259,29 +264,51 @@ fn marker_span(m: &marked_yaml::Marker) -> Span {
     Span::point(m.line() as u32, m.column() as u32)
 }
 
-/// Where `[`/`{` nesting (outside quotes and comments) first exceeds [`MAX_FLOW_DEPTH`].
-fn flow_too_deep(src: &str) -> Option<Pos> {
-    let mut depth = 0usize;
-    for (li, line) in src.lines().enumerate() {
-        let mut quote: Option<char> = None;
-        for (ci, c) in line.chars().enumerate() {
-            match (quote, c) {
-                (Some(q), c) if c == q => quote = None,
-                (Some(_), _) => {}
-                (None, '"' | '\'') => quote = Some(c),
-                (None, '#') => break,
-                (None, '[' | '{') => {
-                    depth += 1;
-                    if depth > MAX_FLOW_DEPTH {
-                        return Some(Pos { line: li as u32 + 1, column: ci as u32 + 1 });
-                    }
+/// The longest value the spec takes (a `known_hosts` block of several keys fits).
+pub const MAX_VALUE_CHARS: usize = 16 * 1024;
+/// The most items of one list.
+pub const MAX_LIST_ITEMS: usize = 1024;
+
+impl Cx<'_> {
+    /// Refuses values and lists longer than a spec needs ([`MAX_VALUE_CHARS`],
+    /// [`MAX_LIST_ITEMS`]), and leaves them out, so that no later message repeats them.
+    fn check_sizes(&mut self, node: &mut Node) {
+        match node {
+            Node::Mapping(m) => {
+                for v in m.values_mut() {
+                    self.check_sizes(v);
                 }
-                (None, ']' | '}') => depth = depth.saturating_sub(1),
-                _ => {}
+            }
+            Node::Sequence(items) => {
+                if items.len() > MAX_LIST_ITEMS {
+                    let span = self.span(&items[MAX_LIST_ITEMS]);
+                    self.error(
+                        "TooLarge",
+                        span,
+                        format!("a list of {} items; the limit is {MAX_LIST_ITEMS}", items.len()),
+                        "a spec lists a few targets, ports or files: check the file is the spec",
+                    );
+                    items.truncate(MAX_LIST_ITEMS);
+                }
+                for v in items.iter_mut() {
+                    self.check_sizes(v);
+                }
+            }
+            Node::Scalar(v) => {
+                let chars = v.as_str().chars().count();
+                if chars > MAX_VALUE_CHARS {
+                    let span = self.scalar_span(v);
+                    self.error(
+                        "TooLarge",
+                        span,
+                        format!("a value of {chars} characters; the limit is {MAX_VALUE_CHARS}"),
+                        "a spec's values are names, paths and short texts: check the file is the spec",
+                    );
+                    *v = MarkedScalarNode::new(*v.span(), "");
+                }
             }
         }
     }
-    None
 }
 
 /// Removes `x-` keys, which the schema allows and the spec types do not know.

@@ -8,6 +8,7 @@ mod runtime;
 mod targets;
 mod values;
 
+pub use targets::MAX_TARGETS;
 pub(crate) use values::{parse_duration, parse_port, parse_signal, parse_user};
 
 use std::collections::BTreeMap;

@@ -11,6 +11,9 @@ use super::super::Cx;
 use super::go::RESERVED_GO_ENV;
 
 /// `go build` flags that have a spec field of their own.
+/// The most binaries one spec builds.
+pub const MAX_TARGETS: usize = 64;
+
 pub(super) const FLAG_FIELDS: &[(&str, &str)] = &[
     ("-o", "the binary's path is set by goapp"),
     ("-ldflags", "use `ldflags`"),
@@ -27,6 +30,17 @@ impl Cx<'_> {
         targets: Option<&[Spanned<RawTarget>]>,
         go: Option<&RawGo>,
     ) -> Vec<Target> {
+        let targets = targets.map(|t| {
+            if t.len() > MAX_TARGETS {
+                self.error(
+                    "TooLarge",
+                    t[MAX_TARGETS].span,
+                    format!("{} targets; the limit is {MAX_TARGETS}", t.len()),
+                    "an image holds a few programs: build the others in images of their own",
+                );
+            }
+            &t[..t.len().min(MAX_TARGETS)]
+        });
         let go_tags = self.tags(go.and_then(|g| g.tags.as_ref()));
         let go_env = self.env(&go.and_then(|g| g.env.clone()), "go.env", RESERVED_GO_ENV);
         let go_flags = match go.and_then(|g| g.flags.as_ref()) {
