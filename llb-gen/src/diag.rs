@@ -54,6 +54,7 @@ pub const WARNING_RULES: &[(&str, &str)] = &[
     ("UncheckedHostKey", "an SSH host whose key the spec does not pin"),
     ("LdflagsKeepDebugInfo", "linker flags that keep the symbol table and debug information"),
     ("GoReleaseOutOfSupport", "a Go release older than the ones goapp supports"),
+    ("UnbracedBuildArg", "a `$NAME` written without braces, which is not replaced by the build arg"),
 ];
 
 /// A kind of error: its stable name (what `--call lint` reports as the rule), what it is,

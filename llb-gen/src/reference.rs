@@ -32,6 +32,9 @@ impl ImageRef {
         if s.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return Err(bad("it contains white space"));
         }
+        if let Some((scheme, rest)) = s.split_once("://") {
+            return Err(bad(&format!("an image reference has no `{scheme}://`: write `{rest}`")));
+        }
         let (rest, digest) = match s.split_once('@') {
             Some((r, d)) => {
                 let hex = d.strip_prefix("sha256:").ok_or_else(|| bad("the digest must start with sha256:"))?;
@@ -58,9 +61,9 @@ impl ImageRef {
         }
         if let Some((first, _)) = name.split_once('/')
             && let Some((_, port)) = first.split_once(':')
-            && (port.is_empty() || !port.bytes().all(|b| b.is_ascii_digit()))
+            && (port.is_empty() || !port.bytes().all(|b| b.is_ascii_digit()) || port.starts_with('0') || port.parse::<u32>().map_or(true, |p| p > 65535))
         {
-            return Err(bad("a registry port must be a number"));
+            return Err(bad("a registry port is a number from 1 to 65535"));
         }
         let (registry, repository) = match name.split_once('/') {
             Some((first, path)) if first.contains('.') || first.contains(':') || first == "localhost" => (first.to_string(), path.to_string()),

@@ -16,6 +16,8 @@ pub struct Platform {
 pub enum PlatformError {
     #[error("`{0}` is not a platform: write it as os/arch or os/arch/variant, e.g. linux/arm64")]
     Shape(String),
+    #[error("`{platform}` contradicts itself: that architecture is {implied}; write {implied}, or linux/arm/v7 for 32-bit ARM with a floating-point unit")]
+    Contradiction { platform: String, implied: String },
 }
 
 impl Platform {
@@ -30,11 +32,25 @@ impl Platform {
         if parts.iter().any(|p| p.is_empty()) {
             return Err(PlatformError::Shape(s.to_string()));
         }
-        match parts.as_slice() {
-            [os, arch] => Ok(normalize(os, arch, "")),
-            [os, arch, variant] => Ok(normalize(os, arch, variant)),
-            _ => Err(PlatformError::Shape(s.to_string())),
+        let (os, arch, variant) = match parts.as_slice() {
+            [os, arch] => (*os, *arch, ""),
+            [os, arch, variant] => (*os, *arch, *variant),
+            _ => return Err(PlatformError::Shape(s.to_string())),
+        };
+        // Debian's names of the two ARM ABIs name their variant: another one is a contradiction,
+        // not something to choose between.
+        let implied = match arch.to_ascii_lowercase().as_str() {
+            "armel" => Some("v6"),
+            "armhf" => Some("v7"),
+            _ => None,
+        };
+        if let Some(v) = implied
+            && !variant.is_empty()
+            && variant.to_ascii_lowercase().trim_start_matches('v') != &v[1..]
+        {
+            return Err(PlatformError::Contradiction { platform: s.to_string(), implied: format!("linux/arm/{v}") });
         }
+        Ok(normalize(os, arch, variant))
     }
 
     /// The platform id BuildKit uses for result keys: `os/arch[/variant]`.
@@ -102,6 +118,15 @@ fn normalize(os: &str, arch: &str, variant: &str) -> Platform {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_debian_arm_name_with_another_variant_is_refused() {
+        assert_eq!(Platform::parse("linux/armel").unwrap().id(), "linux/arm/v6");
+        assert_eq!(Platform::parse("linux/armel/v6").unwrap().id(), "linux/arm/v6");
+        assert_eq!(Platform::parse("linux/armhf/7").unwrap().id(), "linux/arm/v7");
+        let e = Platform::parse("linux/armel/v7").unwrap_err().to_string();
+        assert!(e.contains("that architecture is linux/arm/v6"), "{e}");
+    }
 
     #[test]
     fn normalizes_like_containerd() {

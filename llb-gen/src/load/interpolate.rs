@@ -1,5 +1,7 @@
-//! `${NAME}` and `${NAME:-default}` in string values, replaced by build args (`--build-arg`).
-//! `$$` is a literal `$`. An arg that is not set is empty, as in a Dockerfile. Keys are never
+//! `${NAME}` and `${NAME:-default}` in string values, replaced by build args (`--build-arg`);
+//! a default may hold references of its own (`${A:-${B:-dev}}`), as in a Dockerfile. `$$` is a
+//! literal `$`; `$NAME` without braces is kept as it is, with a warning. An arg that is not
+//! set is empty, as in a Dockerfile. Keys, and the values of `x-` keys, are never
 //! interpolated.
 
 use std::collections::BTreeMap;
@@ -27,6 +29,14 @@ impl Cx<'_> {
                     return;
                 }
                 let span = self.scalar_span(s);
+                for name in bare_names(s.as_str()) {
+                    self.warning(
+                        "UnbracedBuildArg",
+                        span,
+                        format!("`${name}` is not replaced by the build arg {name}"),
+                        format!("write `${{{name}}}` to use the build arg, or `$${name}` for a `$` of its own"),
+                    );
+                }
                 for (name, default) in references(s.as_str()) {
                     if !self.args_read.iter().any(|a| a.name == name) {
                         self.args_read.push(super::ArgRef { name, default, span });
@@ -49,65 +59,102 @@ impl Cx<'_> {
     }
 }
 
-/// The well-formed build arg references of a value: names and defaults.
+/// What expanding a value found: the build args it reads (with their defaults as written),
+/// and `$NAME`s written without braces, which are not replaced.
+#[derive(Default)]
+struct Found {
+    refs: Vec<(String, Option<String>)>,
+    bare: Vec<String>,
+}
+
+fn is_name(name: &str) -> bool {
+    name.bytes().next().is_some_and(|b| b.is_ascii_alphabetic() || b == b'_') && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+/// The well-formed build arg references of a value: names and defaults, nested ones too.
 fn references(s: &str) -> Vec<(String, Option<String>)> {
-    let mut out = Vec::new();
-    let mut rest = s;
-    while let Some(i) = rest.find('$') {
-        let after = &rest[i + 1..];
-        if let Some(r) = after.strip_prefix('$') {
-            rest = r;
-        } else if let Some((inner, r)) = after.strip_prefix('{').and_then(|r| r.split_once('}')) {
-            let (name, default) = match inner.split_once(":-") {
-                Some((n, d)) => (n, Some(d.to_string())),
-                None => (inner, None),
-            };
-            if name.bytes().next().is_some_and(|b| b.is_ascii_alphabetic() || b == b'_') && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
-                out.push((name.to_string(), default));
-            }
-            rest = r;
-        } else {
-            rest = after;
-        }
-    }
-    out
+    let mut found = Found::default();
+    let _ = expand_from(s, s, 0, &BTreeMap::new(), false, &mut found);
+    found.refs
 }
 
 pub(super) fn expand(s: &str, args: &BTreeMap<String, String>) -> Result<String, String> {
-    let mut out = String::with_capacity(s.len());
-    let mut rest = s;
-    while let Some(i) = rest.find('$') {
-        out.push_str(&rest[..i]);
-        let after = &rest[i + 1..];
-        if let Some(r) = after.strip_prefix('$') {
-            out.push('$');
-            rest = r;
-        } else if let Some(r) = after.strip_prefix('{') {
-            let end = r.find('}').ok_or_else(|| format!("`${{` without a closing `}}` in `{s}`"))?;
-            let inner = &r[..end];
-            let (name, default) = match inner.split_once(":-") {
-                Some((n, d)) => (n, Some(d)),
-                None => (inner, None),
-            };
-            let valid =
-                name.bytes().next().is_some_and(|b| b.is_ascii_alphabetic() || b == b'_') && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
-            if !valid {
-                return Err(format!("`${{{inner}}}` is not a build arg reference"));
+    expand_from(s, s, 0, args, false, &mut Found::default()).map(|(v, _)| v)
+}
+
+/// Expands `s` from byte `i`: `${NAME}`, `${NAME:-default}` (the default expanded in turn, as
+/// in a Dockerfile), `$$`. Inside a default (`nested`) it stops at the `}` that closes it and
+/// returns where that is. `whole` is the value, for messages.
+fn expand_from(whole: &str, s: &str, mut i: usize, args: &BTreeMap<String, String>, nested: bool, found: &mut Found) -> Result<(String, usize), String> {
+    let b = s.as_bytes();
+    let unclosed = || format!("`${{` without a closing `}}` in `{whole}`");
+    let mut out = String::new();
+    while i < b.len() {
+        match b[i] {
+            b'}' if nested => return Ok((out, i)),
+            b'$' => match b.get(i + 1) {
+                Some(b'$') => {
+                    out.push('$');
+                    i += 2;
+                }
+                Some(b'{') => {
+                    let start = i + 2;
+                    let mut j = start;
+                    while j < b.len() && (b[j].is_ascii_alphanumeric() || b[j] == b'_') {
+                        j += 1;
+                    }
+                    let name = &s[start..j];
+                    let bad = |end: usize| format!("`${{{}}}` is not a build arg reference", &s[start..end]);
+                    let value = |name: &str| args.get(name).filter(|v| !v.is_empty()).cloned();
+                    match b.get(j) {
+                        Some(b'}') if is_name(name) => {
+                            found.refs.push((name.to_string(), None));
+                            out.push_str(&value(name).unwrap_or_default());
+                            i = j + 1;
+                        }
+                        Some(b':') if is_name(name) && b.get(j + 1) == Some(&b'-') => {
+                            let (default, end) = expand_from(whole, s, j + 2, args, true, found)?;
+                            if end >= b.len() {
+                                return Err(unclosed());
+                            }
+                            found.refs.push((name.to_string(), Some(s[j + 2..end].to_string())));
+                            out.push_str(&value(name).unwrap_or(default));
+                            i = end + 1;
+                        }
+                        None => return Err(unclosed()),
+                        _ => return Err(bad(s[start..].find('}').map(|k| start + k).unwrap_or(b.len()))),
+                    }
+                }
+                Some(c) if c.is_ascii_alphabetic() || *c == b'_' => {
+                    let mut j = i + 1;
+                    while j < b.len() && (b[j].is_ascii_alphanumeric() || b[j] == b'_') {
+                        j += 1;
+                    }
+                    found.bare.push(s[i + 1..j].to_string());
+                    out.push_str(&s[i..j]);
+                    i = j;
+                }
+                _ => {
+                    // A `$` not followed by a name, `{` or `$` is kept as it is.
+                    out.push('$');
+                    i += 1;
+                }
+            },
+            _ => {
+                let c = s[i..].chars().next().unwrap_or('\u{fffd}');
+                out.push(c);
+                i += c.len_utf8().max(1);
             }
-            match (args.get(name).filter(|v| !v.is_empty()), default) {
-                (Some(v), _) => out.push_str(v),
-                (None, Some(d)) => out.push_str(d),
-                (None, None) => out.push_str(args.get(name).map(String::as_str).unwrap_or("")),
-            }
-            rest = &r[end + 1..];
-        } else {
-            // A `$` not followed by `{` or `$` is kept as it is.
-            out.push('$');
-            rest = after;
         }
     }
-    out.push_str(rest);
-    Ok(out)
+    if nested { Err(unclosed()) } else { Ok((out, i)) }
+}
+
+/// The `$NAME`s of a value written without braces.
+fn bare_names(s: &str) -> Vec<String> {
+    let mut found = Found::default();
+    let _ = expand_from(s, s, 0, &BTreeMap::new(), false, &mut found);
+    found.bare
 }
 
 #[cfg(test)]
@@ -123,11 +170,19 @@ mod tests {
         assert_eq!(expand("$$HOME and $PATH", &args).unwrap(), "$HOME and $PATH");
         assert!(expand("${V", &args).is_err());
         assert!(expand("${1X}", &args).is_err());
+        // Defaults nest, as in a Dockerfile.
+        assert_eq!(expand("${NOPE:-${V:-dev}}", &args).unwrap(), "1.2");
+        assert_eq!(expand("${NOPE:-${ALSO:-dev}}!", &args).unwrap(), "dev!");
+        assert_eq!(expand("${V:-${NOPE:-dev}}", &args).unwrap(), "1.2");
+        assert!(expand("${NOPE:-${V}", &args).is_err());
+        assert_eq!(bare_names("$V and ${V} and $$X"), ["V"]);
     }
 
     #[test]
     fn finds_references() {
-        let r = references("$$X ${A}-${B:-two} $C ${1bad} ${A}");
+        let r = references("$$X ${A}-${B:-two} $C ${A}");
         assert_eq!(r, [("A".to_string(), None), ("B".to_string(), Some("two".to_string())), ("A".to_string(), None)]);
+        let r = references("${A:-${B:-dev}}");
+        assert_eq!(r, [("B".to_string(), Some("dev".to_string())), ("A".to_string(), Some("${B:-dev}".to_string()))]);
     }
 }

@@ -194,10 +194,24 @@ impl Cx<'_> {
             return;
         }
         if types.contains(&"integer") {
+            let digits = v.strip_prefix('-').unwrap_or(v);
+            let canonical = !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) && (digits == "0" || !digits.starts_with('0'));
+            if !canonical && v.parse::<i64>().is_ok() {
+                let n: i64 = v.parse().unwrap_or_default();
+                self.error("WrongType", span, format!("`{path}` is written `{v}`"), format!("write the number as `{n}`"));
+                return;
+            }
             match v.parse::<i64>() {
                 Ok(n) => {
                     let min = schema.get("minimum").and_then(Value::as_i64);
-                    let max = schema.get("maximum").and_then(Value::as_i64);
+                    // The widest value of the field's type, when the schema gives no maximum.
+                    let max = schema.get("maximum").and_then(Value::as_i64).or(match schema.get("format").and_then(Value::as_str) {
+                        Some("uint8") => Some(u8::MAX as i64),
+                        Some("uint16") => Some(u16::MAX as i64),
+                        Some("uint32") => Some(u32::MAX as i64),
+                        Some("int32") => Some(i32::MAX as i64),
+                        _ => None,
+                    });
                     if min.is_some_and(|m| n < m) || max.is_some_and(|m| n > m) {
                         let range = match (min, max) {
                             (Some(a), Some(b)) => format!("from {a} to {b}"),
@@ -208,6 +222,7 @@ impl Cx<'_> {
                         self.error("WrongType", span, format!("`{path}` is {n}"), format!("use a whole number {range}"));
                     }
                 }
+                Err(_) if canonical => self.error("WrongType", span, format!("`{path}` is too large a number"), "write a whole number such as 3"),
                 Err(_) => self.error("WrongType", span, format!("`{path}` must be a whole number, not `{v}`"), "write a whole number such as 3"),
             }
         }

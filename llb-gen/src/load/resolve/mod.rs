@@ -13,6 +13,7 @@ pub(crate) use values::{parse_duration, parse_port, parse_signal, parse_user};
 
 use std::collections::BTreeMap;
 
+use crate::diag::Span;
 use crate::reference::ImageRef;
 use crate::spec::raw::{RawSpec, Scalar};
 use crate::spec::*;
@@ -35,7 +36,9 @@ impl Cx<'_> {
         let go_raw = raw.go.map(|g| g.value);
         let go = self.go(go_raw.as_ref());
         let targets = self.targets(&raw.name, raw.main.as_ref(), raw.targets.as_deref(), go_raw.as_ref());
-        let platforms = raw.platforms.as_deref().map(|p| self.platforms(p)).unwrap_or_default();
+        // The line of the `platforms` key (the list itself has no position when it is empty).
+        let platforms_key = self.src.lines().position(|l| l.starts_with("platforms:")).map(|i| Span::point(i as u32 + 1, 1)).unwrap_or(whole);
+        let platforms = raw.platforms.as_deref().map(|p| self.platforms(p, platforms_key)).unwrap_or_default();
         let runtime = self.runtime(raw.runtime.map(|r| r.value), &targets, whole);
         let mut text = |v: &Option<Spanned<String>>, what: &str| -> Option<String> {
             let v = v.as_ref()?;
@@ -120,8 +123,30 @@ impl Cx<'_> {
 
     /// A path inside the build context, cleaned: no absolute paths, no `..`.
     pub(crate) fn relative_path(&mut self, p: &Spanned<String>, what: &str, example: &str) -> Option<String> {
+        if p.value.trim().is_empty() {
+            self.error("InvalidPath", p.span, format!("`{what}` is empty"), format!("`{what}` is {example}; `.` is the build context itself"));
+            return None;
+        }
+        if p.value.contains(['\n', '\r', '\t']) || p.value.trim() != p.value {
+            self.error("InvalidPath", p.span, format!("`{what}` has spaces or line breaks around it or in it"), format!("`{what}` is {example}"));
+            return None;
+        }
+        // A Windows path: a drive letter or backslashes.
+        let drive = p.value.len() >= 2 && p.value.as_bytes()[0].is_ascii_alphabetic() && p.value.as_bytes()[1] == b':';
+        if drive || p.value.contains('\\') {
+            let forward = p.value.replace('\\', "/");
+            let hint = if drive {
+                format!(
+                    "`{what}` is relative to the build context (the directory given to `docker buildx build`), written with `/`: not a path on this machine"
+                )
+            } else {
+                format!("write it with forward slashes: `{forward}`")
+            };
+            self.error("InvalidPath", p.span, format!("`{}` is a Windows path", p.value), hint);
+            return None;
+        }
         let v = p.value.trim_end_matches('/');
-        if v.starts_with('/') || v.contains('\\') || v.split('/').any(|c| c == "..") {
+        if v.starts_with('/') || v.split('/').any(|c| c == "..") {
             self.error("InvalidPath", p.span, format!("`{}` is not inside the build context", p.value), format!("`{what}` is {example}"));
             return None;
         }
@@ -131,6 +156,18 @@ impl Cx<'_> {
 
     pub(crate) fn absolute_path(&mut self, p: &Spanned<String>, what: &str) -> Option<String> {
         let v = &p.value;
+        if v.contains('\\') && !v.contains('/') {
+            let hint = format!(
+                "paths in a Linux image use `/`: `/{}`",
+                v.trim_start_matches(|c: char| c.is_ascii_alphabetic() || c == ':').trim_start_matches('\\').replace('\\', "/")
+            );
+            self.error("InvalidPath", p.span, format!("`{v}` is a Windows path"), hint);
+            return None;
+        }
+        if v.contains(['\n', '\r', '\t']) {
+            self.error("InvalidPath", p.span, format!("{what} has a line break or a tab in it"), format!("{what} is an absolute path, such as `/data`"));
+            return None;
+        }
         if !v.starts_with('/') || v.split('/').any(|c| c == "..") || v.contains('\\') {
             self.error("InvalidPath", p.span, format!("`{v}` is not an absolute path in the image"), format!("{what} is an absolute path, such as `/data`"));
             return None;
@@ -148,6 +185,18 @@ impl Cx<'_> {
                 p.span,
                 format!("`{}` names several packages", p.value),
                 format!("`{what}` is one main package; list each binary under `targets`"),
+            );
+            return None;
+        }
+        // An import path or a URL names a package to download, not one of the module's.
+        let first = p.value.trim_start_matches("./").split('/').next().unwrap_or("");
+        if p.value.contains("://") || (first.contains('.') && first != "." && first != ".." && p.value.contains('/')) {
+            let dir = p.value.rsplit('/').next().unwrap_or("app");
+            self.error(
+                "InvalidPath",
+                p.span,
+                format!("`{}` is an import path, not a directory of the module", p.value),
+                format!("`{what}` is the package's directory relative to `module`, such as `./cmd/{dir}`"),
             );
             return None;
         }
@@ -172,6 +221,18 @@ impl Cx<'_> {
                 self.error("ReservedName", v.span, format!("`{k}` cannot be set in `{what}`"), "goapp sets it for each target platform and build; remove it");
                 continue;
             }
+            // GOFLAGS reaches every `go build`: not with the flags goapp sets itself.
+            if k == "GOFLAGS" && !reserved.is_empty() {
+                let taken = v.value.0.split_whitespace().find_map(|f| {
+                    let name = f.split('=').next().unwrap_or("");
+                    let name = name.strip_prefix("--").map(|n| format!("-{n}")).unwrap_or(name.to_string());
+                    targets::FLAG_FIELDS.iter().find(|(n, _)| *n == name).map(|(n, why)| (n.to_string(), *why))
+                });
+                if let Some((flag, why)) = taken {
+                    self.error("ReservedName", v.span, format!("GOFLAGS sets `{flag}`, which goapp sets itself"), format!("remove it from GOFLAGS: {why}"));
+                    continue;
+                }
+            }
             out.push((k.clone(), v.value.0.clone()));
         }
         out
@@ -190,8 +251,9 @@ impl Cx<'_> {
 
     /// Permission bits written in octal, quoted.
     pub(crate) fn mode(&mut self, m: &Spanned<String>, example: &str) -> Option<u32> {
-        match u32::from_str_radix(m.value.trim_start_matches("0o"), 8) {
-            Ok(v) if v <= 0o7777 && !m.value.is_empty() => Some(v),
+        let digits = m.value.strip_prefix("0o").unwrap_or(&m.value);
+        match u32::from_str_radix(digits, 8) {
+            Ok(v) if v <= 0o7777 && !digits.is_empty() && digits.bytes().all(|b| (b'0'..=b'7').contains(&b)) => Some(v),
             _ => {
                 self.error(
                     "InvalidValue",

@@ -157,7 +157,24 @@ impl Cx<'_> {
                 None
             }
         });
-        let files: Vec<FileCopy> = raw.files.iter().flatten().filter_map(|f| self.file(&f.value)).collect();
+        let mut files: Vec<FileCopy> = raw.files.iter().flatten().filter_map(|f| self.file(&f.value)).collect();
+        // What goapp writes itself: the binaries, and the static base's users.
+        files.retain(|f| {
+            let binary = targets.iter().find(|t| f.dest == format!("{BIN_DIR}/{}", t.name.value));
+            let users = base.value == Base::Static && ["/etc/passwd", "/etc/group", "/etc/nsswitch.conf"].contains(&f.dest.as_str());
+            let what = match (binary, users) {
+                (Some(t), _) => format!("the binary of the target `{}`", t.name.value),
+                (None, true) => format!("the static base's {}", f.dest),
+                (None, false) => return true,
+            };
+            self.error(
+                "ConflictingFields",
+                f.src.span,
+                format!("this file would replace {what}, which goapp writes"),
+                "copy it somewhere else (for users, use a base image that has them, or a numeric `runtime.user`)",
+            );
+            false
+        });
         // Bases without a shell or tools: a health check can only run what the spec puts in.
         let bare = match (&base.value, &base_image) {
             (Base::Image, Some(r)) => r.repository.contains("distroless").then(|| raw.base.as_ref().map(|b| b.value.clone()).unwrap_or_default()),

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::diag::Span;
 use crate::golang;
 use crate::spec::raw::{RawGo, RawTarget, Scalar};
 use crate::spec::*;
@@ -14,7 +15,7 @@ use super::go::RESERVED_GO_ENV;
 /// The most binaries one spec builds.
 pub const MAX_TARGETS: usize = 64;
 
-pub(super) const FLAG_FIELDS: &[(&str, &str)] = &[
+pub(crate) const FLAG_FIELDS: &[(&str, &str)] = &[
     ("-o", "the binary's path is set by goapp"),
     ("-ldflags", "use `ldflags`"),
     ("-tags", "use `tags`"),
@@ -58,6 +59,17 @@ impl Cx<'_> {
                 format!("`{}` replaces the default `{DEFAULT_LDFLAGS}`: the binaries keep their symbol table and debug information (larger images, slower compiles)", l.value),
                 format!("add `{DEFAULT_LDFLAGS}` to keep the default, or give -X values with `go.x`, which keeps it"),
             );
+        }
+        // Go splits the flags at spaces outside quotes: a quote left open swallows the rest.
+        for l in go.and_then(|g| g.ldflags.as_ref()).into_iter().chain(targets.into_iter().flatten().filter_map(|t| t.value.ldflags.as_ref())) {
+            if let Some(q) = open_quote(&l.value) {
+                self.error(
+                    "InvalidValue",
+                    l.span,
+                    format!("the linker flags open a {q} quote and never close it"),
+                    "close the quote, as in `-X 'main.note=two words'`, or give -X values with `go.x`",
+                );
+            }
         }
         let go_ldflags = with_x(go.and_then(|g| g.ldflags.as_ref()).map(|l| l.value.clone()).unwrap_or(DEFAULT_LDFLAGS.to_string()));
         let single = |main: Spanned<String>| Target {
@@ -128,7 +140,15 @@ impl Cx<'_> {
         out
     }
 
-    pub(crate) fn platforms(&mut self, items: &[Spanned<String>]) -> Vec<Spanned<llb::Platform>> {
+    pub(crate) fn platforms(&mut self, items: &[Spanned<String>], span: Span) -> Vec<Spanned<llb::Platform>> {
+        if items.is_empty() {
+            self.error(
+                "MissingField",
+                span,
+                "`platforms` is an empty list",
+                "list the platforms to build, such as `[linux/amd64, linux/arm64]`, or leave `platforms` out to build for the build machine's",
+            );
+        }
         let mut out: Vec<Spanned<llb::Platform>> = Vec::new();
         for s in items {
             let p = match llb::Platform::parse(&s.value) {
@@ -230,6 +250,21 @@ impl Cx<'_> {
 
 /// Whether linker flags drop the symbol table and debug information: `-s` (which, since Go
 /// 1.22, implies `-w`), as `-s`, `--s` or `-s=true`.
+/// The kind of quote (`'` or `"`) that `flags` open and never close, as Go's flag splitting
+/// reads them.
+fn open_quote(flags: &str) -> Option<&'static str> {
+    let mut quote = None;
+    for c in flags.chars() {
+        match (quote, c) {
+            (None, '\'') => quote = Some('\''),
+            (None, '"') => quote = Some('"'),
+            (Some(q), c) if c == q => quote = None,
+            _ => {}
+        }
+    }
+    quote.map(|q| if q == '"' { "double" } else { "single" })
+}
+
 pub(super) fn strips_debug_information(ldflags: &str) -> bool {
     ldflags.split_whitespace().any(|w| matches!(w.trim_start_matches('-'), "s" | "s=true") && w.starts_with('-'))
 }

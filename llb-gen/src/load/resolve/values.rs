@@ -10,6 +10,27 @@ pub(super) const SIGNALS: &[&str] = &[
     "TSTP", "TTIN", "TTOU", "URG", "XCPU", "XFSZ", "VTALRM", "PROF", "WINCH", "IO", "PWR", "SYS",
 ];
 
+/// A whole number written as a number is: digits only, no sign, no leading zero, at most
+/// `max`. `Err` says what is wrong with it.
+pub(crate) fn canonical_number(v: &str, max: u32) -> Result<u32, String> {
+    if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
+        let plain = v.trim_start_matches('+');
+        return Err(if plain != v && !plain.is_empty() && plain.bytes().all(|b| b.is_ascii_digit()) {
+            format!("`{v}` has a sign; write `{plain}`")
+        } else {
+            format!("`{v}` is not a number")
+        });
+    }
+    if v.len() > 1 && v.starts_with('0') {
+        let stripped = v.trim_start_matches('0');
+        return Err(format!("`{v}` starts with a zero; write `{}`", if stripped.is_empty() { "0" } else { stripped }));
+    }
+    match v.parse::<u64>() {
+        Ok(n) if n <= max as u64 => Ok(n as u32),
+        _ => Err(format!("`{v}` is more than {max}")),
+    }
+}
+
 pub(crate) fn parse_port(v: &str) -> Result<Port, String> {
     let (num, proto) = v.split_once('/').unwrap_or((v, "tcp"));
     let protocol = match proto.to_ascii_lowercase().as_str() {
@@ -17,9 +38,10 @@ pub(crate) fn parse_port(v: &str) -> Result<Port, String> {
         "udp" => Protocol::Udp,
         _ => return Err(format!("`{proto}` is not a port protocol")),
     };
-    match num.parse::<u32>() {
-        Ok(n) if (1..=65535).contains(&n) => Ok(Port { number: n as u16, protocol }),
-        _ => Err(format!("`{v}` is not a port")),
+    match canonical_number(num, 65535) {
+        Ok(0) => Err(format!("`{v}` is not a port: ports are 1 to 65535")),
+        Ok(n) => Ok(Port { number: n as u16, protocol }),
+        Err(e) => Err(format!("`{v}` is not a port: {e}")),
     }
 }
 
@@ -29,10 +51,12 @@ pub(crate) fn parse_user(v: &str) -> Result<User, String> {
         "root" => return Ok(User::ROOT),
         _ => {}
     }
-    let id = |s: &str| s.parse::<u32>().ok().filter(|n| *n < u32::MAX);
+    let id = |s: &str| canonical_number(s, u32::MAX - 1);
     let (u, g) = v.split_once(':').unwrap_or((v, v));
+    let numeric = |s: &str| s.trim_start_matches('+').bytes().all(|b| b.is_ascii_digit()) && !s.is_empty();
     match (id(u), id(g)) {
-        (Some(uid), Some(gid)) => Ok(User { uid, gid }),
+        (Ok(uid), Ok(gid)) => Ok(User { uid, gid }),
+        (Err(e), _) | (_, Err(e)) if numeric(u) && numeric(g) => Err(format!("`{v}` is not a user: {e}")),
         _ if is_user_name(v) => {
             Err(format!("the user `{v}` is not known: the static and scratch bases only know `root` and `nonroot` (a pulled base's users can be named)"))
         }
@@ -42,8 +66,12 @@ pub(crate) fn parse_user(v: &str) -> Result<User, String> {
 
 /// A stop signal in the form the engine reads: `SIGTERM`, or a number.
 pub(crate) fn parse_signal(v: &str) -> Result<String, String> {
-    if let Ok(n) = v.parse::<u32>() {
-        return if (1..=64).contains(&n) { Ok(n.to_string()) } else { Err(format!("`{v}` is not a signal number (1 to 64)")) };
+    if v.trim_start_matches('+').bytes().all(|b| b.is_ascii_digit()) && !v.is_empty() {
+        return match canonical_number(v, 64) {
+            Ok(n) if n >= 1 => Ok(n.to_string()),
+            Ok(_) => Err(format!("`{v}` is not a signal number (1 to 64)")),
+            Err(e) => Err(format!("`{v}` is not a signal number (1 to 64): {e}")),
+        };
     }
     let upper = v.to_ascii_uppercase();
     let name = upper.strip_prefix("SIG").unwrap_or(&upper);
