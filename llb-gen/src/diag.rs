@@ -117,6 +117,17 @@ pub const ERROR_RULES: &[Rule] = &[
     rule("FileNotInContext", "a `runtime.files` source that is not in the build context (found when building)", None),
 ];
 
+/// For a word with characters outside ASCII (a Cyrillic `а` that looks like `a`, a
+/// full-width digit), the note that names them: ` (it has U+0430 where ASCII is expected)`;
+/// empty otherwise.
+pub fn non_ascii_note(word: &str) -> String {
+    let odd: Vec<String> = word.chars().filter(|c| !c.is_ascii()).map(|c| format!("`{c}` U+{:04X}", c as u32)).collect();
+    match odd.len() {
+        0 => String::new(),
+        _ => format!(" (it has {}, not ASCII)", odd.join(", ")),
+    }
+}
+
 /// What a rule of either kind is, by its name.
 pub fn rule_description(name: &str) -> Option<&'static str> {
     ERROR_RULES.iter().find(|r| r.name == name).map(|r| r.description).or_else(|| WARNING_RULES.iter().find(|(r, _)| *r == name).map(|(_, d)| *d))

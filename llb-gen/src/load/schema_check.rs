@@ -100,7 +100,8 @@ impl Cx<'_> {
                         remove.push(key.clone());
                         let known: Vec<&str> = props.map(|p| p.keys().map(String::as_str).collect()).unwrap_or_default();
                         let hint = did_you_mean(k, &known, || format!("the keys of {section} are: {}; keys starting with `x-` are ignored", known.join(", ")));
-                        self.error("UnknownKey", self.scalar_span(key), format!("unknown key `{k}` in {section}"), hint);
+                        let note = crate::diag::non_ascii_note(k);
+                        self.error("UnknownKey", self.scalar_span(key), format!("unknown key `{k}` in {section}{note}"), hint);
                     }
                 }
                 let mut complete = true;

@@ -28,17 +28,25 @@ pub(super) fn normalize(text: &str) -> Cow<'_, str> {
 /// it: control characters and look-alike spaces as spaces, invisible characters left out, so
 /// that the rest of the spec is still read and checked (the build fails on the errors
 /// anyway).
+/// A tab right after a key's colon, which YAML allows as the space there and the parser
+/// refuses, is read as a space too.
 pub(super) fn for_parser(text: &str) -> Cow<'_, str> {
-    if !text.chars().any(|c| (c.is_control() && c != '\t' && c != '\n') || invisible(c).is_some()) {
+    if !text.chars().any(|c| (c.is_control() && c != '\n') || invisible(c).is_some()) {
         return Cow::Borrowed(text);
     }
+    let mut prev = '\n';
     Cow::Owned(
         text.chars()
-            .filter_map(|c| match invisible(c) {
-                Some((_, Width::Space)) => Some(' '),
-                Some((_, Width::None)) => None,
-                None if c.is_control() && c != '\t' && c != '\n' => None,
-                None => Some(c),
+            .filter_map(|c| {
+                let out = match invisible(c) {
+                    Some((_, Width::Space)) => Some(' '),
+                    Some((_, Width::None)) => None,
+                    None if c == '\t' && prev == ':' => Some(' '),
+                    None if c.is_control() && c != '\t' && c != '\n' => None,
+                    None => Some(c),
+                };
+                prev = c;
+                out
             })
             .collect(),
     )

@@ -86,6 +86,18 @@ impl Cx<'_> {
         self.diags.iter().filter(|d| d.severity == crate::Severity::Error).count()
     }
 
+    /// Where the key `key` of a map is written, found on its value's line (map keys carry no
+    /// position of their own once read); the value's span when it is not there.
+    pub(crate) fn key_span(&self, key: &str, value: Span) -> Span {
+        let Some(line) = self.src.lines().nth(value.start.line.saturating_sub(1) as usize) else { return value };
+        let before: String = line.chars().take(value.start.column.saturating_sub(1) as usize).collect();
+        let found = before.find(&format!("\"{key}\"")).or_else(|| before.find(&format!("'{key}'"))).or_else(|| before.find(key));
+        match found {
+            Some(byte) => Span::point(value.start.line, before[..byte].chars().count() as u32 + 1),
+            None => value,
+        }
+    }
+
     pub(crate) fn check_name(&mut self, name: &Spanned<String>, what: &str) -> bool {
         let v = &name.value;
         let ok = !v.is_empty()
@@ -97,10 +109,11 @@ impl Cx<'_> {
             let suggestion: String = v.to_ascii_lowercase().chars().map(|c| if c.is_ascii_alphanumeric() || "._-".contains(c) { c } else { '-' }).collect();
             let suggestion = suggestion.trim_matches(|c: char| !c.is_ascii_alphanumeric());
             let example = if suggestion.is_empty() { "myapp" } else { suggestion };
+            let note = crate::diag::non_ascii_note(v);
             self.error(
                 "InvalidName",
                 name.span,
-                format!("`{v}` is not a valid {what}"),
+                format!("`{v}` is not a valid {what}{note}"),
                 format!("use lower-case letters, digits, `.`, `_` and `-`, starting and ending with a letter or digit, e.g. `{example}`"),
             );
         }
@@ -209,16 +222,19 @@ impl Cx<'_> {
         let mut out = Vec::new();
         for (k, v) in &env.value {
             if !is_env_name(k) {
+                let note = crate::diag::non_ascii_note(k);
+                let at = self.key_span(k, v.span);
                 self.error(
                     "InvalidName",
-                    v.span,
-                    format!("`{k}` is not a valid environment variable name"),
+                    at,
+                    format!("`{k}` is not a valid environment variable name{note}"),
                     "use letters, digits and `_`, not starting with a digit, e.g. `LOG_LEVEL`",
                 );
                 continue;
             }
             if reserved.contains(&k.as_str()) {
-                self.error("ReservedName", v.span, format!("`{k}` cannot be set in `{what}`"), "goapp sets it for each target platform and build; remove it");
+                let at = self.key_span(k, v.span);
+                self.error("ReservedName", at, format!("`{k}` cannot be set in `{what}`"), "goapp sets it for each target platform and build; remove it");
                 continue;
             }
             // GOFLAGS reaches every `go build`: not with the flags goapp sets itself.

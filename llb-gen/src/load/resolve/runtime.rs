@@ -110,10 +110,11 @@ impl Cx<'_> {
         if let Some(l) = &raw.labels {
             for (k, v) in &l.value {
                 if k.is_empty() || k.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                    let at = self.key_span(k, v.span);
                     self.error(
                         "InvalidName",
-                        v.span,
-                        format!("`{k}` is not a valid label name"),
+                        at,
+                        format!("`{k}` is not a valid label name{}", crate::diag::non_ascii_note(k)),
                         "a label name has no spaces, e.g. `org.opencontainers.image.vendor`",
                     );
                 } else {
@@ -128,10 +129,11 @@ impl Cx<'_> {
                 if ok {
                     annotations.insert(k.clone(), v.value.0.clone());
                 } else {
+                    let at = self.key_span(k, v.span);
                     self.error(
                         "InvalidName",
-                        v.span,
-                        format!("`{k}` is not a valid annotation name"),
+                        at,
+                        format!("`{k}` is not a valid annotation name{}", crate::diag::non_ascii_note(k)),
                         "an annotation name is letters, digits, `.`, `_`, `-` and `/`, e.g. `org.opencontainers.image.description`",
                     );
                 }
