@@ -101,6 +101,11 @@ impl<'a> Cx<'a> {
         self.push(Diagnostic::warning(rule, span, message).hint(hint));
     }
 
+    /// Whether no more problems are kept: finding where the next one is can be skipped.
+    pub(crate) fn full(&self) -> bool {
+        self.diags.len() >= MAX_COLLECTED
+    }
+
     /// Keeps a problem; past [`MAX_COLLECTED`] only counts it, so that a file that is not a
     /// spec costs no more memory than one that is.
     pub(crate) fn push(&mut self, d: Diagnostic) {

@@ -92,7 +92,10 @@ impl Cx<'_> {
             let mut prev = ' ';
             for (ci, c) in line.chars().enumerate() {
                 let at = Span::point(line_no, ci as u32 + 1);
-                if c.is_control() && c != '\t' {
+                let odd = (c.is_control() && c != '\t') || invisible(c).is_some();
+                if odd && self.full() {
+                    self.dropped += 1;
+                } else if c.is_control() && c != '\t' {
                     let name = if c == '\0' { "a NUL byte".to_string() } else { "a control character".to_string() };
                     self.error(
                         "InvalidText",

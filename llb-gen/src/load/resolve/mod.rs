@@ -89,6 +89,9 @@ impl Cx<'_> {
     /// Where the key `key` of a map is written, found on its value's line (map keys carry no
     /// position of their own once read); the value's span when it is not there.
     pub(crate) fn key_span(&self, key: &str, value: Span) -> Span {
+        if self.full() {
+            return value;
+        }
         let Some(line) = self.src.lines().nth(value.start.line.saturating_sub(1) as usize) else { return value };
         let before: String = line.chars().take(value.start.column.saturating_sub(1) as usize).collect();
         let found = before.find(&format!("\"{key}\"")).or_else(|| before.find(&format!("'{key}'"))).or_else(|| before.find(key));
