@@ -212,3 +212,11 @@ async fn the_plan_is_answered_without_building() {
     assert_eq!(plan["builder"]["reference"], "localhost:5000/library/golang:1.26");
     assert!(f.state().lookups.is_empty() && execs(&f).is_empty());
 }
+
+#[tokio::test]
+async fn a_spec_past_the_size_limit_is_refused_unread() {
+    let huge = format!("{HELLO}x-padding: \"{}\"\n", "a".repeat(llb_gen::load::MAX_SPEC_BYTES));
+    let f = client(&huge, "1.27");
+    let e = error(&build(&f, &[]).await);
+    assert!(e.contains(&format!("the spec is {} bytes; the limit is {}", llb_gen::load::MAX_SPEC_BYTES + 1, llb_gen::load::MAX_SPEC_BYTES)), "{e}");
+}

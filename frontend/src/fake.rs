@@ -167,6 +167,12 @@ impl Gateway for Fake {
         async move { found }
     }
 
+    fn read_file_head(&mut self, reference: &str, path: &str, max: usize) -> impl Future<Output = Result<Option<Vec<u8>>>> + Send {
+        let found = self.state().results.get(reference).map(|files| files.get(&clean(path)).map(|d| d[..d.len().min(max)].to_vec()));
+        let reference = reference.to_string();
+        async move { found.ok_or_else(|| anyhow!("no result {reference}")) }
+    }
+
     fn exists(&mut self, reference: &str, path: &str) -> impl Future<Output = Result<bool>> + Send {
         let state = self.state();
         let path = clean(path);

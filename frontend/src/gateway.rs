@@ -31,6 +31,9 @@ pub trait Gateway: Clone + Send + Sync + 'static {
     fn solve(&mut self, def: llb::pb::Definition, cache_imports: Vec<gw::CacheOptionsEntry>) -> impl Future<Output = Result<String>> + Send;
     /// A file of a solved result; `Ok(None)` when it does not exist.
     fn read_file(&mut self, reference: &str, path: &str) -> impl Future<Output = Result<Option<Vec<u8>>>> + Send;
+    /// The first `max` bytes of a file of a solved result, so that a file larger than any
+    /// the frontend reads costs no more than `max`.
+    fn read_file_head(&mut self, reference: &str, path: &str, max: usize) -> impl Future<Output = Result<Option<Vec<u8>>>> + Send;
     /// Whether a path exists in a solved result (a symbolic link counts, whatever it points to).
     fn exists(&mut self, reference: &str, path: &str) -> impl Future<Output = Result<bool>> + Send;
     /// The names in a directory of a solved result.
@@ -89,6 +92,18 @@ impl Gateway for Bridge {
 
     fn read_file(&mut self, reference: &str, path: &str) -> impl Future<Output = Result<Option<Vec<u8>>>> + Send {
         let request = gw::ReadFileRequest { r#ref: reference.into(), file_path: path.into(), range: None };
+        async move {
+            match self.0.read_file(request).await {
+                Ok(r) => Ok(Some(r.into_inner().data)),
+                Err(s) if not_found(&s) => Ok(None),
+                Err(s) => Err(anyhow::Error::new(s).context("reading a file")),
+            }
+        }
+    }
+
+    fn read_file_head(&mut self, reference: &str, path: &str, max: usize) -> impl Future<Output = Result<Option<Vec<u8>>>> + Send {
+        let range = gw::FileRange { offset: 0, length: i64::try_from(max).unwrap_or(i64::MAX) };
+        let request = gw::ReadFileRequest { r#ref: reference.into(), file_path: path.into(), range: Some(range) };
         async move {
             match self.0.read_file(request).await {
                 Ok(r) => Ok(Some(r.into_inner().data)),

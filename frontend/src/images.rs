@@ -65,7 +65,7 @@ pub async fn bases<G: Gateway>(s: &mut Session<G>, plan: &Plan, resolve_mode: &s
                 let id = c.solve(g.marshal(Some(image))?, vec![]).await.with_context(|| format!("pulling {reference} for {target}"))?;
                 let has_ca_certificates = c.exists(&id, probes.ca_bundle).await?;
                 let has_zoneinfo = c.exists(&id, probes.zoneinfo).await?;
-                let passwd = c.read_file(&id, probes.passwd).await?.map(|b| String::from_utf8_lossy(&b).into_owned());
+                let passwd = c.read_file_head(&id, probes.passwd, 1 << 20).await?.map(|b| String::from_utf8_lossy(&b).into_owned());
                 let mut has_libc = probes.libc.is_empty();
                 for path in &probes.libc {
                     if c.exists(&id, path).await? {

@@ -70,7 +70,8 @@ pub async fn read_spec<G: Gateway>(s: &mut Session<G>, filename: &str) -> Result
         let name = s.opts.spec_local_name().to_string();
         solve_local_vertex(s, &name, follow(&[filename]), "dockerfile", title).await?
     };
-    match s.gw.read_file(&id, filename).await? {
+    // One byte past the limit: the loader refuses the spec then, without the rest of it.
+    match s.gw.read_file_head(&id, filename, llb_gen::load::MAX_SPEC_BYTES + 1).await? {
         Some(data) => Ok((data, digest)),
         None => match &s.context {
             ContextSource::Git(git) if from_git => bail!("{filename} was not found in {git}: -f names a file of the repository"),
@@ -79,6 +80,9 @@ pub async fn read_spec<G: Gateway>(s: &mut Session<G>, filename: &str) -> Result
     }
 }
 
+/// The most of a go.mod, go.work or .dockerignore the frontend reads.
+const FACT_FILE_MAX: usize = 1 << 20;
+
 /// Reads the [`ContextFacts`] of the module in `module`; of a local context, only those
 /// files are transferred.
 pub async fn read_context_facts<G: Gateway>(s: &mut Session<G>, module: &str) -> Result<ContextFacts> {
@@ -86,8 +90,10 @@ pub async fn read_context_facts<G: Gateway>(s: &mut Session<G>, module: &str) ->
     let title = "[internal] load .dockerignore, go.mod and vendor/modules.txt".to_string();
     let (id, _) = context_files(s, follow(&files.paths()), "context-.dockerignore", title).await?;
     let mut found = BTreeMap::new();
+    // go.sum is read only to see whether it is empty; the others are small, or refused.
     for path in files.paths() {
-        found.insert(path.to_string(), s.gw.read_file(&id, path).await?);
+        let max = if path == files.go_sum { 4096 } else { FACT_FILE_MAX };
+        found.insert(path.to_string(), s.gw.read_file_head(&id, path, max).await?);
     }
     Ok(files.facts(&s.context, |p| found.get(p).cloned().flatten()))
 }
