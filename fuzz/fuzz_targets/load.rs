@@ -3,7 +3,8 @@
 //! one `key=value` per line: `target`, `platform`, `context:NAME` (a named context),
 //! `build-arg:NAME`. Run from fuzz/ (cargo-fuzz; `RUSTC_BOOTSTRAP=1` lets a stable toolchain
 //! build it), with inputs up to 64 KiB and the spec's words in the dictionary:
-//!   mkdir -p corpus/load && cp ../llb-gen/tests/specs/*/*.yaml ../examples/*/goapp.yaml corpus/load/
+//!   mkdir -p corpus/load && cp ../llb-gen/tests/specs/*/*.yaml corpus/load/
+//!   for e in ../examples/*/; do cp "$e/goapp.yaml" "corpus/load/example-$(basename "$e").yaml"; done
 //!   RUSTC_BOOTSTRAP=1 cargo fuzz run load --sanitizer none -- \
 //!     -max_len=65536 -dict=yaml.dict -rss_limit_mb=512 -max_total_time=1800
 #![no_main]
