@@ -6,7 +6,7 @@
 //!   mkdir -p corpus/load && cp ../llb-gen/tests/specs/*/*.yaml corpus/load/
 //!   for e in ../examples/*/; do cp "$e/goapp.yaml" "corpus/load/example-$(basename "$e").yaml"; done
 //!   RUSTC_BOOTSTRAP=1 cargo fuzz run load --sanitizer none -- \
-//!     -max_len=65536 -dict=yaml.dict -rss_limit_mb=512 -max_total_time=1800
+//!     -max_len=65536 -len_control=0 -dict=yaml.dict -rss_limit_mb=512 -max_total_time=1800
 #![no_main]
 
 
