@@ -73,6 +73,20 @@ fn not_found(s: &tonic::Status) -> bool {
     s.code() == tonic::Code::NotFound || s.message().contains("no such file")
 }
 
+impl Bridge {
+    /// A file of a solved result, or `range` of it; `Ok(None)` when it does not exist.
+    fn read(&mut self, reference: &str, path: &str, range: Option<gw::FileRange>) -> impl Future<Output = Result<Option<Vec<u8>>>> + Send {
+        let request = gw::ReadFileRequest { r#ref: reference.into(), file_path: path.into(), range };
+        async move {
+            match self.0.read_file(request).await {
+                Ok(r) => Ok(Some(r.into_inner().data)),
+                Err(s) if not_found(&s) => Ok(None),
+                Err(s) => Err(anyhow::Error::new(s).context("reading a file")),
+            }
+        }
+    }
+}
+
 impl Gateway for Bridge {
     async fn ping(&mut self) -> Result<Caps> {
         Ok(Caps::from_pong(&self.0.ping(gw::PingRequest {}).await.context("ping")?.into_inner()))
@@ -91,26 +105,11 @@ impl Gateway for Bridge {
     }
 
     fn read_file(&mut self, reference: &str, path: &str) -> impl Future<Output = Result<Option<Vec<u8>>>> + Send {
-        let request = gw::ReadFileRequest { r#ref: reference.into(), file_path: path.into(), range: None };
-        async move {
-            match self.0.read_file(request).await {
-                Ok(r) => Ok(Some(r.into_inner().data)),
-                Err(s) if not_found(&s) => Ok(None),
-                Err(s) => Err(anyhow::Error::new(s).context("reading a file")),
-            }
-        }
+        self.read(reference, path, None)
     }
 
     fn read_file_head(&mut self, reference: &str, path: &str, max: usize) -> impl Future<Output = Result<Option<Vec<u8>>>> + Send {
-        let range = gw::FileRange { offset: 0, length: i64::try_from(max).unwrap_or(i64::MAX) };
-        let request = gw::ReadFileRequest { r#ref: reference.into(), file_path: path.into(), range: Some(range) };
-        async move {
-            match self.0.read_file(request).await {
-                Ok(r) => Ok(Some(r.into_inner().data)),
-                Err(s) if not_found(&s) => Ok(None),
-                Err(s) => Err(anyhow::Error::new(s).context("reading a file")),
-            }
-        }
+        self.read(reference, path, Some(gw::FileRange { offset: 0, length: i64::try_from(max).unwrap_or(i64::MAX) }))
     }
 
     fn exists(&mut self, reference: &str, path: &str) -> impl Future<Output = Result<bool>> + Send {

@@ -61,42 +61,40 @@ enum Command {
     /// Print what a build of the spec would do, as JSON: platforms, binaries, the Go release
     /// and what chose it, the images pulled, named contexts.
     Plan {
-        /// The spec file (goapp.yaml).
-        file: PathBuf,
         /// The target platforms, comma-separated (default: the spec's, else the build platform).
         #[arg(long, default_value = "")]
         platform: String,
-        /// The platform the builder runs on.
-        #[arg(long, default_value = "linux/amd64")]
-        build_platform: String,
-        /// Rewrite the registry of every image (as the GOAPP_REGISTRY_MIRROR build arg does).
-        #[arg(long)]
-        registry_mirror: Option<String>,
-        /// A build arg for `${NAME}` in the spec, as `NAME=value` (repeatable).
-        #[arg(long = "build-arg", value_name = "NAME=VALUE")]
-        build_args: Vec<String>,
+        #[command(flatten)]
+        build: BuildArgs,
     },
     /// Print the LLB a spec becomes for one target platform.
     Llb {
-        /// The spec file (goapp.yaml).
-        file: PathBuf,
         /// The target platform.
         #[arg(long, default_value = "linux/amd64")]
         platform: String,
-        /// The platform the builder runs on.
-        #[arg(long, default_value = "linux/amd64")]
-        build_platform: String,
-        /// Rewrite the registry of every image (as the GOAPP_REGISTRY_MIRROR build arg does).
-        #[arg(long)]
-        registry_mirror: Option<String>,
-        /// A build arg for `${NAME}` in the spec, as `NAME=value` (repeatable).
-        #[arg(long = "build-arg", value_name = "NAME=VALUE")]
-        build_args: Vec<String>,
+        #[command(flatten)]
+        build: BuildArgs,
         /// Write the marshalled pb.Definition (what `buildctl build` reads on stdin) instead of
         /// the readable dump.
         #[arg(long)]
         raw: bool,
     },
+}
+
+/// What `plan` and `llb` build from besides the target platforms.
+#[derive(clap::Args)]
+struct BuildArgs {
+    /// The spec file (goapp.yaml).
+    file: PathBuf,
+    /// The platform the builder runs on.
+    #[arg(long, default_value = "linux/amd64")]
+    build_platform: String,
+    /// Rewrite the registry of every image (as the GOAPP_REGISTRY_MIRROR build arg does).
+    #[arg(long)]
+    registry_mirror: Option<String>,
+    /// A build arg for `${NAME}` in the spec, as `NAME=value` (repeatable).
+    #[arg(long = "build-arg", value_name = "NAME=VALUE")]
+    build_args: Vec<String>,
 }
 
 fn main() -> ExitCode {
@@ -113,12 +111,8 @@ fn main() -> ExitCode {
             print!("{}", llb_gen::schema::reference_markdown());
             Ok(ExitCode::SUCCESS)
         }
-        Command::Plan { file, platform, build_platform, registry_mirror, build_args } => {
-            print_plan(&file, &platform, &build_platform, registry_mirror.as_deref(), &build_args)
-        }
-        Command::Llb { file, platform, build_platform, registry_mirror, build_args, raw } => {
-            print_llb(&file, &platform, &build_platform, registry_mirror.as_deref(), &build_args, raw)
-        }
+        Command::Plan { platform, build } => print_plan(&platform, &build),
+        Command::Llb { platform, build, raw } => print_llb(&platform, &build, raw),
     };
     match result {
         Ok(code) => code,
@@ -198,13 +192,8 @@ fn print_targets(file: &PathBuf, build_args: &[String]) -> Result<ExitCode> {
 /// `docker buildx build -f goapp.yaml .` beside it does): its go.mod, go.work, go.sum,
 /// vendor/modules.txt and .dockerignore are read from there. `Ok(Err(_))`: the spec or
 /// go.mod has problems, already printed.
-fn plan_from_disk(
-    file: &PathBuf,
-    platforms: Vec<Platform>,
-    build_platform: &str,
-    mirror: Option<&str>,
-    build_args: &[String],
-) -> Result<Option<llb_gen::Plan>> {
+fn plan_from_disk(platforms: Vec<Platform>, b: &BuildArgs) -> Result<Option<llb_gen::Plan>> {
+    let (file, build_platform, mirror, build_args) = (&b.file, b.build_platform.as_str(), b.registry_mirror.as_deref(), b.build_args.as_slice());
     let (loaded, bytes, name) = match load(file, build_args)? {
         Ok(l) => l,
         Err(diags) => {
@@ -230,16 +219,16 @@ fn plan_from_disk(
     }
 }
 
-fn print_plan(file: &PathBuf, platforms: &str, build_platform: &str, mirror: Option<&str>, build_args: &[String]) -> Result<ExitCode> {
+fn print_plan(platforms: &str, build: &BuildArgs) -> Result<ExitCode> {
     let platforms = if platforms.is_empty() { Vec::new() } else { platforms.split(',').map(Platform::parse).collect::<Result<_, _>>()? };
-    let Some(plan) = plan_from_disk(file, platforms, build_platform, mirror, build_args)? else { return Ok(ExitCode::FAILURE) };
+    let Some(plan) = plan_from_disk(platforms, build)? else { return Ok(ExitCode::FAILURE) };
     println!("{}", serde_json::to_string_pretty(&plan.summary())?);
     Ok(ExitCode::SUCCESS)
 }
 
-fn print_llb(file: &PathBuf, platform: &str, build_platform: &str, mirror: Option<&str>, build_args: &[String], raw: bool) -> Result<ExitCode> {
+fn print_llb(platform: &str, build: &BuildArgs, raw: bool) -> Result<ExitCode> {
     let target = Platform::parse(platform)?;
-    let Some(plan) = plan_from_disk(file, vec![target.clone()], build_platform, mirror, build_args)? else { return Ok(ExitCode::FAILURE) };
+    let Some(plan) = plan_from_disk(vec![target.clone()], build)? else { return Ok(ExitCode::FAILURE) };
     let lowered = llb_gen::lower(&plan, &llb_gen::Resolved::unresolved(&plan), &target)?;
     let mut out = std::io::stdout().lock();
     if raw {

@@ -274,27 +274,15 @@ fn replaced(text: &str, file: &str, replacements: &[Replacement]) -> Result<Stri
     Ok(out)
 }
 
-/// Why a text is not a git repository URL goapp takes.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct GitUrlError(pub String);
+text_error!(
+    /// Why a text is not a git repository URL goapp takes.
+    GitUrlError
+);
 
-impl From<GitUrlError> for String {
-    fn from(e: GitUrlError) -> String {
-        e.0
-    }
-}
-
-/// Why a go.mod or go.work cannot take the `replace` directives of named contexts.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct ReplaceError(pub String);
-
-impl From<ReplaceError> for String {
-    fn from(e: ReplaceError) -> String {
-        e.0
-    }
-}
+text_error!(
+    /// Why a go.mod or go.work cannot take the `replace` directives of named contexts.
+    ReplaceError
+);
 
 #[cfg(test)]
 mod tests {

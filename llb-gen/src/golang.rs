@@ -170,16 +170,10 @@ pub fn has_cross_compiler(build: &Platform, target: &Platform) -> bool {
     CROSS_HOSTS.contains(&build.architecture.as_str()) && c_target(build).is_ok() && c_target(target).is_ok()
 }
 
-/// Why Go, or cgo, cannot build for a platform.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct UnsupportedPlatform(pub String);
-
-impl From<UnsupportedPlatform> for String {
-    fn from(e: UnsupportedPlatform) -> String {
-        e.0
-    }
-}
+text_error!(
+    /// Why Go, or cgo, cannot build for a platform.
+    UnsupportedPlatform
+);
 
 #[cfg(test)]
 mod tests {

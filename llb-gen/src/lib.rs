@@ -6,6 +6,24 @@
 //! async, no clock. The caller (the gateway frontend, the local command line, tests) resolves
 //! images and reads files and passes the results in, so every output is a function of inputs.
 
+/// An error that is a sentence for the user: a type of its own (so that callers can tell
+/// the errors apart), shown as its text, and turned back into that text where a message is
+/// built.
+macro_rules! text_error {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+        #[error("{0}")]
+        pub struct $name(pub String);
+
+        impl From<$name> for String {
+            fn from(e: $name) -> String {
+                e.0
+            }
+        }
+    };
+}
+
 pub mod checks;
 pub mod context;
 pub mod diag;

@@ -123,16 +123,10 @@ impl fmt::Display for ImageRef {
     }
 }
 
-/// Why a text is not an image reference.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct ReferenceError(pub String);
-
-impl From<ReferenceError> for String {
-    fn from(e: ReferenceError) -> String {
-        e.0
-    }
-}
+text_error!(
+    /// Why a text is not an image reference.
+    ReferenceError
+);
 
 #[cfg(test)]
 mod tests {

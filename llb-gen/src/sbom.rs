@@ -154,16 +154,10 @@ pub fn spdx(name: &str, platform: &str, created: &str, binaries: &[(String, Buil
     })
 }
 
-/// Why the output of `go version -m` could not be read.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct BuildInfoError(pub String);
-
-impl From<BuildInfoError> for String {
-    fn from(e: BuildInfoError) -> String {
-        e.0
-    }
-}
+text_error!(
+    /// Why the output of `go version -m` could not be read.
+    BuildInfoError
+);
 
 #[cfg(test)]
 mod tests {
