@@ -21,15 +21,26 @@ pub fn buildx(dir: &Path, platforms: &str, extra: &[&str]) -> Run {
 pub fn buildx_push(dir: &Path, platforms: &str, image: &str, extra: &[&str]) -> String {
     let mut args = extra.to_vec();
     args.extend(["-t", image, "--push"]);
-    let mut r = buildx(dir, platforms, &args);
-    if !r.status.success() && r.stderr.contains("unexpected status from HEAD request") && r.stderr.contains("500 Internal Server Error") {
-        // Debian's docker-registry 2.8 now and then answers 500 to the engine's check of a
-        // tag it is writing; the build itself succeeded and is cached, so push again.
-        eprintln!("the registry failed a push with a 500; pushing again:\n{}", r.stderr);
-        r = buildx(dir, platforms, &args);
-    }
+    let r = pushed(|| buildx(dir, platforms, &args));
     assert!(r.status.success(), "the build of {} failed:\n{}", dir.display(), r.stderr);
     r.stderr
+}
+
+/// `docker ARGS` in `dir`, for a command that pushes to the local registry.
+pub fn docker_push(dir: &Path, args: &[&str]) -> Run {
+    pushed(|| run(dir, "docker", args))
+}
+
+/// A push, done again when the registry failed it: Debian's docker-registry 2.8 now and then
+/// answers 500 to the engine's check of a tag it is writing; the build itself succeeded and
+/// is cached, so only the push is done again.
+fn pushed(push: impl Fn() -> Run) -> Run {
+    let r = push();
+    if !r.status.success() && r.stderr.contains("unexpected status from HEAD request") && r.stderr.contains("500 Internal Server Error") {
+        eprintln!("the registry failed a push with a 500; pushing again:\n{}", r.stderr);
+        return push();
+    }
+    r
 }
 
 /// `docker buildx build` with the current buildx of the test environment

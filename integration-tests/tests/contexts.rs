@@ -94,7 +94,7 @@ fn a_git_repository_is_the_build_context() {
     let mut args = args.to_vec();
     let context = format!("{url}#main");
     args.push(&context);
-    let r = run(Path::new("/"), "docker", &args);
+    let r = docker_push(Path::new("/"), &args);
     assert!(r.status.success(), "{}", r.stderr);
     assert!(r.stderr.contains(&format!("load git source {url}#main")), "{}", r.stderr);
     assert_eq!(index_platforms(&image), ["linux/amd64", "linux/arm64"], "the spec's platforms");
@@ -130,7 +130,7 @@ fn images_of_the_build_are_replaced_by_named_contexts() {
         "--push",
         ".",
     ];
-    let r = run(&dir, "docker", &args);
+    let r = docker_push(&dir, &args);
     assert!(r.status.success(), "{}", r.stderr);
     assert!(r.stderr.contains("FROM localhost:5000/library/golang:1.27@sha256:"), "{}", r.stderr);
     for img in index_images(&image) {

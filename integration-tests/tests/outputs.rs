@@ -253,7 +253,7 @@ fn a_spec_with_any_name_in_a_subdirectory_builds_for_its_own_platforms() {
         "--push",
         ".",
     ];
-    let r = run(&dir, "docker", &args);
+    let r = docker_push(&dir, &args);
     assert!(r.status.success(), "{}", r.stderr);
     assert!(r.stderr.contains("load build definition from hello.goapp.yml"), "{}", r.stderr);
     assert_eq!(index_platforms(&image), ["linux/amd64", "linux/arm64"]);

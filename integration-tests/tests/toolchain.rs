@@ -115,7 +115,8 @@ fn a_go_image_older_than_go_mod_fails_before_compiling() {
     let unsaid = unique_tag("go-unsaid");
     let ctx = temp_dir("go-unsaid");
     std::fs::write(ctx.join("Dockerfile"), "FROM localhost:5000/library/golang:1.26\nENV GOLANG_VERSION=\n").unwrap();
-    ok(&ctx, "docker", &["buildx", "build", "--quiet", "--provenance=false", "-t", &unsaid, "--push", "."]);
+    let r = docker_push(&ctx, &["buildx", "build", "--quiet", "--provenance=false", "-t", &unsaid, "--push", "."]);
+    assert!(r.status.success(), "{}", r.stderr);
     let dir = version_program("go-image-unsaid", "module example.com/goversion\n\ngo 1.27\n", &format!("go:\n  image: {unsaid}\n"));
     let r = buildx(&dir, "linux/amd64", &[]);
     assert!(!r.status.success(), "built with a Go older than go.mod's:\n{}", r.stderr);
