@@ -94,6 +94,13 @@ pub struct ArgRef {
 
 impl<'a> Cx<'a> {
     pub(crate) fn error(&mut self, rule: &'static str, span: Span, message: impl Into<String>, hint: impl Into<String>) {
+        // A message that quotes an empty value says so in words.
+        let mut message: String = message.into();
+        if let Some(rest) = message.strip_prefix("`` ") {
+            message = format!("an empty value {rest}");
+        } else if message.ends_with(" ``") {
+            message = format!("{} (an empty value)", message.trim_end_matches(" ``"));
+        }
         self.push(Diagnostic::error(rule, span, message).hint(hint));
     }
 
