@@ -36,7 +36,7 @@ impl Cx<'_> {
                         self.error(
                             "UnknownBase",
                             b.span,
-                            format!("unknown base `{other}`"),
+                            format!("unknown base `{other}`{}", crate::diag::non_ascii_note(other)),
                             format!("did you mean `{near}`? (for the Docker Hub image of that name, write `docker.io/{other}`)"),
                         );
                         Spanned::new(Base::Static, b.span)
@@ -58,7 +58,7 @@ impl Cx<'_> {
                 other => {
                     let names = named_bases();
                     let hint = did_you_mean(other, &names, || format!("the bases are {}, or an image reference", names.join(", ")));
-                    self.error("UnknownBase", b.span, format!("unknown base `{other}`"), hint);
+                    self.error("UnknownBase", b.span, format!("unknown base `{other}`{}", crate::diag::non_ascii_note(other)), hint);
                     Spanned::new(Base::Static, b.span)
                 }
             },
@@ -92,7 +92,7 @@ impl Cx<'_> {
                 None => {
                     let names: Vec<&str> = targets.iter().map(|t| t.name.value.as_str()).collect();
                     let hint = did_you_mean(&e.value, &names, || format!("the targets are: {}", names.join(", ")));
-                    self.error("UnknownTarget", e.span, format!("there is no target named `{}`", e.value), hint);
+                    self.error("UnknownTarget", e.span, format!("there is no target named `{}`{}", e.value, crate::diag::non_ascii_note(&e.value)), hint);
                     0
                 }
             },

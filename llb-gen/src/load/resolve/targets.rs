@@ -154,12 +154,14 @@ impl Cx<'_> {
             let p = match llb::Platform::parse(&s.value) {
                 Ok(p) => p,
                 Err(e) => {
-                    self.error("UnsupportedPlatform", s.span, e.to_string(), format!("platforms Go can build: {}", golang::COMMON_PLATFORMS));
+                    let message = format!("{e}{}", crate::diag::non_ascii_note(&s.value));
+                    self.error("UnsupportedPlatform", s.span, message, format!("platforms Go can build: {}", golang::COMMON_PLATFORMS));
                     continue;
                 }
             };
             if let Err(e) = golang::target(&p) {
-                self.error("UnsupportedPlatform", s.span, e, format!("platforms Go can build: {}", golang::COMMON_PLATFORMS));
+                let message = format!("{e}{}", crate::diag::non_ascii_note(&s.value));
+                self.error("UnsupportedPlatform", s.span, message, format!("platforms Go can build: {}", golang::COMMON_PLATFORMS));
                 continue;
             }
             if let Some(first) = out.iter().find(|q| q.value == p) {
