@@ -220,3 +220,30 @@ async fn a_spec_past_the_size_limit_is_refused_unread() {
     let e = error(&build(&f, &[]).await);
     assert!(e.contains(&format!("the spec is {} bytes; the limit is {}", llb_gen::load::MAX_SPEC_BYTES + 1, llb_gen::load::MAX_SPEC_BYTES)), "{e}");
 }
+
+#[tokio::test]
+async fn files_sources_may_be_patterns_and_a_directory_in_the_wrong_case_is_named() {
+    let with = |src: &str| format!("{HELLO}runtime:\n  files:\n    - src: {src}\n      dest: /srv/www/\n");
+    let site = |f: &Fake| {
+        f.local("context", "static/index.html", "<p>hi</p>").local("context", "static/about.html", "<p>about</p>");
+    };
+    // A pattern that matches files of the context builds.
+    let f = client(&with("static/*.html"), "1.27");
+    site(&f);
+    assert!(build(&f, &[]).await.error.is_none());
+    // One that matches nothing is refused at its line.
+    let f = client(&with("static/*.css"), "1.27");
+    site(&f);
+    let e = error(&build(&f, &[]).await);
+    assert!(e.contains("goapp.yaml:6:12: `static/*.css` matches nothing in the build context"), "{e}");
+    // A directory in the wrong letter case: the path meant.
+    let f = client(&with("Static/index.html"), "1.27");
+    site(&f);
+    let e = error(&build(&f, &[]).await);
+    assert!(e.contains("did you mean `static/index.html`?"), "{e}");
+    // A directory that is not there at all.
+    let f = client(&with("public/index.html"), "1.27");
+    site(&f);
+    let e = error(&build(&f, &[]).await);
+    assert!(e.contains("there is no directory `public`"), "{e}");
+}

@@ -107,10 +107,25 @@ impl State {
                     let list = |k: &str| src.attrs.get(k).and_then(|v| serde_json::from_str::<Vec<String>>(v).ok());
                     let follow = list(llb::attr::LOCAL_FOLLOW);
                     let exclude = list(llb::attr::LOCAL_EXCLUDE).unwrap_or_default();
-                    all.into_iter()
-                        .filter(|(p, _)| follow.as_ref().is_none_or(|f| f.iter().any(|f| p == f || p.starts_with(&format!("{f}/")))))
-                        .filter(|(p, _)| !excluded(p, &exclude))
-                        .collect()
+                    let followed: Files =
+                        all.into_iter().filter(|(p, _)| follow.as_ref().is_none_or(|f| f.iter().any(|f| p == f || p.starts_with(&format!("{f}/"))))).collect();
+                    let mut kept = Files::new();
+                    for (p, data) in followed {
+                        if !excluded(&p, &exclude) {
+                            kept.insert(p, data);
+                            continue;
+                        }
+                        // A directory is sent even when what it holds is left out: marked by
+                        // a name ending in `/`.
+                        let mut dir = String::new();
+                        for part in p.split('/').take(p.split('/').count() - 1) {
+                            dir = if dir.is_empty() { part.to_string() } else { format!("{dir}/{part}") };
+                            if !excluded(&dir, &exclude) {
+                                kept.insert(format!("{dir}/"), Vec::new());
+                            }
+                        }
+                    }
+                    kept
                 } else if let Some(reference) = src.identifier.strip_prefix("docker-image://") {
                     let unpinned = reference.split('@').next().unwrap_or(reference);
                     self.images
@@ -189,8 +204,12 @@ impl Gateway for Fake {
         let prefix = if dir.is_empty() || dir == "." { String::new() } else { format!("{dir}/") };
         let names = match state.results.get(reference) {
             Some(files) => {
-                let mut names: Vec<String> =
-                    files.keys().filter_map(|p| p.strip_prefix(&prefix)).map(|rest| rest.split('/').next().unwrap_or(rest).to_string()).collect();
+                let mut names: Vec<String> = files
+                    .keys()
+                    .filter_map(|p| p.strip_prefix(&prefix))
+                    .map(|rest| rest.split('/').next().unwrap_or(rest).to_string())
+                    .filter(|n| !n.is_empty())
+                    .collect();
                 names.dedup();
                 Ok(names)
             }

@@ -80,6 +80,78 @@ pub async fn read_spec<G: Gateway>(s: &mut Session<G>, filename: &str) -> Result
     }
 }
 
+/// The names in a directory of the build context (one level, without .dockerignore's
+/// patterns, so that a name left out can be told from one mistyped).
+async fn names_in<G: Gateway>(s: &mut Session<G>, dir: &str) -> Result<Vec<String>> {
+    let prefix = if dir == "." { String::new() } else { format!("{dir}/") };
+    let mut attrs = BTreeMap::new();
+    attrs.insert(llb::attr::LOCAL_INCLUDE.to_string(), serde_json::to_string(&[format!("{prefix}*")]).unwrap_or_default());
+    attrs.insert(llb::attr::LOCAL_EXCLUDE.to_string(), serde_json::to_string(&[format!("{prefix}*/*")]).unwrap_or_default());
+    let title = "[internal] list a runtime.files directory".to_string();
+    let (listing, _) = context_files(s, attrs, "context-files-listing", title).await?;
+    s.gw.read_dir(&listing, dir).await
+}
+
+/// Whether `name` matches the pattern of a `files` source's last component: `*` any
+/// characters, `?` one, `[...]` one of a set.
+fn glob(pattern: &str, name: &str) -> bool {
+    let (p, n): (Vec<char>, Vec<char>) = (pattern.chars().collect(), name.chars().collect());
+    // One character of a `[...]` set at p[i..]: whether it takes `c`, and where the set ends.
+    let class = |i: usize, c: char| -> Option<(bool, usize)> {
+        let end = i + 1 + p[i + 1..].iter().position(|x| *x == ']')?;
+        let (negate, set) = match p.get(i + 1) {
+            Some('!' | '^') => (true, &p[i + 2..end]),
+            _ => (false, &p[i + 1..end]),
+        };
+        let mut hit = false;
+        let mut k = 0;
+        while k < set.len() {
+            if k + 2 < set.len() && set[k + 1] == '-' {
+                hit |= set[k] <= c && c <= set[k + 2];
+                k += 3;
+            } else {
+                hit |= set[k] == c;
+                k += 1;
+            }
+        }
+        Some((hit != negate, end + 1))
+    };
+    // reach[j]: the pattern so far matches the first j characters of the name.
+    let mut reach = vec![false; n.len() + 1];
+    reach[0] = true;
+    let mut i = 0;
+    while i < p.len() {
+        let mut next = vec![false; n.len() + 1];
+        let mut step = i + 1;
+        match p[i] {
+            '*' => {
+                let mut any = false;
+                for j in 0..=n.len() {
+                    any |= reach[j];
+                    next[j] = any;
+                }
+            }
+            '[' if class(i, ' ').is_some() => {
+                for j in 0..n.len() {
+                    if let Some((hit, end)) = class(i, n[j]) {
+                        next[j + 1] = reach[j] && hit;
+                        step = end;
+                    }
+                }
+                step = class(i, ' ').map(|(_, end)| end).unwrap_or(step);
+            }
+            c => {
+                for j in 0..n.len() {
+                    next[j + 1] = reach[j] && (c == '?' || c == n[j]);
+                }
+            }
+        }
+        reach = next;
+        i = step;
+    }
+    reach[n.len()]
+}
+
 /// The most of a go.mod, go.work or .dockerignore the frontend reads.
 const FACT_FILE_MAX: usize = 1 << 20;
 
@@ -112,40 +184,83 @@ pub async fn check_files<G: Gateway>(s: &mut Session<G>, plan: &llb_gen::Plan) -
     let (id, _) = context_files(s, attrs, "context-files", "[internal] check runtime.files".into()).await?;
     let mut diags = Vec::new();
     for f in files {
-        if s.gw.exists(&id, &f.value).await? {
+        let wildcard = f.value.contains(['*', '?', '[']);
+        if !wildcard && s.gw.exists(&id, &f.value).await? {
             continue;
         }
-        // What the directory holds, to suggest the name meant (one level, no contents).
-        let (parent, base) = match f.value.rsplit_once('/') {
-            Some((p, b)) => (p.to_string(), b.to_string()),
-            None => (".".to_string(), f.value.clone()),
-        };
-        let prefix = if parent == "." { String::new() } else { format!("{parent}/") };
-        let mut attrs = BTreeMap::new();
-        attrs.insert(llb::attr::LOCAL_INCLUDE.to_string(), serde_json::to_string(&[format!("{prefix}*")]).unwrap_or_default());
-        attrs.insert(llb::attr::LOCAL_EXCLUDE.to_string(), serde_json::to_string(&[format!("{prefix}*/*")]).unwrap_or_default());
-        let title = "[internal] list a runtime.files directory".to_string();
-        let (listing, _) = context_files(s, attrs, "context-files-listing", title).await?;
-        let names = s.gw.read_dir(&listing, &parent).await?;
-        let refs: Vec<&str> = names.iter().map(String::as_str).collect();
-        // Listed without .dockerignore's patterns: the name itself means .dockerignore left
-        // it out.
-        if refs.contains(&base.as_str()) {
-            let message = format!("`{}` is not in the build context: .dockerignore leaves it out", f.value);
-            let hint = "remove the pattern that matches it from .dockerignore, or the entry from runtime.files";
-            diags.push(llb_gen::Diagnostic::error("FileNotInContext", f.span, message).hint(hint));
-            continue;
+        // Walk down to the file's directory, each directory as written, or as the context
+        // has it in another letter case; then look for the file (or the pattern) there.
+        let parts: Vec<&str> = f.value.split('/').collect();
+        let (dirs, base) = parts.split_at(parts.len() - 1);
+        let base = base[0];
+        let mut found: Vec<String> = Vec::new();
+        let mut names = names_in(s, ".").await?;
+        let mut lost = None;
+        for part in dirs {
+            let Some(n) = names.iter().find(|n| n.as_str() == *part).or_else(|| names.iter().find(|n| n.eq_ignore_ascii_case(part))).cloned() else {
+                lost = Some(*part);
+                break;
+            };
+            found.push(n);
+            names = names_in(s, &found.join("/")).await?;
         }
-        let near = refs.iter().find(|n| n.eq_ignore_ascii_case(&base)).copied().or_else(|| llb_gen::diag::similar(&base, &refs));
-        let hint = match near {
-            Some(n) => format!("did you mean `{prefix}{n}`? (paths are case-sensitive)"),
-            None => "paths are relative to the build context (the directory given to `docker buildx build`) and case-sensitive; check .dockerignore too".into(),
+        let prefix: String = found.iter().map(|d| format!("{d}/")).collect();
+        // The directories are there as written (not only in another letter case).
+        let exact = found.iter().zip(dirs).all(|(f, d)| f == d);
+        let (message, hint) = match lost {
+            Some(part) => (
+                format!("`{}` is not in the build context", f.value),
+                format!(
+                    "there is no directory `{prefix}{part}`: paths are relative to the build context (the directory given to `docker buildx build`) and case-sensitive"
+                ),
+            ),
+            None if wildcard && exact => {
+                if names.iter().any(|n| glob(base, n)) {
+                    continue;
+                }
+                (
+                    format!("`{}` matches nothing in the build context", f.value),
+                    "check the pattern, and .dockerignore, which may leave the files out".to_string(),
+                )
+            }
+            // Listed without .dockerignore's patterns: the name itself means .dockerignore left
+            // it out.
+            None if exact && names.iter().any(|n| n == base) => (
+                format!("`{}` is not in the build context: .dockerignore leaves it out", f.value),
+                "remove the pattern that matches it from .dockerignore, or the entry from runtime.files".to_string(),
+            ),
+            None => {
+                let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+                let near = refs.iter().find(|n| n.eq_ignore_ascii_case(base)).copied().or_else(|| llb_gen::diag::similar(base, &refs));
+                let hint = match near {
+                    Some(n) => format!("did you mean `{prefix}{n}`? (paths are case-sensitive)"),
+                    None => {
+                        "paths are relative to the build context (the directory given to `docker buildx build`) and case-sensitive; check .dockerignore too"
+                            .into()
+                    }
+                };
+                (format!("`{}` is not in the build context", f.value), hint)
+            }
         };
-        diags.push(llb_gen::Diagnostic::error("FileNotInContext", f.span, format!("`{}` is not in the build context", f.value)).hint(hint));
+        diags.push(llb_gen::Diagnostic::error("FileNotInContext", f.span, message).hint(hint));
     }
     if diags.is_empty() {
         return Ok(());
     }
     let d = llb_gen::Diagnostics::new(plan.source.file.clone(), String::from_utf8_lossy(&plan.source.data), diags);
     Err(Failure(errors::spec_status(&d)))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn globs() {
+        use super::glob;
+        assert!(glob("*.html", "index.html") && !glob("*.html", "index.htm"));
+        assert!(glob("a?c", "abc") && !glob("a?c", "ac"));
+        assert!(glob("v[0-9].txt", "v7.txt") && !glob("v[!0-9].txt", "v7.txt") && glob("v[!0-9].txt", "vx.txt"));
+        assert!(glob("*", "") && glob("**a", "a"));
+        // Linear, however many stars.
+        assert!(!glob(&"*a".repeat(100), &"a".repeat(99)));
+    }
 }

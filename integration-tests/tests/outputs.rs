@@ -302,3 +302,28 @@ fn file_modes_do_not_depend_on_the_sending_machine() {
         assert_eq!(manifest, &manifests[0].1, "the image from {machine} differs from the one from {}", manifests[0].0);
     }
 }
+
+#[test]
+fn a_files_pattern_copies_what_it_matches_and_a_wrong_directory_case_is_named() {
+    require_engine();
+    let dir = example_variant("hello", "files-pattern", |spec| format!("{spec}  files:\n    - src: site/*.html\n      dest: /srv/www/\n"));
+    std::fs::create_dir_all(dir.join("site")).unwrap();
+    std::fs::write(dir.join("site/index.html"), "<p>hi</p>\n").unwrap();
+    std::fs::write(dir.join("site/about.html"), "<p>about</p>\n").unwrap();
+    std::fs::write(dir.join("site/style.css"), "p {}\n").unwrap();
+    let image = unique_tag("files-pattern");
+    buildx_push(&dir, "linux/amd64", &image, &[]);
+    let img = index_images(&image).into_iter().next().unwrap();
+    let files = image_files(&image, &img);
+    for (path, there) in [("srv/www/index.html", true), ("srv/www/about.html", true), ("srv/www/style.css", false)] {
+        assert_eq!(files.iter().any(|l| l.ends_with(path)), there, "{path}: {files:#?}");
+    }
+    // The directory written in the wrong case: the path meant, before anything builds.
+    let wrong = example_variant("hello", "files-wrong-dir", |spec| format!("{spec}  files:\n    - src: Site/index.html\n      dest: /srv/www/\n"));
+    std::fs::create_dir_all(wrong.join("site")).unwrap();
+    std::fs::write(wrong.join("site/index.html"), "<p>hi</p>\n").unwrap();
+    let r = buildx(&wrong, "linux/amd64", &[]);
+    assert!(!r.status.success(), "the build passed");
+    assert!(r.stderr.contains("did you mean `site/index.html`?"), "{}", r.stderr);
+    assert!(!r.stderr.contains("go build"), "{}", r.stderr);
+}
