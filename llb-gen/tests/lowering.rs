@@ -68,7 +68,11 @@ fn plan_example(path: &Path, target: &str, build_args: &BTreeMap<String, String>
         target: extra.binaries.then(|| llb_gen::spec::BINARIES_TARGET.to_string()),
         platforms: vec![Platform::parse(target).unwrap()],
         build_platform: Platform::parse("linux/amd64").unwrap(),
-        build_args: build_args.clone(),
+        build_args: {
+            let mut args = build_args.clone();
+            args.entry("SOURCE_DATE_EPOCH".into()).or_insert_with(|| "1704164645".into());
+            args
+        },
         named_contexts: extra.named_contexts.clone(),
         context: extra.context_source.clone(),
         session_id: "test-session".into(),
@@ -76,8 +80,6 @@ fn plan_example(path: &Path, target: &str, build_args: &BTreeMap<String, String>
         vcs_revision: Some("0123456789abcdef".into()),
         ..Default::default()
     };
-    let mut request = request;
-    request.build_args.entry("SOURCE_DATE_EPOCH".into()).or_insert_with(|| "1704164645".into());
     let source = llb_gen::plan::SpecSource { file: "goapp.yaml".into(), data: bytes };
     llb_gen::plan(spec, source, &request, &facts).unwrap()
 }

@@ -29,7 +29,11 @@ impl Cx<'_> {
                     return;
                 }
                 let span = self.scalar_span(s);
-                for name in bare_names(s.as_str()) {
+                // One pass: the value, and the build args it read (what is found before a
+                // mistake, too).
+                let mut found = Found::default();
+                let expanded = expand_from(s.as_str(), s.as_str(), 0, args, false, &mut found).map(|(v, _)| v);
+                for name in found.bare {
                     self.warning(
                         "UnbracedBuildArg",
                         span,
@@ -37,12 +41,12 @@ impl Cx<'_> {
                         format!("write `${{{name}}}` to use the build arg, or `$${name}` for a `$` of its own"),
                     );
                 }
-                for (name, default) in references(s.as_str()) {
+                for (name, default) in found.refs {
                     if !self.args_read.iter().any(|a| a.name == name) {
                         self.args_read.push(super::ArgRef { name, default, span });
                     }
                 }
-                match expand(s.as_str(), args) {
+                match expanded {
                     Ok(v) => {
                         let coerce = s.may_coerce();
                         let mut n = MarkedScalarNode::new(*s.span(), v);
@@ -72,13 +76,15 @@ fn is_name(name: &str) -> bool {
 }
 
 /// The well-formed build arg references of a value: names and defaults, nested ones too.
+#[cfg(test)]
 fn references(s: &str) -> Vec<(String, Option<String>)> {
     let mut found = Found::default();
     let _ = expand_from(s, s, 0, &BTreeMap::new(), false, &mut found);
     found.refs
 }
 
-pub(super) fn expand(s: &str, args: &BTreeMap<String, String>) -> Result<String, String> {
+#[cfg(test)]
+fn expand(s: &str, args: &BTreeMap<String, String>) -> Result<String, String> {
     expand_from(s, s, 0, args, false, &mut Found::default()).map(|(v, _)| v)
 }
 
@@ -151,6 +157,7 @@ fn expand_from(whole: &str, s: &str, mut i: usize, args: &BTreeMap<String, Strin
 }
 
 /// The `$NAME`s of a value written without braces.
+#[cfg(test)]
 fn bare_names(s: &str) -> Vec<String> {
     let mut found = Found::default();
     let _ = expand_from(s, s, 0, &BTreeMap::new(), false, &mut found);

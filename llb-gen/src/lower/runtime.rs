@@ -10,15 +10,12 @@ use super::{BIN_DIR, BaseImage, CA_BUNDLE, DEFAULT_PATH, HISTORY_COMMENT, Input,
 use crate::image::{History, ImageConfig};
 use crate::spec::{Base, NONROOT_UID, Volume};
 
-/// The pulled base of this platform, pinned, when the base is an image (and the result
-/// needs it): its vertex serves the image and the cgo check.
+/// The pulled base of this platform, pinned, when the plan pulls one (the base is an image,
+/// and the result needs it): its vertex serves the image and the cgo check.
 pub(super) fn pulled_base<'a>(cx: &mut Lowering<'a>) -> Result<Option<(&'a BaseImage, llb::Output)>, LowerError> {
     let input = cx.input;
     let spec = input.spec;
-    if spec.runtime.base.value != Base::Image || (input.binaries_only && !crate::plan::needs_base_for_binaries(spec)) {
-        return Ok(None);
-    }
-    let b = input.base.ok_or_else(|| LowerError::MissingBase { platform: input.target.id() })?;
+    let Some(b) = input.base else { return Ok(None) };
     let r = pinned(&b.reference, &b.digest);
     let image = cx.g.image(&r.to_string(), input.target, Default::default());
     let range = cx.range(spec.runtime.base.span);
