@@ -181,8 +181,8 @@ async fn subrequest<G: Gateway>(s: &mut Session<G>, id: &str) -> Result<gw::Resu
     let request = s.opts.request(build_platform(&s.caps), &s.id, s.context.clone())?;
     let plan = llb_gen::plan(loaded.spec.clone(), SpecSource { file: filename.clone(), data: data.clone() }, &request, &facts)?;
     match name {
-        "frontend.outline" => Ok(subrequests::outline(&filename, &data, &loaded, &plan.release)),
-        "frontend.goapp.plan" => Ok(subrequests::plan(&plan)),
+        "frontend.outline" => Ok(subrequests::outline(&filename, &data, &loaded, &plan)),
+        "frontend.goapp.plan" => Ok(subrequests::plan(&plan, &host_platform())),
         "frontend.goapp.llb" => Ok(subrequests::llb(&plan)?),
         other => Err(anyhow::anyhow!("goapp lists the request {other} but does not answer it").into()),
     }

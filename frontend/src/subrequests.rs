@@ -79,8 +79,10 @@ const GOAPP_ARGS: &[(&str, &str)] = &[
 ];
 
 /// The build args the spec reads, with their defaults and lines, then goapp's own, then the
-/// proxy args (never their values); the description says which Go release builds it.
-pub fn outline(file: &str, data: &[u8], loaded: &llb_gen::Loaded, release: &llb_gen::toolchain::GoRelease) -> gw::Result {
+/// proxy args (never their values); the description says which Go release builds it, and
+/// `platforms` the platforms the build makes (the spec's, unless `--platform` names others),
+/// for a CI matrix to read.
+pub fn outline(file: &str, data: &[u8], loaded: &llb_gen::Loaded, plan: &llb_gen::Plan) -> gw::Result {
     let mut args: Vec<Value> = loaded
         .args
         .iter()
@@ -107,9 +109,18 @@ pub fn outline(file: &str, data: &[u8], loaded: &llb_gen::Loaded, release: &llb_
             o.remove("value");
         }
     }
-    let go = release.describe(file);
-    let json = json!({"name": loaded.spec.name.value, "description": format!("goapp spec {file}, built with {go}"), "args": args, "sources": [base64::engine::general_purpose::STANDARD.encode(data)]});
-    let mut text = format!("Go\t{go}\n\nBUILD ARG\tVALUE\tDESCRIPTION\n");
+    let go = plan.release.describe(file);
+    let platforms: Vec<String> = plan.platforms.iter().map(|p| p.to_string()).collect();
+    let from = match plan.platforms_from {
+        llb_gen::PlatformsFrom::Request => "--platform".to_string(),
+        llb_gen::PlatformsFrom::Spec(span) => format!("{file}:{}", span.start.line),
+        llb_gen::PlatformsFrom::BuildPlatform => "the build platform".to_string(),
+    };
+    let mut json = json!({"name": loaded.spec.name.value, "description": format!("goapp spec {file}, built with {go}"), "platforms": platforms, "args": args, "sources": [base64::engine::general_purpose::STANDARD.encode(data)]});
+    if let llb_gen::PlatformsFrom::Spec(span) = plan.platforms_from {
+        json["platformsLocation"] = location(span, data);
+    }
+    let mut text = format!("Go\t{go}\nPlatforms\t{} ({from})\n\nBUILD ARG\tVALUE\tDESCRIPTION\n", platforms.join(","));
     for a in json["args"].as_array().expect("args") {
         text.push_str(&format!("{}\t{}\t{}\n", a["name"].as_str().unwrap_or(""), a["value"].as_str().unwrap_or(""), a["description"].as_str().unwrap_or("")));
     }
@@ -180,8 +191,11 @@ pub fn llb_text(lowered: &llb_gen::Lowered) -> anyhow::Result<String> {
 }
 
 /// The plan of the build, as JSON (and indented JSON for people).
-pub fn plan(plan: &llb_gen::Plan) -> gw::Result {
-    let summary = plan.summary();
+/// The plan, and the frontend that made it: its version and the platform its binary is for
+/// (which image of the frontend's index BuildKit ran).
+pub fn plan(plan: &llb_gen::Plan, frontend_platform: &llb::Platform) -> gw::Result {
+    let mut summary = plan.summary();
+    summary["frontend"] = json!({"version": env!("CARGO_PKG_VERSION"), "platform": frontend_platform.to_string()});
     let text = serde_json::to_string_pretty(&summary).unwrap_or_default() + "\n";
     answer(&summary, text, &[])
 }
@@ -227,11 +241,18 @@ mod tests {
     fn outline_targets_and_lint_point_at_the_spec() {
         let data = b"name: app\ntargets:\n  - name: api\n    main: ./cmd/api\n  - name: cli\n    main: ./cmd/cli\nversion: ${VERSION:-dev}\nruntime:\n  user: root\n  env:\n    UPSTREAM: ${HTTP_PROXY:-http://user:secret@proxy.example:3128}\n";
         let loaded = llb_gen::load("goapp.yaml", data, &BTreeMap::new()).unwrap();
-        let gomod = llb_gen::toolchain::ModFile::parse("go.mod", "module m\n\ngo 1.26\n").unwrap();
-        let release = llb_gen::toolchain::choose(&loaded.spec, Some(&gomod));
-        let answer = outline("goapp.yaml", data, &loaded, &release);
-        assert!(meta(&answer, "result.txt").starts_with("Go\tGo 1.26 (the go line, go.mod:3)\n"), "{}", meta(&answer, "result.txt"));
+        let plan = |request: &llb_gen::Request| {
+            let files = llb_gen::context::FactFiles::of(".");
+            let facts = files.facts(&request.context, |p| (p == "go.mod").then(|| b"module m\n\ngo 1.26\n".to_vec()));
+            let source = llb_gen::plan::SpecSource { file: "goapp.yaml".into(), data: data.to_vec() };
+            llb_gen::plan(loaded.spec.clone(), source, request, &facts).unwrap()
+        };
+        let request = llb_gen::Request::default();
+        let answer = outline("goapp.yaml", data, &loaded, &plan(&request));
+        let text = meta(&answer, "result.txt");
+        assert!(text.starts_with("Go\tGo 1.26 (the go line, go.mod:3)\nPlatforms\tlinux/amd64 (the build platform)\n"), "{text}");
         let o: Value = serde_json::from_str(&meta(&answer, "result.json")).unwrap();
+        assert_eq!(o["platforms"], json!(["linux/amd64"]));
         assert_eq!(o["description"], "goapp spec goapp.yaml, built with Go 1.26 (the go line, go.mod:3)");
         assert!(o["args"].as_array().unwrap().iter().any(|a| a["name"] == "HTTPS_PROXY" && a.get("value").is_none()));
         // The spec reads HTTP_PROXY with a default: listed where it is read, its value not shown.
@@ -250,6 +271,22 @@ mod tests {
         assert_eq!(meta(&l, "result.statuscode"), "1");
         let l: Value = serde_json::from_str(&meta(&l, "result.json")).unwrap();
         assert_eq!(l["warnings"][0]["ruleName"], "RunsAsRoot");
+        // The spec's platforms, where it names them, unless --platform names others.
+        let with_platforms = b"name: app\nplatforms: [linux/arm64, linux/arm/v7]\n";
+        let loaded = llb_gen::load("goapp.yaml", with_platforms, &BTreeMap::new()).unwrap();
+        let facts = llb_gen::context::FactFiles::of(".").facts(&request.context, |_| None);
+        let source = llb_gen::plan::SpecSource { file: "goapp.yaml".into(), data: with_platforms.to_vec() };
+        let p = llb_gen::plan(loaded.spec.clone(), source.clone(), &request, &facts).unwrap();
+        let answer = outline("goapp.yaml", with_platforms, &loaded, &p);
+        let o: Value = serde_json::from_str(&meta(&answer, "result.json")).unwrap();
+        assert_eq!(o["platforms"], json!(["linux/arm64", "linux/arm/v7"]));
+        assert_eq!(o["platformsLocation"]["ranges"][0]["start"]["line"], 2);
+        assert!(meta(&answer, "result.txt").contains("Platforms\tlinux/arm64,linux/arm/v7 (goapp.yaml:2)\n"));
+        let asked = llb_gen::Request { platforms: vec![llb::Platform::new("linux", "riscv64", None)], ..request.clone() };
+        let p = llb_gen::plan(loaded.spec.clone(), source, &asked, &facts).unwrap();
+        let o: Value = serde_json::from_str(&meta(&outline("goapp.yaml", with_platforms, &loaded, &p), "result.json")).unwrap();
+        assert_eq!(o["platforms"], json!(["linux/riscv64"]));
+        assert!(o.get("platformsLocation").is_none());
         assert_eq!(l["warnings"][0]["location"]["ranges"][0]["start"]["line"], 9);
         let detail = l["warnings"][0]["detail"].as_str().unwrap();
         assert!(detail.starts_with("the program runs as root (run as `nonroot`"), "{detail}");

@@ -10,15 +10,24 @@ archive_url() {
   fi
 }
 
-# sid_apt TOOL ARG...: apt-get or apt-cache (TOOL) with Debian unstable, for amd64 and arm64, as
-# its only source. Its sources list, lists and cache live under $GOAPP_CACHE/sid-apt and are
-# named only through -o options: the system's own apt setup and lists are left as they are.
-# (GOAPP_CACHE must be set.)
-sid_apt() {
-  local tool=$1
-  shift
-  local dir=$GOAPP_CACHE/sid-apt line
-  line="deb [arch=amd64,arm64 signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $(archive_url) sid main"
+# security_url: the security archive this machine uses for bookworm-security.
+security_url() {
+  local f=/etc/apt/sources.list.d/debian.sources
+  if [ -f "$f" ]; then
+    awk '/^URIs:/ && $2 ~ /security/ {print $2; exit}' "$f"
+  else
+    awk '$1=="deb" && $3 ~ /^bookworm-security$/ {print $2; exit}' /etc/apt/sources.list
+  fi
+}
+
+# private_apt NAME URL SUITE TOOL ARG...: apt-get or apt-cache (TOOL) with SUITE of the archive
+# at URL, for amd64 and arm64, as its only source. Its sources list, lists and cache live under
+# $GOAPP_CACHE/NAME and are named only through -o options: the system's own apt setup and lists
+# are left as they are. (GOAPP_CACHE must be set.)
+private_apt() {
+  local dir=$GOAPP_CACHE/$1 url=$2 suite=$3 tool=$4 line
+  shift 4
+  line="deb [arch=amd64,arm64 signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $url $suite main"
   mkdir -p "$dir/lists/partial" "$dir/sources.list.d" "$dir/cache/archives/partial"
   [ "$(cat "$dir/sources.list" 2>/dev/null)" = "$line" ] || echo "$line" > "$dir/sources.list"
   "$tool" -o Dir::Etc::sourcelist="$dir/sources.list" -o Dir::Etc::sourceparts="$dir/sources.list.d" \
@@ -26,6 +35,9 @@ sid_apt() {
     -o Acquire::Languages=none -o Acquire::IndexTargets::deb::DEP-11::DefaultEnabled=false \
     -o APT::Sandbox::User=root "$@"
 }
+
+# sid_apt TOOL ARG...: private_apt with Debian unstable.
+sid_apt() { private_apt sid-apt "$(archive_url)" sid "$@"; }
 
 # sid_update: refreshes unstable's package lists, once per run of a script (subshells
 # included: the stamp holds the script's process id).

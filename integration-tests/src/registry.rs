@@ -35,6 +35,8 @@ pub fn registry_json(path: &str) -> serde_json::Value {
 /// One platform's image in a pushed index.
 pub struct PlatformImage {
     pub platform: String,
+    /// The digest of its manifest.
+    pub digest: String,
     pub manifest: serde_json::Value,
     pub config: serde_json::Value,
 }
@@ -53,9 +55,10 @@ pub fn index_images(reference: &str) -> Vec<PlatformImage> {
             if let Some(v) = p["variant"].as_str() {
                 platform = format!("{platform}/{v}");
             }
-            let manifest = registry_json(&format!("{repo}/manifests/{}", m["digest"].as_str().unwrap()));
+            let digest = m["digest"].as_str().unwrap().to_string();
+            let manifest = registry_json(&format!("{repo}/manifests/{digest}"));
             let config = registry_json(&format!("{repo}/blobs/{}", manifest["config"]["digest"].as_str().unwrap()));
-            PlatformImage { platform, manifest, config }
+            PlatformImage { platform, digest, manifest, config }
         })
         .collect()
 }

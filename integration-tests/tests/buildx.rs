@@ -41,6 +41,12 @@ fn a_current_buildx_calls_goapp_and_builds_with_it() {
     let r = call(&shop, "outline,format=json");
     let o: serde_json::Value = serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{e}: {}", r.stdout));
     assert_eq!(o["args"][0]["location"]["ranges"][0]["start"]["line"], 9, "{o}");
+    // The platforms, for a CI matrix: the spec's, unless --platform names others.
+    assert_eq!(o["platforms"], serde_json::json!(["linux/amd64", "linux/arm64"]), "{o}");
+    assert_eq!(o["platformsLocation"]["ranges"][0]["start"]["line"], 12, "{o}");
+    let r = current_buildx(&shop, &["--progress=quiet", "--call", "outline,format=json", "--platform", "linux/arm64"]);
+    let o: serde_json::Value = serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{e}: {}", r.stdout));
+    assert_eq!(o["platforms"], serde_json::json!(["linux/arm64"]), "{o}");
 
     let r = call(&shop, "targets");
     assert!(r.status.success(), "{}", r.stderr);

@@ -96,7 +96,7 @@ fn the_scratch_base_holds_the_binary_only_and_runs() {
         index_images(&image).remove(0)
     } else {
         let config = registry_json(&format!("{repo}/blobs/{}", manifest["config"]["digest"].as_str().unwrap()));
-        PlatformImage { platform: "linux/arm64".into(), manifest, config }
+        PlatformImage { platform: "linux/arm64".into(), digest: String::new(), manifest, config }
     };
     assert_eq!(img.config["architecture"], "arm64");
     let env = img.config["config"]["Env"].to_string();

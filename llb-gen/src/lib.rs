@@ -43,5 +43,5 @@ pub mod toolchain;
 pub use diag::{Diagnostic, Diagnostics, Severity, Span};
 pub use load::{ArgRef, Loaded, load};
 pub use lower::{BaseImage, BuilderImage, Lowered, Resolved, lower};
-pub use plan::{BuildFacts, Plan, PlanError, Request, ResultKind, plan};
+pub use plan::{BuildFacts, Plan, PlanError, PlatformsFrom, Request, ResultKind, plan};
 pub use spec::Spec;

@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use llb::{Platform, pb};
 
 use crate::context::{ContextFacts, ContextSource, GitSource, NamedSource, Replacement};
-use crate::diag::Diagnostics;
+use crate::diag::{Diagnostics, Span};
 use crate::golang;
 use crate::reference::ImageRef;
 use crate::spec::raw::{CgoMode, ModMode};
@@ -141,6 +141,7 @@ pub struct Plan {
     /// The binary that is the image's entrypoint: an index into `spec.targets`.
     pub entrypoint: usize,
     pub platforms: Vec<Platform>,
+    pub platforms_from: PlatformsFrom,
     pub build_platform: Platform,
     /// The Go release of the builder and what chose it; the module file it was read from.
     pub release: GoRelease,
@@ -170,6 +171,17 @@ pub struct Plan {
     pub sbom: bool,
 }
 
+/// What chose the platforms built.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PlatformsFrom {
+    /// `--platform`.
+    Request,
+    /// The spec's `platforms`, at this span.
+    Spec(Span),
+    /// Neither: the platform BuildKit runs steps on natively.
+    BuildPlatform,
+}
+
 /// Why a build cannot be planned.
 #[derive(Debug, thiserror::Error)]
 pub enum PlanError {
@@ -192,12 +204,12 @@ pub fn plan(spec: Spec, source: SpecSource, request: &Request, facts: &ContextFa
         }
         None => ((0..spec.targets.len()).collect(), spec.runtime.entrypoint),
     };
-    let platforms = if !request.platforms.is_empty() {
-        request.platforms.clone()
-    } else if !spec.platforms.is_empty() {
-        spec.platforms.iter().map(|p| p.value.clone()).collect()
+    let (platforms, platforms_from) = if !request.platforms.is_empty() {
+        (request.platforms.clone(), PlatformsFrom::Request)
+    } else if let Some(first) = spec.platforms.first() {
+        (spec.platforms.iter().map(|p| p.value.clone()).collect(), PlatformsFrom::Spec(first.span))
     } else {
-        vec![request.build_platform.clone()]
+        (vec![request.build_platform.clone()], PlatformsFrom::BuildPlatform)
     };
     let go_module = facts.go_module().map_err(PlanError::Module)?;
     let release = crate::toolchain::choose(&spec, go_module.as_ref());
@@ -223,6 +235,7 @@ pub fn plan(spec: Spec, source: SpecSource, request: &Request, facts: &ContextFa
         targets,
         entrypoint,
         platforms,
+        platforms_from,
         build_platform: request.build_platform.clone(),
         release,
         go_module,
