@@ -34,7 +34,7 @@ mkdir -p "$GOAPP_CACHE" "$GOAPP_STATE" "$log_dir"
 suite_images=(golang debian distroless alpine git-sshd)
 
 # The layout of env.json; integration-tests/src/env.rs reads the same number.
-ENV_FORMAT=1
+ENV_FORMAT=2
 
 say() { printf '[env] %s\n' "$*" >&2; }
 
@@ -80,8 +80,8 @@ need_root() {
 install_packages() {
   # (tinyproxy-bin is Debian's tinyproxy without its service: no system proxy gets started;
   # the tests run their own.)
-  local want=(docker.io containerd docker-buildx docker-registry mmdebstrap arch-test qemu-user-static git openssh-client
-    tinyproxy-bin iptables)
+  local want=(docker.io containerd docker-buildx docker-compose docker-registry mmdebstrap arch-test qemu-user-static git
+    openssh-client tinyproxy-bin iptables)
   local missing=0
   for p in "${want[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing=1
@@ -109,7 +109,7 @@ Pin-Priority: 100
 PIN
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-    docker.io/trixie containerd/trixie docker-buildx/trixie docker-cli/trixie \
+    docker.io/trixie containerd/trixie docker-buildx/trixie docker-cli/trixie docker-compose/trixie \
     qemu-user-static/bookworm-backports docker-registry mmdebstrap arch-test git openssh-client tinyproxy-bin \
     iptables >"$log_dir/apt.log" 2>&1 || { tail -n 40 "$log_dir/apt.log" >&2; exit 1; }
 }
@@ -259,16 +259,56 @@ current_buildx_files() {
   echo "$dir"
 }
 
+# An arm64 Docker Engine for the tests of an arm64 build machine: Debian's arm64 dockerd and
+# containerd (trixie, as the engine's), unpacked from their packages (nothing of them runs
+# under QEMU here) into a root the test chroots into; there they run under qemu-user, so
+# BuildKit's own platform is linux/arm64. Containers are started by Debian's amd64 runc, put
+# in the root with its libraries in place of the arm64 one: runc's arm64 build cannot start a
+# container under qemu-user (its namespace setup fails: "waiting for init preliminary setup:
+# read init-p: connection reset by peer"). What the containers run is their own platform's
+# code as on any engine: arm64 steps under QEMU, amd64 ones natively. The root has QEMU's
+# aarch64 emulator too, for the network hook the engine asks runc to run (see
+# integration-tests/src/bin/goapp-e2e-runc.rs). Kept in the cache, keyed on its packages.
+arm64_engine_packages="docker.io,containerd,runc,iptables"
+arm64_engine_files() {
+  local key root
+  key=$(printf '%s\n' arm64-engine-v1 trixie "$arm64_engine_packages" amd64:runc | sha256sum | cut -c1-12)
+  root=$GOAPP_CACHE/arm64-engine-$key
+  mkdir -p "$GOAPP_STATE/arm64-engine-data"
+  if [ ! -x "$root/usr/sbin/dockerd" ]; then
+    say "unpacking Debian's arm64 Docker Engine"
+    rm -rf "$root.part" "$root.amd64"
+    mmdebstrap --quiet --variant=extract --architectures=arm64 --include="$arm64_engine_packages" trixie "$root.part" "$(archive_url)" \
+      >"$log_dir/arm64-engine.log" 2>&1 || { tail -n 20 "$log_dir/arm64-engine.log" >&2; exit 1; }
+    mmdebstrap --quiet --variant=extract --architectures=amd64 --include=runc trixie "$root.amd64" "$(archive_url)" \
+      >>"$log_dir/arm64-engine.log" 2>&1 || { tail -n 20 "$log_dir/arm64-engine.log" >&2; exit 1; }
+    cp -a "$root.amd64/usr/lib/x86_64-linux-gnu" "$root.part/usr/lib/"
+    mkdir -p "$root.part/usr/lib64"
+    cp -a "$root.amd64/usr/lib64/." "$root.part/usr/lib64/"
+    cp "$root.amd64/usr/sbin/runc" "$root.part/usr/sbin/runc"
+    rm -rf "$root.amd64"
+    local d
+    for d in bin sbin lib lib64; do [ -e "$root.part/$d" ] || ln -s "usr/$d" "$root.part/$d"; done
+    cp /usr/bin/qemu-aarch64-static "$root.part/usr/bin/"
+    printf '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n' > "$root.part/etc/hosts"
+    mkdir -p "$root.part/proc" "$root.part/sys" "$root.part/run" "$root.part/var/lib/docker" "$root.part/etc/docker" "$root.part/goapp"
+    mv "$root.part" "$root"
+  fi
+  echo "$root"
+}
+
 # tools: the files above, and $GOAPP_STATE/env.json, the one file the tests read
 # (integration-tests/src/env.rs has its fields).
 tools() {
-  local goproxy old buildx
+  local goproxy old buildx arm64
   goproxy=$(module_proxy_files)
   old=$(old_engine_files)
   buildx=$(current_buildx_files)
-  python3 - "$GOAPP_STATE/env.json" "$ENV_FORMAT" "$REGISTRY" "$goproxy" "$old/bin/usr/sbin/dockerd" "$old/data" "$buildx" <<'PY'
+  arm64=$(arm64_engine_files)
+  python3 - "$GOAPP_STATE/env.json" "$ENV_FORMAT" "$REGISTRY" "$goproxy" "$old/bin/usr/sbin/dockerd" "$old/data" "$buildx" \
+    "$arm64" "$GOAPP_STATE/arm64-engine-data" <<'PY'
 import json, os, sys
-out, fmt, registry, goproxy, dockerd, data, buildx = sys.argv[1:]
+out, fmt, registry, goproxy, dockerd, data, buildx, arm64_root, arm64_data = sys.argv[1:]
 env = {
     "format": int(fmt),
     "registry": registry,
@@ -276,6 +316,8 @@ env = {
     "old_dockerd": dockerd,
     "old_engine_data": data,
     "current_buildx_config": buildx,
+    "arm64_engine_root": arm64_root,
+    "arm64_engine_data": arm64_data,
 }
 with open(out + ".part", "w") as f:
     json.dump(env, f, indent=2)
@@ -290,7 +332,7 @@ PY
 # stop: stops what up.sh started (the processes identified by their pidfiles, or by exactly the
 # command line up.sh starts them with), and removes what a test binary killed before its
 # services' guards ran may have left: its containers (labelled goapp-e2e.owner), its firewall
-# rules (commented goapp-e2e) and the older engine's bridge. The images, caches and registry
+# rules (commented goapp-e2e), the arm64 engine's processes and the engines' bridges. The images, caches and registry
 # data stay.
 stop() {
   need_root
@@ -303,16 +345,29 @@ stop() {
       docker rm -f $ids >/dev/null
     fi
   fi
-  local rule
-  while rule=$(iptables -S INPUT 2>/dev/null | grep -m1 -- '--comment goapp-e2e'); do
-    say "removing a leftover firewall rule: $rule"
-    # shellcheck disable=SC2086
-    iptables ${rule/-A/-D}
+  local rule table
+  for table in filter nat; do
+    while rule=$(iptables -t "$table" -S 2>/dev/null | grep -m1 -- '--comment goapp-e2e'); do
+      say "removing a leftover firewall rule: $rule"
+      # shellcheck disable=SC2086
+      iptables -t "$table" ${rule/-A/-D}
+    done
   done
-  if ip link show goapp20 >/dev/null 2>&1; then
-    say "removing the older engine's leftover bridge"
-    ip link del goapp20
-  fi
+  # The arm64 engine's processes (they run in its root), then the engines' bridges.
+  local p root
+  for p in /proc/[0-9]*; do
+    root=$(readlink "$p/root" 2>/dev/null) || continue
+    case "$root" in "$GOAPP_CACHE"/arm64-engine-*)
+      say "stopping a leftover process of the arm64 engine (${p#/proc/})"
+      kill -9 "${p#/proc/}" 2>/dev/null || true ;;
+    esac
+  done
+  for p in goapp20 goapparm64; do
+    if ip link show "$p" >/dev/null 2>&1; then
+      say "removing the leftover bridge $p"
+      ip link del "$p"
+    fi
+  done
   stop_started "$GOAPP_STATE/dockerd.pid" "dockerd --containerd=/run/containerd/containerd\.sock" "dockerd"
   stop_started "$GOAPP_STATE/containerd.pid" "containerd" "containerd"
   stop_started "$GOAPP_STATE/registry.pid" "docker-registry serve $(re_escape "$GOAPP_STATE/registry.yml")" "the registry"

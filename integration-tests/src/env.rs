@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 use serde::Deserialize;
 
 /// The layout of `env.json` this harness reads; `up.sh` writes the same number.
-pub const FORMAT: u32 = 1;
+pub const FORMAT: u32 = 2;
 
 /// What `up.sh tools` provisioned for the tests (`$GOAPP_STATE/env.json`): the only state that
 /// passes from `up.sh` to the tests. The services that use these files are started by the
@@ -27,6 +27,10 @@ pub struct Env {
     pub old_engine_data: PathBuf,
     /// A `DOCKER_CONFIG` directory whose `cli-plugins/docker-buildx` is a current buildx.
     pub current_buildx_config: PathBuf,
+    /// A root with Debian's arm64 Docker Engine (and amd64 runc), for [`crate::services::Arm64Engine`].
+    pub arm64_engine_root: PathBuf,
+    /// Where that engine keeps its images and build cache between runs.
+    pub arm64_engine_data: PathBuf,
 }
 
 /// Where `up.sh` keeps its state (`GOAPP_STATE`, as for `up.sh`).

@@ -40,6 +40,8 @@ struct Extra {
     binaries: bool,
     context_source: llb_gen::context::ContextSource,
     named_contexts: BTreeMap<String, String>,
+    /// The platform BuildKit runs steps on; `None`: linux/amd64.
+    build_platform: Option<&'static str>,
 }
 
 fn lower_example(path: &Path, target: &str) -> (llb_gen::Lowered, String) {
@@ -67,7 +69,7 @@ fn plan_example(path: &Path, target: &str, build_args: &BTreeMap<String, String>
     let request = llb_gen::Request {
         target: extra.binaries.then(|| llb_gen::spec::BINARIES_TARGET.to_string()),
         platforms: vec![Platform::parse(target).unwrap()],
-        build_platform: Platform::parse("linux/amd64").unwrap(),
+        build_platform: Platform::parse(extra.build_platform.unwrap_or("linux/amd64")).unwrap(),
         build_args: {
             let mut args = build_args.clone();
             args.entry("SOURCE_DATE_EPOCH".into()).or_insert_with(|| "1704164645".into());
@@ -147,6 +149,37 @@ fn execs(def: &pb::Definition) -> Vec<(pb::ExecOp, String)> {
             _ => None,
         })
         .collect()
+}
+
+/// On an arm64 build machine (Docker Desktop on Apple silicon, an arm64 CI runner): the
+/// builder is the arm64 image and every step runs on linux/arm64; amd64 is cross-compiled.
+#[test]
+fn golden_llb_on_an_arm64_build_machine() {
+    let on_arm64 = Extra { build_platform: Some("linux/arm64"), ..Default::default() };
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
+    for name in ["hello", "cgo"] {
+        let path = root.join(name).join("goapp.yaml");
+        for target in ["linux/amd64", "linux/arm64"] {
+            let (lowered, _) = lower_example_as(&path, target, &BTreeMap::new(), &on_arm64);
+            let text = llb::dump::to_text(&lowered.definition).unwrap();
+            insta::assert_snapshot!(format!("{name}-{}-on-arm64", target.replace('/', "-")), text);
+        }
+    }
+    for spec in examples().into_iter().filter(|p| !p.ends_with("cgo-emulated.yaml")) {
+        for target in ["linux/amd64", "linux/arm64", "linux/arm/v7"] {
+            let (lowered, _) = lower_example_as(&spec, target, &BTreeMap::new(), &on_arm64);
+            for (_, platform) in execs(&lowered.definition) {
+                assert_eq!(platform, "linux/arm64", "{} for {target}", spec.display());
+            }
+            for op in ops(&lowered.definition) {
+                if let Some(pb::op::Op::Source(src)) = &op.op
+                    && src.identifier.contains("golang:")
+                {
+                    assert_eq!(op.platform.as_ref().map(|p| p.architecture.as_str()), Some("arm64"), "{}: the builder", spec.display());
+                }
+            }
+        }
+    }
 }
 
 #[test]

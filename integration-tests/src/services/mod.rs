@@ -10,6 +10,7 @@
 //! comment `goapp-e2e`, so that a later start (and `up.sh stop`) can remove what a killed
 //! binary left.
 
+mod arm64_engine;
 mod forward_proxy;
 mod git_ssh;
 mod module_proxy;
@@ -17,6 +18,7 @@ mod old_engine;
 mod private_git;
 mod process;
 
+pub use arm64_engine::Arm64Engine;
 pub use forward_proxy::ForwardProxy;
 pub use git_ssh::GitSsh;
 pub use module_proxy::ModuleProxy;

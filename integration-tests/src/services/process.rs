@@ -151,26 +151,33 @@ fn remove_orphans() {
     }
 }
 
-/// A rule of the INPUT chain (commented `goapp-e2e`), deleted when dropped.
+/// A firewall rule (commented `goapp-e2e`), deleted when dropped.
 pub struct FirewallRule {
+    table: String,
+    chain: String,
     rule: Vec<String>,
 }
 
 impl FirewallRule {
     /// `iptables -I INPUT RULE...`.
     pub fn insert(rule: &[&str]) -> FirewallRule {
+        FirewallRule::insert_in("filter", "INPUT", rule)
+    }
+
+    /// `iptables -t TABLE -I CHAIN RULE...`.
+    pub fn insert_in(table: &str, chain: &str, rule: &[&str]) -> FirewallRule {
         let mut rule: Vec<String> = rule.iter().map(|s| s.to_string()).collect();
         rule.extend(["-m", "comment", "--comment", "goapp-e2e"].map(String::from));
-        let mut args = vec!["-I", "INPUT"];
+        let mut args = vec!["-t", table, "-I", chain];
         args.extend(rule.iter().map(String::as_str));
         ok(Path::new("/"), "iptables", &args);
-        FirewallRule { rule }
+        FirewallRule { table: table.into(), chain: chain.into(), rule }
     }
 }
 
 impl Drop for FirewallRule {
     fn drop(&mut self) {
-        let mut args = vec!["-D", "INPUT"];
+        let mut args = vec!["-t", &self.table, "-D", &self.chain];
         args.extend(self.rule.iter().map(String::as_str));
         let _ = run(Path::new("/"), "iptables", &args);
     }
