@@ -1,22 +1,14 @@
 # Shared by the environment scripts (sourced, not run).
 
-# The Debian archive this machine already uses for bookworm; never a hard-coded host.
+# archive_url [security]: the Debian archive this machine already uses for bookworm, or (with
+# `security`) the one it uses for bookworm-security; never a hard-coded host.
 archive_url() {
-  local f=/etc/apt/sources.list.d/debian.sources
+  local security=0 f=/etc/apt/sources.list.d/debian.sources
+  [ "${1:-}" = security ] && security=1
   if [ -f "$f" ]; then
-    awk '/^URIs:/ && $2 !~ /security/ {print $2; exit}' "$f"
+    awk -v sec="$security" '/^URIs:/ && ($2 ~ /security/) == sec {print $2; exit}' "$f"
   else
-    awk '$1=="deb" && $3 ~ /^bookworm$/ {print $2; exit}' /etc/apt/sources.list
-  fi
-}
-
-# security_url: the security archive this machine uses for bookworm-security.
-security_url() {
-  local f=/etc/apt/sources.list.d/debian.sources
-  if [ -f "$f" ]; then
-    awk '/^URIs:/ && $2 ~ /security/ {print $2; exit}' "$f"
-  else
-    awk '$1=="deb" && $3 ~ /^bookworm-security$/ {print $2; exit}' /etc/apt/sources.list
+    awk -v sec="$security" '$1=="deb" && ($3 == "bookworm-security") == sec && $3 ~ /^bookworm(-security)?$/ {print $2; exit}' /etc/apt/sources.list
   fi
 }
 

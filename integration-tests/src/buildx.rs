@@ -31,13 +31,15 @@ pub fn docker_push(dir: &Path, args: &[&str]) -> Run {
     pushed(|| run(dir, "docker", args))
 }
 
-/// A push, done again when the registry failed it: Debian's docker-registry 2.8 now and then
-/// answers 500 to the engine's check of a tag it is writing; the build itself succeeded and
-/// is cached, so only the push is done again.
-fn pushed(push: impl Fn() -> Run) -> Run {
+/// A command that pushes, run again when the registry failed the push: Debian's
+/// docker-registry 2.8 now and then answers 500 to the engine's check of a tag it is writing;
+/// the build itself succeeded and is cached, so only the push is done again. (Compose prints
+/// the error on stdout, buildx on stderr.)
+pub fn pushed(push: impl Fn() -> Run) -> Run {
     let r = push();
-    if !r.status.success() && r.stderr.contains("unexpected status from HEAD request") && r.stderr.contains("500 Internal Server Error") {
-        eprintln!("the registry failed a push with a 500; pushing again:\n{}", r.stderr);
+    let out = format!("{}{}", r.stdout, r.stderr);
+    if !r.status.success() && out.contains("unexpected status from HEAD request") && out.contains("500 Internal Server Error") {
+        eprintln!("the registry failed a push with a 500; pushing again:\n{out}");
         return push();
     }
     r

@@ -23,7 +23,7 @@ fn print(engine: &Arm64Engine, dir: &Path, name: &str, platforms: &str) -> Strin
 /// Builds `dir` for linux/amd64 and linux/arm64 on the engine and pushes it; the progress.
 fn build_and_push(engine: &Arm64Engine, dir: &Path, image: &str) -> String {
     let args = ["buildx", "build", "--progress=plain", "--platform", "linux/amd64,linux/arm64", "--build-arg", "GOAPP_REGISTRY_MIRROR=localhost:5000", "-t", image, "--push", "-f", "goapp.yaml", "."];
-    let r = engine.docker(dir, &args);
+    let r = integration_tests::buildx::pushed(|| engine.docker(dir, &args));
     assert!(r.status.success(), "the build failed:\n{}\nthe engine's log:\n{}", r.stderr, engine.log());
     r.stderr
 }

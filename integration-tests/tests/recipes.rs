@@ -8,17 +8,17 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use integration_tests::prelude::*;
+use integration_tests::buildx::pushed;
 use integration_tests::run::run_command;
 
 /// The variables the bake and compose files read; removed from the environment of every
 /// command here, so that only what a test sets reaches them.
 const VARIABLES: [&str; 4] = ["IMAGE", "TAG", "HELLO_IMAGE", "GOAPP_REGISTRY_MIRROR"];
 
-/// `docker ARGS` in `dir` with the environment variables `vars`. A command that pushes is run
-/// again when the registry failed the push with a 500, as the harness does for buildx
-/// (Debian's docker-registry now and then answers 500 to a check of a tag it is writing).
+/// `docker ARGS` in `dir` with the environment variables `vars`; a push the registry failed
+/// is done again, as the harness does for buildx ([`pushed`]).
 fn docker_with(dir: &Path, vars: &[(&str, &str)], args: &[&str]) -> Run {
-    let once = || {
+    pushed(|| {
         let mut cmd = Command::new("docker");
         cmd.args(args).current_dir(dir);
         for v in VARIABLES {
@@ -26,17 +26,7 @@ fn docker_with(dir: &Path, vars: &[(&str, &str)], args: &[&str]) -> Run {
         }
         cmd.envs(vars.iter().copied());
         run_command(&mut cmd)
-    };
-    let r = once();
-    let failed_push = |r: &Run| {
-        let out = format!("{}{}", r.stdout, r.stderr);
-        !r.status.success() && out.contains("unexpected status from HEAD request") && out.contains("500 Internal Server Error")
-    };
-    if failed_push(&r) {
-        eprintln!("the registry failed a push with a 500; running again:\n{}{}", r.stdout, r.stderr);
-        return once();
-    }
-    r
+    })
 }
 
 /// [`docker_with`] that must succeed.
