@@ -332,8 +332,8 @@ PY
 # stop: stops what up.sh started (the processes identified by their pidfiles, or by exactly the
 # command line up.sh starts them with), and removes what a test binary killed before its
 # services' guards ran may have left: its containers (labelled goapp-e2e.owner), its firewall
-# rules (commented goapp-e2e), the arm64 engine's processes and the engines' bridges. The images, caches and registry
-# data stay.
+# rules (commented goapp-e2e), the arm64 engine's processes and the engines' bridges. The
+# images, caches and registry data stay.
 stop() {
   need_root
   if engine_up; then
