@@ -24,6 +24,8 @@ pub mod prelude {
     pub use crate::docker::{EmulationOff, http_get, require_engine};
     pub use crate::env::{env, repo_root};
     pub use crate::fs::{copy_dir, example_variant, temp_dir, walk};
-    pub use crate::registry::{PlatformImage, REGISTRY, assert_nowhere, image_files, index_images, index_platforms, registry_json, unique_tag};
+    pub use crate::registry::{
+        PlatformImage, REGISTRY, assert_nowhere, image_files, index_images, index_platforms, registry_json, repo_and_tag, single_image, unique_tag,
+    };
     pub use crate::run::{Run, ok, run};
 }

@@ -16,7 +16,7 @@ pub fn unique_tag(name: &str) -> String {
 }
 
 /// The repository and tag of a reference in the local registry.
-fn repo_and_tag(reference: &str) -> (&str, &str) {
+pub fn repo_and_tag(reference: &str) -> (&str, &str) {
     reference
         .strip_prefix(&format!("{REGISTRY}/"))
         .unwrap_or_else(|| panic!("{reference} is not in {REGISTRY}"))
@@ -61,6 +61,21 @@ pub fn index_images(reference: &str) -> Vec<PlatformImage> {
             PlatformImage { platform, digest, manifest, config }
         })
         .collect()
+}
+
+/// The image a push of one platform made: a plain manifest (whose `platform` is read from
+/// its config, and whose `digest` is left empty), or an index of that one image.
+pub fn single_image(reference: &str) -> PlatformImage {
+    let (repo, tag) = repo_and_tag(reference);
+    let manifest = registry_json(&format!("{repo}/manifests/{tag}"));
+    if manifest["manifests"].is_array() {
+        let mut images = index_images(reference);
+        assert_eq!(images.len(), 1, "{reference} is an index of {} images", images.len());
+        return images.remove(0);
+    }
+    let config = registry_json(&format!("{repo}/blobs/{}", manifest["config"]["digest"].as_str().unwrap()));
+    let platform = format!("{}/{}", config["os"].as_str().unwrap_or(""), config["architecture"].as_str().unwrap_or(""));
+    PlatformImage { platform, digest: String::new(), manifest, config }
 }
 
 /// The platforms of a pushed index, sorted (attestation manifests left out).

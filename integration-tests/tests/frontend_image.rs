@@ -55,7 +55,7 @@ fn the_frontend_image_is_one_index_of_static_binaries_for_amd64_and_arm64() {
         assert!(files[0].starts_with("-rwxr-xr-x 0/0 ") && files[0].ends_with(" goapp-frontend"), "{}", files[0]);
 
         // The layer holds the binary built for this platform, linked statically.
-        let repo = FRONTEND.trim_start_matches("localhost:5000/").rsplit_once(':').unwrap().0;
+        let (repo, _) = repo_and_tag(FRONTEND);
         let url = format!("http://{REGISTRY}/v2/{repo}/blobs/{}", layers[0]["digest"].as_str().unwrap());
         let out = Command::new("sh").args(["-c", &format!("curl -fsS '{url}' | tar xzOf - goapp-frontend")]).output().unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));

@@ -89,15 +89,8 @@ fn the_scratch_base_holds_the_binary_only_and_runs() {
     let image = unique_tag("hello-scratch");
     buildx_push(&dir, "linux/arm64", &image, &[]);
 
-    let (repo, tag) = image.strip_prefix("localhost:5000/").unwrap().rsplit_once(':').unwrap();
-    let manifest = registry_json(&format!("{repo}/manifests/{tag}"));
     // One platform without --platform-list gives a plain manifest (or an index with one image).
-    let img = if manifest["manifests"].is_array() {
-        index_images(&image).remove(0)
-    } else {
-        let config = registry_json(&format!("{repo}/blobs/{}", manifest["config"]["digest"].as_str().unwrap()));
-        PlatformImage { platform: "linux/arm64".into(), digest: String::new(), manifest, config }
-    };
+    let img = single_image(&image);
     assert_eq!(img.config["architecture"], "arm64");
     let env = img.config["config"]["Env"].to_string();
     assert!(!env.contains("SSL_CERT_FILE"), "no CA bundle, so no SSL_CERT_FILE: {env}");

@@ -100,7 +100,7 @@ fn provenance_attestations_and_labels_reach_the_registry() {
     let image = unique_tag("provenance");
     buildx_push(&hello, "linux/amd64,linux/arm64", &image, &["--provenance=mode=max", "--label", "org.example.team=payments"]);
 
-    let (repo, tag) = image.strip_prefix(&format!("{REGISTRY}/")).unwrap().rsplit_once(':').unwrap();
+    let (repo, tag) = repo_and_tag(&image);
     let index = registry_json(&format!("{repo}/manifests/{tag}"));
     let manifests = index["manifests"].as_array().unwrap();
     let attestations: Vec<&serde_json::Value> = manifests.iter().filter(|m| m["annotations"]["vnd.docker.reference.type"] == "attestation-manifest").collect();
@@ -134,7 +134,7 @@ fn sbom_attestations_list_the_modules_linked_into_each_platforms_binaries() {
     // that goapp's SBOM stands in for it.
     buildx_push(&inventory, "linux/amd64,linux/arm64", &image, &["--sbom=true", "--build-arg", &proxy]);
 
-    let (repo, tag) = image.strip_prefix(&format!("{REGISTRY}/")).unwrap().rsplit_once(':').unwrap();
+    let (repo, tag) = repo_and_tag(&image);
     let index = registry_json(&format!("{repo}/manifests/{tag}"));
     let mut seen = 0;
     for m in index["manifests"].as_array().unwrap() {

@@ -160,16 +160,8 @@ fn bake_set_overrides_the_platforms_and_the_tag_of_the_bake_file() {
     assert!(!progress.contains("[linux/amd64] go build"), "an amd64 binary was built:\n{progress}");
 
     // One platform: a plain manifest, or an index of one image.
-    let (repo, tag) = image.strip_prefix(&format!("{REGISTRY}/")).unwrap().rsplit_once(':').unwrap();
-    let manifest = registry_json(&format!("{repo}/manifests/{tag}"));
-    let architecture = if manifest["manifests"].is_array() {
-        assert_eq!(index_platforms(&image), ["linux/arm64"]);
-        "arm64".to_string()
-    } else {
-        let config = registry_json(&format!("{repo}/blobs/{}", manifest["config"]["digest"].as_str().unwrap()));
-        config["architecture"].as_str().unwrap().to_string()
-    };
-    assert_eq!(architecture, "arm64", "{manifest}");
+    let img = single_image(&image);
+    assert_eq!(img.config["architecture"], "arm64", "{}", img.manifest);
     runs_on_each(&image, &["linux/arm64"]);
 }
 
@@ -192,7 +184,7 @@ fn compose_builds_the_hello_service_through_the_syntax_line_and_runs_it() {
     assert!(out.contains(&format!("hi from linux/{engine_arch}")), "{out}");
     let arch = ok(Path::new("/"), "docker", &["image", "inspect", "--format", "{{.Architecture}}", &image]);
     assert_eq!(arch.trim(), engine_arch);
-    let (repo, tag) = image.strip_prefix(&format!("{REGISTRY}/")).unwrap().rsplit_once(':').unwrap();
+    let (repo, tag) = repo_and_tag(&image);
     let pushed = run(Path::new("/"), "curl", &["-fsS", "-o", "/dev/null", &format!("http://{REGISTRY}/v2/{repo}/manifests/{tag}")]);
     assert!(!pushed.status.success(), "docker compose build pushed {image}");
 }

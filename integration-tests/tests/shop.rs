@@ -13,7 +13,7 @@ fn shop_builds_every_runtime_setting_into_the_image() {
     let image = unique_tag("shop");
     buildx_push(&dir, "linux/amd64,linux/arm64", &image, &["--build-arg", "VERSION=1.2.3", "--label", "org.example.from-cli=yes"]);
 
-    let (repo, tag) = image.strip_prefix("localhost:5000/").unwrap().rsplit_once(':').unwrap();
+    let (repo, tag) = repo_and_tag(&image);
     let index = registry_json(&format!("{repo}/manifests/{tag}"));
     const DESCRIPTION: &str = "The example shop's API and worker";
     assert_eq!(index["annotations"]["org.opencontainers.image.description"], DESCRIPTION, "{index}");
