@@ -7,7 +7,7 @@
 
 use anyhow::{Context as _, Result};
 use llb::Platform;
-use llb_gen::Plan;
+use llb_gen::{Plan, ResultKind};
 use llb_gen::context::ContextSource;
 use llb_gen::plan::{PlanError, SpecSource};
 
@@ -83,7 +83,13 @@ async fn build<G: Gateway>(mut gw: G, opts: Opts, id: String) -> Result<gw::Resu
 
     let filename = s.opts.filename().to_string();
     let (spec_bytes, spec_vertex) = reads::read_spec(s, &filename).await?;
-    let loaded = llb_gen::load(&filename, &spec_bytes, &s.opts.build_args()).map_err(|d| Failure(errors::spec_status(&d)))?;
+    let build_args = s.opts.build_args();
+    // The version templates: a git context's commit is read once the builder is known.
+    let stamps = match &s.context {
+        ContextSource::Git(_) => llb_gen::stamp::Stamps::pending(),
+        ContextSource::Local => llb_gen::stamp::Stamps::new(&build_args, s.opts.get(crate::keys::opt::VCS_REVISION), None).map_err(anyhow::Error::msg)?,
+    };
+    let loaded = llb_gen::load_stamped(&filename, &spec_bytes, &build_args, &stamps).map_err(|d| Failure(errors::spec_status(&d)))?;
     // Warnings reach buildx's output with their spec location, on a BuildKit that takes them.
     let can_warn = s.caps.frontend.iter().any(|c| c == crate::keys::cap::WARNINGS) && !spec_vertex.is_empty();
     if can_warn {
@@ -93,10 +99,28 @@ async fn build<G: Gateway>(mut gw: G, opts: Opts, id: String) -> Result<gw::Resu
     }
     let skipped_rules = loaded.skipped_rules;
     let facts = reads::read_context_facts(s, &loaded.spec.module.value).await?;
-    let request = s.opts.request(build_platform(&s.caps), &s.id, s.context.clone())?;
-    let plan = llb_gen::plan(loaded.spec, SpecSource { file: filename.clone(), data: spec_bytes.clone() }, &request, &facts)?;
-
-    let builder = images::builder(s, &plan, &mode, &plan.build_platform).await?;
+    let mut request = s.opts.request(build_platform(&s.caps), &s.id, s.context.clone())?;
+    let source = SpecSource { file: filename.clone(), data: spec_bytes.clone() };
+    let mut plan = llb_gen::plan(loaded.spec, source.clone(), &request, &facts)?;
+    let mut builder = images::builder(s, &plan, &mode, &plan.build_platform).await?;
+    // A git context: its commit gives the templates their values, and its time is the
+    // build's SOURCE_DATE_EPOCH unless the build gives one.
+    let mut epoch_from_commit = None;
+    if let ContextSource::Git(git) = s.context.clone() {
+        let commit = reads::git_facts(s, &git, &builder, &plan.build_platform).await?;
+        if build_args.get(llb_gen::stamp::SOURCE_DATE_EPOCH).is_none_or(|v| v.is_empty())
+            && let Some(t) = commit.commit_time
+        {
+            request.build_args.insert(llb_gen::stamp::SOURCE_DATE_EPOCH.into(), t.to_string());
+            epoch_from_commit = Some(t);
+        }
+        let stamps = llb_gen::stamp::Stamps::new(&request.build_args, None, Some(commit)).map_err(anyhow::Error::msg)?;
+        let loaded = llb_gen::load_stamped(&filename, &spec_bytes, &request.build_args, &stamps).map_err(|d| Failure(errors::spec_status(&d)))?;
+        plan = llb_gen::plan(loaded.spec, source, &request, &facts)?;
+        if plan.images.builder.reference != builder.reference {
+            builder = images::builder(s, &plan, &mode, &plan.build_platform).await?;
+        }
+    }
     let support = llb_gen::toolchain::support_warning(&plan.release, &filename).filter(|(_, w)| !w.rule.is_some_and(|r| skipped_rules.contains(&r)));
     if let Some((file, w)) = support.filter(|_| can_warn) {
         let warning = match (&file, &plan.go_module) {
@@ -110,7 +134,18 @@ async fn build<G: Gateway>(mut gw: G, opts: Opts, id: String) -> Result<gw::Resu
     let emulated_builders = images::emulated_builders(s, &plan, &mode).await?;
     let resolved = llb_gen::Resolved { builder, emulated_builders, bases };
     let built = solve_all(s, &plan, &resolved, cache_imports).await?;
-    Ok(result(built, multi_platform, &plan.annotations()))
+    if plan.result == ResultKind::Test {
+        // The report, not an image.
+        let id = built.into_iter().next().map(|b| b.id).unwrap_or_default();
+        return Ok(gw::Result { result: Some(gw::result::Result::Ref(gw::Ref { id, def: None })), ..Default::default() });
+    }
+    let mut answer = result(built, multi_platform, &plan.annotations());
+    // The exporter dates the image by the commit, as it would by a SOURCE_DATE_EPOCH build
+    // arg (which, given, comes first).
+    if let Some(t) = epoch_from_commit {
+        answer.metadata.insert(crate::keys::exporter::EPOCH.into(), t.to_string().into_bytes());
+    }
+    Ok(answer)
 }
 
 /// Lowers and solves every platform of the plan concurrently, each with its SBOM when asked.

@@ -43,6 +43,9 @@ pub mod exporter {
     pub const REFS_PLATFORMS: &str = "refs.platforms";
     pub const ANNOTATION_MANIFEST_PREFIX: &str = "annotation-manifest.";
     pub const ANNOTATION_INDEX_PREFIX: &str = "annotation-index.";
+    /// The time (seconds since 1970) the image exporter dates the image by, when the build
+    /// gives no SOURCE_DATE_EPOCH.
+    pub const EPOCH: &str = "source.date.epoch";
 }
 
 /// The metadata of a subrequest's answer.

@@ -251,6 +251,48 @@ pub async fn check_files<G: Gateway>(s: &mut Session<G>, plan: &llb_gen::Plan) -
     Err(Failure(errors::spec_status(&d)))
 }
 
+/// What the commit of a git context is (its hash, time and tag), read from a checkout of the
+/// whole repository (with `.git`, which the build itself never gets) by git on the builder,
+/// with no network: for the version templates and the default `SOURCE_DATE_EPOCH`.
+pub async fn git_facts<G: Gateway>(
+    s: &mut Session<G>,
+    git: &llb_gen::context::GitSource,
+    builder: &llb_gen::BuilderImage,
+    platform: &llb::Platform,
+) -> Result<llb_gen::stamp::GitFacts> {
+    let whole = llb_gen::context::GitSource { subdir: String::new(), ..git.clone() };
+    let mut g = llb::Graph::new();
+    let repo = whole.add(&mut g, true);
+    g.meta(repo.op).name = Some(format!("[internal] load git source {whole} (with .git)"));
+    let reference = match &builder.digest {
+        Some(d) => builder.reference.pinned(d),
+        None => builder.reference.clone(),
+    };
+    let image = g.image(&reference.to_string(), platform, BTreeMap::new());
+    let exec = g.exec(
+        llb::Exec {
+            args: vec!["sh".into(), "-c".into(), llb_gen::stamp::GIT_FACTS_SCRIPT.into()],
+            env: builder.env.clone(),
+            cwd: "/".into(),
+            user: String::new(),
+            mounts: vec![llb::Mount::output("/", Some(image)), llb::Mount::readonly("/src", repo), llb::Mount::output("/out", None)],
+            no_network: true,
+            proxy: None,
+        },
+        platform,
+    );
+    g.meta(exec.op).name = Some(format!("[internal] read the commit of {whole}"));
+    let def = g.marshal(Some(exec.get("/out")))?;
+    let id = s.gw.solve(def, vec![]).await.with_context(|| format!("reading the commit of {whole} (git on the builder {reference})"))?;
+    let text = s.gw.read_file(&id, "/git").await?.with_context(|| format!("no commit was read from {whole}"))?;
+    let mut facts = llb_gen::stamp::GitFacts::parse(&String::from_utf8_lossy(&text)).map_err(|e| anyhow::anyhow!("{whole}: {e}"))?;
+    // BuildKit fetches the one ref without tags: a ref that names a tag is that tag.
+    if facts.tag.is_none() {
+        facts.tag = git.reference.strip_prefix("refs/tags/").filter(|t| !t.is_empty()).map(str::to_string);
+    }
+    Ok(facts)
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

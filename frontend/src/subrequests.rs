@@ -94,7 +94,11 @@ pub fn outline(file: &str, data: &[u8], loaded: &llb_gen::Loaded, plan: &llb_gen
             v
         })
         .collect();
-    let fetch: Vec<(&str, &str)> = llb_gen::golang::MODULE_FETCH_ARGS.iter().map(|a| (*a, "set for every go command, over go.env")).collect();
+    let fetch: Vec<(&str, &str)> = llb_gen::golang::MODULE_FETCH_ARGS
+        .iter()
+        .map(|a| (*a, "set for every go command, over go.env"))
+        .chain(llb_gen::stamp::ARGS.iter().copied())
+        .collect();
     let proxies: Vec<(&str, &str)> =
         llb_gen::golang::PROXY_ARGS.iter().map(|a| (*a, "a proxy for every step that reaches the network; never in the image or the cache key")).collect();
     for (name, description) in GOAPP_ARGS.iter().chain(&fetch).chain(&proxies) {
@@ -129,17 +133,36 @@ pub fn outline(file: &str, data: &[u8], loaded: &llb_gen::Loaded, plan: &llb_gen
 
 const BINARIES_DESCRIPTION: &str = "the binaries alone, without an image (--output type=local)";
 
+/// The targets: the spec's binaries (the entrypoint's is the default), then the ones goapp
+/// adds: `binaries`, `test` (what it runs) and `debug` (its base and Delve's port).
 pub fn targets(file: &str, data: &[u8], loaded: &llb_gen::Loaded) -> gw::Result {
     let spec = &loaded.spec;
-    let targets: Vec<Value> = spec
+    let test = &spec.test;
+    let test_description = format!(
+        "{}go test {}{} (the report: --output type=local)",
+        if test.vet { "go vet, " } else { "" },
+        test.flags.iter().map(|f| format!("{f} ")).collect::<String>(),
+        test.packages.join(" ")
+    );
+    let debug_description = format!("the program under Delve, listening on {}/tcp, on {}", spec.debug.port, spec.debug.base_image);
+    // `test` and `debug` point at their section when the spec has one.
+    let at = |span: llb_gen::Span| (span != spec.name.span).then(|| location(span, data));
+    let mut targets: Vec<Value> = spec
         .targets
         .iter()
         .enumerate()
         .map(|(i, t)| {
             json!({"name": t.name.value, "default": i == spec.runtime.entrypoint, "description": format!("go build {}", t.main.value), "location": location(t.name.span, data)})
         })
-        .chain(std::iter::once(json!({"name": llb_gen::spec::BINARIES_TARGET, "description": BINARIES_DESCRIPTION})))
         .collect();
+    targets.push(json!({"name": llb_gen::spec::BINARIES_TARGET, "description": BINARIES_DESCRIPTION}));
+    for (name, description, span) in [(llb_gen::spec::TEST_TARGET, &test_description, test.span), (llb_gen::spec::DEBUG_TARGET, &debug_description, spec.debug.span)] {
+        let mut t = json!({"name": name, "description": description});
+        if let Some(l) = at(span) {
+            t["location"] = l;
+        }
+        targets.push(t);
+    }
     let json = json!({"targets": targets, "sources": [base64::engine::general_purpose::STANDARD.encode(data)]});
     let mut text = format!("TARGET\tDESCRIPTION\t({file})\n");
     for t in &spec.targets {
@@ -147,6 +170,7 @@ pub fn targets(file: &str, data: &[u8], loaded: &llb_gen::Loaded) -> gw::Result 
         text.push_str(&format!("{}{default}\tgo build {}\n", t.name.value, t.main.value));
     }
     text.push_str(&format!("{}\t{BINARIES_DESCRIPTION}\n", llb_gen::spec::BINARIES_TARGET));
+    text.push_str(&format!("{}\t{test_description}\n{}\t{debug_description}\n", llb_gen::spec::TEST_TARGET, llb_gen::spec::DEBUG_TARGET));
     answer(&json, text, &[])
 }
 
@@ -267,6 +291,18 @@ mod tests {
         assert_eq!(t["targets"][1]["name"], "cli");
         assert_eq!(t["targets"][0]["default"], true);
         assert_eq!(t["targets"][1]["location"]["ranges"][0]["start"]["line"], 5);
+        // goapp's own targets: what the tests run, and the debug image.
+        assert_eq!(t["targets"][3]["name"], "test");
+        assert_eq!(t["targets"][3]["description"], "go vet, go test ./... (the report: --output type=local)");
+        assert_eq!(t["targets"][4]["name"], "debug");
+        assert_eq!(t["targets"][4]["description"], "the program under Delve, listening on 2345/tcp, on docker.io/library/debian:bookworm-slim");
+        let with_test = b"name: app\ntest:\n  flags: [-race]\n  packages: [./internal/...]\n  vet: false\n";
+        let tt: Value =
+            serde_json::from_str(&meta(&targets("goapp.yaml", with_test, &llb_gen::load("goapp.yaml", with_test, &BTreeMap::new()).unwrap()), "result.json")).unwrap();
+        assert_eq!(tt["targets"][2]["description"], "go test -race ./internal/... (the report: --output type=local)");
+        assert_eq!(tt["targets"][2]["location"]["ranges"][0]["start"]["line"], 3);
+        // The build args of the version templates are listed.
+        assert!(o["args"].as_array().unwrap().iter().any(|a| a["name"] == "GOAPP_GIT_TAG"), "{o}");
         let l = lint("goapp.yaml", data, &loaded.warnings);
         assert_eq!(meta(&l, "result.statuscode"), "1");
         let l: Value = serde_json::from_str(&meta(&l, "result.json")).unwrap();

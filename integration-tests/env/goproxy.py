@@ -1,7 +1,11 @@
 #!/usr/bin/env python3
 """Makes a Go module proxy, as plain files, from Debian's golang-*-dev packages.
 
-    goproxy.py OUT_DIR PACKAGE.deb...
+    goproxy.py OUT_DIR SOURCE... [--group SOURCE...]... [--patch MODULE=PATCH]...
+
+    SOURCE: PACKAGE.deb
+          | --module-tarball TARBALL=MODULE@VERSION
+          | --vendored-module PACKAGE.deb=MODULE
 
 Each package ships Go sources under /usr/share/gocode/src. Every module found there (a
 directory with a go.mod, or a package directory without one) is published in the layout of the
@@ -13,6 +17,21 @@ is a pseudo-version). Debian ships one version of each module, so each go.mod is
 require exactly the versions published here and nothing that is not; the rest of the sources is
 published unchanged, less test data. The output depends only on the packages, so go.sum files made against it
 stay valid.
+
+Two more kinds of source publish modules Debian has no golang-*-dev package of:
+--module-tarball publishes the module of a source tarball (its go.mod at the top or in the
+tarball's one top-level directory, such as Debian's orig tarball of a Go program) at the given
+path and version; --vendored-module publishes a module as a package vendors it (a vendor
+directory with a modules.txt, such as the Go toolchain's src/cmd/vendor in golang-X.Y-src),
+at the version modules.txt names, with a go.mod of its path and go directive only.
+
+--group starts a group of sources. A module's go.mod requires modules of its own group and of
+the groups before it, never of a later one, so a group added after the others publishes
+modules beside theirs without changing a byte of what they publish: go.sum files made against
+the first group stay valid. No module is published twice.
+
+--patch applies a patch (a unified diff of paths relative to the module's root, as git apply
+takes it, with or without context lines) to a module's sources before they are published.
 """
 
 import io
@@ -57,10 +76,14 @@ def go_version(debian_version, module):
             raise SystemExit(f"{module}: cannot make a Go version of {debian_version}")
         parts = (m.group(1).split(".") + ["0", "0"])[:3]
         version = "v" + ".".join(parts) + (f"-{m.group(2)}" if m.group(2) else "")
+    check_major(module, version)
+    return version
+
+
+def check_major(module, version):
     major = re.search(r"(?:/v|\.v)(\d+)$", module)
     if major and int(major.group(1)) >= 2 and not version.startswith(f"v{major.group(1)}."):
         raise SystemExit(f"{module}: version {version} does not match the module's major version")
-    return version
 
 
 def read_go_mod(text):
@@ -118,9 +141,10 @@ def find_modules(root):
     return found
 
 
-def module_files(moddir):
-    """Files of the module rooted at moddir, relative to it: no nested modules, no vendor
-    directories, no test data, no symbolic links, no version-control data."""
+def module_files(moddir, others=()):
+    """Files of the module rooted at moddir, relative to it: no nested modules (nor the
+    directories in others), no vendor directories, no test data, no symbolic links, no
+    version-control data."""
     files = []
     for dirpath, dirnames, filenames in os.walk(moddir):
         keep = []
@@ -128,7 +152,7 @@ def module_files(moddir):
             full = os.path.join(dirpath, d)
             if os.path.islink(full) or d in ("vendor", ".git", ".hg", ".svn", "testdata"):
                 continue
-            if os.path.exists(os.path.join(full, "go.mod")):
+            if os.path.exists(os.path.join(full, "go.mod")) or full in others:
                 continue
             keep.append(d)
         dirnames[:] = keep
@@ -140,23 +164,168 @@ def module_files(moddir):
     return files
 
 
-def main():
-    if len(sys.argv) < 3:
-        raise SystemExit(__doc__)
-    out = sys.argv[1]
-    debs = sorted(sys.argv[2:])
-    modules = {}  # path -> (version, dir, original go.mod text)
-    with tempfile.TemporaryDirectory() as tmp:
-        for i, deb in enumerate(debs):
-            root = os.path.join(tmp, str(i))
-            subprocess.run(["dpkg-deb", "-x", deb, root], check=True)
-            version = deb_version(deb)
-            for module, moddir, text in find_modules(root):
-                if module in modules:
-                    raise SystemExit(f"{module} is in two packages")
-                modules[module] = (go_version(version, module), moddir, text)
+def tarball_module(tarball, module, version, tmp):
+    """(directory, go.mod text) of the module a source tarball holds."""
+    if not re.match(r"^v\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?(\+incompatible)?$", version):
+        raise SystemExit(f"{tarball}: {version} is no module version")
+    check_major(module, version)
+    root = tempfile.mkdtemp(dir=tmp)
+    subprocess.run(["tar", "-xf", tarball, "-C", root, "--no-same-owner", "--no-same-permissions"], check=True)
+    top = root
+    entries = os.listdir(root)
+    if not os.path.isfile(os.path.join(root, "go.mod")) and len(entries) == 1:
+        top = os.path.join(root, entries[0])
+    gomod = os.path.join(top, "go.mod")
+    if not os.path.isfile(gomod) or os.path.islink(gomod):
+        raise SystemExit(f"{tarball}: no go.mod at its top")
+    with open(gomod) as f:
+        text = f.read()
+    found, _, _ = read_go_mod(text)
+    if found != module:
+        raise SystemExit(f"{tarball}: its go.mod is of {found}, not {module}")
+    return top, text
 
-        for module, (version, moddir, text) in sorted(modules.items()):
+
+def read_modules_txt(path):
+    """{module path: (version, go version or None)} of a vendor directory's modules.txt."""
+    found = {}
+    current = None
+    with open(path) as f:
+        for line in f:
+            words = line.split()
+            if line.startswith("# ") and len(words) == 3:
+                current = words[1]
+                found[current] = [words[2], None]
+            elif line.startswith("## ") and current:
+                for item in line[3:].split(";"):
+                    item = item.split()
+                    if len(item) == 2 and item[0] == "go":
+                        found[current][1] = item[1]
+            elif line.startswith("# "):
+                current = None
+    return {m: tuple(v) for m, v in found.items()}
+
+
+def vendored_module(deb, module, tmp):
+    """(version, directory, go.mod text, directories of other modules inside it) of a module
+    the package vendors."""
+    root = tempfile.mkdtemp(dir=tmp)
+    subprocess.run(["dpkg-deb", "-x", deb, root], check=True)
+    hits = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if not os.path.islink(os.path.join(dirpath, d)))
+        if os.path.basename(dirpath) == "vendor" and "modules.txt" in filenames:
+            listed = read_modules_txt(os.path.join(dirpath, "modules.txt"))
+            if module in listed:
+                hits.append((dirpath, listed))
+    if len(hits) != 1:
+        raise SystemExit(f"{deb}: {len(hits)} vendor directories hold {module}, not one")
+    vendor, listed = hits[0]
+    version, go = listed[module]
+    if not re.match(r"^v\d+\.\d+\.\d+", version):
+        raise SystemExit(f"{deb}: {module} is vendored at {version}, no module version")
+    check_major(module, version)
+    moddir = os.path.join(vendor, *module.split("/"))
+    if not os.path.isdir(moddir):
+        raise SystemExit(f"{deb}: {module} is listed in {vendor}/modules.txt but not there")
+    others = {os.path.join(vendor, *m.split("/")) for m in listed if m.startswith(module + "/")}
+    text = f"module {module}\n" + (f"\ngo {go}\n" if go else "")
+    return version, moddir, text, others
+
+
+def parse_args(args):
+    """OUT_DIR, the groups of sources (lists of ("deb", PATH), ("tarball", PATH, MODULE,
+    VERSION) and ("vendored", PATH, MODULE)) and the patches ((MODULE, PATH))."""
+    if len(args) < 2 or args[0].startswith("-"):
+        raise SystemExit(__doc__)
+    out, groups, patches = args[0], [[]], []
+    rest = iter(args[1:])
+    for arg in rest:
+        if arg == "--group":
+            groups.append([])
+        elif arg in ("--module-tarball", "--vendored-module"):
+            value = next(rest, "")
+            path, _, target = value.rpartition("=")
+            if arg == "--module-tarball":
+                module, _, version = target.partition("@")
+                if not (path and module and version):
+                    raise SystemExit(f"{arg} takes TARBALL=MODULE@VERSION, not {value!r}")
+                groups[-1].append(("tarball", path, module, version))
+            else:
+                if not (path and target):
+                    raise SystemExit(f"{arg} takes PACKAGE.deb=MODULE, not {value!r}")
+                groups[-1].append(("vendored", path, target))
+        elif arg == "--patch":
+            value = next(rest, "")
+            module, _, path = value.partition("=")
+            if not (module and path):
+                raise SystemExit(f"{arg} takes MODULE=PATCH, not {value!r}")
+            patches.append((module, path))
+        elif arg.startswith("-"):
+            raise SystemExit(f"unknown option {arg}\n{__doc__}")
+        else:
+            groups[-1].append(("deb", arg))
+    if not any(groups):
+        raise SystemExit(__doc__)
+    return out, groups, patches
+
+
+def apply_patch(moddir, module, patch):
+    """Applies a patch file to the sources of a module in moddir (a copy of them)."""
+    with open(patch, "rb") as f:
+        diff = f.read()
+    # (git apply outside any repository: GIT_CEILING_DIRECTORIES keeps it from taking a
+    # repository above moddir for its own.)
+    env = dict(os.environ, GIT_CEILING_DIRECTORIES=os.path.dirname(os.path.abspath(moddir)))
+    done = subprocess.run(["git", "apply", "--unidiff-zero", "-p1", "-"], cwd=moddir, input=diff, env=env, capture_output=True)
+    if done.returncode != 0:
+        raise SystemExit(f"{patch} does not apply to {module}:\n{done.stderr.decode(errors='replace')}")
+
+
+def main():
+    out, groups, patches = parse_args(sys.argv[1:])
+    modules = {}  # path -> (version, dir, original go.mod text, group, directories of other modules)
+    with tempfile.TemporaryDirectory() as tmp:
+
+        def add(module, version, moddir, text, group, others=()):
+            if module in modules:
+                raise SystemExit(f"{module} is in two packages")
+            modules[module] = (version, moddir, text, group, others)
+
+        i = 0
+        for group, sources in enumerate(groups):
+            debs = sorted(s[1] for s in sources if s[0] == "deb")
+            for deb in debs:
+                root = os.path.join(tmp, str(i))
+                i += 1
+                subprocess.run(["dpkg-deb", "-x", deb, root], check=True)
+                version = deb_version(deb)
+                for module, moddir, text in find_modules(root):
+                    add(module, go_version(version, module), moddir, text, group)
+            for source in sources:
+                if source[0] == "tarball":
+                    _, tarball, module, version = source
+                    moddir, text = tarball_module(tarball, module, version, tmp)
+                    add(module, version, moddir, text, group)
+                elif source[0] == "vendored":
+                    _, deb, module = source
+                    version, moddir, text, others = vendored_module(deb, module, tmp)
+                    add(module, version, moddir, text, group, others)
+
+        for module, patch in patches:
+            if module not in modules:
+                raise SystemExit(f"--patch: {module} is not published")
+            version, moddir, text, group, others = modules[module]
+            apply_patch(moddir, module, patch)
+            gomod = os.path.join(moddir, "go.mod")
+            if text is not None and os.path.isfile(gomod):
+                with open(gomod) as f:
+                    text = f.read()
+                if read_go_mod(text)[0] != module:
+                    raise SystemExit(f"{patch} changes the module path of {module}")
+                modules[module] = (version, moddir, text, group, others)
+
+        for module, (version, moddir, text, group, others) in sorted(modules.items()):
             go = None
             requires = []
             if text is not None:
@@ -164,7 +333,7 @@ def main():
             lines = [f"module {module}", ""]
             if go:
                 lines += [f"go {go}", ""]
-            deps = sorted(r for r in set(requires) if r in modules and r != module)
+            deps = sorted(r for r in set(requires) if r in modules and modules[r][3] <= group and r != module)
             if deps:
                 lines.append("require (")
                 lines += [f"\t{d} {modules[d][0]}" for d in deps]
@@ -181,7 +350,7 @@ def main():
             prefix = f"{module}@{version}/"
             with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
                 z.writestr(zipfile.ZipInfo(prefix + "go.mod", (2023, 1, 1, 0, 0, 0)), gomod)
-                for rel in module_files(moddir):
+                for rel in module_files(moddir, others):
                     info = zipfile.ZipInfo(prefix + rel.replace(os.sep, "/"), (2023, 1, 1, 0, 0, 0))
                     info.compress_type = zipfile.ZIP_DEFLATED
                     with open(os.path.join(moddir, rel), "rb") as f:

@@ -178,35 +178,104 @@ CFG
 # --- Files for the tests' services ---------------------------------------------------------
 # Each prints the path it made; nothing here runs anything.
 
-# A Go module proxy made of files, from Debian's golang-*-dev packages (goproxy-packages pins
-# them), in the GOPROXY layout. The tests serve it over HTTP while they need it.
+# A Go module proxy made of files, in the GOPROXY layout (goproxy.py), in two groups: the modules
+# of the examples, from Debian 12's golang-*-dev packages (goproxy-packages pins them), then
+# Delve's (below), published beside them without changing a byte of theirs. The tests serve it
+# over HTTP while they need it.
+#
+# Delve, for `go install github.com/go-delve/delve/cmd/dlv@latest`: Debian 13's delve 1.24.0-4
+# (its orig tarball, from the archive's pool, which keeps it as long as Debian 13 is a release),
+# the golang-*-dev packages of Debian 13 it builds with (goproxy-packages-delve; those of the
+# first group are shared), and golang.org/x/telemetry, which cmd/dlv imports and Debian has no
+# package of, as Debian 13's Go 1.24 sources vendor it for the go command. Debian's tarball has
+# no eBPF object, nor the Go code bpf2go makes of it (pkg/proc/internal/ebpf/trace_bpfel_x86.*),
+# which Debian's build makes with clang: delve_patch has that package build its stubs unless
+# the tag delve_ebpf_objects is set. (Delve's eBPF tracing needs cgo: with CGO_ENABLED=0 nothing
+# is lost; with cgo, `dlv trace --ebpf` says eBPF is disabled.)
+DELVE_ORIG=pool/main/d/delve/delve_1.24.0.orig.tar.xz
+DELVE_ORIG_SHA256=71687725248d5969ba8aa46e899ecccb90231b1b315c00e8e831bb23c9d7fc92
+DELVE_MODULE=github.com/go-delve/delve@v1.24.0
+DELVE_TELEMETRY=golang-1.24-src=1.24.4-1
+delve_patch() {
+  cat <<'PATCH'
+--- a/pkg/proc/internal/ebpf/helpers.go
++++ b/pkg/proc/internal/ebpf/helpers.go
+@@ -1 +1 @@
+-//go:build linux && amd64 && go1.16
++//go:build linux && amd64 && go1.16 && delve_ebpf_objects
+--- a/pkg/proc/internal/ebpf/helpers_disabled.go
++++ b/pkg/proc/internal/ebpf/helpers_disabled.go
+@@ -1 +1 @@
+-//go:build !linux || !amd64 || !go1.16
++//go:build !linux || !amd64 || !go1.16 || !delve_ebpf_objects
+PATCH
+}
+
+# list_packages FILE: the PACKAGE=VERSION lines of a package list (no blank or # lines).
+list_packages() { sed -e 's/#.*//' -e 's/[[:space:]]*$//' "$1" | awk 'NF'; }
+
+# proxy_debs PACKAGE=VERSION...: the paths of those packages in $GOAPP_CACHE/debs, one a line,
+# downloaded first when missing (with this machine's apt lists, which up.sh engine gives
+# Debian 13 too).
+proxy_debs() {
+  local debs=$GOAPP_CACHE/debs missing=() p file
+  mkdir -p "$debs"
+  for p in "$@"; do
+    file="${p%%=*}_${p#*=}"
+    ls "$debs/${file/:/%3a}"_*.deb >/dev/null 2>&1 || missing+=("$p")
+  done
+  if [ "${#missing[@]}" -gt 0 ]; then
+    say "downloading ${#missing[@]} Go source packages"
+    (cd "$debs" && apt-get download -qq "${missing[@]}" >"$log_dir/goproxy-apt.log" 2>&1) \
+      || { tail -n 20 "$log_dir/goproxy-apt.log" >&2; exit 1; }
+  fi
+  for p in "$@"; do
+    file="${p%%=*}_${p#*=}"
+    ls "$debs/${file/:/%3a}"_*.deb
+  done
+}
+
+# pool_file POOL_PATH SHA256: the path of a file of the Debian archive's pool (POOL_PATH as the
+# archive's Sources index names it), downloaded from the archive this machine uses and kept in
+# $GOAPP_CACHE/pool under its SHA-256, which it must have.
+pool_file() {
+  local dir=$GOAPP_CACHE/pool/$2 url
+  local file=$dir/${1##*/}
+  if [ ! -s "$file" ]; then
+    url="$(archive_url)/$1"
+    say "downloading $url"
+    mkdir -p "$dir"
+    curl -fsSL --retry 3 -o "$file.part" "$url" || { say "cannot download $url"; exit 1; }
+    if [ "$(sha256sum "$file.part" | cut -d' ' -f1)" != "$2" ]; then
+      say "$url is not the file expected (SHA-256 $2)"; rm -f "$file.part"; exit 1
+    fi
+    mv "$file.part" "$file"
+  fi
+  echo "$file"
+}
+
 module_proxy_files() {
-  local list=$here/goproxy-packages debs=$GOAPP_CACHE/debs
+  local list=$here/goproxy-packages delve_list=$here/goproxy-packages-delve
   local key
-  key=$(cat "$list" "$here/goproxy.py" | sha256sum | cut -c1-12)
+  key=$({ cat "$list" "$delve_list" "$here/goproxy.py"
+    echo "$DELVE_ORIG $DELVE_ORIG_SHA256 $DELVE_MODULE $DELVE_TELEMETRY"; delve_patch; } | sha256sum | cut -c1-12)
   local dir=$GOAPP_STATE/goproxy-$key
   if [ ! -d "$dir" ]; then
-    mkdir -p "$debs"
-    local missing=() p
-    while read -r p; do
-      [ -n "$p" ] || continue
-      local file="${p%%=*}_${p#*=}"
-      ls "$debs/${file/:/%3a}"_*.deb >/dev/null 2>&1 || missing+=("$p")
-    done < "$list"
-    if [ "${#missing[@]}" -gt 0 ]; then
-      say "downloading ${#missing[@]} Go source packages"
-      (cd "$debs" && apt-get download -qq "${missing[@]}" >"$log_dir/goproxy-apt.log" 2>&1) \
-        || { tail -n 20 "$log_dir/goproxy-apt.log" >&2; exit 1; }
-    fi
-    local pkgs=()
-    while read -r p; do
-      [ -n "$p" ] || continue
-      local file="${p%%=*}_${p#*=}"
-      pkgs+=("$(ls "$debs/${file/:/%3a}"_*.deb)")
-    done < "$list"
+    local out base delve telemetry orig
+    # shellcheck disable=SC2046
+    out=$(proxy_debs $(list_packages "$list")); mapfile -t base <<<"$out"
+    # shellcheck disable=SC2046
+    out=$(proxy_debs $(list_packages "$delve_list")); mapfile -t delve <<<"$out"
+    telemetry=$(proxy_debs "$DELVE_TELEMETRY")
+    orig=$(pool_file "$DELVE_ORIG" "$DELVE_ORIG_SHA256")
     say "making the Go module proxy's files"
     rm -rf "$dir.part"
-    python3 "$here/goproxy.py" "$dir.part" "${pkgs[@]}" >"$log_dir/goproxy.log"
+    delve_patch > "$dir.patch"
+    python3 "$here/goproxy.py" "$dir.part" "${base[@]}" \
+      --group "${delve[@]}" --module-tarball "$orig=$DELVE_MODULE" \
+      --vendored-module "$telemetry=golang.org/x/telemetry" --patch "${DELVE_MODULE%@*}=$dir.patch" \
+      >"$log_dir/goproxy.log"
+    rm -f "$dir.patch"
     mv "$dir.part" "$dir"
   fi
   echo "$dir"

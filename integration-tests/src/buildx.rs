@@ -10,11 +10,20 @@ use crate::run::{Run, run, run_command};
 /// `docker buildx build` of `dir/goapp.yaml` for `platforms` through the local registry
 /// mirror, with `extra` arguments; returns the build's progress output (stderr).
 pub fn buildx(dir: &Path, platforms: &str, extra: &[&str]) -> Run {
+    buildx_on(None, dir, platforms, extra)
+}
+
+/// [`buildx`] on the engine at `docker_host` (`unix://<socket>`, as `DOCKER_HOST`: buildx's
+/// `docker` driver on that engine), or on the machine's engine with `None`.
+pub fn buildx_on(docker_host: Option<&str>, dir: &Path, platforms: &str, extra: &[&str]) -> Run {
     let mirror = format!("GOAPP_REGISTRY_MIRROR={REGISTRY}");
     let mut args = vec!["buildx", "build", "--progress=plain", "--platform", platforms, "--build-arg", &mirror, "-f", "goapp.yaml"];
     args.extend_from_slice(extra);
     args.push(".");
-    run(dir, "docker", &args)
+    match docker_host {
+        None => run(dir, "docker", &args),
+        Some(host) => run_command(Command::new("docker").args(&args).current_dir(dir).env("DOCKER_HOST", host)),
+    }
 }
 
 /// [`buildx`] that must succeed, pushing to `image`.

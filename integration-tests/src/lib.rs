@@ -20,12 +20,13 @@ pub mod services;
 
 /// What nearly every test uses.
 pub mod prelude {
-    pub use crate::buildx::{buildx, buildx_push, docker_push, step_outcome};
+    pub use crate::buildx::{buildx, buildx_on, buildx_push, docker_push, step_outcome};
     pub use crate::docker::{EmulationOff, http_get, require_engine};
     pub use crate::env::{env, repo_root};
     pub use crate::fs::{copy_dir, example_variant, temp_dir, walk};
     pub use crate::registry::{
-        PlatformImage, REGISTRY, assert_nowhere, image_files, index_images, index_platforms, registry_json, repo_and_tag, single_image, unique_tag,
+        PlatformImage, REGISTRY, assert_nowhere, image_files, index_images, index_platforms, layer_listing, manifest_digest, registry_json, repo_and_tag,
+        single_image, unique_tag,
     };
     pub use crate::run::{Run, ok, run};
 }

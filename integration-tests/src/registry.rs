@@ -32,6 +32,30 @@ pub fn registry_json(path: &str) -> serde_json::Value {
     serde_json::from_str(&body).unwrap_or_else(|e| panic!("{url} is not JSON: {e}\n{body}"))
 }
 
+/// The digest of what `reference` names in the local registry (an index or a manifest), as
+/// the registry reports it (`Docker-Content-Digest`).
+pub fn manifest_digest(reference: &str) -> String {
+    let (repo, tag) = repo_and_tag(reference);
+    let url = format!("http://{REGISTRY}/v2/{repo}/manifests/{tag}");
+    let accept = "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.docker.distribution.manifest.v2+json";
+    let headers = ok(Path::new("/"), "curl", &["-fsSI", "-H", &format!("Accept: {accept}"), &url]);
+    headers
+        .lines()
+        .find_map(|l| {
+            let (name, value) = l.split_once(':')?;
+            name.eq_ignore_ascii_case("docker-content-digest").then(|| value.trim().to_string())
+        })
+        .unwrap_or_else(|| panic!("{url}: no Docker-Content-Digest in\n{headers}"))
+}
+
+/// `tar tv --full-time --numeric-owner` lines of a layer (a gzipped tar) of `repo` in the
+/// local registry.
+pub fn layer_listing(repo: &str, digest: &str) -> Vec<String> {
+    let url = format!("http://{REGISTRY}/v2/{repo}/blobs/{digest}");
+    let listing = ok(Path::new("/"), "sh", &["-c", &format!("curl -fsS '{url}' | tar --full-time --numeric-owner -tvzf -")]);
+    listing.lines().map(str::to_string).collect()
+}
+
 /// One platform's image in a pushed index.
 pub struct PlatformImage {
     pub platform: String,

@@ -99,6 +99,12 @@ pub const ERROR_RULES: &[Rule] = &[
     rule("InvalidGoVersion", "a Go release that is not one", Some("name: app\ngo:\n  version: \"2.0\"\n")),
     rule("InvalidFlag", "a `go build` flag written without its `-`", Some("name: app\ngo:\n  flags: [trimpath]\n")),
     rule("InvalidArg", "a build arg reference that cannot be read", Some("name: app-${VERSION\n")),
+    rule("InvalidTemplate", "a `{{...}}` that is not one of the version templates", Some("name: app\nversion: \"{{.Comit}}\"\n")),
+    rule(
+        "UnknownTemplateValue",
+        "a version template whose value the build does not know (a tag, a commit time): the message names the build arg that gives it",
+        Some("name: app\nversion: \"{{.Tag}}\"\n"),
+    ),
     rule("ReservedName", "a setting goapp makes itself (GOOS, -o, ...)", Some("name: app\ngo:\n  env:\n    GOOS: windows\n")),
     rule(
         "ConflictingFields",

@@ -38,10 +38,11 @@ pub mod resolved;
 pub mod sbom;
 pub mod schema;
 pub mod spec;
+pub mod stamp;
 pub mod toolchain;
 
 pub use diag::{Diagnostic, Diagnostics, Severity, Span};
-pub use load::{ArgRef, Loaded, load};
+pub use load::{ArgRef, Loaded, load, load_stamped};
 pub use lower::{BaseImage, BuilderImage, Lowered, Resolved, lower};
 pub use plan::{BuildFacts, Plan, PlanError, PlatformsFrom, Request, ResultKind, plan};
 pub use spec::Spec;

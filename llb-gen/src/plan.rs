@@ -20,7 +20,7 @@ use crate::diag::{Diagnostics, Span};
 use crate::golang;
 use crate::reference::ImageRef;
 use crate::spec::raw::{CgoMode, ModMode};
-use crate::spec::{BINARIES_TARGET, Spec, Target};
+use crate::spec::{AssetSource, BINARIES_TARGET, Base, DEBUG_TARGET, Spec, TEST_TARGET, Target};
 use crate::toolchain::{GoRelease, ModFile};
 
 /// What the build was asked to do besides the spec: the frontend's options, as plain data.
@@ -91,6 +91,28 @@ pub enum ResultKind {
     /// `--target binaries`: the binaries alone at the root of an empty filesystem, for
     /// `--output type=local` (release archives), with no runtime stage.
     Binaries,
+    /// `--target test`: `go vet` and `go test` on the build platform; the result is the
+    /// report (`test.json`, `junit.xml`, `coverage.out`), not an image.
+    Test,
+    /// `--target debug`: an image per platform with the program compiled for a debugger and
+    /// run by Delve, on the debug base.
+    Debug,
+}
+
+impl ResultKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            ResultKind::Image => "image",
+            ResultKind::Binaries => "binaries",
+            ResultKind::Test => "test",
+            ResultKind::Debug => "debug",
+        }
+    }
+
+    /// Whether the result is an image per platform.
+    pub fn is_image(self) -> bool {
+        matches!(self, ResultKind::Image | ResultKind::Debug)
+    }
 }
 
 /// Facts about the build that go into the image's OCI labels.
@@ -152,6 +174,8 @@ pub struct Plan {
     /// Modules replaced by named contexts, and the go.mod (or go.work) that replaces them:
     /// its path in the context and its text.
     pub replacements: Vec<Replacement>,
+    /// The named contexts that `assets` copy from, by name.
+    pub asset_contexts: BTreeMap<String, NamedSource>,
     pub module_file: Option<(String, String)>,
     pub context: ContextSource,
     pub context_name: String,
@@ -196,7 +220,13 @@ pub enum PlanError {
 
 /// Decides what the build will do. Pure: the same inputs give the same plan.
 pub fn plan(spec: Spec, source: SpecSource, request: &Request, facts: &ContextFacts) -> Result<Plan, PlanError> {
-    let result = if request.target.as_deref() == Some(BINARIES_TARGET) { ResultKind::Binaries } else { ResultKind::Image };
+    let result = match request.target.as_deref() {
+        Some(BINARIES_TARGET) => ResultKind::Binaries,
+        Some(TEST_TARGET) => ResultKind::Test,
+        Some(DEBUG_TARGET) => ResultKind::Debug,
+        _ => ResultKind::Image,
+    };
+    let spec = if result == ResultKind::Debug { debug_spec(spec) } else { spec };
     let (targets, entrypoint) = match request.target.as_deref().filter(|_| result == ResultKind::Image) {
         Some(name) => {
             let i = only_target(&spec, name)?;
@@ -204,7 +234,10 @@ pub fn plan(spec: Spec, source: SpecSource, request: &Request, facts: &ContextFa
         }
         None => ((0..spec.targets.len()).collect(), spec.runtime.entrypoint),
     };
-    let (platforms, platforms_from) = if !request.platforms.is_empty() {
+    let (platforms, platforms_from) = if result == ResultKind::Test {
+        // The tests run where the builder runs, once.
+        (vec![request.build_platform.clone()], PlatformsFrom::BuildPlatform)
+    } else if !request.platforms.is_empty() {
         (request.platforms.clone(), PlatformsFrom::Request)
     } else if let Some(first) = spec.platforms.first() {
         (spec.platforms.iter().map(|p| p.value.clone()).collect(), PlatformsFrom::Spec(first.span))
@@ -221,7 +254,7 @@ pub fn plan(spec: Spec, source: SpecSource, request: &Request, facts: &ContextFa
         PlannedImage { reference: replaced_by.clone().unwrap_or(mirrored), written, replaced_by }
     };
     let builder = planned(builder_reference(&spec, &release, None), builder_reference(&spec, &release, mirror.as_deref()));
-    let needs_base = result == ResultKind::Image || needs_base_for_binaries(&spec);
+    let needs_base = result.is_image() || (result == ResultKind::Binaries && needs_base_for_binaries(&spec));
     let base = match (base_reference(&spec, None), base_reference(&spec, mirror.as_deref())) {
         (Some(written), Some(mirrored)) if needs_base => Some(planned(written, mirrored)),
         _ => None,
@@ -229,7 +262,7 @@ pub fn plan(spec: Spec, source: SpecSource, request: &Request, facts: &ContextFa
     let emulated_builders = platforms.iter().filter(|t| cgo_emulated(&spec, &request.build_platform, t)).cloned().collect();
     let facts_of_build =
         BuildFacts { vcs_source: request.vcs_source.clone(), vcs_revision: request.vcs_revision.clone(), created: created(&request.build_args)? };
-    let sbom = request.sbom && result == ResultKind::Image;
+    let sbom = request.sbom && result.is_image();
     Ok(Plan {
         result,
         targets,
@@ -242,6 +275,7 @@ pub fn plan(spec: Spec, source: SpecSource, request: &Request, facts: &ContextFa
         mirror,
         images: PlannedImages { builder, emulated_builders, base },
         replacements: named.modules,
+        asset_contexts: named.assets,
         module_file,
         context: request.context.clone(),
         context_name: request.context_name.clone(),
@@ -275,18 +309,12 @@ impl Plan {
 
     /// The OCI annotations of the result: the spec's, except for `--target binaries`.
     pub fn annotations(&self) -> BTreeMap<String, String> {
-        match self.result {
-            ResultKind::Image => self.spec.runtime.annotations.clone(),
-            ResultKind::Binaries => BTreeMap::new(),
-        }
+        if self.result.is_image() { self.spec.runtime.annotations.clone() } else { BTreeMap::new() }
     }
 
     /// The `runtime.files` sources, which must be in the context (after `.dockerignore`).
     pub fn files_to_check(&self) -> Vec<&crate::spec::Spanned<String>> {
-        match self.result {
-            ResultKind::Image => self.spec.runtime.files.iter().map(|f| &f.src).collect(),
-            ResultKind::Binaries => Vec::new(),
-        }
+        if self.result.is_image() { self.spec.runtime.files.iter().map(|f| &f.src).collect() } else { Vec::new() }
     }
 
     /// The plan for people and tests: what is built, for which platforms, from what.
@@ -300,9 +328,9 @@ impl Plan {
         };
         serde_json::json!({
             "spec": self.source.file,
-            "result": match self.result { ResultKind::Image => "image", ResultKind::Binaries => "binaries" },
+            "result": self.result.name(),
             "targets": self.built_targets().iter().map(|t| serde_json::json!({"name": t.name.value, "main": t.main.value})).collect::<Vec<_>>(),
-            "entrypoint": (self.result == ResultKind::Image).then(|| self.entrypoint().name.value.clone()),
+            "entrypoint": self.result.is_image().then(|| self.entrypoint().name.value.clone()),
             "platforms": self.platforms.iter().map(Platform::id).collect::<Vec<_>>(),
             "build_platform": self.build_platform.id(),
             "go": {
@@ -387,6 +415,41 @@ fn created(build_args: &BTreeMap<String, String>) -> Result<Option<String>, Plan
     Ok(Some(humantime::format_rfc3339_seconds(time).to_string()))
 }
 
+/// The spec of `--target debug`: the debug base, and every binary compiled for a debugger
+/// (no optimizations or inlining, `-gcflags=all=-N -l`) and linked with its symbols and
+/// debug information (no `-s` or `-w`).
+fn debug_spec(mut spec: Spec) -> Spec {
+    spec.runtime.base = crate::spec::Spanned::new(Base::Image, spec.debug.span);
+    spec.runtime.base_image = Some(spec.debug.base_image.clone());
+    spec.runtime.user_name = None;
+    spec.runtime.healthcheck = None;
+    for t in &mut spec.targets {
+        t.ldflags = strip_debug_flags(&t.ldflags);
+        t.flags.retain(|f| !is_gcflags(f));
+        t.flags.push("-gcflags=all=-N -l".into());
+    }
+    spec
+}
+
+/// Linker flags without the ones that drop symbols and debug information.
+fn strip_debug_flags(ldflags: &str) -> String {
+    // Go splits linker flags at spaces outside quotes; -s and -w are never quoted.
+    let mut out: Vec<&str> = Vec::new();
+    let mut quoted = false;
+    for w in ldflags.split(' ') {
+        let drop = !quoted && matches!(w.trim_start_matches('-'), "s" | "w" | "s=true" | "w=true") && w.starts_with('-');
+        if !drop && !w.is_empty() {
+            out.push(w);
+        }
+        quoted ^= w.matches(['\'', '"']).count() % 2 == 1;
+    }
+    out.join(" ")
+}
+
+fn is_gcflags(f: &str) -> bool {
+    f == "-gcflags" || f.starts_with("-gcflags=") || f == "--gcflags" || f.starts_with("--gcflags=")
+}
+
 /// The registry mirror in effect: the build arg's, else the spec's.
 pub fn effective_mirror<'a>(spec: &'a Spec, build_arg: Option<&'a str>) -> Option<&'a str> {
     build_arg.filter(|m| !m.is_empty()).or(spec.registry_mirror.as_ref().map(|m| m.value.as_str()))
@@ -448,6 +511,8 @@ struct NamedContexts {
     images: Vec<(ImageRef, ImageRef)>,
     /// Go modules, replaced by a directory or a git repository.
     modules: Vec<Replacement>,
+    /// The contexts `assets` name.
+    assets: BTreeMap<String, NamedSource>,
 }
 
 impl NamedContexts {
@@ -485,7 +550,21 @@ impl NamedContexts {
                     "--build-context {name}={value}: goapp takes a directory or a git repository (https://host/repo.git#ref) in place of a Go module, and docker-image://REF in place of an image of the build ({images})"
                 )));
             };
-            out.modules.push(Replacement { module: name.clone(), source });
+            if spec.assets.iter().any(|a| a.source.value == AssetSource::Context(name.clone())) {
+                out.assets.insert(name.clone(), source);
+            } else {
+                out.modules.push(Replacement { module: name.clone(), source });
+            }
+        }
+        for a in &spec.assets {
+            if let AssetSource::Context(name) = &a.source.value
+                && !out.assets.contains_key(name)
+            {
+                return Err(PlanError::Option(format!(
+                    "the asset at line {} of the spec copies the build context `{name}`, which the build does not have: pass --build-context {name}=DIR (or, with bake, `contexts = {{ {name} = \"target:NAME\" }}`)",
+                    a.source.span.start.line
+                )));
+            }
         }
         Ok(out)
     }

@@ -48,6 +48,9 @@ pub fn reference_markdown() -> String {
         ("`runtime.healthcheck`", "#/$defs/Healthcheck"),
         ("`runtime.files[]`", "#/$defs/File"),
         ("`runtime.volumes[]`", "#/$defs/Volume"),
+        ("`test`", "#/$defs/Test"),
+        ("`debug`", "#/$defs/Debug"),
+        ("`assets[]`", "#/$defs/Asset"),
     ];
     for (title, pointer) in sections {
         let schema = if *pointer == "#" { root } else { root.pointer(&pointer[1..]).unwrap_or_else(|| panic!("no {pointer} in the schema")) };
@@ -69,7 +72,31 @@ pub fn reference_markdown() -> String {
         out.push('\n');
     }
     out.push_str(IMAGE_RULES);
+    out.push_str(&templates_markdown());
     out.push_str(&rules_markdown());
+    out
+}
+
+/// The version templates, what each is, and the build args that give them.
+fn templates_markdown() -> String {
+    let mut out = String::from("## Version templates\n\n");
+    out.push_str(
+        "Any string value may use these templates (GoReleaser's names), replaced after build args, e.g. \
+`go: {x: {main.version: \"{{.Version}}\", main.commit: \"{{.ShortCommit}}\"}}`. The values come from the commit \
+buildx reports for a local context (`vcs:revision`, unless `BUILDX_GIT_INFO=0`), or from the commit BuildKit checks out \
+for a git context (read by git on the builder; the build never gets `.git`). For a git context, `SOURCE_DATE_EPOCH` is \
+the commit's time unless the build gives one. buildx sends neither tags nor commit times, so for a local context \
+`{{.Tag}}`, `{{.Version}}` and `{{.CommitDate}}` need their build arg; a template whose value is not known is an error \
+that names it.\n\n| template | value |\n| --- | --- |\n",
+    );
+    for (name, what) in crate::stamp::TEMPLATES {
+        out.push_str(&format!("| `{{{{.{name}}}}}` | {what} |\n"));
+    }
+    out.push_str("\n| build arg | gives |\n| --- | --- |\n");
+    for (name, what) in crate::stamp::ARGS {
+        out.push_str(&format!("| `{name}` | {} |\n", what.replace("{{", "`{{").replace("}}", "}}`").replace("$(", "`$(").replace(")", ")`").replace("``", "`")));
+    }
+    out.push('\n');
     out
 }
 

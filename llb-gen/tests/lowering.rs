@@ -42,7 +42,12 @@ struct Extra {
     named_contexts: BTreeMap<String, String>,
     /// The platform BuildKit runs steps on; `None`: linux/amd64.
     build_platform: Option<&'static str>,
+    /// `--target`.
+    target: Option<&'static str>,
 }
+
+/// The commit buildx reports for the templates.
+const COMMIT: &str = "0123456789abcdef0123456789abcdef01234567";
 
 fn lower_example(path: &Path, target: &str) -> (llb_gen::Lowered, String) {
     lower_example_with(path, target, &BTreeMap::new())
@@ -57,7 +62,19 @@ fn lower_example_with(path: &Path, target: &str, build_args: &BTreeMap<String, S
 /// `*.md`), built on linux/amd64.
 fn plan_example(path: &Path, target: &str, build_args: &BTreeMap<String, String>, extra: &Extra) -> llb_gen::Plan {
     let bytes = std::fs::read(path).unwrap();
-    let spec = llb_gen::load("goapp.yaml", &bytes, &BTreeMap::new()).unwrap_or_else(|d| panic!("{}:\n{}", path.display(), d.render(false))).spec;
+    // The version templates take a commit buildx reports and the build's date.
+    let stamp_args: BTreeMap<String, String> = [("SOURCE_DATE_EPOCH".to_string(), "1704164645".to_string())].into();
+    let stamps = llb_gen::stamp::Stamps::new(&stamp_args, Some(COMMIT), None).unwrap();
+    let spec = llb_gen::load_stamped("goapp.yaml", &bytes, &BTreeMap::new(), &stamps)
+        .unwrap_or_else(|d| panic!("{}:\n{}", path.display(), d.render(false)))
+        .spec;
+    // The named contexts the assets copy, sent by the client.
+    let mut named_contexts = extra.named_contexts.clone();
+    for a in &spec.assets {
+        if let llb_gen::spec::AssetSource::Context(name) = &a.source.value {
+            named_contexts.entry(name.clone()).or_insert_with(|| format!("local:{name}"));
+        }
+    }
     let files = llb_gen::context::FactFiles::of(&spec.module.value);
     let dir = path.parent().unwrap();
     let mut facts = files.facts(&extra.context_source, |f| if f == ".dockerignore" { Some(b"*.md\n".to_vec()) } else { std::fs::read(dir.join(f)).ok() });
@@ -67,7 +84,7 @@ fn plan_example(path: &Path, target: &str, build_args: &BTreeMap<String, String>
         facts.no_download = false;
     }
     let request = llb_gen::Request {
-        target: extra.binaries.then(|| llb_gen::spec::BINARIES_TARGET.to_string()),
+        target: extra.target.map(str::to_string).or(extra.binaries.then(|| llb_gen::spec::BINARIES_TARGET.to_string())),
         platforms: vec![Platform::parse(target).unwrap()],
         build_platform: Platform::parse(extra.build_platform.unwrap_or("linux/amd64")).unwrap(),
         build_args: {
@@ -75,7 +92,7 @@ fn plan_example(path: &Path, target: &str, build_args: &BTreeMap<String, String>
             args.entry("SOURCE_DATE_EPOCH".into()).or_insert_with(|| "1704164645".into());
             args
         },
-        named_contexts: extra.named_contexts.clone(),
+        named_contexts,
         context: extra.context_source.clone(),
         session_id: "test-session".into(),
         vcs_source: Some("https://example.com/app.git".into()),
@@ -153,6 +170,36 @@ fn execs(def: &pb::Definition) -> Vec<(pb::ExecOp, String)> {
 
 /// On an arm64 build machine (Docker Desktop on Apple silicon, an arm64 CI runner): the
 /// builder is the arm64 image and every step runs on linux/arm64; amd64 is cross-compiled.
+/// `--target test` and `--target debug` of a spec with every setting of `test` and `debug`,
+/// and of the hello and cgo examples (the test step runs on the build platform whatever the
+/// target; the debug image is a debug build with Delve on the debug base).
+#[test]
+fn golden_llb_of_the_test_and_debug_targets() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let specs = [root.join("tests/specs/ok/develop.yaml"), root.join("../examples/hello/goapp.yaml"), root.join("../examples/cgo/goapp.yaml")];
+    for path in &specs {
+        for target in ["test", "debug"] {
+            let extra = Extra { target: Some(target), ..Default::default() };
+            let (lowered, name) = lower_example_as(path, "linux/arm64", &BTreeMap::new(), &extra);
+            let mut text = llb::dump::to_text(&lowered.definition).unwrap();
+            if target == "debug" {
+                text.push_str("image config\n");
+                text.push_str(&serde_json::to_string_pretty(&lowered.config).unwrap());
+            }
+            insta::assert_snapshot!(format!("{name}-{target}"), text);
+        }
+    }
+    // The tests run once, on the build platform, with no image.
+    let extra = Extra { target: Some("test"), ..Default::default() };
+    let plan = plan_example(&specs[1], "linux/arm64", &BTreeMap::new(), &extra);
+    assert_eq!(plan.platforms, [Platform::parse("linux/amd64").unwrap()]);
+    assert!(plan.images.base.is_none());
+    // The debug image pulls the debug base for each platform.
+    let extra = Extra { target: Some("debug"), ..Default::default() };
+    let plan = plan_example(&specs[1], "linux/arm64", &BTreeMap::new(), &extra);
+    assert_eq!(plan.images.base.as_ref().map(|b| b.written.to_string()).as_deref(), Some("docker.io/library/debian:bookworm-slim"));
+}
+
 #[test]
 fn golden_llb_on_an_arm64_build_machine() {
     let on_arm64 = Extra { build_platform: Some("linux/arm64"), ..Default::default() };
@@ -426,7 +473,10 @@ fn platforms_share_the_builder_context_and_static_base() {
         let modes = ops(&amd.definition)
             .iter()
             .any(|o| matches!(&o.op, Some(pb::op::Op::Exec(e)) if e.meta.as_ref().is_some_and(|m| m.args.iter().any(|a| a.contains("chmod 0644")))));
-        let expected = 2 + 2 * download as usize + layer(" base (") + layer("goapp: files") + known_hosts as usize + 2 * modes as usize;
+        // and the assets (the copy, and each named context it copies) and the `generate` step
+        let custom = |what: &str| amd.definition.metadata.values().filter(|m| m.description.get("llb.customname").is_some_and(|n| n.contains(what))).count();
+        let develop = custom("[builder] assets") + custom("(assets)") + custom("[builder] generate");
+        let expected = 2 + 2 * download as usize + layer(" base (") + layer("goapp: files") + known_hosts as usize + 2 * modes as usize + develop;
         assert_eq!(shared, expected, "{}", spec.display());
         assert_eq!(amd.config.architecture, "amd64");
         assert_eq!(arm.config.architecture, "arm64");

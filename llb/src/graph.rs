@@ -269,6 +269,8 @@ pub enum FileAction {
     Mkdir(Mkdir),
     Mkfile(Mkfile),
     Copy(Copy),
+    /// Removes a path (and what is under it); a path that is not there is not an error.
+    Rm(String),
 }
 
 /// A build graph under construction.
@@ -631,6 +633,7 @@ impl Graph {
                                     ..Default::default()
                                 }),
                             ),
+                            FileAction::Rm(path) => (-1, pb::file_action::Action::Rm(pb::FileActionRm { path: path.clone(), allow_not_found: true, allow_wildcard: false })),
                         };
                         pb::FileAction { input, secondary_input, output, action: Some(action) }
                     })

@@ -25,39 +25,80 @@ impl Cx<'_> {
                 }
             }
             Node::Scalar(s) => {
-                if !s.as_str().contains('$') {
-                    return;
+                if s.as_str().contains('$') {
+                    self.expand_args(s, args);
                 }
+                if s.as_str().contains("{{") {
+                    self.stamp(s);
+                }
+            }
+        }
+    }
+
+    /// `{{.Commit}}` and the other templates of [`crate::stamp`], replaced by their values
+    /// (left as written while a git context's commit is still to be read).
+    fn stamp(&mut self, s: &mut MarkedScalarNode) {
+        let span = self.scalar_span(s);
+        let pieces = match crate::stamp::pieces(s.as_str()) {
+            Ok(p) => p,
+            Err(msg) => {
+                let names: Vec<String> = crate::stamp::TEMPLATES.iter().map(|(n, _)| format!("`{{{{.{n}}}}}`")).collect();
+                self.error("InvalidTemplate", span, msg, format!("the templates are {}", names.join(", ")));
+                return;
+            }
+        };
+        if self.stamps.is_pending() {
+            return;
+        }
+        let mut out = String::new();
+        for p in pieces {
+            match p {
+                crate::stamp::Piece::Text(t) => out.push_str(t),
+                crate::stamp::Piece::Template(name) => match self.stamps.value(name) {
+                    Ok(v) => out.push_str(&v),
+                    Err(hint) => {
+                        self.error("UnknownTemplateValue", span, format!("`{{{{.{name}}}}}` has no value in this build"), hint);
+                        return;
+                    }
+                },
+            }
+        }
+        let coerce = s.may_coerce();
+        let mut n = MarkedScalarNode::new(*s.span(), out);
+        n.set_coerce(coerce);
+        *s = n;
+    }
+
+    /// `${NAME}` and `${NAME:-default}` of one value, replaced by build args.
+    fn expand_args(&mut self, s: &mut MarkedScalarNode, args: &BTreeMap<String, String>) {
+        let span = self.scalar_span(s);
+        // One pass: the value, and the build args it read (what is found before a
+        // mistake, too).
+        let mut found = Found::default();
+        let expanded = expand_from(s.as_str(), s.as_str(), 0, args, false, &mut found).map(|(v, _)| v);
+        for name in found.bare {
+            self.warning(
+                "UnbracedBuildArg",
+                span,
+                format!("`${name}` is not replaced by the build arg {name}"),
+                format!("write `${{{name}}}` to use the build arg, or `$${name}` for a `$` of its own"),
+            );
+        }
+        for (name, default) in found.refs {
+            if !self.args_read.iter().any(|a| a.name == name) {
+                self.args_read.push(super::ArgRef { name, default, span });
+            }
+        }
+        match expanded {
+            Ok(v) => {
+                let coerce = s.may_coerce();
+                let mut n = MarkedScalarNode::new(*s.span(), v);
+                n.set_coerce(coerce);
+                *s = n;
+            }
+            Err(msg) => {
                 let span = self.scalar_span(s);
-                // One pass: the value, and the build args it read (what is found before a
-                // mistake, too).
-                let mut found = Found::default();
-                let expanded = expand_from(s.as_str(), s.as_str(), 0, args, false, &mut found).map(|(v, _)| v);
-                for name in found.bare {
-                    self.warning(
-                        "UnbracedBuildArg",
-                        span,
-                        format!("`${name}` is not replaced by the build arg {name}"),
-                        format!("write `${{{name}}}` to use the build arg, or `$${name}` for a `$` of its own"),
-                    );
-                }
-                for (name, default) in found.refs {
-                    if !self.args_read.iter().any(|a| a.name == name) {
-                        self.args_read.push(super::ArgRef { name, default, span });
-                    }
-                }
-                match expanded {
-                    Ok(v) => {
-                        let coerce = s.may_coerce();
-                        let mut n = MarkedScalarNode::new(*s.span(), v);
-                        n.set_coerce(coerce);
-                        *s = n;
-                    }
-                    Err(msg) => {
-                        let span = self.scalar_span(s);
-                        self.error("InvalidArg", span, msg, "write `${NAME}` or `${NAME:-default}`, with NAME a build arg; write `$$` for a literal `$`");
-                    }
-                }
+                self.error("InvalidArg", span, msg, "write `${NAME}` or `${NAME:-default}`, with NAME a build arg; write `$$` for a literal `$`");
             }
         }
     }

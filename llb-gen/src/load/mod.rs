@@ -37,6 +37,14 @@ pub struct Loaded {
 /// Loads and validates a spec. `file` names it in diagnostics; `build_args` are the values
 /// `${NAME}` refers to.
 pub fn load(file: &str, bytes: &[u8], build_args: &BTreeMap<String, String>) -> Result<Loaded, Diagnostics> {
+    // A stamping build arg that is not a value of its kind is the caller's to report (the
+    // frontend does, before loading); here it gives no value.
+    let stamps = crate::stamp::Stamps::new(build_args, None, None).unwrap_or_default();
+    load_stamped(file, bytes, build_args, &stamps)
+}
+
+/// Loads and validates a spec whose version templates (`{{.Commit}}`, ...) take `stamps`.
+pub fn load_stamped(file: &str, bytes: &[u8], build_args: &BTreeMap<String, String>, stamps: &crate::stamp::Stamps) -> Result<Loaded, Diagnostics> {
     if bytes.len() > MAX_SPEC_BYTES {
         let d = Diagnostic::error("InvalidYaml", Span::point(1, 1), format!("the spec is {} bytes; the limit is {MAX_SPEC_BYTES}", bytes.len()))
             .hint("a goapp.yaml describes one application in a few lines: check that -f names the right file");
@@ -47,7 +55,7 @@ pub fn load(file: &str, bytes: &[u8], build_args: &BTreeMap<String, String>) -> 
         Err(e) => return Err(not_utf8(file, bytes, e.valid_up_to())),
     };
     let text = text::normalize(text);
-    let mut cx = Cx { src: &text, diags: Vec::new(), args_read: Vec::new(), dropped: 0 };
+    let mut cx = Cx { src: &text, diags: Vec::new(), args_read: Vec::new(), dropped: 0, stamps };
     let spec = cx.run(build_args);
     let skipped = cx.check_directive();
     let mut diags = std::mem::take(&mut cx.diags);
@@ -78,6 +86,8 @@ pub(crate) struct Cx<'a> {
     pub(crate) args_read: Vec<ArgRef>,
     /// Problems found past [`MAX_COLLECTED`], counted only.
     pub(crate) dropped: usize,
+    /// The values of the version templates.
+    pub(crate) stamps: &'a crate::stamp::Stamps,
 }
 
 /// The most problems one load keeps (the report shows fewer, [`crate::diag::MAX_DIAGNOSTICS`]).

@@ -47,7 +47,7 @@ impl Cx<'_> {
                 }
             }
             for alt in &real {
-                let mut trial = Cx { src: self.src, diags: Vec::new(), args_read: Vec::new(), dropped: 0 };
+                let mut trial = Cx { src: self.src, diags: Vec::new(), args_read: Vec::new(), dropped: 0, stamps: self.stamps };
                 let mut copy = node.clone();
                 if trial.check_schema(&mut copy, alt, path) && trial.diags.is_empty() {
                     return true;

@@ -102,6 +102,7 @@ pub(super) fn sources(cx: &mut Lowering<'_>) -> Sources {
         cx.g.meta(files.op).name = Some(format!("[builder] module files of {}", r.module));
         replaced.push((replacement_dir(i), full, files));
     }
+    let go_src = super::assets::copy(cx, context, go_src);
     Sources { context, go_src, replaced }
 }
 
@@ -229,7 +230,7 @@ pub(super) fn download_modules(
 
 /// A directory of the client (the build context, or a named context), through the session,
 /// without `excludes` and, unless VCS information is stamped, without `.git`.
-fn local_dir(g: &mut Graph, input: &Input<'_>, name: &str, excludes: &[String]) -> llb::Output {
+pub(super) fn local_dir(g: &mut Graph, input: &Input<'_>, name: &str, excludes: &[String]) -> llb::Output {
     let mut attrs = BTreeMap::new();
     if !input.session_id.is_empty() {
         attrs.insert(llb::attr::LOCAL_SESSION.to_string(), input.session_id.to_string());

@@ -6,10 +6,12 @@ use llb::{CacheSharing, Exec, Mount, SourceRange};
 
 use super::builder::{Sources, download_modules, go_env, module_cache_mount};
 use super::cgo::{CgoPlan, CheckOn, LIBS, c_toolchain, check_binaries};
-use super::secrets::secret_mounts;
+use super::secrets::{secret_env, secret_mounts};
 use super::{GOCACHE, GOMODCACHE, LowerError, Lowering, OUT, SRC, pinned};
 use crate::golang;
-use crate::spec::Target;
+use crate::image::env_set;
+use crate::plan::ResultKind;
+use crate::spec::{DELVE_PACKAGE, Target};
 use crate::spec::raw::{ModMode, ModuleCache};
 
 /// A binary: its target, the output of the `go build` that made it, and its path there.
@@ -21,11 +23,57 @@ pub(super) struct Compiled<'a> {
     pub binaries: Vec<Binary<'a>>,
     /// For cgo, the libraries the base lacks, as each check collected them.
     pub libs: Vec<llb::Output>,
+    /// For `--target debug`, Delve for the target platform, at `/dlv`.
+    pub delve: Option<llb::Output>,
 }
 
-/// Downloads the modules, installs the C toolchain for cgo, and builds every binary for the
-/// platform; `base` is the pulled base the cgo check compares the binaries with.
-pub(super) fn binaries<'a>(cx: &mut Lowering<'a>, builder: llb::Output, sources: &Sources, base: Option<llb::Output>) -> Result<Compiled<'a>, LowerError> {
+/// What every `go` command of one platform runs with: the root (the builder with the
+/// downloaded modules; for cgo, with its C toolchain), the platform it runs on, its mounts
+/// and environment, and the sources after `assets` and `generate`.
+pub(super) struct Prepared<'s> {
+    pub root: llb::Output,
+    pub platform: &'s llb::Platform,
+    /// The module cache (a cache mount, or the download layer's modules for cgo).
+    pub module_mounts: Vec<Mount>,
+    pub secrets: Vec<Mount>,
+    pub cgo: Option<CgoPlan<'s>>,
+    pub cgo_env: Vec<String>,
+    /// The module's directory under [`SRC`].
+    pub cwd: String,
+    /// What the `go` commands read at [`SRC`].
+    pub go_src: llb::Output,
+    /// The GOOS and GOARCH (and variant settings) of the target.
+    pub target_env: Vec<String>,
+    /// The builder with the downloaded modules, on the build platform, without a C
+    /// toolchain: what Go-only steps run on.
+    pub plain_root: llb::Output,
+}
+
+impl Prepared<'_> {
+    /// The mounts of a `go` command that reads the sources and writes `out`: the module and
+    /// build caches, the secrets, the replacing contexts, the root.
+    pub fn mounts(&self, sources: &Sources, out: Vec<Mount>) -> Vec<Mount> {
+        self.module_mounts
+            .iter()
+            .cloned()
+            .chain(self.secrets.iter().cloned())
+            .chain(sources.replaced.iter().map(|(dir, full, _)| Mount::readonly(dir, *full)))
+            .chain([
+                // BuildKit mounts a root without an output read-only.
+                Mount::output("/", Some(self.root)),
+                Mount::readonly(SRC, self.go_src),
+            ])
+            .chain(out)
+            // Go's build cache locks its own entries, so concurrent builds (the platforms of
+            // one build, or parallel builds) can share it.
+            .chain([Mount::cache(GOCACHE, "goapp-go-build", CacheSharing::Shared)])
+            .collect()
+    }
+}
+
+/// Downloads the modules, installs the C toolchain for cgo, copies the assets and runs the
+/// `generate` commands: what the compile and the tests start from.
+pub(super) fn prepare<'a>(cx: &mut Lowering<'a>, builder: llb::Output, sources: &Sources) -> Result<Prepared<'a>, LowerError> {
     let input = cx.input;
     let spec = input.spec;
     let target = input.target;
@@ -76,11 +124,25 @@ pub(super) fn binaries<'a>(cx: &mut Lowering<'a>, builder: llb::Output, sources:
         }
     };
     let cgo_env = cgo.as_ref().map(CgoPlan::env).unwrap_or_default();
+    let plain_root = download.as_ref().map(|d| d.get("/")).unwrap_or(builder);
+    let go_src = super::assets::generate(cx, plain_root, sources.go_src, &secrets, sources, &cwd);
+    Ok(Prepared { root, platform: compile_platform, module_mounts, secrets, cgo, cgo_env, cwd, go_src, target_env: go_target.env(), plain_root })
+}
+
+/// Builds every binary for the platform; `base` is the pulled base the cgo check compares
+/// the binaries with.
+pub(super) fn binaries<'a>(cx: &mut Lowering<'a>, builder: llb::Output, sources: &Sources, prepared: &Prepared<'a>, base: Option<llb::Output>) -> Result<Compiled<'a>, LowerError> {
+    let input = cx.input;
+    let spec = input.spec;
+    let target = input.target;
+    let cgo = &prepared.cgo;
+    let root = prepared.root;
+    let cwd = &prepared.cwd;
     let mut libs: Vec<llb::Output> = Vec::new();
     let mut binaries: Vec<Binary<'a>> = Vec::new();
     for group in build_groups(&input.targets) {
         let t = group[0];
-        let env = go_env(input, t, &cgo_env, &go_target.env());
+        let env = go_env(input, t, &prepared.cgo_env, &prepared.target_env);
         let mut args = vec!["go".to_string(), "build".to_string()];
         args.extend(t.flags.iter().cloned());
         let static_cgo = cgo.as_ref().is_some_and(|c| c.cgo.static_link);
@@ -124,25 +186,11 @@ pub(super) fn binaries<'a>(cx: &mut Lowering<'a>, builder: llb::Output, sources:
                 env,
                 cwd: cwd.clone(),
                 user: String::new(),
-                mounts: module_mounts
-                    .iter()
-                    .cloned()
-                    .chain(secrets.iter().cloned())
-                    .chain(sources.replaced.iter().map(|(dir, full, _)| Mount::readonly(dir, *full)))
-                    .chain([
-                        // BuildKit mounts a root without an output read-only.
-                        Mount::output("/", Some(root)),
-                        Mount::readonly(SRC, sources.go_src),
-                        Mount::output(OUT, None),
-                        // Go's build cache locks its own entries, so concurrent builds (the
-                        // platforms of one build, or parallel builds) can share it.
-                        Mount::cache(GOCACHE, "goapp-go-build", CacheSharing::Shared),
-                    ])
-                    .collect(),
+                mounts: prepared.mounts(sources, vec![Mount::output(OUT, None)]),
                 no_network: false,
                 proxy: input.proxy.cloned(),
             },
-            compile_platform,
+            prepared.platform,
         );
         let ranges: Vec<SourceRange> = group.iter().map(|t| cx.range(t.main.span)).collect();
         let m = cx.g.meta(build.op);
@@ -164,7 +212,55 @@ pub(super) fn binaries<'a>(cx: &mut Lowering<'a>, builder: llb::Output, sources:
     }
     // Keep the spec's order of targets in the image layer.
     binaries.sort_by_key(|(t, _, _)| input.targets.iter().position(|x| x.name == t.name));
-    Ok(Compiled { binaries, libs })
+    let delve = (input.result == ResultKind::Debug).then(|| delve(cx, prepared));
+    Ok(Compiled { binaries, libs, delve })
+}
+
+/// Delve for the target platform, installed from the module proxy as `go install` does (on
+/// the build platform, cross-compiled, without cgo), at `/dlv` of the result. The step is
+/// cached like any other: it runs again only when the version or the builder changes.
+fn delve(cx: &mut Lowering<'_>, prepared: &Prepared<'_>) -> llb::Output {
+    let input = cx.input;
+    let debug = &input.spec.debug;
+    let mut env = input.builder.env.clone();
+    for (k, v) in input.targets[0].env.iter().map(|(k, v)| (k, v)).chain(input.go_args.iter()) {
+        env_set(&mut env, k, v);
+    }
+    for (k, v) in secret_env(input.spec, &env) {
+        env_set(&mut env, &k, &v);
+    }
+    for (k, v) in [("GOTOOLCHAIN", "local"), ("GOFLAGS", ""), ("GOWORK", "off"), ("CGO_ENABLED", "0"), ("GOCACHE", GOCACHE), ("GOMODCACHE", GOMODCACHE), ("GOPATH", "/tmp/delve")] {
+        env_set(&mut env, k, v);
+    }
+    for kv in &prepared.target_env {
+        let (k, v) = kv.split_once('=').expect("K=V");
+        env_set(&mut env, k, v);
+    }
+    // `go install` puts a cross-compiled command in bin/GOOS_GOARCH, a native one in bin.
+    let script = format!(
+        "set -eu\ngo install {DELVE_PACKAGE}@\"$1\"\nfound=$(find /tmp/delve/bin -type f -name dlv | head -n 1)\ntest -n \"$found\"\ncp \"$found\" /out/dlv\n"
+    );
+    let exec = cx.g.exec(
+        Exec {
+            args: vec!["sh".into(), "-c".into(), script, "install-delve".into(), debug.delve.clone()],
+            env,
+            cwd: "/".into(),
+            user: String::new(),
+            mounts: module_cache_mount(input.spec)
+                .into_iter()
+                .chain(prepared.secrets.iter().cloned())
+                .chain([Mount::output("/", Some(prepared.plain_root)), Mount::output("/out", None), Mount::cache(GOCACHE, "goapp-go-build", CacheSharing::Shared)])
+                .collect(),
+            no_network: false,
+            proxy: input.proxy.cloned(),
+        },
+        input.build_platform,
+    );
+    let range = cx.range(debug.span);
+    let m = cx.g.meta(exec.op);
+    m.name = Some(format!("[{}] go install {DELVE_PACKAGE}@{}", input.target, debug.delve));
+    m.ranges.push(range);
+    exec.get("/out")
 }
 
 /// `-gcflags=all=-dwarf=false` when the link drops the debug information (`-w` in the
@@ -204,7 +300,7 @@ fn package_dir_name(main: &str) -> Option<&str> {
     main.rsplit('/').next().filter(|n| *n != "." && !n.is_empty())
 }
 
-fn mod_flag(m: ModMode) -> &'static str {
+pub(super) fn mod_flag(m: ModMode) -> &'static str {
     match m {
         ModMode::Auto => "",
         ModMode::Vendor => "vendor",

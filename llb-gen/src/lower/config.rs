@@ -4,7 +4,8 @@ use std::collections::BTreeMap;
 
 use super::{BIN_DIR, CA_BUNDLE, DEFAULT_PATH, HISTORY_COMMENT, Input};
 use crate::image::{ContainerConfig, Empty, HealthConfig, History, ImageConfig, env_set};
-use crate::spec::Base;
+use crate::plan::ResultKind;
+use crate::spec::{Base, Debug};
 
 /// The image config. On a pulled base it starts from the base's config:
 /// - `Env`: the base's, with `/usr/local/bin` put first on a `PATH` that lacks it (and
@@ -37,6 +38,10 @@ pub(super) fn image_config(input: &Input<'_>, history: Vec<String>) -> ImageConf
     }
     let mut ports: BTreeMap<String, Empty> = inherited.exposed_ports.clone().unwrap_or_default();
     ports.extend(rt.ports.iter().map(|p| (p.key(), Empty {})));
+    let debug = (input.result == ResultKind::Debug).then_some(&spec.debug);
+    if let Some(d) = debug {
+        ports.insert(format!("{}/tcp", d.port), Empty {});
+    }
     let mut volumes: BTreeMap<String, Empty> = inherited.volumes.clone().unwrap_or_default();
     volumes.extend(rt.volumes.iter().map(|v| (v.path.clone(), Empty {})));
 
@@ -91,7 +96,10 @@ pub(super) fn image_config(input: &Input<'_>, history: Vec<String>) -> ImageConf
             user: Some(input.user.config()),
             exposed_ports: (!ports.is_empty()).then_some(ports),
             env: Some(env),
-            entrypoint: Some(vec![format!("{BIN_DIR}/{}", input.entrypoint.name.value)]),
+            entrypoint: Some(match debug {
+                Some(d) => delve_command(d, &format!("{BIN_DIR}/{}", input.entrypoint.name.value)),
+                None => vec![format!("{BIN_DIR}/{}", input.entrypoint.name.value)],
+            }),
             cmd: (!rt.args.is_empty()).then(|| rt.args.clone()),
             working_dir: Some(working_dir),
             labels: Some(labels),
@@ -102,4 +110,25 @@ pub(super) fn image_config(input: &Input<'_>, history: Vec<String>) -> ImageConf
         rootfs: Default::default(),
         history: entries,
     }
+}
+
+/// The debug image's entrypoint: Delve, headless on its port, running the program (whose
+/// arguments, the image's `Cmd`, follow the `--`). It accepts any number of clients, one
+/// after another, from outside the container (`--only-same-user=false`: the engine's port
+/// forwarding connects as another user), and does not refuse a Go newer than it knows.
+fn delve_command(d: &Debug, program: &str) -> Vec<String> {
+    let mut args = vec![
+        format!("{BIN_DIR}/dlv"),
+        format!("--listen=:{}", d.port),
+        "--headless".into(),
+        "--api-version=2".into(),
+        "--accept-multiclient".into(),
+        "--only-same-user=false".into(),
+        "--check-go-version=false".into(),
+    ];
+    if !d.wait {
+        args.push("--continue".into());
+    }
+    args.extend(["exec".into(), program.into(), "--".into()]);
+    args
 }

@@ -32,6 +32,7 @@
 //! files, the binaries' layer), [`config`] (the image config) and [`build_info`] (what the
 //! SBOM is made of).
 
+mod assets;
 mod build_info;
 mod builder;
 mod cgo;
@@ -39,6 +40,7 @@ mod compile;
 mod config;
 mod runtime;
 mod secrets;
+mod test;
 
 use std::collections::BTreeMap;
 
@@ -91,8 +93,14 @@ pub fn lower(plan: &Plan, resolved: &Resolved, target: &Platform) -> Result<Lowe
     let sources = builder::sources(&mut cx);
     // The pulled base of this platform, pinned: the image's and the cgo check's.
     let base = runtime::pulled_base(&mut cx)?;
-    // Module download, C toolchain, `go build` per group of targets, cgo checks.
-    let compiled = compile::binaries(&mut cx, builder, &sources, base.map(|(_, image)| image))?;
+    // Module download, C toolchain, assets and `generate`.
+    let prepared = compile::prepare(&mut cx, builder, &sources)?;
+    if input.result == ResultKind::Test {
+        let report = test::run(&mut cx, builder, &sources, &prepared);
+        return Ok(Lowered { definition: cx.g.marshal(Some(report))?, config: config::image_config(&input, Vec::new()), build_info: None });
+    }
+    // `go build` per group of targets, cgo checks.
+    let compiled = compile::binaries(&mut cx, builder, &sources, &prepared, base.map(|(_, image)| image))?;
     if input.binaries_only {
         let range = cx.range(input.spec.name.span);
         return runtime::binaries_result(&mut cx.g, &input, &compiled.binaries, &compiled.libs, range);
@@ -126,6 +134,9 @@ pub(crate) struct Input<'a> {
     pub base: Option<&'a BaseImage>,
     pub facts: &'a BuildFacts,
     pub binaries_only: bool,
+    pub result: ResultKind,
+    /// The named contexts `assets` copy from.
+    pub asset_contexts: &'a BTreeMap<String, crate::context::NamedSource>,
     pub context_source: &'a ContextSource,
     pub replacements: &'a [Replacement],
     pub module_file: Option<(&'a str, &'a str)>,
@@ -164,6 +175,8 @@ impl<'a> Input<'a> {
             base,
             facts: &plan.facts,
             binaries_only: plan.result == ResultKind::Binaries,
+            result: plan.result,
+            asset_contexts: &plan.asset_contexts,
             context_source: &plan.context,
             replacements: &plan.replacements,
             module_file: plan.module_file.as_ref().map(|(p, t)| (p.as_str(), t.as_str())),

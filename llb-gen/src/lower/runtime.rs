@@ -117,6 +117,8 @@ pub(super) fn image(
         .collect();
     // The shared libraries of a cgo build that the base lacks, beside the binaries.
     actions.extend(compiled.libs.iter().map(|l| FileAction::Copy(Copy::new(*l, "/", "/").contents().owner(0, 0))));
+    // Delve, for `--target debug`.
+    actions.extend(compiled.delve.iter().map(|d| FileAction::Copy(Copy::new(*d, "/dlv", &format!("{BIN_DIR}/dlv")).mode(0o755).owner(0, 0))));
     // The workdir and the volumes, writable by the program: a volume the engine creates from
     // the image's directory takes its owner and mode.
     let writable = writable_dirs(rt, input.user);
@@ -124,7 +126,8 @@ pub(super) fn image(
         actions.extend(writable_dir(dir, &writable[..i]));
     }
     let image = cx.g.file(state, actions);
-    let names: Vec<String> = input.targets.iter().map(|t| format!("{BIN_DIR}/{}", t.name.value)).collect();
+    let names: Vec<String> =
+        input.targets.iter().map(|t| format!("{BIN_DIR}/{}", t.name.value)).chain(compiled.delve.iter().map(|_| format!("{BIN_DIR}/dlv"))).collect();
     let range = cx.range(spec.name.span);
     let m = cx.g.meta(image.op);
     m.name = Some(format!("[{target}] add {}", names.join(", ")));

@@ -65,6 +65,70 @@ pub struct Spec {
     pub version: Option<String>,
     pub source: Option<String>,
     pub registry_mirror: Option<Spanned<String>>,
+    pub test: Test,
+    pub debug: Debug,
+    pub assets: Vec<Asset>,
+    /// Commands run with `sh -c` in the module's directory before the compile.
+    pub generate: Vec<Spanned<String>>,
+}
+
+/// How `--target test` runs the tests (see [`raw::RawTest`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Test {
+    /// Where the `test` section is written (the spec's name when it is not).
+    pub span: Span,
+    /// Relative to the module, in the `./dir` or `./dir/...` form.
+    pub packages: Vec<String>,
+    pub flags: Vec<String>,
+    /// With `go.tags`.
+    pub tags: Vec<String>,
+    /// Over `go.env`.
+    pub env: Vec<(String, String)>,
+    /// A Go duration.
+    pub timeout: Option<String>,
+    pub vet: bool,
+}
+
+impl Test {
+    /// Whether the tests run with the race detector, which needs cgo.
+    pub fn race(&self) -> bool {
+        self.flags.iter().any(|f| f == "-race" || f == "-race=true" || f == "--race")
+    }
+}
+
+/// The debug image of `--target debug` (see [`raw::RawDebug`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Debug {
+    pub span: Span,
+    /// Always an image with a shell.
+    pub base_image: crate::reference::ImageRef,
+    pub port: u16,
+    /// `latest` or `vX.Y.Z`.
+    pub delve: String,
+    pub wait: bool,
+}
+
+/// The named base of the debug image by default.
+pub const DEFAULT_DEBUG_BASE: &str = "debian";
+/// Delve's port by default (Delve's own).
+pub const DEFAULT_DELVE_PORT: u16 = 2345;
+/// Delve's module and command.
+pub const DELVE_PACKAGE: &str = "github.com/go-delve/delve/cmd/dlv";
+
+/// Files copied into the source tree before the compile.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Asset {
+    pub source: Spanned<AssetSource>,
+    /// Clean, relative to the module.
+    pub to: Spanned<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AssetSource {
+    /// A directory of the build context, clean and relative.
+    Dir(String),
+    /// A named build context.
+    Context(String),
 }
 
 impl Spec {
@@ -276,6 +340,13 @@ pub const NONROOT_UID: u32 = 65532;
 /// `--target binaries` builds the binaries alone (for `--output type=local`), so no target
 /// may have that name.
 pub const BINARIES_TARGET: &str = "binaries";
+/// `--target test` runs the tests.
+pub const TEST_TARGET: &str = "test";
+/// `--target debug` builds the debug image.
+pub const DEBUG_TARGET: &str = "debug";
+/// The `--target` names goapp gives a meaning of its own.
+pub const RESERVED_TARGETS: &[(&str, &str)] =
+    &[(BINARIES_TARGET, "builds the binaries alone, for `--output type=local`"), (TEST_TARGET, "runs the tests"), (DEBUG_TARGET, "builds the debug image")];
 
 /// Linker flags used when the spec names none.
 pub const DEFAULT_LDFLAGS: &str = "-s -w";

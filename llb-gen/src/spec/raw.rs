@@ -48,6 +48,83 @@ pub struct RawSpec {
     /// images on the mirror's own registry or on a registry with a port are pulled as they
     /// are. The build arg `GOAPP_REGISTRY_MIRROR` overrides it.
     pub registry_mirror: Option<Spanned<String>>,
+    /// How `--target test` runs the module's tests.
+    pub test: Option<Spanned<RawTest>>,
+    /// How `--target debug` builds the image to debug the program in.
+    pub debug: Option<Spanned<RawDebug>>,
+    /// Files the compile needs that are not in the module as it is: copied into the source
+    /// tree before `generate` runs and before anything compiles (web assets for `go:embed`,
+    /// generated code), from a directory of the build context or from another named build
+    /// context (`--build-context web=./web/dist`, or a bake target: `contexts: {web:
+    /// "target:web"}`).
+    pub assets: Option<Vec<Spanned<RawAsset>>>,
+    /// Commands run in the module's directory on the builder, after `assets` are copied and
+    /// before anything compiles, whose changes to the source tree the compile and the tests
+    /// see, e.g. `go generate ./...` (with tools from the module's `tool` lines). They run
+    /// with `sh -c`, with the module cache and the build cache, and can reach the network
+    /// (through the proxy build args).
+    pub generate: Option<Vec<Spanned<String>>>,
+}
+
+/// How `--target test` runs `go test`: on the build platform, with the builder, module
+/// cache, build cache, secrets and build tags of the build. A failing test fails the build;
+/// `--output type=local,dest=DIR` exports `test.json` (`go test -json`), `junit.xml` and
+/// `coverage.out`.
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Test", extend("patternProperties" = { "^x-": {} }))]
+pub struct RawTest {
+    /// The packages to test, relative to `module`. Default: `[./...]`.
+    pub packages: Option<Vec<Spanned<String>>>,
+    /// `go test` flags: `-race`, `-count=N`, `-run=REGEXP`, `-skip=REGEXP`, `-short`,
+    /// `-failfast`, `-shuffle=on`, `-parallel=N`, `-cpu=LIST`, `-covermode=MODE`,
+    /// `-coverpkg=LIST`, `-benchtime=T`, `-bench=REGEXP`. `-race` compiles with cgo, with
+    /// the builder's C compiler.
+    pub flags: Option<Vec<Spanned<String>>>,
+    /// Build tags of the tests, added to `go.tags`, e.g. `[integration]`.
+    pub tags: Option<Vec<Spanned<String>>>,
+    /// Environment of the tests, over `go.env`.
+    pub env: Option<Spanned<BTreeMap<String, Spanned<Scalar>>>>,
+    /// How long the tests may run (`go test -timeout`), e.g. `5m`. Default: Go's (10m).
+    pub timeout: Option<Spanned<String>>,
+    /// Whether `go vet` checks the packages before the tests run. Default: `true`.
+    pub vet: Option<Spanned<bool>>,
+}
+
+/// The debug image of `--target debug`: the program compiled without optimizations, run by
+/// Delve, headless, on a base with a shell.
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Debug", extend("patternProperties" = { "^x-": {} }))]
+pub struct RawDebug {
+    /// The base of the debug image: a named base or an image reference, with a shell.
+    /// Default: `debian` (`debian:bookworm-slim`).
+    pub base: Option<Spanned<String>>,
+    /// The port Delve listens on, for an editor to attach to. Default: `2345`.
+    pub port: Option<Spanned<Port>>,
+    /// The version of Delve (`github.com/go-delve/delve`), as `go install` takes it: `latest`
+    /// or a version such as `v1.25.2`. It comes through the module proxy like any module.
+    /// Default: `latest`.
+    pub delve: Option<Spanned<String>>,
+    /// Whether the program waits for a debugger to attach and continue it. Default: `false`
+    /// (it starts at once; a debugger can attach at any time).
+    pub wait: Option<Spanned<bool>>,
+}
+
+/// Files copied into the source tree before the compile: `from` a directory of the build
+/// context, or a named `context`, `to` a directory relative to `module`.
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Asset", extend("patternProperties" = { "^x-": {} }))]
+pub struct RawAsset {
+    /// A directory of the build context.
+    pub from: Option<Spanned<String>>,
+    /// The name of a named build context: `docker buildx build --build-context NAME=DIR`, or
+    /// a bake target's output (`contexts = { NAME = "target:web" }`).
+    pub context: Option<Spanned<String>>,
+    /// Where the files go, a directory relative to `module`, e.g. `internal/web/dist` (for
+    /// `//go:embed dist` in package `internal/web`). Its contents are replaced.
+    pub to: Spanned<String>,
 }
 
 /// One binary of the app.

@@ -4,6 +4,7 @@
 //! value it is about.
 
 mod go;
+mod develop;
 mod runtime;
 mod targets;
 mod values;
@@ -59,10 +60,28 @@ impl Cx<'_> {
         if let (Some(go), Some(runtime)) = (&go, &runtime) {
             self.check_c_library(go, runtime, whole);
         }
+        let test = self.test(raw.test.as_ref(), go_raw.as_ref(), whole);
+        let debug = self.debug(raw.debug.as_ref(), whole);
+        let assets = self.assets(raw.assets.as_deref().unwrap_or_default());
+        let generate = self.generate(raw.generate.as_deref().unwrap_or_default());
         if self.error_count() > errors_before {
             return None;
         }
-        Some(Spec { name: raw.name, module: module?, targets, platforms, go: go?, runtime: runtime?, version, source, registry_mirror })
+        Some(Spec {
+            name: raw.name,
+            module: module?,
+            targets,
+            platforms,
+            go: go?,
+            runtime: runtime?,
+            version,
+            source,
+            registry_mirror,
+            test: test?,
+            debug: debug?,
+            assets,
+            generate,
+        })
     }
 
     /// `host[:port][/prefix]`: checked by mirroring a reference through it.
@@ -123,17 +142,13 @@ impl Cx<'_> {
         ok
     }
 
-    /// A binary may not be named `binaries`: `--target binaries` asks for the binaries alone.
+    /// A binary may not be named `binaries`, `test` or `debug`: those `--target`s have a
+    /// meaning of their own.
     pub(crate) fn not_reserved(&mut self, name: &Spanned<String>, what: &str) -> bool {
-        if name.value != BINARIES_TARGET {
+        let Some((_, means)) = RESERVED_TARGETS.iter().find(|(n, _)| *n == name.value) else {
             return true;
-        }
-        self.error(
-            "InvalidName",
-            name.span,
-            format!("`{}` cannot name {what}'s binary: `--target {0}` builds the binaries alone, for `--output type=local`", name.value),
-            "choose another name",
-        );
+        };
+        self.error("InvalidName", name.span, format!("`{}` cannot name {what}'s binary: `--target {0}` {means}", name.value), "choose another name");
         false
     }
 

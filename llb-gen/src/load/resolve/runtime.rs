@@ -13,55 +13,62 @@ use super::*;
 use crate::paths::BIN_DIR;
 
 impl Cx<'_> {
-    pub(crate) fn runtime(&mut self, raw: Option<RawRuntime>, targets: &[Target], whole: Span) -> Option<Runtime> {
-        let raw = raw.unwrap_or_else(empty_runtime);
-        let before = self.error_count();
+    /// A base: `static`, `scratch`, a named base or an image reference (the base is then
+    /// [`Base::Image`], with the reference). A mistake is reported and reads as `static`.
+    pub(crate) fn base(&mut self, b: &Spanned<String>) -> (Spanned<Base>, Option<ImageRef>) {
         let mut base_image = None;
-        let base = match &raw.base {
-            None => Spanned::new(Base::Static, whole),
-            Some(b) => match b.value.as_str() {
-                "static" => Spanned::new(Base::Static, b.span),
-                "scratch" => Spanned::new(Base::Scratch, b.span),
-                named if NAMED_BASES.iter().any(|(n, _)| *n == named) => {
-                    let (_, image) = NAMED_BASES.iter().find(|(n, _)| *n == named).expect("just found");
-                    base_image = Some(ImageRef::parse(image).expect("named bases are valid references"));
+        let base = match b.value.as_str() {
+            "static" => Spanned::new(Base::Static, b.span),
+            "scratch" => Spanned::new(Base::Scratch, b.span),
+            named if NAMED_BASES.iter().any(|(n, _)| *n == named) => {
+                let (_, image) = NAMED_BASES.iter().find(|(n, _)| *n == named).expect("just found");
+                base_image = Some(ImageRef::parse(image).expect("named bases are valid references"));
+                Spanned::new(Base::Image, b.span)
+            }
+            other if other.contains([':', '/', '.', '@']) => match ImageRef::parse(other) {
+                // A slip in a base's name would otherwise pull a Docker Hub image.
+                Ok(_)
+                    if !other.contains([':', '@']) && !other.split('/').next().unwrap_or("").contains('.') && similar(other, &named_bases()).is_some() =>
+                {
+                    let near = similar(other, &named_bases()).expect("just found");
+                    self.error(
+                        "UnknownBase",
+                        b.span,
+                        format!("unknown base `{other}`{}", crate::diag::non_ascii_note(other)),
+                        format!("did you mean `{near}`? (for the Docker Hub image of that name, write `docker.io/{other}`)"),
+                    );
+                    Spanned::new(Base::Static, b.span)
+                }
+                Ok(r) => {
+                    base_image = Some(r);
                     Spanned::new(Base::Image, b.span)
                 }
-                other if other.contains([':', '/', '.', '@']) => match ImageRef::parse(other) {
-                    // A slip in a base's name would otherwise pull a Docker Hub image.
-                    Ok(_)
-                        if !other.contains([':', '@']) && !other.split('/').next().unwrap_or("").contains('.') && similar(other, &named_bases()).is_some() =>
-                    {
-                        let near = similar(other, &named_bases()).expect("just found");
-                        self.error(
-                            "UnknownBase",
-                            b.span,
-                            format!("unknown base `{other}`{}", crate::diag::non_ascii_note(other)),
-                            format!("did you mean `{near}`? (for the Docker Hub image of that name, write `docker.io/{other}`)"),
-                        );
-                        Spanned::new(Base::Static, b.span)
-                    }
-                    Ok(r) => {
-                        base_image = Some(r);
-                        Spanned::new(Base::Image, b.span)
-                    }
-                    Err(e) => {
-                        self.error(
-                            "InvalidImage",
-                            b.span,
-                            e.to_string(),
-                            "write an image reference such as `registry.example.com/base:1.0`, or one of the named bases",
-                        );
-                        Spanned::new(Base::Static, b.span)
-                    }
-                },
-                other => {
-                    let names = named_bases();
-                    let hint = did_you_mean(other, &names, || format!("the bases are {}, or an image reference", names.join(", ")));
-                    self.error("UnknownBase", b.span, format!("unknown base `{other}`{}", crate::diag::non_ascii_note(other)), hint);
+                Err(e) => {
+                    self.error(
+                        "InvalidImage",
+                        b.span,
+                        e.to_string(),
+                        "write an image reference such as `registry.example.com/base:1.0`, or one of the named bases",
+                    );
                     Spanned::new(Base::Static, b.span)
                 }
             },
+            other => {
+                let names = named_bases();
+                let hint = did_you_mean(other, &names, || format!("the bases are {}, or an image reference", names.join(", ")));
+                self.error("UnknownBase", b.span, format!("unknown base `{other}`{}", crate::diag::non_ascii_note(other)), hint);
+                Spanned::new(Base::Static, b.span)
+            }
+        };
+        (base, base_image)
+    }
+
+    pub(crate) fn runtime(&mut self, raw: Option<RawRuntime>, targets: &[Target], whole: Span) -> Option<Runtime> {
+        let raw = raw.unwrap_or_else(empty_runtime);
+        let before = self.error_count();
+        let (base, base_image) = match &raw.base {
+            None => (Spanned::new(Base::Static, whole), None),
+            Some(b) => self.base(b),
         };
         let mut user_name = None;
         let user = match &raw.user {
