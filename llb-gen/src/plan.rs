@@ -125,6 +125,8 @@ pub struct BuildFacts {
     /// The creation time, RFC 3339, from `SOURCE_DATE_EPOCH`. Without it the image has no
     /// creation time, so that the same inputs give the same image.
     pub created: Option<String>,
+    /// `SOURCE_DATE_EPOCH`, in seconds: the time of every file in the image's layers.
+    pub epoch: Option<i64>,
 }
 
 /// An image the build pulls: as the spec (or go.mod) implies it, and as it is looked up.
@@ -260,8 +262,13 @@ pub fn plan(spec: Spec, source: SpecSource, request: &Request, facts: &ContextFa
         _ => None,
     };
     let emulated_builders = platforms.iter().filter(|t| cgo_emulated(&spec, &request.build_platform, t)).cloned().collect();
-    let facts_of_build =
-        BuildFacts { vcs_source: request.vcs_source.clone(), vcs_revision: request.vcs_revision.clone(), created: created(&request.build_args)? };
+    let epoch = source_date_epoch(&request.build_args)?;
+    let facts_of_build = BuildFacts {
+        vcs_source: request.vcs_source.clone(),
+        vcs_revision: request.vcs_revision.clone(),
+        created: epoch.map(|s| crate::stamp::rfc3339(s as u64)),
+        epoch,
+    };
     let sbom = request.sbom && result.is_image();
     Ok(Plan {
         result,
@@ -407,12 +414,14 @@ fn only_target(spec: &Spec, name: &str) -> Result<usize, PlanError> {
 }
 
 /// The image creation time from `SOURCE_DATE_EPOCH`, RFC 3339.
-fn created(build_args: &BTreeMap<String, String>) -> Result<Option<String>, PlanError> {
+/// `SOURCE_DATE_EPOCH`, checked: seconds since 1970, before the year 10000.
+fn source_date_epoch(build_args: &BTreeMap<String, String>) -> Result<Option<i64>, PlanError> {
     let Some(v) = build_args.get("SOURCE_DATE_EPOCH").filter(|v| !v.is_empty()) else { return Ok(None) };
     let secs: u64 = v.parse().map_err(|_| PlanError::Option(format!("SOURCE_DATE_EPOCH={v} is not a number of seconds since 1970")))?;
-    let time = std::time::UNIX_EPOCH.checked_add(std::time::Duration::from_secs(secs));
-    let time = time.filter(|_| secs < 253_402_300_800).ok_or_else(|| PlanError::Option(format!("SOURCE_DATE_EPOCH={v} is after the year 9999")))?;
-    Ok(Some(humantime::format_rfc3339_seconds(time).to_string()))
+    if secs >= 253_402_300_800 {
+        return Err(PlanError::Option(format!("SOURCE_DATE_EPOCH={v} is after the year 9999")));
+    }
+    Ok(Some(secs as i64))
 }
 
 /// The spec of `--target debug`: the debug base, and every binary compiled for a debugger

@@ -86,26 +86,30 @@ pub fn to_text(def: &pb::Definition) -> Result<String, DumpError> {
                 };
                 for (ai, a) in f.actions.iter().enumerate() {
                     let out_note = if a.output >= 0 { format!(" -> out{}", a.output) } else { String::new() };
+                    // The time given to what the action writes, in seconds (BuildKit's is nanoseconds).
+                    let at = |ts: i64| if ts >= 0 { format!(" time={}", ts / 1_000_000_000) } else { String::new() };
                     let text = match &a.action {
                         Some(pb::file_action::Action::Mkdir(m)) => {
-                            format!("mkdir {} mode={:o}{}{}", m.path, m.mode, if m.make_parents { " parents" } else { "" }, owner(&m.owner))
+                            format!("mkdir {} mode={:o}{}{}{}", m.path, m.mode, if m.make_parents { " parents" } else { "" }, owner(&m.owner), at(m.timestamp))
                         }
                         Some(pb::file_action::Action::Mkfile(m)) => format!(
-                            "mkfile {} mode={:o}{} ({} bytes, sha256 {})",
+                            "mkfile {} mode={:o}{}{} ({} bytes, sha256 {})",
                             m.path,
                             m.mode,
                             owner(&m.owner),
+                            at(m.timestamp),
                             m.data.len(),
                             &crate::digest(&m.data)[7..19]
                         ),
                         Some(pb::file_action::Action::Copy(c)) => format!(
-                            "copy {}:{} -> {}{}{}{}{}{}",
+                            "copy {}:{} -> {}{}{}{}{}{}{}",
                             state(a.secondary_input),
                             c.src,
                             c.dest,
                             if c.mode >= 0 { format!(" mode={:o}", c.mode) } else { String::new() },
                             owner(&c.owner),
                             if c.dir_copy_contents { " contents" } else { "" },
+                            at(c.timestamp),
                             if c.include_patterns.is_empty() { String::new() } else { format!(" include={:?}", c.include_patterns) },
                             if c.exclude_patterns.is_empty() { String::new() } else { format!(" exclude={:?}", c.exclude_patterns) },
                         ),

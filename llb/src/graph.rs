@@ -49,7 +49,9 @@ pub struct OpMeta {
 enum NodeOp {
     Source { identifier: String, attrs: BTreeMap<String, String> },
     Exec(Exec),
-    File { base: Option<Output>, actions: Vec<FileAction> },
+    /// `timestamp`: Unix nanoseconds given to what the actions create or copy, or -1 to
+    /// leave it to BuildKit.
+    File { base: Option<Output>, actions: Vec<FileAction>, timestamp: i64 },
 }
 
 #[derive(Clone, Debug)]
@@ -278,9 +280,6 @@ pub enum FileAction {
 pub struct Graph {
     nodes: Vec<Node>,
     infos: Vec<pb::SourceInfo>,
-    /// Timestamp (Unix nanoseconds) given to files that file ops create, or -1 to leave it to
-    /// BuildKit.
-    file_timestamp: Option<i64>,
     /// What was asked of the graph that it cannot do; [`Graph::marshal`] reports the first.
     problems: Vec<String>,
     /// The metadata written for an op that is not in this graph, thrown away.
@@ -290,11 +289,6 @@ pub struct Graph {
 impl Graph {
     pub fn new() -> Self {
         Self::default()
-    }
-
-    /// Gives every file that file ops create or copy this time (`SOURCE_DATE_EPOCH`).
-    pub fn set_file_timestamp(&mut self, unix_seconds: i64) {
-        self.file_timestamp = Some(unix_seconds.saturating_mul(1_000_000_000));
     }
 
     fn push(&mut self, op: NodeOp, platform: Option<Platform>) -> OpId {
@@ -374,6 +368,13 @@ impl Graph {
 
     /// A file op applying `actions` in order on top of `base` (`None`: an empty filesystem).
     pub fn file(&mut self, base: Option<Output>, actions: Vec<FileAction>) -> Output {
+        self.file_at(base, actions, None)
+    }
+
+    /// A file op whose actions give what they create or copy the time `unix_seconds`
+    /// (`SOURCE_DATE_EPOCH`), or leave it to BuildKit (`None`).
+    pub fn file_at(&mut self, base: Option<Output>, actions: Vec<FileAction>, unix_seconds: Option<i64>) -> Output {
+        let timestamp = unix_seconds.map(|s| s.saturating_mul(1_000_000_000)).unwrap_or(-1);
         if actions.is_empty() {
             self.problems.push("a file op without actions".into());
         }
@@ -386,7 +387,7 @@ impl Graph {
             }
         }
         // File ops are not platform specific.
-        let op = self.push(NodeOp::File { base, actions }, None);
+        let op = self.push(NodeOp::File { base, actions, timestamp }, None);
         Output { op, index: 0 }
     }
 
@@ -499,7 +500,7 @@ impl Graph {
                     }
                 }
             }
-            NodeOp::File { base, actions } => {
+            NodeOp::File { base, actions, .. } => {
                 if let Some(b) = base {
                     add(*b);
                 }
@@ -517,7 +518,6 @@ impl Graph {
         let deps = self.deps(node);
         let inputs: Vec<pb::Input> = deps.iter().map(|o| pb::Input { digest: digests[&o.op].clone(), index: o.index as i64 }).collect();
         let index_of = |o: &Output| deps.iter().position(|d| d == o).expect("input listed") as i64;
-        let ts = self.file_timestamp.unwrap_or(-1);
         let op = match &node.op {
             NodeOp::Source { identifier, attrs } => pb::op::Op::Source(pb::SourceOp { identifier: identifier.clone(), attrs: attrs.clone() }),
             NodeOp::Exec(e) => {
@@ -584,7 +584,8 @@ impl Graph {
                     ..Default::default()
                 })
             }
-            NodeOp::File { base, actions } => {
+            NodeOp::File { base, actions, timestamp: ts } => {
+                let ts = *ts;
                 let n_inputs = inputs.len() as i64;
                 let last = actions.len() - 1;
                 let actions = actions

@@ -42,7 +42,7 @@ pub(super) fn image(
     let base_range = cx.range(rt.base.span);
     let base = match (rt.base.value, pulled) {
         (Base::Static, _) => {
-            let b = static_base(&mut cx.g, builder, rt.ca_certificates, rt.tzdata);
+            let b = static_base(&mut cx.g, builder, rt.ca_certificates, rt.tzdata, layer_time(input));
             let what = base_contents(rt, rt.ca_certificates, rt.tzdata);
             let m = cx.g.meta(b.op);
             m.name = Some(format!("[runtime] static base: {what}"));
@@ -54,7 +54,7 @@ pub(super) fn image(
             // What the base lacks and the spec wants comes from the builder: no step runs on
             // the target platform.
             let (ca, tz) = (rt.ca_certificates && !b.has_ca_certificates, rt.tzdata && !b.has_zoneinfo);
-            match scratch_extras(&mut cx.g, builder, Some(image), ca, tz) {
+            match scratch_extras(&mut cx.g, builder, Some(image), ca, tz, layer_time(input)) {
                 Some(added) => {
                     let what = base_contents(rt, ca, tz);
                     let m = cx.g.meta(added.op);
@@ -68,7 +68,7 @@ pub(super) fn image(
         }
         (Base::Image, None) => return Err(LowerError::MissingBase { platform: target.id() }),
         (Base::Scratch, _) => {
-            let b = scratch_extras(&mut cx.g, builder, None, rt.ca_certificates, rt.tzdata);
+            let b = scratch_extras(&mut cx.g, builder, None, rt.ca_certificates, rt.tzdata, layer_time(input));
             if let Some(b) = b {
                 let what = base_contents(rt, rt.ca_certificates, rt.tzdata);
                 let m = cx.g.meta(b.op);
@@ -101,7 +101,7 @@ pub(super) fn image(
                 FileAction::Copy(c)
             })
             .collect();
-        let files = cx.g.file(state, actions);
+        let files = layer(&mut cx.g, state, actions, layer_time(input));
         let ranges: Vec<SourceRange> = rt.files.iter().map(|f| cx.range(f.src.span)).collect();
         let m = cx.g.meta(files.op);
         m.name = Some(format!("[{target}] add files: {}", rt.files.iter().map(|f| f.dest.as_str()).collect::<Vec<_>>().join(", ")));
@@ -125,7 +125,7 @@ pub(super) fn image(
     for (i, dir) in writable.iter().enumerate() {
         actions.extend(writable_dir(dir, &writable[..i]));
     }
-    let image = cx.g.file(state, actions);
+    let image = layer(&mut cx.g, state, actions, layer_time(input));
     let names: Vec<String> =
         input.targets.iter().map(|t| format!("{BIN_DIR}/{}", t.name.value)).chain(compiled.delve.iter().map(|_| format!("{BIN_DIR}/dlv"))).collect();
     let range = cx.range(spec.name.span);
@@ -253,7 +253,7 @@ pub(super) fn binaries_result(
 ) -> Result<Lowered, LowerError> {
     let mut actions = binaries_at_root(binaries);
     actions.extend(libs.iter().map(|l| FileAction::Copy(Copy::new(*l, "/", "/").contents().owner(0, 0))));
-    let out = g.file(None, actions);
+    let out = layer(g, None, actions, LayerTime::Staged(input.facts.epoch));
     let names: Vec<&str> = binaries.iter().map(|(t, _, _)| t.name.value.as_str()).collect();
     let m = g.meta(out.op);
     m.name = Some(format!("[{}] binaries: {}", input.target, names.join(", ")));
@@ -312,7 +312,7 @@ fn extras(builder: llb::Output, ca: bool, tz: bool) -> Vec<FileAction> {
 /// The `static` base: what a Go program needs at run time besides itself, taken from the
 /// builder image (already pulled, and the same for every target: these files do not depend
 /// on the architecture), so no image is pulled and nothing runs on the target platform.
-fn static_base(g: &mut Graph, builder: llb::Output, ca: bool, tz: bool) -> llb::Output {
+fn static_base(g: &mut Graph, builder: llb::Output, ca: bool, tz: bool, time: LayerTime) -> llb::Output {
     let passwd = format!("root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:{NONROOT_UID}:{NONROOT_UID}:nonroot:/home/nonroot:/sbin/nologin\n");
     let group = format!("root:x:0:\nnonroot:x:{NONROOT_UID}:\n");
     let mut actions = vec![
@@ -330,14 +330,49 @@ fn static_base(g: &mut Graph, builder: llb::Output, ca: bool, tz: bool) -> llb::
         FileAction::Mkdir(Mkdir { path: "/home".into(), mode: 0o755, parents: false, owner: Some((0, 0)) }),
         FileAction::Mkdir(Mkdir { path: "/home/nonroot".into(), mode: 0o700, parents: false, owner: Some((NONROOT_UID, NONROOT_UID)) }),
     ]);
-    g.file(None, actions)
+    layer(g, None, actions, time)
 }
 
 /// CA certificates and zoneinfo from the builder, on `scratch` (nothing) or a pulled base;
 /// `None` when neither is wanted.
-fn scratch_extras(g: &mut Graph, builder: llb::Output, on: Option<llb::Output>, ca: bool, tz: bool) -> Option<llb::Output> {
+fn scratch_extras(g: &mut Graph, builder: llb::Output, on: Option<llb::Output>, ca: bool, tz: bool, time: LayerTime) -> Option<llb::Output> {
     let actions = extras(builder, ca, tz);
-    (!actions.is_empty()).then(|| g.file(on, actions))
+    (!actions.is_empty()).then(|| layer(g, on, actions, time))
+}
+
+/// How the files of a layer are dated.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum LayerTime {
+    /// By `SOURCE_DATE_EPOCH`, when the build gives one: the layer's files are made on an
+    /// empty filesystem, then copied onto the one below in one copy that dates every file
+    /// and directory it writes (after what is inside it), so that the layer is the same
+    /// bytes on every machine. Made in place, a directory's time would be the moment a file
+    /// was last added to it.
+    Staged(Option<i64>),
+    /// On a pulled base, whose directories may be symlinks (`/lib` on a merged-/usr
+    /// Debian) that a copied tree must not replace: the files are dated, their directories
+    /// are not.
+    InPlace(Option<i64>),
+}
+
+/// The layer time of the image's layers: staged, except on a pulled base.
+fn layer_time(input: &Input<'_>) -> LayerTime {
+    match input.spec.runtime.base.value {
+        Base::Image => LayerTime::InPlace(input.facts.epoch),
+        Base::Static | Base::Scratch => LayerTime::Staged(input.facts.epoch),
+    }
+}
+
+/// A layer: `actions` on `on` (`None`: an empty filesystem), dated as `time` says.
+pub(super) fn layer(g: &mut Graph, on: Option<llb::Output>, actions: Vec<FileAction>, time: LayerTime) -> llb::Output {
+    match time {
+        LayerTime::Staged(Some(epoch)) => {
+            let staged = g.file(None, actions);
+            g.meta(staged.op).name = Some("[runtime] the layer's files, before they are dated".into());
+            g.file_at(on, vec![FileAction::Copy(Copy::new(staged, "/", "/").contents())], Some(epoch))
+        }
+        LayerTime::InPlace(epoch) | LayerTime::Staged(epoch @ None) => g.file_at(on, actions, epoch),
+    }
 }
 
 #[cfg(test)]
