@@ -247,3 +247,28 @@ async fn files_sources_may_be_patterns_and_a_directory_in_the_wrong_case_is_name
     let e = error(&build(&f, &[]).await);
     assert!(e.contains("there is no directory `public`"), "{e}");
 }
+
+#[tokio::test]
+async fn an_asset_from_another_build_is_its_definition_carried_into_the_build() {
+    // As bake sends `contexts = { site = "target:site" }`: the target's definition as the
+    // frontend input `site`, and the named context `input:site`.
+    let spec = format!("{HELLO}assets:\n  - context: site\n    to: internal/site\n");
+    let f = client(&spec, "1.27");
+    let mut other = llb::Graph::new();
+    let site = other.local("site-target", Default::default());
+    let def = other.marshal(Some(site)).unwrap();
+    f.state().inputs.insert("site".into(), def.clone());
+    let answer = build(&f, &["context:site=input:site"]).await;
+    assert!(answer.error.is_none(), "{answer:?}");
+    // The other build's op is in every platform's graph, and the assets copy reads it.
+    let carried = f.state().solved.iter().filter(|d| d.def.contains(&def.def[0])).count();
+    assert_eq!(carried, 2, "one build per platform carries the input");
+    // Without the input, the build says what is missing.
+    let f = client(&spec, "1.27");
+    let e = error(&build(&f, &["context:site=input:site"]).await);
+    assert!(e.contains("the build context site is the result of another build, which the client did not send"), "{e}");
+    // A module cannot be replaced by another build's result.
+    let f = client(HELLO, "1.27");
+    let e = error(&build(&f, &["context:example.com/lib=input:lib"]).await);
+    assert!(e.contains("can be the source of `assets`, not a Go module"), "{e}");
+}

@@ -45,6 +45,8 @@ pub struct State {
     pub answer: Option<gw::ReturnRequest>,
     /// When set, `ping` panics: a bug in the frontend, as far as `run` can tell.
     pub panic_on_ping: bool,
+    /// The frontend's inputs, by name.
+    pub inputs: BTreeMap<String, pb::Definition>,
     results: BTreeMap<String, Files>,
 }
 
@@ -162,6 +164,11 @@ impl Gateway for Fake {
             }
             Ok(caps)
         }
+    }
+
+    fn inputs(&mut self) -> impl Future<Output = Result<BTreeMap<String, pb::Definition>>> + Send {
+        let inputs = self.state().inputs.clone();
+        async move { Ok(inputs) }
     }
 
     fn solve(&mut self, def: pb::Definition, _: Vec<gw::CacheOptionsEntry>) -> impl Future<Output = Result<String>> + Send {

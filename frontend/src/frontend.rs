@@ -132,7 +132,9 @@ async fn build<G: Gateway>(mut gw: G, opts: Opts, id: String) -> Result<gw::Resu
     reads::check_files(s, &plan).await?;
     let bases = images::bases(s, &plan, &mode).await?;
     let emulated_builders = images::emulated_builders(s, &plan, &mode).await?;
-    let resolved = llb_gen::Resolved { builder, emulated_builders, bases };
+    // The results of other builds (bake targets) that assets copy.
+    let inputs = if plan.asset_contexts.values().any(|c| matches!(c, llb_gen::context::NamedSource::Input(_))) { s.gw.inputs().await? } else { Default::default() };
+    let resolved = llb_gen::Resolved { builder, emulated_builders, bases, inputs };
     let built = solve_all(s, &plan, &resolved, cache_imports).await?;
     if plan.result == ResultKind::Test {
         // The report, not an image.

@@ -47,6 +47,9 @@ pub trait Gateway: Clone + Send + Sync + 'static {
         mode: &str,
         log_name: String,
     ) -> impl Future<Output = Result<(Option<String>, Vec<u8>)>> + Send;
+    /// The frontend's inputs: definitions the client made for named contexts (`input:NAME`),
+    /// such as the results of other bake targets.
+    fn inputs(&mut self) -> impl Future<Output = Result<std::collections::BTreeMap<String, llb::pb::Definition>>> + Send;
     /// A warning shown by buildx.
     fn warn(&mut self, request: gw::WarnRequest) -> impl Future<Output = Result<()>> + Send;
     /// The build's result or error: the last call.
@@ -90,6 +93,11 @@ impl Bridge {
 impl Gateway for Bridge {
     async fn ping(&mut self) -> Result<Caps> {
         Ok(Caps::from_pong(&self.0.ping(gw::PingRequest {}).await.context("ping")?.into_inner()))
+    }
+
+    async fn inputs(&mut self) -> Result<std::collections::BTreeMap<String, llb::pb::Definition>> {
+        let resp = self.0.inputs(gw::InputsRequest {}).await.context("reading the frontend's inputs")?.into_inner();
+        Ok(resp.definitions.into_iter().collect())
     }
 
     async fn solve(&mut self, def: llb::pb::Definition, cache_imports: Vec<gw::CacheOptionsEntry>) -> Result<String> {

@@ -210,7 +210,12 @@ def vendored_module(deb, module, tmp):
     """(version, directory, go.mod text, directories of other modules inside it) of a module
     the package vendors."""
     root = tempfile.mkdtemp(dir=tmp)
-    subprocess.run(["dpkg-deb", "-x", deb, root], check=True)
+    # (Only the package's vendor directories are unpacked: a toolchain's sources are large.)
+    unpack = subprocess.Popen(["dpkg-deb", "--fsys-tarfile", deb], stdout=subprocess.PIPE)
+    subprocess.run(["tar", "-x", "-C", root, "--wildcards", "*/vendor/*"], stdin=unpack.stdout, check=True)
+    unpack.stdout.close()
+    if unpack.wait() != 0:
+        raise SystemExit(f"dpkg-deb cannot read {deb}")
     hits = []
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if not os.path.islink(os.path.join(dirpath, d)))

@@ -1,44 +1,77 @@
-//! End to end: the same inputs give the same image. examples/hello is built for linux/amd64
-//! and linux/arm64 with the same `SOURCE_DATE_EPOCH` twice, without cache: on the machine's
-//! engine, and on a second engine of the same version that has never built or pulled anything
-//! ([`SecondEngine`]); both builds are pushed, and the registry must hold the same index.
+//! End to end: the same commit gives the same image. examples/hello, published to the tests'
+//! git server, is built from that git context for linux/amd64 and linux/arm64 without cache on
+//! the machine's engine and on a second engine of the same version that has never built or
+//! pulled anything ([`SecondEngine`]), with a SOURCE_DATE_EPOCH and without one (the commit's
+//! time is then the default); the registry must hold the same index for each pair.
 
 use std::path::Path;
 
 use integration_tests::prelude::*;
-use integration_tests::services::SecondEngine;
+use integration_tests::services::{PrivateGit, SecondEngine};
 
 const PLATFORMS: &str = "linux/amd64,linux/arm64";
-const ARGS: [&str; 3] = ["--build-arg", "SOURCE_DATE_EPOCH=1700000000", "--no-cache"];
 
 #[test]
-fn a_clean_build_on_another_engine_pushes_the_same_index() {
+fn two_clean_builds_of_one_commit_on_two_engines_push_the_same_index() {
     require_engine();
+    let git = PrivateGit::start();
+    let url = git.publish(&repo_root().join("examples/hello"), "reproducible");
+    let context = format!("{url}#main");
+    let token = temp_dir("reproducible-token").join("token");
+    std::fs::write(&token, &git.token).unwrap();
+    let secret = format!("id=GIT_AUTH_TOKEN,src={}", token.display());
+    let commit_time = ok(&git.root().join(url.rsplit_once("/e2e/").map(|(_, r)| format!("e2e/{r}")).unwrap()), "git", &["log", "-1", "--format=%ct"]).trim().to_string();
+
     let engine = SecondEngine::start();
     let contents = engine.contents();
     assert!(contents.is_empty(), "the second engine is not new: {contents}");
-    let dir = repo_root().join("examples/hello");
-
-    let on_main = unique_tag("reproducible");
-    buildx_push(&dir, PLATFORMS, &on_main, &ARGS);
-    let on_second = unique_tag("reproducible");
-    engine.buildx_push(&dir, PLATFORMS, &on_second, &ARGS);
-
-    let (main_digest, second_digest) = (manifest_digest(&on_main), manifest_digest(&on_second));
-    eprintln!("the index built on the machine's engine: {on_main} {main_digest}");
-    eprintln!("the index built on the second engine:    {on_second} {second_digest}");
-    if main_digest != second_digest {
-        let out = temp_dir("reproducible-diff");
-        dump(&on_main, &out.join("main"));
-        dump(&on_second, &out.join("second"));
-        let diff = run(&out, "diff", &["-ru", "main", "second"]);
-        panic!(
-            "the two builds pushed different indexes: {main_digest} (machine's engine) and {second_digest} (second engine); \
-             what differs (index, then each manifest of the index in order: manifest, config, layers as \
-             `tar --full-time -tvzf` and as the sha256 of each file, attestations as JSON), kept in {}:\n{}",
-            out.display(),
-            diff.stdout
-        );
+    let mirror = format!("GOAPP_REGISTRY_MIRROR={REGISTRY}");
+    // Provenance records when and under which tag each build ran: left out, the index is
+    // the images alone.
+    let build = |on_second: bool, tag: &str, epoch: Option<&str>| {
+        let epoch_arg = epoch.map(|e| format!("SOURCE_DATE_EPOCH={e}"));
+        let mut args = vec!["buildx", "build", "--progress=plain", "--no-cache", "--provenance=false", "--platform", PLATFORMS];
+        args.extend(["--build-arg", &mirror, "--secret", &secret, "-f", "goapp.yaml", "-t", tag, "--push"]);
+        if let Some(e) = &epoch_arg {
+            args.extend(["--build-arg", e.as_str()]);
+        }
+        args.push(&context);
+        let r = if on_second { pushed(|| engine.docker(Path::new("/"), &args)) } else { docker_push(Path::new("/"), &args) };
+        assert!(r.status.success(), "the build on the {} engine failed:\n{}", if on_second { "second" } else { "machine's" }, r.stderr);
+    };
+    for epoch in [Some("1700000000"), None] {
+        let on_main = unique_tag("reproducible");
+        build(false, &on_main, epoch);
+        let on_second = unique_tag("reproducible");
+        build(true, &on_second, epoch);
+        let (main_digest, second_digest) = (manifest_digest(&on_main), manifest_digest(&on_second));
+        eprintln!("SOURCE_DATE_EPOCH {epoch:?}: {on_main} {main_digest} (machine's engine), {on_second} {second_digest} (second engine)");
+        if main_digest != second_digest {
+            let out = temp_dir("reproducible-diff");
+            dump(&on_main, &out.join("main"));
+            dump(&on_second, &out.join("second"));
+            let diff = run(&out, "diff", &["-ru", "main", "second"]);
+            panic!(
+                "with SOURCE_DATE_EPOCH {epoch:?}, the two builds pushed different indexes: {main_digest} (machine's engine) and {second_digest} (second engine); \
+                 what differs (index, then each manifest of the index in order: manifest, config, layers as \
+                 `tar --full-time -tvzf` and as the sha256 of each file), kept in {}:\n{}",
+                out.display(),
+                diff.stdout
+            );
+        }
+        // Dated by the epoch given, else by the commit; every file of every layer too.
+        let when = epoch.map(str::to_string).unwrap_or(commit_time.clone());
+        let created = ok(Path::new("/"), "date", &["-u", "-d", &format!("@{when}"), "+%Y-%m-%dT%H:%M:%SZ"]).trim().to_string();
+        for img in index_images(&on_main) {
+            assert_eq!(img.config["created"], created.as_str(), "{}: created", img.platform);
+            let (repo, _) = repo_and_tag(&on_main);
+            let listed = ok(Path::new("/"), "date", &["-u", "-d", &format!("@{when}"), "+%Y-%m-%d %H:%M:%S"]).trim().to_string();
+            for layer in img.manifest["layers"].as_array().unwrap() {
+                for line in layer_listing(repo, layer["digest"].as_str().unwrap()) {
+                    assert!(line.contains(&listed), "{}: a file not dated {listed}: {line}", img.platform);
+                }
+            }
+        }
     }
 }
 

@@ -211,6 +211,9 @@ pub enum NamedSource {
     /// A directory of the client, by its session name.
     Local(String),
     Git(GitSource),
+    /// An input of the frontend, by its name: the result of another build the client made
+    /// first, such as a bake target named in `contexts = { NAME = "target:web" }`.
+    Input(String),
 }
 
 /// A Go module the build requires, replaced by a named context.

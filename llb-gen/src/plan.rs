@@ -551,6 +551,8 @@ impl NamedContexts {
                     )));
                 }
                 NamedSource::Local(local.to_string())
+            } else if let Some(input) = value.strip_prefix("input:").filter(|i| !i.is_empty()) {
+                NamedSource::Input(input.to_string())
             } else if let Ok(git) = GitSource::parse(value) {
                 NamedSource::Git(git)
             } else {
@@ -561,6 +563,10 @@ impl NamedContexts {
             };
             if spec.assets.iter().any(|a| a.source.value == AssetSource::Context(name.clone())) {
                 out.assets.insert(name.clone(), source);
+            } else if let NamedSource::Input(_) = source {
+                return Err(PlanError::Option(format!(
+                    "--build-context {name}={value}: the result of another build (a bake target) can be the source of `assets`, not a Go module; name it in an asset's `context`, or give the module as a directory or a git repository"
+                )));
             } else {
                 out.modules.push(Replacement { module: name.clone(), source });
             }

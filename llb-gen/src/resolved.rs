@@ -62,7 +62,7 @@ impl BaseImage {
 }
 
 /// What the caller found out for a plan ([`Plan::images`]): the images, resolved.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Resolved {
     /// The builder, for the build platform.
     pub builder: BuilderImage,
@@ -71,6 +71,9 @@ pub struct Resolved {
     pub emulated_builders: BTreeMap<String, BuilderImage>,
     /// The runtime base of each target platform, by platform id, when the plan has one.
     pub bases: BTreeMap<String, BaseImage>,
+    /// The frontend inputs that named contexts stand for (`input:NAME`, such as a bake
+    /// target's result), by name.
+    pub inputs: BTreeMap<String, llb::pb::Definition>,
 }
 
 impl Resolved {
@@ -88,6 +91,7 @@ impl Resolved {
                     .collect(),
                 None => BTreeMap::new(),
             },
+            inputs: BTreeMap::new(),
         }
     }
 }

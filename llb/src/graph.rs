@@ -52,6 +52,9 @@ enum NodeOp {
     /// `timestamp`: Unix nanoseconds given to what the actions create or copy, or -1 to
     /// leave it to BuildKit.
     File { base: Option<Output>, actions: Vec<FileAction>, timestamp: i64 },
+    /// The result of a definition made elsewhere (a frontend input, such as another bake
+    /// target's): its ops, carried as they are, and the vertex its terminal op names.
+    Imported { ops: Vec<Vec<u8>>, metadata: BTreeMap<String, pb::OpMetadata>, digest: String },
 }
 
 #[derive(Clone, Debug)]
@@ -391,6 +394,22 @@ impl Graph {
         Output { op, index: 0 }
     }
 
+    /// The result of `def`, a definition made by another client (an input of the frontend):
+    /// its ops join this graph's definitions as they are. `None` for a definition without a
+    /// result (the empty filesystem).
+    pub fn import(&mut self, def: &pb::Definition) -> Result<Option<Output>, GraphError> {
+        let Some(last) = def.def.last() else { return Ok(None) };
+        let terminal = pb::Op::decode(last.as_slice()).map_err(|e| GraphError(format!("an imported definition does not decode: {e}")))?;
+        let Some(head) = terminal.inputs.first() else { return Ok(None) };
+        let index = u32::try_from(head.index).map_err(|_| GraphError(format!("an imported definition names output {}", head.index)))?;
+        let ops: Vec<Vec<u8>> = def.def[..def.def.len() - 1].to_vec();
+        if !ops.iter().any(|o| crate::digest(o) == head.digest) {
+            return Err(GraphError("an imported definition does not hold the vertex it returns".into()));
+        }
+        let op = self.push(NodeOp::Imported { ops, metadata: def.metadata.clone().into_iter().collect(), digest: head.digest.clone() }, None);
+        Ok(Some(Output { op, index }))
+    }
+
     /// Marshals the part of the graph that `head` depends on, ending with the terminal op.
     /// `None` is the empty filesystem (a definition without ops). A graph built wrong (an
     /// exec without a root, an output an op does not have, an empty source attribute, ...)
@@ -414,6 +433,18 @@ impl Graph {
         let mut locations: BTreeMap<String, pb::Locations> = BTreeMap::new();
         for id in &reachable {
             let node = &self.nodes[id.0 as usize];
+            if let NodeOp::Imported { ops, metadata, digest } = &node.op {
+                for bytes in ops {
+                    if !def.def.contains(bytes) {
+                        def.def.push(bytes.clone());
+                    }
+                }
+                for (d, m) in metadata {
+                    def.metadata.entry(d.clone()).or_insert_with(|| m.clone());
+                }
+                digests.insert(*id, digest.clone());
+                continue;
+            }
             let op = self.encode(node, &digests);
             let bytes = op.encode_to_vec();
             let digest = crate::digest(&bytes);
@@ -455,6 +486,7 @@ impl Graph {
         };
         let outputs = match &node.op {
             NodeOp::Exec(e) => e.mounts.iter().filter(|m| m.output && matches!(m.kind, MountKind::Bind(_))).count() as u32,
+            NodeOp::Imported { .. } => u32::MAX,
             _ => 1,
         };
         if o.index >= outputs {
@@ -462,6 +494,7 @@ impl Graph {
                 NodeOp::Exec(e) => format!("the exec {:?}", e.args),
                 NodeOp::Source { identifier, .. } => format!("the source {identifier}"),
                 NodeOp::File { .. } => "a file op".to_string(),
+                NodeOp::Imported { .. } => "an imported definition".to_string(),
             };
             return Err(GraphError(format!(
                 "{what} has no output {}",
@@ -492,7 +525,7 @@ impl Graph {
             }
         };
         match &node.op {
-            NodeOp::Source { .. } => {}
+            NodeOp::Source { .. } | NodeOp::Imported { .. } => {}
             NodeOp::Exec(e) => {
                 for m in &e.mounts {
                     if let MountKind::Bind(Some(o)) = m.kind {
@@ -584,6 +617,8 @@ impl Graph {
                     ..Default::default()
                 })
             }
+            // Never encoded: `marshal` carries its ops as they are.
+            NodeOp::Imported { .. } => return pb::Op::default(),
             NodeOp::File { base, actions, timestamp: ts } => {
                 let ts = *ts;
                 let n_inputs = inputs.len() as i64;
@@ -655,6 +690,29 @@ fn chown((uid, gid): (u32, u32)) -> pb::ChownOpt {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn an_imported_definition_is_carried_as_it_is() {
+        // Another client's definition: a local directory, returned.
+        let mut other = Graph::new();
+        let dir = other.local("site", BTreeMap::new());
+        other.meta(dir.op).name = Some("the site".into());
+        let def = other.marshal(Some(dir)).unwrap();
+        let mut g = Graph::new();
+        let site = g.import(&def).unwrap().expect("a result");
+        let out = g.file(None, vec![FileAction::Copy(Copy::new(site, "/", "/www"))]);
+        let mine = g.marshal(Some(out)).unwrap();
+        // Its op is there, byte for byte, with its metadata; the copy reads it by digest.
+        assert!(mine.def.contains(&def.def[0]));
+        let digest = crate::digest(&def.def[0]);
+        assert_eq!(mine.metadata[&digest].description[crate::attr::CUSTOM_NAME], "the site");
+        let copy = pb::Op::decode(mine.def[mine.def.len() - 2].as_slice()).unwrap();
+        assert_eq!(copy.inputs[0].digest, digest);
+        // Nothing to import, or a definition that does not hold what it returns.
+        assert_eq!(g.import(&pb::Definition::default()).unwrap(), None);
+        let broken = pb::Definition { def: vec![def.def[1].clone()], ..Default::default() };
+        assert!(g.import(&broken).is_err());
+    }
+
     use super::*;
     use prost::Message;
 

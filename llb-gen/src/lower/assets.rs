@@ -5,17 +5,17 @@
 use llb::{CacheSharing, Copy, Exec, FileAction, Mkdir, Mount, SourceRange};
 
 use super::builder::{Sources, go_env, local_dir, module_cache_mount};
-use super::{GOCACHE, Lowering, SRC};
+use super::{GOCACHE, LowerError, Lowering, SRC};
 use crate::context::NamedSource;
 use crate::spec::AssetSource;
 
 /// The sources with the assets copied in: each `to` directory emptied, then filled with its
 /// asset's files. `go_src` when the spec has none.
-pub(super) fn copy(cx: &mut Lowering<'_>, context: llb::Output, go_src: llb::Output) -> llb::Output {
+pub(super) fn copy(cx: &mut Lowering<'_>, context: llb::Output, go_src: llb::Output) -> Result<llb::Output, LowerError> {
     let input = cx.input;
     let spec = input.spec;
     if spec.assets.is_empty() {
-        return go_src;
+        return Ok(go_src);
     }
     let module = if spec.module.value == "." { String::new() } else { format!("/{}", spec.module.value) };
     let mut actions = Vec::new();
@@ -27,6 +27,18 @@ pub(super) fn copy(cx: &mut Lowering<'_>, context: llb::Output, go_src: llb::Out
                 let out = match input.asset_contexts.get(name) {
                     Some(NamedSource::Local(local)) => local_dir(&mut cx.g, input, local, &[]),
                     Some(NamedSource::Git(git)) => git.add(&mut cx.g, false),
+                    Some(NamedSource::Input(name)) => match input.inputs.get(name) {
+                        Some(def) => match cx.g.import(def)? {
+                            Some(out) => out,
+                            // An empty result: nothing to copy, the directory is left empty.
+                            None => {
+                                actions.push(FileAction::Rm(format!("{module}/{}", a.to.value)));
+                                actions.push(FileAction::Mkdir(Mkdir { path: format!("{module}/{}", a.to.value), mode: 0o755, parents: true, owner: None }));
+                                continue;
+                            }
+                        },
+                        None => return Err(LowerError::MissingInput { name: name.clone() }),
+                    },
                     // The plan refuses an asset whose context the build lacks.
                     None => continue,
                 };
@@ -48,7 +60,7 @@ pub(super) fn copy(cx: &mut Lowering<'_>, context: llb::Output, go_src: llb::Out
     let m = cx.g.meta(out.op);
     m.name = Some(format!("[builder] assets: {}", what.join(", ")));
     m.ranges.extend(ranges);
-    out
+    Ok(out)
 }
 
 /// Runs the `generate` commands in the module's directory on the build platform, on `root`

@@ -66,7 +66,7 @@ pub(super) struct Sources {
 
 /// The build context (the client's directory or a git repository), and the named contexts
 /// that replace modules.
-pub(super) fn sources(cx: &mut Lowering<'_>) -> Sources {
+pub(super) fn sources(cx: &mut Lowering<'_>) -> Result<Sources, super::LowerError> {
     let input = cx.input;
     let context = match input.context_source {
         ContextSource::Local => {
@@ -96,14 +96,16 @@ pub(super) fn sources(cx: &mut Lowering<'_>) -> Sources {
         let full = match &r.source {
             NamedSource::Local(name) => local_dir(&mut cx.g, input, name, &[]),
             NamedSource::Git(git) => git.add(&mut cx.g, false),
+            // The plan takes inputs for assets only.
+            NamedSource::Input(name) => return Err(super::LowerError::MissingInput { name: name.clone() }),
         };
         cx.g.meta(full.op).name = Some(format!("[internal] load build context {} (replaces the module)", r.module));
         let files = cx.g.file(None, vec![FileAction::Copy(Copy::new(full, "/", "/").contents().include(MODULE_FILES))]);
         cx.g.meta(files.op).name = Some(format!("[builder] module files of {}", r.module));
         replaced.push((replacement_dir(i), full, files));
     }
-    let go_src = super::assets::copy(cx, context, go_src);
-    Sources { context, go_src, replaced }
+    let go_src = super::assets::copy(cx, context, go_src)?;
+    Ok(Sources { context, go_src, replaced })
 }
 
 /// Checks that Go 1.21 or later can build a module with go.mod's `go` line: Go compares

@@ -79,6 +79,8 @@ pub enum LowerError {
     MissingBase { platform: String },
     #[error("cannot build the cgo program for {platform}: {reason}")]
     Cgo { platform: String, reason: String },
+    #[error("the build context {name} is the result of another build, which the client did not send")]
+    MissingInput { name: String },
     #[error(transparent)]
     Graph(#[from] llb::GraphError),
 }
@@ -90,7 +92,7 @@ pub fn lower(plan: &Plan, resolved: &Resolved, target: &Platform) -> Result<Lowe
     // The builder (checked against go.mod's `go` line when its image does not say its Go).
     let builder = builder::image(&mut cx);
     // The build context, and the named contexts that replace modules.
-    let sources = builder::sources(&mut cx);
+    let sources = builder::sources(&mut cx)?;
     // The pulled base of this platform, pinned: the image's and the cgo check's.
     let base = runtime::pulled_base(&mut cx)?;
     // Module download, C toolchain, assets and `generate`.
@@ -135,8 +137,9 @@ pub(crate) struct Input<'a> {
     pub facts: &'a BuildFacts,
     pub binaries_only: bool,
     pub result: ResultKind,
-    /// The named contexts `assets` copy from.
+    /// The named contexts `assets` copy from, and the frontend inputs among them.
     pub asset_contexts: &'a BTreeMap<String, crate::context::NamedSource>,
+    pub inputs: &'a BTreeMap<String, pb::Definition>,
     pub context_source: &'a ContextSource,
     pub replacements: &'a [Replacement],
     pub module_file: Option<(&'a str, &'a str)>,
@@ -177,6 +180,7 @@ impl<'a> Input<'a> {
             binaries_only: plan.result == ResultKind::Binaries,
             result: plan.result,
             asset_contexts: &plan.asset_contexts,
+            inputs: &resolved.inputs,
             context_source: &plan.context,
             replacements: &plan.replacements,
             module_file: plan.module_file.as_ref().map(|(p, t)| (p.as_str(), t.as_str())),
