@@ -57,11 +57,11 @@ fn a_failing_test_fails_the_build_with_its_name_and_line() {
     let r = buildx(&dir, "linux/amd64", &["--target", "test"]);
     assert!(!r.status.success(), "a failing test passed:\n{}", r.stderr);
     // The error block buildx prints at the end names the test and where it failed.
-    let error_block = &r.stderr[r.stderr.rfind("------").unwrap_or(0).saturating_sub(2000)..];
+    let error_block = r.stderr.rsplit_once(" > [test] go vet, go test").map(|(_, block)| block).unwrap_or_else(|| panic!("no error block:\n{}", r.stderr));
     // The t.Errorf on the line after the check (lines count from 1).
     let check = std::fs::read_to_string(dir.join("internal/greet/greet_test.go")).unwrap().lines().position(|l| l.contains("Greeting(\"\", ")).unwrap();
     let expected = format!("goapp: FAIL TestGreetingWithoutName example.com/webapp/internal/greet at internal/greet/greet_test.go:{}", check + 2);
-    assert!(error_block.contains(&expected), "no `{expected}` in:\n{}", r.stderr);
+    assert!(error_block.contains(&expected), "no `{expected}` in the error block:\n{}", r.stderr);
     assert!(!r.stderr.contains("FAIL TestGreeting example.com"), "a passing test named as failing:\n{}", r.stderr);
 }
 

@@ -36,6 +36,11 @@ pub(super) fn image_config(input: &Input<'_>, history: Vec<String>) -> ImageConf
     for (k, v) in &rt.env {
         env_set(&mut env, k, v);
     }
+    if input.result == ResultKind::Debug {
+        // Delve keeps its settings under the user's configuration directory: one the
+        // program's user can write, whatever its home.
+        env_set(&mut env, "XDG_CONFIG_HOME", "/tmp");
+    }
     let mut ports: BTreeMap<String, Empty> = inherited.exposed_ports.clone().unwrap_or_default();
     ports.extend(rt.ports.iter().map(|p| (p.key(), Empty {})));
     let debug = (input.result == ResultKind::Debug).then_some(&spec.debug);
@@ -119,6 +124,8 @@ pub(super) fn image_config(input: &Input<'_>, history: Vec<String>) -> ImageConf
 fn delve_command(d: &Debug, program: &str) -> Vec<String> {
     let mut args = vec![
         format!("{BIN_DIR}/dlv"),
+        "exec".into(),
+        program.into(),
         format!("--listen=:{}", d.port),
         "--headless".into(),
         "--api-version=2".into(),
@@ -129,6 +136,6 @@ fn delve_command(d: &Debug, program: &str) -> Vec<String> {
     if !d.wait {
         args.push("--continue".into());
     }
-    args.extend(["exec".into(), program.into(), "--".into()]);
+    args.push("--".into());
     args
 }
