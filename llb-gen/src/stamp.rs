@@ -130,17 +130,24 @@ impl Stamps {
         Ok(Stamps { git: facts, dirty, epoch, pending: false })
     }
 
-    /// For a git context whose commit is not read yet: templates are checked, not replaced.
+    /// For a git context whose commit is not read yet: each template takes a stand-in of the
+    /// same form as its value (a hash of zeros, `v0.0.0`, 1970), so that the spec checks as
+    /// it will with the commit's values.
     pub fn pending() -> Stamps {
         Stamps { pending: true, ..Default::default() }
     }
 
-    pub fn is_pending(&self) -> bool {
-        self.pending
-    }
-
     /// The value of the template `name` (one of [`TEMPLATES`]); `Err` says how to give it.
     pub fn value(&self, name: &str) -> Result<String, String> {
+        if self.pending {
+            return Ok(match name {
+                "Commit" => "0".repeat(40),
+                "ShortCommit" => "0".repeat(7),
+                "Tag" => "v0.0.0".into(),
+                "Version" => "0.0.0".into(),
+                _ => rfc3339(0),
+            });
+        }
         let commit = || {
             self.git.commit.clone().ok_or_else(|| {
                 format!(
@@ -260,6 +267,14 @@ mod tests {
         let s = Stamps::new(&args(&[("GOAPP_GIT_TAG", "release-7")]), None, Some(git)).unwrap();
         assert_eq!(s.value("Commit").unwrap(), HASH);
         assert_eq!(s.value("Version").unwrap(), "release-7");
+    }
+
+    #[test]
+    fn before_a_git_contexts_commit_is_read_templates_take_stand_ins_of_their_form() {
+        let p = Stamps::pending();
+        assert_eq!(p.value("ShortCommit").unwrap(), "0000000");
+        assert_eq!(p.value("Version").unwrap(), "0.0.0");
+        assert_eq!(p.value("Date").unwrap(), "1970-01-01T00:00:00Z");
     }
 
     #[test]

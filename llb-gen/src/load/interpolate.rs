@@ -47,9 +47,6 @@ impl Cx<'_> {
                 return;
             }
         };
-        if self.stamps.is_pending() {
-            return;
-        }
         let mut out = String::new();
         for p in pieces {
             match p {
