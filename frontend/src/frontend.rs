@@ -7,9 +7,9 @@
 
 use anyhow::{Context as _, Result};
 use llb::Platform;
-use llb_gen::{Plan, ResultKind};
 use llb_gen::context::ContextSource;
 use llb_gen::plan::{PlanError, SpecSource};
+use llb_gen::{Plan, ResultKind};
 
 use crate::gateway::{self, Caps, Gateway, Session};
 use crate::opts::Opts;
@@ -104,10 +104,35 @@ async fn build<G: Gateway>(mut gw: G, opts: Opts, id: String) -> Result<gw::Resu
     let mut plan = llb_gen::plan(loaded.spec, source.clone(), &request, &facts)?;
     let mut builder = images::builder(s, &plan, &mode, &plan.build_platform).await?;
     // A git context: its commit gives the templates their values, and its time is the
-    // build's SOURCE_DATE_EPOCH unless the build gives one.
+    // build's SOURCE_DATE_EPOCH unless the build gives one. Read by git on the builder: a
+    // builder without git can still build a spec without templates, undated.
     let mut epoch_from_commit = None;
-    if let ContextSource::Git(git) = s.context.clone() {
-        let commit = reads::git_facts(s, &git, &builder, &plan.build_platform).await?;
+    let templates = llb_gen::stamp::uses_templates(&spec_bytes);
+    let epoch_given = build_args.get(llb_gen::stamp::SOURCE_DATE_EPOCH).is_some_and(|v| !v.is_empty());
+    let git_context = match s.context.clone() {
+        ContextSource::Git(git) if templates || !epoch_given => Some(git),
+        _ => None,
+    };
+    let commit = match git_context {
+        None => None,
+        Some(git) => match reads::git_facts(s, &git, &builder, &plan.build_platform).await {
+            Ok(c) => Some(c),
+            Err(e) if !templates => {
+                if can_warn && !skipped_rules.contains(&"UndatedGitContext") {
+                    let w = llb_gen::Diagnostic::warning(
+                        "UndatedGitContext",
+                        plan.spec.name.span,
+                        format!("the commit of {git} could not be read, so the image is not dated by it: {e:#}"),
+                    )
+                    .hint("pass --build-arg SOURCE_DATE_EPOCH=..., or use a builder image with git");
+                    s.gw.warn(gateway::warning(&spec_vertex, &filename, &spec_bytes, &w)).await?;
+                }
+                None
+            }
+            Err(e) => return Err(e.into()),
+        },
+    };
+    if let Some(commit) = commit {
         if build_args.get(llb_gen::stamp::SOURCE_DATE_EPOCH).is_none_or(|v| v.is_empty())
             && let Some(t) = commit.commit_time
         {
@@ -133,7 +158,8 @@ async fn build<G: Gateway>(mut gw: G, opts: Opts, id: String) -> Result<gw::Resu
     let bases = images::bases(s, &plan, &mode).await?;
     let emulated_builders = images::emulated_builders(s, &plan, &mode).await?;
     // The results of other builds (bake targets) that assets copy.
-    let inputs = if plan.asset_contexts.values().any(|c| matches!(c, llb_gen::context::NamedSource::Input(_))) { s.gw.inputs().await? } else { Default::default() };
+    let inputs =
+        if plan.asset_contexts.values().any(|c| matches!(c, llb_gen::context::NamedSource::Input(_))) { s.gw.inputs().await? } else { Default::default() };
     let resolved = llb_gen::Resolved { builder, emulated_builders, bases, inputs };
     let built = solve_all(s, &plan, &resolved, cache_imports).await?;
     if plan.result == ResultKind::Test {
@@ -201,7 +227,9 @@ async fn subrequest<G: Gateway>(s: &mut Session<G>, id: &str) -> Result<gw::Resu
     }
     let filename = s.opts.filename().to_string();
     let (data, _) = reads::read_spec(s, &filename).await?;
-    let loaded = llb_gen::load(&filename, &data, &s.opts.build_args());
+    // What the version templates will be is the build's to find out: here they take
+    // stand-ins of their form.
+    let loaded = llb_gen::load_stamped(&filename, &data, &s.opts.build_args(), &llb_gen::stamp::Stamps::pending());
     if name == "frontend.lint" {
         let diags = match &loaded {
             Ok(l) => &l.warnings,

@@ -181,7 +181,7 @@ pub async fn check_files<G: Gateway>(s: &mut Session<G>, plan: &llb_gen::Plan) -
     let srcs: Vec<&str> = files.iter().map(|f| f.value.as_str()).collect();
     let mut attrs = follow(&srcs);
     attrs.insert(llb::attr::LOCAL_EXCLUDE.to_string(), serde_json::to_string(&plan.excludes).unwrap_or_default());
-    let (id, _) = context_files(s, attrs, "context-files", "[internal] check runtime.files".into()).await?;
+    let (id, _) = context_files(s, attrs, "context-files", "[internal] check the files the spec names".into()).await?;
     let mut diags = Vec::new();
     for f in files {
         let wildcard = f.value.contains(['*', '?', '[']);
@@ -286,10 +286,7 @@ pub async fn git_facts<G: Gateway>(
     let id = s.gw.solve(def, vec![]).await.with_context(|| format!("reading the commit of {whole} (git on the builder {reference})"))?;
     let text = s.gw.read_file(&id, "/git").await?.with_context(|| format!("no commit was read from {whole}"))?;
     let mut facts = llb_gen::stamp::GitFacts::parse(&String::from_utf8_lossy(&text)).map_err(|e| anyhow::anyhow!("{whole}: {e}"))?;
-    // BuildKit fetches the one ref without tags: a ref that names a tag is that tag.
-    if facts.tag.is_none() {
-        facts.tag = git.reference.strip_prefix("refs/tags/").filter(|t| !t.is_empty()).map(str::to_string);
-    }
+    facts.tag_of(&git.reference);
     Ok(facts)
 }
 

@@ -94,11 +94,8 @@ pub fn outline(file: &str, data: &[u8], loaded: &llb_gen::Loaded, plan: &llb_gen
             v
         })
         .collect();
-    let fetch: Vec<(&str, &str)> = llb_gen::golang::MODULE_FETCH_ARGS
-        .iter()
-        .map(|a| (*a, "set for every go command, over go.env"))
-        .chain(llb_gen::stamp::ARGS.iter().copied())
-        .collect();
+    let fetch: Vec<(&str, &str)> =
+        llb_gen::golang::MODULE_FETCH_ARGS.iter().map(|a| (*a, "set for every go command, over go.env")).chain(llb_gen::stamp::ARGS.iter().copied()).collect();
     let proxies: Vec<(&str, &str)> =
         llb_gen::golang::PROXY_ARGS.iter().map(|a| (*a, "a proxy for every step that reaches the network; never in the image or the cache key")).collect();
     for (name, description) in GOAPP_ARGS.iter().chain(&fetch).chain(&proxies) {
@@ -156,7 +153,9 @@ pub fn targets(file: &str, data: &[u8], loaded: &llb_gen::Loaded) -> gw::Result 
         })
         .collect();
     targets.push(json!({"name": llb_gen::spec::BINARIES_TARGET, "description": BINARIES_DESCRIPTION}));
-    for (name, description, span) in [(llb_gen::spec::TEST_TARGET, &test_description, test.span), (llb_gen::spec::DEBUG_TARGET, &debug_description, spec.debug.span)] {
+    for (name, description, span) in
+        [(llb_gen::spec::TEST_TARGET, &test_description, test.span), (llb_gen::spec::DEBUG_TARGET, &debug_description, spec.debug.span)]
+    {
         let mut t = json!({"name": name, "description": description});
         if let Some(l) = at(span) {
             t["location"] = l;
@@ -298,7 +297,8 @@ mod tests {
         assert_eq!(t["targets"][4]["description"], "the program under Delve, listening on 2345/tcp, on docker.io/library/debian:bookworm-slim");
         let with_test = b"name: app\ntest:\n  flags: [-race]\n  packages: [./internal/...]\n  vet: false\n";
         let tt: Value =
-            serde_json::from_str(&meta(&targets("goapp.yaml", with_test, &llb_gen::load("goapp.yaml", with_test, &BTreeMap::new()).unwrap()), "result.json")).unwrap();
+            serde_json::from_str(&meta(&targets("goapp.yaml", with_test, &llb_gen::load("goapp.yaml", with_test, &BTreeMap::new()).unwrap()), "result.json"))
+                .unwrap();
         assert_eq!(tt["targets"][2]["description"], "go test -race ./internal/... (the report: --output type=local)");
         assert_eq!(tt["targets"][2]["location"]["ranges"][0]["start"]["line"], 3);
         // The build args of the version templates are listed.

@@ -42,22 +42,35 @@ impl Drop for EmulationOff {
 /// `GET path` from the server of container `cid` on its published `port`, retried until the
 /// server answers 200 (30 s at most); returns the whole response, headers included.
 pub fn http_get(cid: &str, port: u16, path: &str) -> String {
+    let request = format!("GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n");
+    ask_container(cid, port, &format!("GET {path}"), request.as_bytes(), |body| body.starts_with("HTTP/1.0 200"))
+}
+
+/// Sends `request` to container `cid` on its published `port` and reads the answer (to the
+/// end, or what came within 5 s), retried until `done` accepts it (30 s at most, while the
+/// server starts); the test fails with the container's log otherwise.
+pub fn ask_container(cid: &str, port: u16, what: &str, request: &[u8], done: impl Fn(&str) -> bool) -> String {
     let published = ok(Path::new("/"), "docker", &["port", cid, &format!("{port}/tcp")]);
     let addr = published.lines().next().expect("a published port").trim().to_string();
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let attempt = TcpStream::connect(&addr).and_then(|mut s| {
             s.set_read_timeout(Some(Duration::from_secs(5)))?;
-            s.write_all(format!("GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").as_bytes())?;
-            let mut body = String::new();
-            s.read_to_string(&mut body)?;
-            Ok(body)
+            s.write_all(request)?;
+            let mut body = Vec::new();
+            match s.read_to_end(&mut body) {
+                Ok(_) => {}
+                // A server that keeps the connection open: what it sent is the answer.
+                Err(e) if !body.is_empty() && matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+                Err(e) => return Err(e),
+            }
+            Ok(String::from_utf8_lossy(&body).into_owned())
         });
         match attempt {
-            Ok(body) if body.starts_with("HTTP/1.0 200") => return body,
+            Ok(body) if done(&body) => return body,
             _ if Instant::now() > deadline => {
                 let logs = run(Path::new("/"), "docker", &["logs", cid]);
-                panic!("the server in {cid} did not answer GET {path} on {addr}: {attempt:?}\n{}{}", logs.stdout, logs.stderr);
+                panic!("the server in {cid} did not answer {what} on {addr}: {attempt:?}\n{}{}", logs.stdout, logs.stderr);
             }
             _ => std::thread::sleep(Duration::from_millis(300)),
         }

@@ -21,7 +21,7 @@ pub mod services;
 /// What nearly every test uses.
 pub mod prelude {
     pub use crate::buildx::{buildx, buildx_on, buildx_push, docker_push, pushed, step_outcome};
-    pub use crate::docker::{EmulationOff, http_get, require_engine};
+    pub use crate::docker::{EmulationOff, ask_container, http_get, require_engine};
     pub use crate::env::{env, repo_root};
     pub use crate::fs::{copy_dir, example_variant, temp_dir, walk};
     pub use crate::registry::{

@@ -14,15 +14,32 @@ use integration_tests::services::Arm64Engine;
 /// engine; its stdout.
 fn print(engine: &Arm64Engine, dir: &Path, name: &str, platforms: &str) -> String {
     let flag = format!("--print={name}");
-    let args = ["buildx", "build", "--progress=quiet", &flag, "--platform", platforms, "--build-arg", "GOAPP_REGISTRY_MIRROR=localhost:5000", "-f", "goapp.yaml", "."];
-    let r = integration_tests::run::run_command(Command::new("docker").args(args).current_dir(dir).env("DOCKER_HOST", &engine.host).env("BUILDX_EXPERIMENTAL", "1"));
+    let args =
+        ["buildx", "build", "--progress=quiet", &flag, "--platform", platforms, "--build-arg", "GOAPP_REGISTRY_MIRROR=localhost:5000", "-f", "goapp.yaml", "."];
+    let r = integration_tests::run::run_command(
+        Command::new("docker").args(args).current_dir(dir).env("DOCKER_HOST", &engine.host).env("BUILDX_EXPERIMENTAL", "1"),
+    );
     assert!(r.status.success(), "--print={name} failed:\n{}\n{}", r.stderr, engine.log());
     r.stdout
 }
 
 /// Builds `dir` for linux/amd64 and linux/arm64 on the engine and pushes it; the progress.
 fn build_and_push(engine: &Arm64Engine, dir: &Path, image: &str) -> String {
-    let args = ["buildx", "build", "--progress=plain", "--platform", "linux/amd64,linux/arm64", "--build-arg", "GOAPP_REGISTRY_MIRROR=localhost:5000", "-t", image, "--push", "-f", "goapp.yaml", "."];
+    let args = [
+        "buildx",
+        "build",
+        "--progress=plain",
+        "--platform",
+        "linux/amd64,linux/arm64",
+        "--build-arg",
+        "GOAPP_REGISTRY_MIRROR=localhost:5000",
+        "-t",
+        image,
+        "--push",
+        "-f",
+        "goapp.yaml",
+        ".",
+    ];
     let r = integration_tests::buildx::pushed(|| engine.docker(dir, &args));
     assert!(r.status.success(), "the build failed:\n{}\nthe engine's log:\n{}", r.stderr, engine.log());
     r.stderr

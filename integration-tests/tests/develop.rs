@@ -4,10 +4,7 @@
 //! (a binary stamped with the commit buildx reports), and the assets and `go generate` that
 //! the embedded page comes from.
 
-use std::io::{Read as _, Write as _};
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
 
 use integration_tests::prelude::*;
 use integration_tests::services::ModuleProxy;
@@ -40,7 +37,8 @@ fn the_tests_pass_and_their_report_is_exported() {
     assert!(junit.contains(r#"<testcase classname="example.com/webapp/internal/greet" name="TestGreeting""#), "{junit}");
     assert!(junit.contains(r#"<testsuites tests="2" failures="0""#), "{junit}");
     let events = std::fs::read_to_string(out.join("test.json")).unwrap();
-    let passed = events.lines().filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok()).filter(|e| e["Action"] == "pass" && e["Test"].is_string()).count();
+    let passed =
+        events.lines().filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok()).filter(|e| e["Action"] == "pass" && e["Test"].is_string()).count();
     assert_eq!(passed, 2, "{events}");
     let coverage = std::fs::read_to_string(out.join("coverage.out")).unwrap();
     assert!(coverage.starts_with("mode: set\n") && coverage.contains("internal/greet/greet.go"), "{coverage}");
@@ -53,7 +51,9 @@ fn the_tests_pass_and_their_report_is_exported() {
 #[test]
 fn a_failing_test_fails_the_build_with_its_name_and_line() {
     require_engine();
-    let dir = webapp_with("webapp-failing-test", "internal/greet/greet_test.go", |t| t.replace("\"hello world from linux/arm64\"", "\"hello nobody from linux/arm64\""));
+    let dir = webapp_with("webapp-failing-test", "internal/greet/greet_test.go", |t| {
+        t.replace("\"hello world from linux/arm64\"", "\"hello nobody from linux/arm64\"")
+    });
     let r = buildx(&dir, "linux/amd64", &["--target", "test"]);
     assert!(!r.status.success(), "a failing test passed:\n{}", r.stderr);
     // The error block buildx prints at the end names the test and where it failed.
@@ -93,35 +93,21 @@ fn the_debug_image_runs_the_program_under_delve_on_its_port() {
 }
 
 /// Asks the Delve server of container `cid` for its version over its JSON-RPC API (what an
-/// editor does first when it attaches), retried for 30 s while Delve starts.
+/// editor does first when it attaches), retried while Delve starts.
 fn delve_version(cid: &str) -> String {
-    let published = ok(Path::new("/"), "docker", &["port", cid, "2345/tcp"]);
-    let addr = published.lines().next().expect("a published port").trim().to_string();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let attempt = TcpStream::connect(&addr).and_then(|mut s| {
-            s.set_read_timeout(Some(Duration::from_secs(5)))?;
-            s.write_all(br#"{"method":"RPCServer.GetVersion","params":[{}],"id":1}"#)?;
-            let mut buf = [0u8; 4096];
-            let n = s.read(&mut buf)?;
-            Ok(String::from_utf8_lossy(&buf[..n]).into_owned())
-        });
-        match attempt {
-            Ok(a) if a.contains("\"id\":1") => return a,
-            _ if Instant::now() > deadline => {
-                let logs = run(Path::new("/"), "docker", &["logs", cid]);
-                panic!("Delve in {cid} did not answer on {addr}: {attempt:?}\n{}{}", logs.stdout, logs.stderr);
-            }
-            _ => std::thread::sleep(Duration::from_millis(300)),
-        }
-    }
+    let request = br#"{"method":"RPCServer.GetVersion","params":[{}],"id":1}"#;
+    ask_container(cid, 2345, "RPCServer.GetVersion", request, |a| a.contains("\"id\":1"))
 }
 
 #[test]
 fn a_binary_is_stamped_with_the_commit_buildx_reports() {
     require_engine();
-    let dir = webapp_with("webapp-stamped", "goapp.yaml", |s| s.replace("    main.version: ${VERSION:-dev}", "    main.version: ${VERSION:-dev}\n    main.commit: \"{{.ShortCommit}}-{{.Commit}}\""));
-    for args in [&["init", "-q", "-b", "main"][..], &["add", "-A"], &["-c", "user.name=e2e", "-c", "user.email=e2e@example.com", "commit", "-q", "-m", "stamped"]] {
+    let dir = webapp_with("webapp-stamped", "goapp.yaml", |s| {
+        s.replace("    main.version: ${VERSION:-dev}", "    main.version: ${VERSION:-dev}\n    main.commit: \"{{.ShortCommit}}-{{.Commit}}\"")
+    });
+    for args in
+        [&["init", "-q", "-b", "main"][..], &["add", "-A"], &["-c", "user.name=e2e", "-c", "user.email=e2e@example.com", "commit", "-q", "-m", "stamped"]]
+    {
         ok(&dir, "git", args);
     }
     let commit = ok(&dir, "git", &["rev-parse", "HEAD"]).trim().to_string();

@@ -7,8 +7,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use integration_tests::prelude::*;
 use integration_tests::buildx::pushed;
+use integration_tests::prelude::*;
 use integration_tests::run::run_command;
 
 /// The variables the bake and compose files read; removed from the environment of every

@@ -20,7 +20,8 @@ fn two_clean_builds_of_one_commit_on_two_engines_push_the_same_index() {
     let token = temp_dir("reproducible-token").join("token");
     std::fs::write(&token, &git.token).unwrap();
     let secret = format!("id=GIT_AUTH_TOKEN,src={}", token.display());
-    let commit_time = ok(&git.root().join(url.rsplit_once("/e2e/").map(|(_, r)| format!("e2e/{r}")).unwrap()), "git", &["log", "-1", "--format=%ct"]).trim().to_string();
+    let commit_time =
+        ok(&git.root().join(url.rsplit_once("/e2e/").map(|(_, r)| format!("e2e/{r}")).unwrap()), "git", &["log", "-1", "--format=%ct"]).trim().to_string();
 
     let engine = SecondEngine::start();
     let contents = engine.contents();

@@ -55,6 +55,7 @@ pub const WARNING_RULES: &[(&str, &str)] = &[
     ("LdflagsKeepDebugInfo", "linker flags that keep the symbol table and debug information"),
     ("GoReleaseOutOfSupport", "a Go release older than the ones goapp supports"),
     ("UnbracedBuildArg", "a `$NAME` written without braces, which is not replaced by the build arg"),
+    ("UndatedGitContext", "a git context whose commit could not be read (a builder without git): the image is not dated by it"),
 ];
 
 /// A kind of error: its stable name (what `--call lint` reports as the rule), what it is,

@@ -246,6 +246,14 @@ pub fn plan(spec: Spec, source: SpecSource, request: &Request, facts: &ContextFa
     } else {
         (vec![request.build_platform.clone()], PlatformsFrom::BuildPlatform)
     };
+    if result == ResultKind::Debug
+        && let Some(p) = platforms.iter().find(|p| !DELVE_PLATFORMS.contains(&p.id().as_str()))
+    {
+        return Err(PlanError::Option(format!(
+            "--target debug: Delve does not debug programs on {p}; it runs on {}: build the debug image for one of those with --platform",
+            DELVE_PLATFORMS.join(", ")
+        )));
+    }
     let go_module = facts.go_module().map_err(PlanError::Module)?;
     let release = crate::toolchain::choose(&spec, go_module.as_ref());
     let mirror = effective_mirror(&spec, request.build_args.get(MIRROR_ARG).map(String::as_str)).map(str::to_string);
@@ -300,6 +308,9 @@ pub fn plan(spec: Spec, source: SpecSource, request: &Request, facts: &ContextFa
     })
 }
 
+/// The platforms Delve runs on.
+pub const DELVE_PLATFORMS: &[&str] = &["linux/amd64", "linux/arm64", "linux/386", "linux/ppc64le"];
+
 /// The build arg that names a registry mirror, over the spec's `registry_mirror`.
 pub const MIRROR_ARG: &str = "GOAPP_REGISTRY_MIRROR";
 
@@ -319,9 +330,15 @@ impl Plan {
         if self.result.is_image() { self.spec.runtime.annotations.clone() } else { BTreeMap::new() }
     }
 
-    /// The `runtime.files` sources, which must be in the context (after `.dockerignore`).
-    pub fn files_to_check(&self) -> Vec<&crate::spec::Spanned<String>> {
-        if self.result.is_image() { self.spec.runtime.files.iter().map(|f| &f.src).collect() } else { Vec::new() }
+    /// What must be in the context (after `.dockerignore`): the `runtime.files` sources of an
+    /// image, and the directories `assets` copy from.
+    pub fn files_to_check(&self) -> Vec<crate::spec::Spanned<String>> {
+        let files = self.spec.runtime.files.iter().filter(|_| self.result.is_image()).map(|f| f.src.clone());
+        let assets = self.spec.assets.iter().filter_map(|a| match &a.source.value {
+            AssetSource::Dir(d) => Some(crate::spec::Spanned::new(d.clone(), a.source.span)),
+            AssetSource::Context(_) => None,
+        });
+        files.chain(assets).collect()
     }
 
     /// The plan for people and tests: what is built, for which platforms, from what.
@@ -413,7 +430,6 @@ fn only_target(spec: &Spec, name: &str) -> Result<usize, PlanError> {
     Ok(i)
 }
 
-/// The image creation time from `SOURCE_DATE_EPOCH`, RFC 3339.
 /// `SOURCE_DATE_EPOCH`, checked: seconds since 1970, before the year 10000.
 fn source_date_epoch(build_args: &BTreeMap<String, String>) -> Result<Option<i64>, PlanError> {
     let Some(v) = build_args.get("SOURCE_DATE_EPOCH").filter(|v| !v.is_empty()) else { return Ok(None) };

@@ -94,7 +94,10 @@ that names it.\n\n| template | value |\n| --- | --- |\n",
     }
     out.push_str("\n| build arg | gives |\n| --- | --- |\n");
     for (name, what) in crate::stamp::ARGS {
-        out.push_str(&format!("| `{name}` | {} |\n", what.replace("{{", "`{{").replace("}}", "}}`").replace("$(", "`$(").replace(")", ")`").replace("``", "`")));
+        out.push_str(&format!(
+            "| `{name}` | {} |\n",
+            what.replace("{{", "`{{").replace("}}", "}}`").replace("$(", "`$(").replace(")", ")`").replace("``", "`")
+        ));
     }
     out.push('\n');
     out

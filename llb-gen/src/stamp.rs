@@ -45,6 +45,9 @@ pub struct GitFacts {
     pub tag: Option<String>,
     /// Seconds since 1970.
     pub commit_time: Option<u64>,
+    /// The tags a checkout has on its commit ([`GIT_FACTS_SCRIPT`]), which [`GitFacts::tag_of`]
+    /// picks the tag from.
+    pub tags_on_commit: Vec<String>,
 }
 
 /// Reads the commit of a git checkout at `/src` into `/out/git` (the hash, the commit time,
@@ -56,19 +59,37 @@ g() { git -c safe.directory='*' "$@"; }
 {
   g rev-parse HEAD
   g log -1 --format=%ct HEAD
-  g tag --points-at HEAD --sort=-version:refname | head -n 1
+  g tag --points-at HEAD --sort=-version:refname
 } > /out/git
 "#;
 
 impl GitFacts {
+    /// The commit's tag, for a checkout of `reference`: the ref itself when it names a tag
+    /// (`refs/tags/v1.2.3`, or `v1.2.3` when the checkout has that tag on the commit).
+    /// BuildKit's checkout may also carry the ref it fetched as a tag (`main`), so a tag
+    /// that is not the ref is not taken.
+    pub fn tag_of(&mut self, reference: &str) {
+        let version_like = |r: &str| r.strip_prefix('v').is_some_and(|v| v.starts_with(|c: char| c.is_ascii_digit()));
+        self.tag = match reference.strip_prefix("refs/tags/") {
+            Some(t) if !t.is_empty() => Some(t.to_string()),
+            _ if version_like(reference) && self.tags_on_commit.iter().any(|t| t == reference) => Some(reference.to_string()),
+            _ => None,
+        };
+    }
+
     /// Reads what [`GIT_FACTS_SCRIPT`] wrote.
     pub fn parse(text: &str) -> Result<GitFacts, String> {
         let mut lines = text.lines().map(str::trim);
         let commit = lines.next().filter(|c| is_commit(c)).ok_or_else(|| format!("the checkout's commit could not be read from {text:?}"))?;
-        let time = lines.next().and_then(|t| t.parse::<u64>().ok()).ok_or_else(|| format!("the commit time could not be read from {text:?}"))?;
-        let tag = lines.next().filter(|t| !t.is_empty()).map(str::to_string);
-        Ok(GitFacts { commit: Some(commit.to_string()), tag, commit_time: Some(time) })
+        let time = lines.next().and_then(|t| seconds(t).ok()).ok_or_else(|| format!("the commit time could not be read from {text:?}"))?;
+        let tags = lines.filter(|t| !t.is_empty()).map(str::to_string).collect();
+        Ok(GitFacts { commit: Some(commit.to_string()), tag: None, commit_time: Some(time), tags_on_commit: tags })
     }
+}
+
+/// Whether a spec's text may use a template (a value with `{{`).
+pub fn uses_templates(spec: &[u8]) -> bool {
+    spec.windows(2).any(|w| w == b"{{")
 }
 
 /// A full commit hash: 40 (SHA-1) or 64 (SHA-256) hex digits.
@@ -80,8 +101,6 @@ fn is_commit(v: &str) -> bool {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Stamps {
     git: GitFacts,
-    /// The commit buildx reported had changes not committed (`vcs:revision` ending `-dirty`).
-    dirty: bool,
     /// `SOURCE_DATE_EPOCH`, in seconds.
     epoch: Option<u64>,
     /// The context is a git repository whose commit is read later: templates are checked
@@ -96,15 +115,11 @@ impl Stamps {
     pub fn new(build_args: &BTreeMap<String, String>, revision: Option<&str>, git: Option<GitFacts>) -> Result<Stamps, String> {
         let arg = |name: &str| build_args.get(name).map(|v| v.trim()).filter(|v| !v.is_empty());
         let mut facts = git.unwrap_or_default();
-        let mut dirty = false;
+        // buildx adds `-dirty` to a checkout with changes when BUILDX_GIT_CHECK_DIRTY is set.
         if let Some(r) = revision.map(str::trim).filter(|r| !r.is_empty()) {
-            let (hash, d) = match r.strip_suffix("-dirty") {
-                Some(h) => (h, true),
-                None => (r, false),
-            };
+            let hash = r.strip_suffix("-dirty").unwrap_or(r);
             if is_commit(hash) && facts.commit.is_none() {
                 facts.commit = Some(hash.to_ascii_lowercase());
-                dirty = d;
             }
         }
         if let Some(c) = arg(COMMIT_ARG) {
@@ -112,7 +127,6 @@ impl Stamps {
                 return Err(format!("{COMMIT_ARG}={c} is not a full commit hash (40 hex digits): pass $(git rev-parse HEAD)"));
             }
             facts.commit = Some(c.to_ascii_lowercase());
-            dirty = false;
         }
         if let Some(t) = arg(TAG_ARG) {
             if t.contains(char::is_whitespace) {
@@ -127,7 +141,7 @@ impl Stamps {
             Some(v) => Some(seconds(v).map_err(|e| format!("SOURCE_DATE_EPOCH={v} {e}"))?),
             None => None,
         };
-        Ok(Stamps { git: facts, dirty, epoch, pending: false })
+        Ok(Stamps { git: facts, epoch, pending: false })
     }
 
     /// For a git context whose commit is not read yet: each template takes a stand-in of the
@@ -173,15 +187,13 @@ impl Stamps {
             "CommitDate" => commit_date(),
             "Date" => match self.epoch {
                 Some(e) => Ok(rfc3339(e)),
-                None => Err("the build's date is not fixed: pass --build-arg SOURCE_DATE_EPOCH=$(git log -1 --format=%ct) (a git context uses its commit's time)".into()),
+                None => {
+                    Err("the build's date is not fixed: pass --build-arg SOURCE_DATE_EPOCH=$(git log -1 --format=%ct) (a git context uses its commit's time)"
+                        .into())
+                }
             },
             _ => Err(format!("`{{{{.{name}}}}}` is not a template goapp knows")),
         }
-    }
-
-    /// Whether the commit buildx reported had uncommitted changes.
-    pub fn dirty(&self) -> bool {
-        self.dirty
     }
 }
 
@@ -220,6 +232,12 @@ pub(crate) fn pieces(s: &str) -> Result<Vec<Piece<'_>>, String> {
             return Err(format!("`{{{{` without a closing `}}}}` in `{s}`"));
         };
         let inner = after[..end].trim();
+        // `{{"{{"}}` is a literal `{{`, as in a Go template.
+        if inner == "\"{{\"" {
+            out.push(Piece::Text("{{"));
+            rest = &after[end + 2..];
+            continue;
+        }
         let name = inner.strip_prefix('.').filter(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_alphanumeric()));
         match name {
             Some(n) if TEMPLATES.iter().any(|(t, _)| *t == n) => out.push(Piece::Template(n)),
@@ -252,7 +270,6 @@ mod tests {
         let s = Stamps::new(&args(&[]), Some(&format!("{HASH}-dirty")), None).unwrap();
         assert_eq!(s.value("Commit").unwrap(), HASH);
         assert_eq!(s.value("ShortCommit").unwrap(), "0123456");
-        assert!(s.dirty());
         assert!(s.value("Tag").unwrap_err().contains("--build-arg GOAPP_GIT_TAG="));
         assert!(s.value("CommitDate").unwrap_err().contains("GOAPP_GIT_COMMIT_DATE=$(git log -1 --format=%ct)"));
         assert!(s.value("Date").unwrap_err().contains("SOURCE_DATE_EPOCH"));
@@ -263,7 +280,8 @@ mod tests {
         assert_eq!(s.value("Date").unwrap(), "1970-01-01T00:00:00Z");
         assert!(s.value("Commit").unwrap_err().contains("GOAPP_GIT_COMMIT=$(git rev-parse HEAD)"));
         // A git context's facts, overridden by a build arg.
-        let git = GitFacts::parse(&format!("{HASH}\n1700000000\nv2.0.0\n")).unwrap();
+        let mut git = GitFacts::parse(&format!("{HASH}\n1700000000\nv2.0.0\n")).unwrap();
+        git.tag_of("refs/tags/v2.0.0");
         let s = Stamps::new(&args(&[("GOAPP_GIT_TAG", "release-7")]), None, Some(git)).unwrap();
         assert_eq!(s.value("Commit").unwrap(), HASH);
         assert_eq!(s.value("Version").unwrap(), "release-7");
@@ -293,13 +311,31 @@ mod tests {
         assert_eq!(f.tag, None);
         assert_eq!(f.commit_time, Some(1_700_000_000));
         assert!(GitFacts::parse("fatal: not a git repository\n").is_err());
+        // A time no clock reaches is refused, not formatted.
+        assert!(GitFacts::parse(&format!("{HASH}\n99999999999999999\n")).is_err());
+        // The tag is the ref's, when the ref names one: a branch the checkout carries as a
+        // tag is not a tag of the commit.
+        let mut f = GitFacts::parse(&format!("{HASH}\n1700000000\nv1.2.3\nmain\n")).unwrap();
+        f.tag_of("main");
+        assert_eq!(f.tag, None);
+        f.tag_of("v1.2.3");
+        assert_eq!(f.tag.as_deref(), Some("v1.2.3"));
+        f.tag_of("refs/tags/v1.3.0");
+        assert_eq!(f.tag.as_deref(), Some("v1.3.0"));
+        f.tag_of("v9.9.9");
+        assert_eq!(f.tag, None);
     }
 
     #[test]
     fn templates_are_split_and_checked() {
-        assert_eq!(pieces("v{{.Version}}-{{ .ShortCommit }}").unwrap(), [Piece::Text("v"), Piece::Template("Version"), Piece::Text("-"), Piece::Template("ShortCommit")]);
+        assert_eq!(
+            pieces("v{{.Version}}-{{ .ShortCommit }}").unwrap(),
+            [Piece::Text("v"), Piece::Template("Version"), Piece::Text("-"), Piece::Template("ShortCommit")]
+        );
         assert!(pieces("{{.Comit}}").unwrap_err().contains("did you mean `{{.Commit}}`?"));
         assert!(pieces("{{.Commit").unwrap_err().contains("without a closing"));
         assert!(pieces("{{Commit}}").is_err());
+        // A literal `{{`, for a command that has templates of its own.
+        assert_eq!(pieces(r#"go list -f '{{"{{"}}.Dir}}' ./..."#).unwrap(), [Piece::Text("go list -f '"), Piece::Text("{{"), Piece::Text(".Dir}}' ./...")]);
     }
 }

@@ -65,9 +65,8 @@ fn plan_example(path: &Path, target: &str, build_args: &BTreeMap<String, String>
     // The version templates take a commit buildx reports and the build's date.
     let stamp_args: BTreeMap<String, String> = [("SOURCE_DATE_EPOCH".to_string(), "1704164645".to_string())].into();
     let stamps = llb_gen::stamp::Stamps::new(&stamp_args, Some(COMMIT), None).unwrap();
-    let spec = llb_gen::load_stamped("goapp.yaml", &bytes, &BTreeMap::new(), &stamps)
-        .unwrap_or_else(|d| panic!("{}:\n{}", path.display(), d.render(false)))
-        .spec;
+    let spec =
+        llb_gen::load_stamped("goapp.yaml", &bytes, &BTreeMap::new(), &stamps).unwrap_or_else(|d| panic!("{}:\n{}", path.display(), d.render(false))).spec;
     // The named contexts the assets copy, sent by the client.
     let mut named_contexts = extra.named_contexts.clone();
     for a in &spec.assets {

@@ -47,14 +47,25 @@ pub struct OpMeta {
 
 #[derive(Clone, Debug)]
 enum NodeOp {
-    Source { identifier: String, attrs: BTreeMap<String, String> },
+    Source {
+        identifier: String,
+        attrs: BTreeMap<String, String>,
+    },
     Exec(Exec),
     /// `timestamp`: Unix nanoseconds given to what the actions create or copy, or -1 to
     /// leave it to BuildKit.
-    File { base: Option<Output>, actions: Vec<FileAction>, timestamp: i64 },
+    File {
+        base: Option<Output>,
+        actions: Vec<FileAction>,
+        timestamp: i64,
+    },
     /// The result of a definition made elsewhere (a frontend input, such as another bake
     /// target's): its ops, carried as they are, and the vertex its terminal op names.
-    Imported { ops: Vec<Vec<u8>>, metadata: BTreeMap<String, pb::OpMetadata>, digest: String },
+    Imported {
+        ops: Vec<Vec<u8>>,
+        metadata: BTreeMap<String, pb::OpMetadata>,
+        digest: String,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -669,7 +680,9 @@ impl Graph {
                                     ..Default::default()
                                 }),
                             ),
-                            FileAction::Rm(path) => (-1, pb::file_action::Action::Rm(pb::FileActionRm { path: path.clone(), allow_not_found: true, allow_wildcard: false })),
+                            FileAction::Rm(path) => {
+                                (-1, pb::file_action::Action::Rm(pb::FileActionRm { path: path.clone(), allow_not_found: true, allow_wildcard: false }))
+                            }
                         };
                         pb::FileAction { input, secondary_input, output, action: Some(action) }
                     })
@@ -690,29 +703,6 @@ fn chown((uid, gid): (u32, u32)) -> pb::ChownOpt {
 
 #[cfg(test)]
 mod tests {
-    #[test]
-    fn an_imported_definition_is_carried_as_it_is() {
-        // Another client's definition: a local directory, returned.
-        let mut other = Graph::new();
-        let dir = other.local("site", BTreeMap::new());
-        other.meta(dir.op).name = Some("the site".into());
-        let def = other.marshal(Some(dir)).unwrap();
-        let mut g = Graph::new();
-        let site = g.import(&def).unwrap().expect("a result");
-        let out = g.file(None, vec![FileAction::Copy(Copy::new(site, "/", "/www"))]);
-        let mine = g.marshal(Some(out)).unwrap();
-        // Its op is there, byte for byte, with its metadata; the copy reads it by digest.
-        assert!(mine.def.contains(&def.def[0]));
-        let digest = crate::digest(&def.def[0]);
-        assert_eq!(mine.metadata[&digest].description[crate::attr::CUSTOM_NAME], "the site");
-        let copy = pb::Op::decode(mine.def[mine.def.len() - 2].as_slice()).unwrap();
-        assert_eq!(copy.inputs[0].digest, digest);
-        // Nothing to import, or a definition that does not hold what it returns.
-        assert_eq!(g.import(&pb::Definition::default()).unwrap(), None);
-        let broken = pb::Definition { def: vec![def.def[1].clone()], ..Default::default() };
-        assert!(g.import(&broken).is_err());
-    }
-
     use super::*;
     use prost::Message;
 
@@ -872,5 +862,28 @@ mod tests {
         let mut g = Graph::new();
         g.meta(Output { op: OpId(5), index: 0 }.op).name = Some("x".into());
         assert!(g.marshal(Some(foreign)).is_err());
+    }
+
+    #[test]
+    fn an_imported_definition_is_carried_as_it_is() {
+        // Another client's definition: a local directory, returned.
+        let mut other = Graph::new();
+        let dir = other.local("site", BTreeMap::new());
+        other.meta(dir.op).name = Some("the site".into());
+        let def = other.marshal(Some(dir)).unwrap();
+        let mut g = Graph::new();
+        let site = g.import(&def).unwrap().expect("a result");
+        let out = g.file(None, vec![FileAction::Copy(Copy::new(site, "/", "/www"))]);
+        let mine = g.marshal(Some(out)).unwrap();
+        // Its op is there, byte for byte, with its metadata; the copy reads it by digest.
+        assert!(mine.def.contains(&def.def[0]));
+        let digest = crate::digest(&def.def[0]);
+        assert_eq!(mine.metadata[&digest].description[crate::attr::CUSTOM_NAME], "the site");
+        let copy = pb::Op::decode(mine.def[mine.def.len() - 2].as_slice()).unwrap();
+        assert_eq!(copy.inputs[0].digest, digest);
+        // Nothing to import, or a definition that does not hold what it returns.
+        assert_eq!(g.import(&pb::Definition::default()).unwrap(), None);
+        let broken = pb::Definition { def: vec![def.def[1].clone()], ..Default::default() };
+        assert!(g.import(&broken).is_err());
     }
 }

@@ -43,7 +43,7 @@ impl Cx<'_> {
             Ok(p) => p,
             Err(msg) => {
                 let names: Vec<String> = crate::stamp::TEMPLATES.iter().map(|(n, _)| format!("`{{{{.{n}}}}}`")).collect();
-                self.error("InvalidTemplate", span, msg, format!("the templates are {}", names.join(", ")));
+                self.error("InvalidTemplate", span, msg, format!("the templates are {}; write `{{{{\"{{{{\"}}}}` for a `{{{{` of its own", names.join(", ")));
                 return;
             }
         };

@@ -21,6 +21,10 @@ pub(super) fn copy(cx: &mut Lowering<'_>, context: llb::Output, go_src: llb::Out
     let mut actions = Vec::new();
     let mut what = Vec::new();
     for a in &spec.assets {
+        what.push(match &a.source.value {
+            AssetSource::Dir(d) => format!("{d} -> {}", a.to.value),
+            AssetSource::Context(n) => format!("context {n} -> {}", a.to.value),
+        });
         let (from, src) = match &a.source.value {
             AssetSource::Dir(dir) => (context, format!("/{dir}")),
             AssetSource::Context(name) => {
@@ -50,10 +54,6 @@ pub(super) fn copy(cx: &mut Lowering<'_>, context: llb::Output, go_src: llb::Out
         actions.push(FileAction::Rm(dest.clone()));
         actions.push(FileAction::Mkdir(Mkdir { path: dest.clone(), mode: 0o755, parents: true, owner: None }));
         actions.push(FileAction::Copy(Copy::new(from, &src, &dest).contents()));
-        what.push(match &a.source.value {
-            AssetSource::Dir(d) => format!("{d} -> {}", a.to.value),
-            AssetSource::Context(n) => format!("context {n} -> {}", a.to.value),
-        });
     }
     let out = cx.g.file(Some(go_src), actions);
     let ranges: Vec<SourceRange> = spec.assets.iter().map(|a| cx.range(a.source.span)).collect();

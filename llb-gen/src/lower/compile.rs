@@ -11,8 +11,8 @@ use super::{GOCACHE, GOMODCACHE, LowerError, Lowering, OUT, SRC, pinned};
 use crate::golang;
 use crate::image::env_set;
 use crate::plan::ResultKind;
-use crate::spec::{DELVE_PACKAGE, Target};
 use crate::spec::raw::{ModMode, ModuleCache};
+use crate::spec::{DELVE_PACKAGE, Target};
 
 /// A binary: its target, the output of the `go build` that made it, and its path there.
 pub(super) type Binary<'a> = (&'a Target, llb::Output, String);
@@ -131,7 +131,13 @@ pub(super) fn prepare<'a>(cx: &mut Lowering<'a>, builder: llb::Output, sources: 
 
 /// Builds every binary for the platform; `base` is the pulled base the cgo check compares
 /// the binaries with.
-pub(super) fn binaries<'a>(cx: &mut Lowering<'a>, builder: llb::Output, sources: &Sources, prepared: &Prepared<'a>, base: Option<llb::Output>) -> Result<Compiled<'a>, LowerError> {
+pub(super) fn binaries<'a>(
+    cx: &mut Lowering<'a>,
+    builder: llb::Output,
+    sources: &Sources,
+    prepared: &Prepared<'a>,
+    base: Option<llb::Output>,
+) -> Result<Compiled<'a>, LowerError> {
     let input = cx.input;
     let spec = input.spec;
     let target = input.target;
@@ -229,7 +235,15 @@ fn delve(cx: &mut Lowering<'_>, prepared: &Prepared<'_>) -> llb::Output {
     for (k, v) in secret_env(input.spec, &env) {
         env_set(&mut env, &k, &v);
     }
-    for (k, v) in [("GOTOOLCHAIN", "local"), ("GOFLAGS", ""), ("GOWORK", "off"), ("CGO_ENABLED", "0"), ("GOCACHE", GOCACHE), ("GOMODCACHE", GOMODCACHE), ("GOPATH", "/tmp/delve")] {
+    for (k, v) in [
+        ("GOTOOLCHAIN", "local"),
+        ("GOFLAGS", ""),
+        ("GOWORK", "off"),
+        ("CGO_ENABLED", "0"),
+        ("GOCACHE", GOCACHE),
+        ("GOMODCACHE", GOMODCACHE),
+        ("GOPATH", "/tmp/delve"),
+    ] {
         env_set(&mut env, k, v);
     }
     for kv in &prepared.target_env {
@@ -249,7 +263,11 @@ fn delve(cx: &mut Lowering<'_>, prepared: &Prepared<'_>) -> llb::Output {
             mounts: module_cache_mount(input.spec)
                 .into_iter()
                 .chain(prepared.secrets.iter().cloned())
-                .chain([Mount::output("/", Some(prepared.plain_root)), Mount::output("/out", None), Mount::cache(GOCACHE, "goapp-go-build", CacheSharing::Shared)])
+                .chain([
+                    Mount::output("/", Some(prepared.plain_root)),
+                    Mount::output("/out", None),
+                    Mount::cache(GOCACHE, "goapp-go-build", CacheSharing::Shared),
+                ])
                 .collect(),
             no_network: false,
             proxy: input.proxy.cloned(),

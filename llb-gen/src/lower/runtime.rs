@@ -101,6 +101,7 @@ pub(super) fn image(
                 FileAction::Copy(c)
             })
             .collect();
+        let actions = if rt.base.value == Base::Static && input.facts.epoch.is_some() { over_static_base(builder, actions) } else { actions };
         let files = layer(&mut cx.g, state, actions, layer_time(input));
         let ranges: Vec<SourceRange> = rt.files.iter().map(|f| cx.range(f.src.span)).collect();
         let m = cx.g.meta(files.op);
@@ -125,6 +126,7 @@ pub(super) fn image(
     for (i, dir) in writable.iter().enumerate() {
         actions.extend(writable_dir(dir, &writable[..i]));
     }
+    let actions = if rt.base.value == Base::Static && input.facts.epoch.is_some() { over_static_base(builder, actions) } else { actions };
     let image = layer(&mut cx.g, state, actions, layer_time(input));
     let names: Vec<String> =
         input.targets.iter().map(|t| format!("{BIN_DIR}/{}", t.name.value)).chain(compiled.delve.iter().map(|_| format!("{BIN_DIR}/dlv"))).collect();
@@ -322,15 +324,41 @@ fn static_base(g: &mut Graph, builder: llb::Output, ca: bool, tz: bool, time: La
         FileAction::Mkfile(Mkfile { path: "/etc/nsswitch.conf".into(), mode: 0o644, data: b"hosts: files dns\n".to_vec(), owner: Some((0, 0)) }),
     ];
     actions.extend(extras(builder, ca, tz));
-    actions.extend([
+    actions.extend(static_base_dirs(builder).into_iter().map(|(_, a)| a));
+    layer(g, None, actions, time)
+}
+
+/// The directories of the static base whose owner or mode is not a parent's (root, 0755),
+/// with the actions that make them.
+fn static_base_dirs(builder: llb::Output) -> Vec<(&'static str, FileAction)> {
+    vec![
         // Copying the builder's /tmp (not its contents) carries its mode, 1777: a mkdir
         // cannot set the sticky bit.
-        FileAction::Copy(Copy::new(builder, "/tmp", "/tmp").exclude(&["*"]).owner(0, 0)),
+        ("/tmp", FileAction::Copy(Copy::new(builder, "/tmp", "/tmp").exclude(&["*"]).owner(0, 0))),
         // Created one at a time: a parent made by `parents` gets the child's mode and owner.
-        FileAction::Mkdir(Mkdir { path: "/home".into(), mode: 0o755, parents: false, owner: Some((0, 0)) }),
-        FileAction::Mkdir(Mkdir { path: "/home/nonroot".into(), mode: 0o700, parents: false, owner: Some((NONROOT_UID, NONROOT_UID)) }),
-    ]);
-    layer(g, None, actions, time)
+        ("/home", FileAction::Mkdir(Mkdir { path: "/home".into(), mode: 0o755, parents: false, owner: Some((0, 0)) })),
+        ("/home/nonroot", FileAction::Mkdir(Mkdir { path: "/home/nonroot".into(), mode: 0o700, parents: false, owner: Some((NONROOT_UID, NONROOT_UID)) })),
+    ]
+}
+
+/// For a layer staged over the static base: its actions, after the static base's own
+/// directories that they write in or make ([`static_base_dirs`]), made as the base has them,
+/// so that the copy of the staged layer leaves those directories' owner and mode as they are
+/// (a mkdir of a directory that is there already changes nothing).
+fn over_static_base(builder: llb::Output, actions: Vec<FileAction>) -> Vec<FileAction> {
+    let written = |a: &FileAction| -> String {
+        match a {
+            FileAction::Mkdir(m) => m.path.clone(),
+            FileAction::Mkfile(m) => m.path.clone(),
+            FileAction::Copy(c) => c.dest.clone(),
+            FileAction::Rm(p) => p.clone(),
+        }
+    };
+    let under = |path: &str, dir: &str| path == dir || path.strip_prefix(dir).is_some_and(|r| r.starts_with('/'));
+    let mut out: Vec<FileAction> =
+        static_base_dirs(builder).into_iter().filter(|(dir, _)| actions.iter().any(|a| under(&written(a), dir))).map(|(_, a)| a).collect();
+    out.extend(actions);
+    out
 }
 
 /// CA certificates and zoneinfo from the builder, on `scratch` (nothing) or a pulled base;

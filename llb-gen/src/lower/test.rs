@@ -59,13 +59,13 @@ pub(super) fn run(cx: &mut Lowering<'_>, builder: llb::Output, sources: &Sources
     for m in mounts.iter_mut().filter(|m| m.dest == SRC) {
         m.readonly = false;
     }
-    let exec = cx.g.exec(
-        Exec { args, env, cwd: prepared.cwd.clone(), user: String::new(), mounts, no_network: false, proxy: input.proxy.cloned() },
-        prepared.platform,
-    );
+    let exec = cx
+        .g
+        .exec(Exec { args, env, cwd: prepared.cwd.clone(), user: String::new(), mounts, no_network: false, proxy: input.proxy.cloned() }, prepared.platform);
     let range = cx.range(test.span);
     let m = cx.g.meta(exec.op);
-    m.name = Some(format!("[test] go vet, go test {}", test.packages.join(" ")).replace("go vet, ", if test.vet { "go vet, " } else { "" }));
+    let vet = if test.vet { "go vet, " } else { "" };
+    m.name = Some(format!("[test] {vet}go test {}", test.packages.join(" ")));
     m.ignore_cache = input.no_cache;
     m.ranges.push(range);
     exec.get(REPORT)

@@ -23,12 +23,13 @@ import (
 )
 
 type event struct {
-	Time    time.Time
-	Action  string
-	Package string
-	Test    string
-	Elapsed float64
-	Output  string
+	Time       time.Time
+	Action     string
+	Package    string
+	ImportPath string
+	Test       string
+	Elapsed    float64
+	Output     string
 }
 
 type result struct {
@@ -79,6 +80,9 @@ func main() {
 	}
 
 	testArgs := append([]string{"test", "-json", "-coverprofile=" + filepath.Join(*report, "coverage.out")}, common...)
+	if !*vet {
+		testArgs = append(testArgs, "-vet=off")
+	}
 	if *timeout != "" {
 		testArgs = append(testArgs, "-timeout="+*timeout)
 	}
@@ -164,7 +168,9 @@ func read(r io.Reader) (map[string]*result, []string, map[string]*result) {
 			fmt.Println(string(line))
 			continue
 		}
-		if e.Action == "output" {
+		// Test output, and (since Go 1.24) the compiler's errors for a package that did not
+		// build, which name no package.
+		if e.Action == "output" || e.Action == "build-output" {
 			fmt.Print(e.Output)
 		}
 		if e.Package == "" {
@@ -217,11 +223,14 @@ func relative(dir, file string) string {
 	if dir == "" {
 		return file
 	}
+	if !filepath.IsAbs(file) {
+		file = filepath.Join(dir, file)
+	}
 	wd, err := os.Getwd()
 	if err != nil {
 		return file
 	}
-	rel, err := filepath.Rel(wd, filepath.Join(dir, file))
+	rel, err := filepath.Rel(wd, file)
 	if err != nil || strings.HasPrefix(rel, "..") {
 		return file
 	}

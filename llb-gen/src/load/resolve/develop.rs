@@ -58,7 +58,12 @@ impl Cx<'_> {
             None => vec!["./...".to_string()],
             Some(list) => {
                 if list.is_empty() {
-                    self.error("MissingField", span, "`test.packages` is an empty list", "list the packages to test, such as `[./...]`, or leave it out to test them all");
+                    self.error(
+                        "MissingField",
+                        span,
+                        "`test.packages` is an empty list",
+                        "list the packages to test, such as `[./...]`, or leave it out to test them all",
+                    );
                 }
                 list.iter().filter_map(|p| self.test_package(p)).collect()
             }
@@ -105,7 +110,8 @@ impl Cx<'_> {
             );
             return None;
         }
-        let rel = self.relative_path(&Spanned::new(dir.to_string(), p.span), "test.packages", "a package directory relative to `module`, e.g. `./internal/...`")?;
+        let rel =
+            self.relative_path(&Spanned::new(dir.to_string(), p.span), "test.packages", "a package directory relative to `module`, e.g. `./internal/...`")?;
         let base = if rel == "." { ".".to_string() } else { format!("./{rel}") };
         Some(if all { format!("{base}/...") } else { base })
     }
@@ -151,7 +157,11 @@ impl Cx<'_> {
                     "-count" | "-parallel" => values::canonical_number(v, 1_000_000).map(|_| ()),
                     "-shuffle" => (v == "on" || v == "off" || v.parse::<i64>().is_ok()).then_some(()).ok_or(format!("`{v}` is not `on`, `off` or a seed")),
                     "-covermode" => ["set", "count", "atomic"].contains(&v).then_some(()).ok_or(format!("`{v}` is not `set`, `count` or `atomic`")),
-                    "-cpu" => v.split(',').all(|n| values::canonical_number(n, 1_000_000).is_ok_and(|n| n > 0)).then_some(()).ok_or(format!("`{v}` is not a list of CPU counts")),
+                    "-cpu" => v
+                        .split(',')
+                        .all(|n| values::canonical_number(n, 1_000_000).is_ok_and(|n| n > 0))
+                        .then_some(())
+                        .ok_or(format!("`{v}` is not a list of CPU counts")),
                     _ if v.is_empty() => Err("the value is empty".to_string()),
                     _ => Ok(()),
                 };
@@ -167,13 +177,16 @@ impl Cx<'_> {
                 self.error("InvalidValue", f.span, format!("`{name}` is on or off, not `{v}`"), format!("write `{name}` alone"));
                 None
             }
-            (false, _) => Some(f.value.trim_start_matches('-').split_once('=').map(|(n, v)| format!("-{n}={v}")).unwrap_or(format!("-{}", f.value.trim_start_matches('-')))),
+            (false, Some(v)) => Some(format!("{name}={v}")),
+            (false, None) => Some(name),
         }
     }
 
     pub(crate) fn debug(&mut self, raw: Option<&Spanned<RawDebug>>, whole: Span) -> Option<Debug> {
         let span = raw.map(|r| r.span).unwrap_or(whole);
-        let default_base = || crate::reference::ImageRef::parse(NAMED_BASES.iter().find(|(n, _)| *n == DEFAULT_DEBUG_BASE).expect("a named base").1).expect("a valid reference");
+        let default_base = || {
+            crate::reference::ImageRef::parse(NAMED_BASES.iter().find(|(n, _)| *n == DEFAULT_DEBUG_BASE).expect("a named base").1).expect("a valid reference")
+        };
         let Some(raw) = raw.map(|r| &r.value) else {
             return Some(Debug { span, base_image: default_base(), port: DEFAULT_DELVE_PORT, delve: "latest".into(), wait: false });
         };
@@ -223,7 +236,13 @@ impl Cx<'_> {
             }
         };
         let wait = raw.wait.as_ref().is_some_and(|w| w.value);
-        (self.error_count() == before).then(|| Debug { span, base_image: base_image.expect("checked"), port: port.expect("checked"), delve: delve.expect("checked"), wait })
+        (self.error_count() == before).then(|| Debug {
+            span,
+            base_image: base_image.expect("checked"),
+            port: port.expect("checked"),
+            delve: delve.expect("checked"),
+            wait,
+        })
     }
 
     pub(crate) fn assets(&mut self, raw: &[Spanned<RawAsset>]) -> Vec<Asset> {
@@ -250,11 +269,21 @@ impl Cx<'_> {
                     }
                 }
                 (Some(_), Some(c)) => {
-                    self.error("ConflictingFields", c.span, "an asset has both `from` and `context`", "give one: `from` for a directory of the build context, `context` for a named build context");
+                    self.error(
+                        "ConflictingFields",
+                        c.span,
+                        "an asset has both `from` and `context`",
+                        "give one: `from` for a directory of the build context, `context` for a named build context",
+                    );
                     None
                 }
                 (None, None) => {
-                    self.error("MissingField", a.span, "an asset needs `from` or `context`", "add `from: DIR` (a directory of the build context) or `context: NAME` (a named build context)");
+                    self.error(
+                        "MissingField",
+                        a.span,
+                        "an asset needs `from` or `context`",
+                        "add `from: DIR` (a directory of the build context) or `context: NAME` (a named build context)",
+                    );
                     None
                 }
             };
@@ -271,7 +300,23 @@ impl Cx<'_> {
             let (Some(source), Some(to)) = (source, to) else { continue };
             if let Some(prev) = out.iter().find(|o| o.to.value == to) {
                 let line = prev.to.span.start.line;
-                self.error("Duplicate", a.value.to.span, format!("two assets go to `{to}`"), format!("the first is on line {line}; give each its own directory"));
+                self.error(
+                    "Duplicate",
+                    a.value.to.span,
+                    format!("two assets go to `{to}`"),
+                    format!("the first is on line {line}; give each its own directory"),
+                );
+                continue;
+            }
+            let inside = |outer: &str, inner: &str| inner.strip_prefix(outer).is_some_and(|rest| rest.starts_with('/'));
+            if let Some(prev) = out.iter().find(|o| inside(&o.to.value, &to) || inside(&to, &o.to.value)) {
+                let line = prev.to.span.start.line;
+                self.error(
+                    "ConflictingFields",
+                    a.value.to.span,
+                    format!("`{to}` and `{}` (line {line}) are one inside the other: the outer asset's copy would replace the inner one", prev.to.value),
+                    "give each asset a directory of its own, neither inside the other",
+                );
                 continue;
             }
             out.push(Asset { source, to: Spanned::new(to, a.value.to.span) });

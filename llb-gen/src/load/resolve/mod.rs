@@ -3,8 +3,8 @@
 //! fields, and options that contradict each other. Every problem is reported, each at the
 //! value it is about.
 
-mod go;
 mod develop;
+mod go;
 mod runtime;
 mod targets;
 mod values;

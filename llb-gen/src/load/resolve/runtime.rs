@@ -27,9 +27,7 @@ impl Cx<'_> {
             }
             other if other.contains([':', '/', '.', '@']) => match ImageRef::parse(other) {
                 // A slip in a base's name would otherwise pull a Docker Hub image.
-                Ok(_)
-                    if !other.contains([':', '@']) && !other.split('/').next().unwrap_or("").contains('.') && similar(other, &named_bases()).is_some() =>
-                {
+                Ok(_) if !other.contains([':', '@']) && !other.split('/').next().unwrap_or("").contains('.') && similar(other, &named_bases()).is_some() => {
                     let near = similar(other, &named_bases()).expect("just found");
                     self.error(
                         "UnknownBase",
