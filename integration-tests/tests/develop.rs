@@ -78,10 +78,17 @@ fn the_debug_image_runs_the_program_under_delve_on_its_port() {
     let cfg = &img.config["config"];
     assert_eq!(cfg["Entrypoint"][0], "/usr/local/bin/dlv", "{cfg}");
     assert!(cfg["ExposedPorts"]["2345/tcp"].is_object(), "{cfg}");
-    // Built for a debugger: the binary has its symbols and DWARF.
     let files = image_files(&image, &img);
-    assert!(files.iter().any(|l| l.ends_with("usr/local/bin/dlv")), "{files:#?}");
-    assert!(files.iter().any(|l| l.ends_with("bin/sh")), "the debug base has a shell: {files:#?}");
+    let has = |path: &str| files.iter().any(|l| l.split(" -> ").next().is_some_and(|name| name.ends_with(path)));
+    assert!(has("usr/local/bin/dlv"), "{files:#?}");
+    assert!(has("bin/sh"), "the debug base has a shell: {files:#?}");
+    // Built for a debugger: the binary keeps its symbol table and DWARF.
+    let created = ok(Path::new("/"), "docker", &["create", &image]).trim().to_string();
+    let binary = temp_dir("webapp-debug-binary").join("webapp");
+    ok(Path::new("/"), "docker", &["cp", &format!("{created}:/usr/local/bin/webapp"), &binary.display().to_string()]);
+    let _ = run(Path::new("/"), "docker", &["rm", &created]);
+    let sections = ok(Path::new("/"), "readelf", &["-S", "-W", &binary.display().to_string()]);
+    assert!(sections.contains(".symtab") && sections.contains(".debug_info"), "{sections}");
 
     let cid = ok(Path::new("/"), "docker", &["run", "-d", "-p", "127.0.0.1::2345", "-p", "127.0.0.1::8080", &image]).trim().to_string();
     let answer = delve_version(&cid);
