@@ -327,3 +327,36 @@ fn a_files_pattern_copies_what_it_matches_and_a_wrong_directory_case_is_named() 
     assert!(r.stderr.contains("did you mean `site/index.html`?"), "{}", r.stderr);
     assert!(!r.stderr.contains("go build"), "{}", r.stderr);
 }
+
+#[test]
+fn windows_binaries_are_exe_files_cross_compiled_beside_the_linux_ones() {
+    require_engine();
+    let shop = repo_root().join("examples/shop");
+    let dest = temp_dir("windows-binaries");
+    let output = format!("type=local,dest={}", dest.display());
+    let r = buildx(&shop, "linux/amd64,windows/amd64,windows/arm64", &["--target", "binaries", "--output", &output]);
+    assert!(r.status.success(), "{}", r.stderr);
+    assert_eq!(names(&dest), ["linux_amd64", "windows_amd64", "windows_arm64"]);
+    assert_eq!(names(&dest.join("linux_amd64")), ["api", "worker"]);
+    // PE files for the machine of each platform (IMAGE_FILE_MACHINE_AMD64, _ARM64).
+    for (platform, machine) in [("windows_amd64", 0x8664), ("windows_arm64", 0xaa64)] {
+        let dir = dest.join(platform);
+        assert_eq!(names(&dir), ["api.exe", "worker.exe"], "{platform}");
+        for bin in ["api.exe", "worker.exe"] {
+            assert_eq!(pe_machine(&dir.join(bin)), machine, "{platform}/{bin}");
+        }
+    }
+    // No Windows image yet: the error says what goapp builds for Windows.
+    let r = buildx(&shop, "windows/amd64", &[]);
+    assert!(!r.status.success(), "a Windows image was built:\n{}", r.stderr);
+    assert!(r.stderr.contains("goapp builds the Windows binaries (--target binaries, as NAME.exe), and no Windows image yet"), "{}", r.stderr);
+}
+
+/// The machine field of a PE file's COFF header.
+fn pe_machine(path: &Path) -> u16 {
+    let bytes = std::fs::read(path).unwrap();
+    assert_eq!(&bytes[..2], b"MZ", "{} is not a PE file", path.display());
+    let pe = u32::from_le_bytes(bytes[0x3c..0x40].try_into().unwrap()) as usize;
+    assert_eq!(&bytes[pe..pe + 4], b"PE\0\0", "{}: no PE signature", path.display());
+    u16::from_le_bytes([bytes[pe + 4], bytes[pe + 5]])
+}

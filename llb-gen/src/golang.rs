@@ -80,20 +80,36 @@ const LINUX_ARCHES: &[(&str, &str)] = &[
     ("s390x", "s390x"),
 ];
 
-/// The platforms the error messages suggest.
-pub const COMMON_PLATFORMS: &str = "linux/amd64, linux/arm64, linux/arm/v7, linux/arm/v6, linux/386, linux/ppc64le, linux/s390x, linux/riscv64";
+/// Windows architectures Go targets, by OCI architecture name.
+const WINDOWS_ARCHES: &[(&str, &str)] = &[("386", "386"), ("amd64", "amd64"), ("arm64", "arm64")];
 
-/// The Go target for `p`, or why Go cannot build a Linux image for it.
+/// The platforms the error messages suggest.
+pub const COMMON_PLATFORMS: &str =
+    "linux/amd64, linux/arm64, linux/arm/v7, linux/arm/v6, linux/386, linux/ppc64le, linux/s390x, linux/riscv64, windows/amd64, windows/arm64";
+
+/// The Go target for `p`, or why Go cannot build for it.
 pub fn target(p: &Platform) -> Result<GoTarget, UnsupportedPlatform> {
     go_target(p).map_err(UnsupportedPlatform)
 }
 
+/// Whether `p` is a Windows platform, whose binaries are `NAME.exe`.
+pub fn is_windows(p: &Platform) -> bool {
+    p.os == "windows"
+}
+
+/// The file name of the binary `name` on `p`: `name`, or `name.exe` on Windows.
+pub fn binary_file(name: &str, p: &Platform) -> String {
+    if is_windows(p) { format!("{name}.exe") } else { name.to_string() }
+}
+
 fn go_target(p: &Platform) -> Result<GoTarget, String> {
-    if p.os != "linux" {
-        return Err(format!("goapp builds Linux images; `{p}` is not a Linux platform"));
-    }
-    let Some((_, goarch)) = LINUX_ARCHES.iter().find(|(oci, _)| *oci == p.architecture) else {
-        return Err(format!("Go cannot compile for the architecture `{}`", p.architecture));
+    let (goos, arches) = match p.os.as_str() {
+        "linux" => ("linux", LINUX_ARCHES),
+        "windows" => ("windows", WINDOWS_ARCHES),
+        _ => return Err(format!("goapp builds for Linux and Windows; `{p}` is neither")),
+    };
+    let Some((_, goarch)) = arches.iter().find(|(oci, _)| *oci == p.architecture) else {
+        return Err(format!("Go cannot compile for the architecture `{}` on {goos}", p.architecture));
     };
     let variant = p.variant.as_deref();
     let extra = match (p.architecture.as_str(), variant) {
@@ -102,7 +118,7 @@ fn go_target(p: &Platform) -> Result<GoTarget, String> {
         ("amd64", Some(v @ ("v2" | "v3" | "v4"))) => vec![("GOAMD64", v.to_string())],
         (arch, Some(v)) => return Err(format!("Go has no `{v}` variant of {arch}")),
     };
-    Ok(GoTarget { goos: "linux", goarch, extra })
+    Ok(GoTarget { goos, goarch, extra })
 }
 
 /// A target platform's C toolchain, as Debian names it.
@@ -150,6 +166,9 @@ pub fn c_target(p: &Platform) -> Result<CTarget, UnsupportedPlatform> {
 }
 
 fn c_toolchain(p: &Platform) -> Result<CTarget, String> {
+    if p.os != "linux" {
+        return Err(format!("goapp has no C toolchain for {p} yet: cgo builds for Linux platforms"));
+    }
     let variant = p.variant.as_deref().filter(|_| p.architecture != "amd64");
     C_TARGETS.iter().find(|(arch, v, _)| *arch == p.architecture && *v == variant).map(|(_, _, t)| *t).ok_or_else(|| {
         format!(
@@ -221,7 +240,19 @@ mod tests {
     #[test]
     fn rejects_what_go_cannot_build() {
         assert!(t("linux/sparc").is_err());
-        assert!(t("windows/amd64").is_err());
+        assert!(t("windows/s390x").is_err());
+        assert!(t("darwin/arm64").is_err());
         assert!(t("linux/arm64/v9").is_err());
+    }
+
+    #[test]
+    fn windows_binaries_are_exe_files_and_have_no_c_toolchain_yet() {
+        let w = Platform::parse("windows/arm64").unwrap();
+        assert_eq!(t("windows/arm64").unwrap().env(), ["GOOS=windows", "GOARCH=arm64"]);
+        assert_eq!(binary_file("api", &w), "api.exe");
+        assert_eq!(binary_file("api", &Platform::parse("linux/arm64").unwrap()), "api");
+        // cgo for Windows would take the Linux compiler of the same architecture: refused.
+        assert!(c_target(&Platform::parse("windows/amd64").unwrap()).is_err());
+        assert!(!same_c_arch(&Platform::parse("linux/amd64").unwrap(), &Platform::parse("windows/amd64").unwrap()));
     }
 }

@@ -246,6 +246,13 @@ pub fn plan(spec: Spec, source: SpecSource, request: &Request, facts: &ContextFa
     } else {
         (vec![request.build_platform.clone()], PlatformsFrom::BuildPlatform)
     };
+    if result.is_image()
+        && let Some(p) = platforms.iter().find(|p| golang::is_windows(p))
+    {
+        return Err(PlanError::Option(format!(
+            "{p}: goapp builds the Windows binaries (--target binaries, as NAME.exe), and no Windows image yet; build the image for Linux platforms"
+        )));
+    }
     if result == ResultKind::Debug
         && let Some(p) = platforms.iter().find(|p| !DELVE_PLATFORMS.contains(&p.id().as_str()))
     {

@@ -410,6 +410,25 @@ fn copy_dests(def: &pb::Definition) -> Vec<String> {
 }
 
 #[test]
+fn windows_binaries_are_cross_compiled_as_exe_files() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    // One binary (named by -o) and two built together (named by go build in a directory).
+    for (example, names) in [("hello", &["/hello.exe"][..]), ("shop", &["/api.exe", "/worker.exe"])] {
+        let extra = Extra { binaries: true, ..Default::default() };
+        let (b, _) = lower_example_as(&root.join(format!("examples/{example}/goapp.yaml")), "windows/amd64", &BTreeMap::new(), &extra);
+        let text = llb::dump::to_text(&b.definition).unwrap();
+        assert_eq!(copy_dests(&b.definition), names, "{text}");
+        assert!(text.contains("env GOOS=windows") && text.contains("env GOARCH=amd64"), "{text}");
+        for (_, platform) in execs(&b.definition) {
+            assert_eq!(platform, "linux/amd64", "{example}: every step runs on the build platform");
+        }
+        assert_eq!(b.config.os, "windows");
+    }
+    let (b, _) = lower_example_as(&root.join("examples/hello/goapp.yaml"), "windows/arm64", &BTreeMap::new(), &Extra { binaries: true, ..Default::default() });
+    assert!(llb::dump::to_text(&b.definition).unwrap().contains("-o\", \"/out/hello.exe\""));
+}
+
+#[test]
 fn target_binaries_puts_the_binaries_alone_at_the_root() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
     // shop: two binaries on a pulled base; no base or files step is left in the graph.

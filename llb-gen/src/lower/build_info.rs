@@ -8,9 +8,9 @@ use crate::image::env_set;
 
 /// `go version -m` of every binary, on the build platform with no network: `/<name>.txt`.
 pub(super) fn build_info(g: &mut Graph, input: &Input<'_>, builder: llb::Output, binaries: &[(&crate::spec::Target, llb::Output, String)]) -> llb::Output {
-    let bins = g.file(None, binaries_at_root(binaries));
+    let bins = g.file(None, binaries_at_root(binaries, input.target));
     let mut args = vec!["sh".to_string(), "-c".into(), "set -e\nfor b; do go version -m \"/bins/$b\" > \"/info/$b.txt\"; done\n".into(), "build-info".into()];
-    args.extend(binaries.iter().map(|(t, _, _)| t.name.value.clone()));
+    args.extend(binaries.iter().map(|(t, _, _)| crate::golang::binary_file(&t.name.value, input.target)));
     let mut env = input.builder.env.clone();
     env_set(&mut env, "GOTOOLCHAIN", "local");
     let exec = g.exec(

@@ -178,12 +178,14 @@ pub(super) fn binaries<'a>(
         // One binary: named by -o. Several: one `go build` compiles the packages they share
         // once, and names each binary after its package directory (known and unique in a
         // group, see `build_groups`).
+        // (On Windows, `NAME.exe`: go build names a binary in a directory so itself.)
         let names: Vec<String> = if group.len() == 1 {
-            args.extend(["-o".to_string(), format!("{OUT}/{}", t.name.value)]);
-            vec![t.name.value.clone()]
+            let file = golang::binary_file(&t.name.value, target);
+            args.extend(["-o".to_string(), format!("{OUT}/{file}")]);
+            vec![file]
         } else {
             args.extend(["-o".to_string(), format!("{OUT}/")]);
-            group.iter().map(|t| package_dir_name(&t.main.value).unwrap_or(&t.name.value).to_string()).collect()
+            group.iter().map(|t| golang::binary_file(package_dir_name(&t.main.value).unwrap_or(&t.name.value), target)).collect()
         };
         args.extend(group.iter().map(|t| t.main.value.clone()));
         let build = cx.g.exec(

@@ -7,6 +7,7 @@ use llb::{Copy, Exec, FileAction, Graph, Mkdir, Mkfile, Mount, SourceRange};
 
 use super::compile::Compiled;
 use super::{BIN_DIR, BaseImage, CA_BUNDLE, DEFAULT_PATH, HISTORY_COMMENT, Input, LowerError, Lowered, Lowering, pinned};
+use crate::golang;
 use crate::image::{History, ImageConfig};
 use crate::spec::{Base, NONROOT_UID, Volume};
 
@@ -253,10 +254,10 @@ pub(super) fn binaries_result(
     libs: &[llb::Output],
     range: SourceRange,
 ) -> Result<Lowered, LowerError> {
-    let mut actions = binaries_at_root(binaries);
+    let mut actions = binaries_at_root(binaries, input.target);
     actions.extend(libs.iter().map(|l| FileAction::Copy(Copy::new(*l, "/", "/").contents().owner(0, 0))));
     let out = layer(g, None, actions, LayerTime::Staged(input.facts.epoch));
-    let names: Vec<&str> = binaries.iter().map(|(t, _, _)| t.name.value.as_str()).collect();
+    let names: Vec<String> = binaries.iter().map(|(t, _, _)| golang::binary_file(&t.name.value, input.target)).collect();
     let m = g.meta(out.op);
     m.name = Some(format!("[{}] binaries: {}", input.target, names.join(", ")));
     m.ranges.push(range);
@@ -281,8 +282,11 @@ pub(super) fn binaries_result(
 }
 
 /// Copies of the binaries to `/<target name>`, 0755, owned by root.
-pub(super) fn binaries_at_root(binaries: &[(&crate::spec::Target, llb::Output, String)]) -> Vec<FileAction> {
-    binaries.iter().map(|(t, out, path)| FileAction::Copy(Copy::new(*out, path, &format!("/{}", t.name.value)).mode(0o755).owner(0, 0))).collect()
+pub(super) fn binaries_at_root(binaries: &[(&crate::spec::Target, llb::Output, String)], target: &llb::Platform) -> Vec<FileAction> {
+    binaries
+        .iter()
+        .map(|(t, out, path)| FileAction::Copy(Copy::new(*out, path, &format!("/{}", golang::binary_file(&t.name.value, target))).mode(0o755).owner(0, 0)))
+        .collect()
 }
 
 fn base_contents(rt: &crate::spec::Runtime, ca: bool, tz: bool) -> String {

@@ -28,7 +28,9 @@ pub struct RawSpec {
     /// `/usr/local/bin`; the first is the entrypoint unless `runtime.entrypoint` names another.
     pub targets: Option<Vec<Spanned<RawTarget>>>,
     /// Platforms to build when the build does not name any with `--platform`, e.g.
-    /// `[linux/amd64, linux/arm64]`. Default: the platform of the build machine.
+    /// `[linux/amd64, linux/arm64]`. Default: the platform of the build machine. Windows
+    /// platforms (`windows/amd64`, `windows/arm64`) build `NAME.exe` with `--target
+    /// binaries`; goapp makes no Windows image yet.
     pub platforms: Option<Vec<Spanned<String>>>,
     /// How the Go program is compiled.
     pub go: Option<Spanned<RawGo>>,
