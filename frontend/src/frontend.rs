@@ -114,28 +114,15 @@ async fn build<G: Gateway>(mut gw: G, opts: Opts, id: String) -> Result<gw::Resu
         _ => None,
     };
     let commit = match git_context {
+        Some(git) => {
+            let warn_as =
+                (can_warn && !skipped_rules.contains(&UNDATED_GIT_CONTEXT)).then_some((spec_vertex.as_str(), filename.as_str(), spec_bytes.as_slice()));
+            commit_of(s, &git, &builder, &plan, templates, warn_as).await?
+        }
         None => None,
-        Some(git) => match reads::git_facts(s, &git, &builder, &plan.build_platform).await {
-            Ok(c) => Some(c),
-            Err(e) if !templates => {
-                if can_warn && !skipped_rules.contains(&"UndatedGitContext") {
-                    let w = llb_gen::Diagnostic::warning(
-                        "UndatedGitContext",
-                        plan.spec.name.span,
-                        format!("the commit of {git} could not be read, so the image is not dated by it: {e:#}"),
-                    )
-                    .hint("pass --build-arg SOURCE_DATE_EPOCH=..., or use a builder image with git");
-                    s.gw.warn(gateway::warning(&spec_vertex, &filename, &spec_bytes, &w)).await?;
-                }
-                None
-            }
-            Err(e) => return Err(e.into()),
-        },
     };
     if let Some(commit) = commit {
-        if build_args.get(llb_gen::stamp::SOURCE_DATE_EPOCH).is_none_or(|v| v.is_empty())
-            && let Some(t) = commit.commit_time
-        {
+        if !epoch_given && let Some(t) = commit.commit_time {
             request.build_args.insert(llb_gen::stamp::SOURCE_DATE_EPOCH.into(), t.to_string());
             epoch_from_commit = Some(t);
         }
@@ -174,6 +161,38 @@ async fn build<G: Gateway>(mut gw: G, opts: Opts, id: String) -> Result<gw::Resu
         answer.metadata.insert(crate::keys::exporter::EPOCH.into(), t.to_string().into_bytes());
     }
     Ok(answer)
+}
+
+/// The warning rule of a git context whose commit could not be read.
+const UNDATED_GIT_CONTEXT: &str = "UndatedGitContext";
+
+/// The commit of the git context `git`, read by git on the builder. When it cannot be read,
+/// a spec with templates fails; one without is built undated, with a warning (shown where
+/// `warn_as` says: the spec's vertex, file and text) that says so.
+async fn commit_of<G: Gateway>(
+    s: &mut Session<G>,
+    git: &llb_gen::context::GitSource,
+    builder: &llb_gen::BuilderImage,
+    plan: &Plan,
+    templates: bool,
+    warn_as: Option<(&str, &str, &[u8])>,
+) -> Result<Option<llb_gen::stamp::GitFacts>, Failure> {
+    match reads::git_facts(s, git, builder, &plan.build_platform).await {
+        Ok(c) => Ok(Some(c)),
+        Err(e) if templates => Err(e.into()),
+        Err(e) => {
+            if let Some((vertex, file, text)) = warn_as {
+                let w = llb_gen::Diagnostic::warning(
+                    UNDATED_GIT_CONTEXT,
+                    plan.spec.name.span,
+                    format!("the commit of {git} could not be read, so the image is not dated by it: {e:#}"),
+                )
+                .hint("pass --build-arg SOURCE_DATE_EPOCH=..., or use a builder image with git");
+                s.gw.warn(gateway::warning(vertex, file, text, &w)).await?;
+            }
+            Ok(None)
+        }
+    }
 }
 
 /// Lowers and solves every platform of the plan concurrently, each with its SBOM when asked.
