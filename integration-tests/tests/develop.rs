@@ -90,6 +90,9 @@ fn the_debug_image_runs_the_program_under_delve_on_its_port() {
     let _ = run(Path::new("/"), "docker", &["rm", &created]);
     let sections = ok(Path::new("/"), "readelf", &["-S", "-W", &binary.display().to_string()]);
     assert!(sections.contains(".symtab") && sections.contains(".debug_info"), "{sections}");
+    // and the paths it was compiled at (no -trimpath), which an editor maps to its checkout.
+    let bytes = std::fs::read(&binary).unwrap();
+    assert!(bytes.windows(b"/src/main.go".len()).any(|w| w == b"/src/main.go"), "the debug binary has no /src paths");
 
     let cid = ok(Path::new("/"), "docker", &["run", "-d", "-p", "127.0.0.1::2345", "-p", "127.0.0.1::8080", &image]).trim().to_string();
     let answer = delve_version(&cid);

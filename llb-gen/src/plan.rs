@@ -448,8 +448,9 @@ fn source_date_epoch(build_args: &BTreeMap<String, String>) -> Result<Option<i64
 }
 
 /// The spec of `--target debug`: the debug base, and every binary compiled for a debugger
-/// (no optimizations or inlining, `-gcflags=all=-N -l`) and linked with its symbols and
-/// debug information (no `-s` or `-w`).
+/// (no optimizations or inlining, `-gcflags=all=-N -l`), linked with its symbols and debug
+/// information (no `-s` or `-w`), and with the paths it was compiled at (no `-trimpath`:
+/// `/src/...`, which an editor maps to its checkout).
 fn debug_spec(mut spec: Spec) -> Spec {
     spec.runtime.base = crate::spec::Spanned::new(Base::Image, spec.debug.span);
     spec.runtime.base_image = Some(spec.debug.base_image.clone());
@@ -457,7 +458,7 @@ fn debug_spec(mut spec: Spec) -> Spec {
     spec.runtime.healthcheck = None;
     for t in &mut spec.targets {
         t.ldflags = strip_debug_flags(&t.ldflags);
-        t.flags.retain(|f| !is_gcflags(f));
+        t.flags.retain(|f| !is_gcflags(f) && f != "-trimpath" && f != "--trimpath");
         t.flags.push("-gcflags=all=-N -l".into());
     }
     spec
