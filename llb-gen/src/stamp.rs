@@ -15,7 +15,7 @@ pub const TEMPLATES: &[(&str, &str)] = &[
     ("Version", "the tag without its leading `v` (`1.4.2` for `v1.4.2`)"),
     ("Commit", "the full commit hash"),
     ("ShortCommit", "the commit hash's first 7 characters"),
-    ("Tag", "the newest tag on the commit (`v1.4.2`)"),
+    ("Tag", "the commit's tag (`v1.4.2`): `GOAPP_GIT_TAG`, or the ref of a git context that names a tag"),
     ("CommitDate", "the commit's time, RFC 3339 in UTC (`2026-11-30T12:00:00Z`)"),
     ("Date", "the build's date: `SOURCE_DATE_EPOCH` (for a git context, the commit's time by default), RFC 3339 in UTC"),
 ];
@@ -41,7 +41,7 @@ pub const ARGS: &[(&str, &str)] = &[
 pub struct GitFacts {
     /// The full hash, lower-case hex.
     pub commit: Option<String>,
-    /// The newest tag on the commit.
+    /// The commit's tag ([`GitFacts::tag_of`], or the build arg [`TAG_ARG`]).
     pub tag: Option<String>,
     /// Seconds since 1970.
     pub commit_time: Option<u64>,
@@ -51,8 +51,8 @@ pub struct GitFacts {
 }
 
 /// Reads the commit of a git checkout at `/src` into `/out/git` (the hash, the commit time,
-/// the newest tag on it; one per line), for [`GitFacts::parse`]. Run on the builder, which
-/// has git.
+/// then the tags on it, newest version first; one per line), for [`GitFacts::parse`]. Run on
+/// the builder, which has git.
 pub const GIT_FACTS_SCRIPT: &str = r#"set -eu
 cd /src
 g() { git -c safe.directory='*' "$@"; }
