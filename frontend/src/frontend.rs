@@ -55,7 +55,7 @@ impl From<anyhow::Error> for Failure {
 impl From<PlanError> for Failure {
     fn from(e: PlanError) -> Self {
         match e {
-            PlanError::Module(d) => Failure(errors::spec_status(&d)),
+            PlanError::Diagnostics(d) => Failure(errors::spec_status(&d)),
             PlanError::Option(message) => Failure::from(anyhow::anyhow!(message)),
         }
     }

@@ -44,16 +44,25 @@ pub async fn emulated_builders<G: Gateway>(s: &mut Session<G>, plan: &Plan, reso
 /// The runtime base for every platform, pinned, with what the plan asks to know of it
 /// ([`llb_gen::plan::base_probes`]); a user name and glibc are checked against it. The base
 /// is solved (pulled, not run) to look at its files.
+/// A Windows base is only resolved: its config is what the image needs of it (its
+/// `os.version` above all), and goapp adds what it wants without looking at its files.
 pub async fn bases<G: Gateway>(s: &mut Session<G>, plan: &Plan, resolve_mode: &str) -> Result<BTreeMap<String, BaseImage>, Failure> {
-    let Some(planned) = &plan.images.base else { return Ok(BTreeMap::new()) };
     let mut jobs = Vec::new();
+    let mut platforms = Vec::new();
     for target in &plan.platforms {
+        let Some(planned) = plan.images.base_for(target) else { continue };
+        platforms.push((target, planned));
+        let windows = llb_gen::golang::is_windows(target);
         let mut c = s.gw.clone();
         let (planned, target, mode, probes) = (planned.clone(), target.clone(), resolve_mode.to_string(), llb_gen::plan::base_probes(plan, target));
         jobs.push(tokio::spawn(async move {
             let reference = planned.reference.clone();
             let log_name = format!("[internal] load metadata for {reference} ({target})");
             let (digest, config) = resolve(&mut c, &reference, &target, &mode, log_name).await.map_err(BaseError::Unresolved)?;
+            if windows {
+                let base = BaseImage { digest, config, replaced_by: planned.replaced_by.clone(), ..BaseImage::unresolved(reference) };
+                return Ok::<_, BaseError>((target, base, None));
+            }
             let pinned = match &digest {
                 Some(d) => reference.pinned(d),
                 None => reference.clone(),
@@ -83,16 +92,24 @@ pub async fn bases<G: Gateway>(s: &mut Session<G>, plan: &Plan, resolve_mode: &s
     }
     let written = plan.spec.runtime.base_image.as_ref().map(|r| r.to_string()).unwrap_or_default();
     let mut out = BTreeMap::new();
-    for (job, platform) in jobs.into_iter().zip(&plan.platforms) {
+    for (job, (platform, planned)) in jobs.into_iter().zip(platforms) {
         let (target, mut base, passwd) = match job.await {
             Ok(Ok(r)) => r,
             Ok(Err(BaseError::Other(e))) => return Err(e.into()),
             Ok(Err(BaseError::Unresolved(cause))) => {
-                let hint = "check runtime.base, and that its registry has the image for every platform";
-                return Err(unresolved_failure(plan, "runtime base", planned, platform, cause, spec_place(plan, plan.spec.runtime.base.span), hint));
+                let (hint, span) = if llb_gen::golang::is_windows(platform) {
+                    ("check runtime.windows.base, and that its registry has the image for every Windows platform", plan.spec.runtime.windows.base_span)
+                } else {
+                    ("check runtime.base, and that its registry has the image for every platform", plan.spec.runtime.base.span)
+                };
+                return Err(unresolved_failure(plan, "runtime base", planned, platform, cause, spec_place(plan, span), hint));
             }
             Err(e) => return Err(anyhow::anyhow!("resolving the runtime base of {platform} failed: {e}").into()),
         };
+        if llb_gen::golang::is_windows(platform) {
+            out.insert(target.id(), base);
+            continue;
+        }
         base.user = llb_gen::checks::runtime_user(&plan.spec, &written, passwd.as_deref()).map_err(|d| spec_failure(plan, d))?;
         if let Some(d) = llb_gen::checks::glibc(&plan.spec.go, &plan.spec.runtime, plan.spec.name.span, Some((&base, &target))) {
             return Err(spec_failure(plan, d));

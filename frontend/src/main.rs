@@ -211,7 +211,7 @@ fn plan_from_disk(platforms: Vec<Platform>, b: &BuildArgs) -> Result<Option<llb_
     let request = llb_gen::Request { platforms, build_platform: Platform::parse(build_platform)?, build_args: args, ..Default::default() };
     match llb_gen::plan(loaded.spec, llb_gen::plan::SpecSource { file: name, data: bytes }, &request, &facts) {
         Ok(plan) => Ok(Some(plan)),
-        Err(llb_gen::PlanError::Module(diags)) => {
+        Err(llb_gen::PlanError::Diagnostics(diags)) => {
             eprint!("{}", diags.render(color()));
             Ok(None)
         }

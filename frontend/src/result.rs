@@ -80,7 +80,18 @@ pub fn result(built: Vec<Built>, force_multi: bool, annotations: &BTreeMap<Strin
             metadata.insert(format!("{}{k}", exporter::ANNOTATION_INDEX_PREFIX), v.clone().into_bytes());
         }
     }
-    let platforms: Vec<serde_json::Value> = built.iter().map(|(p, _, _)| serde_json::json!({"ID": p.id(), "Platform": p.to_oci_json()})).collect();
+    // A Windows image's platform names the Windows release it runs on: the exporter writes
+    // `os.version` into the index from here, not from the config.
+    let platforms: Vec<serde_json::Value> = built
+        .iter()
+        .map(|(p, _, config)| {
+            let mut platform = p.to_oci_json();
+            if let Some(v) = &config.os_version {
+                platform["os.version"] = v.clone().into();
+            }
+            serde_json::json!({"ID": p.id(), "Platform": platform})
+        })
+        .collect();
     metadata.insert(exporter::REFS_PLATFORMS.into(), serde_json::to_vec(&serde_json::json!({ "Platforms": platforms })).expect("json"));
     let result = if multi {
         let mut refs = BTreeMap::new();
@@ -127,6 +138,19 @@ mod tests {
         assert_eq!(a.r#ref.as_ref().unwrap().id, "s2");
         assert_eq!((a.path.as_str(), a.in_toto_predicate_type.as_str()), ("sbom.spdx.json", "https://spdx.dev/Document"));
         assert_eq!(p["Platforms"][1]["Platform"]["architecture"], "arm64");
+    }
+
+    #[test]
+    fn a_windows_platform_names_its_windows_release() {
+        let windows = ImageConfig { architecture: "amd64".into(), os: "windows".into(), os_version: Some("10.0.20348.2849".into()), ..Default::default() };
+        let linux = ImageConfig { architecture: "amd64".into(), os: "linux".into(), ..Default::default() };
+        let r = result(vec![built("linux/amd64", "r1", linux, None), built("windows/amd64", "r2", windows, None)], false, &BTreeMap::new());
+        let p: serde_json::Value = serde_json::from_slice(&r.metadata["refs.platforms"]).unwrap();
+        assert_eq!(p["Platforms"][1]["ID"], "windows/amd64");
+        assert_eq!(p["Platforms"][1]["Platform"]["os.version"], "10.0.20348.2849");
+        assert!(p["Platforms"][0]["Platform"].get("os.version").is_none());
+        let c: serde_json::Value = serde_json::from_slice(&r.metadata["containerimage.config/windows/amd64"]).unwrap();
+        assert_eq!(c["os.version"], "10.0.20348.2849");
     }
 
     #[test]

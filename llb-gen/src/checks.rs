@@ -4,6 +4,7 @@
 
 use crate::diag::Span;
 use crate::diag::{Diagnostic, did_you_mean};
+use crate::paths::BIN_DIR;
 use crate::resolved::BaseImage;
 use crate::spec::{Base, Go, Runtime, Spec, User};
 
@@ -62,4 +63,37 @@ pub fn glibc(go: &Go, runtime: &Runtime, whole: Span, probed: Option<(&BaseImage
         Diagnostic::error("NoGlibc", span, format!("the {which} `{what}` {lacks}, and with `cgo: true` the binaries link glibc dynamically"))
             .hint("use a base with glibc (`distroless/cc`, `distroless/base` or `debian`), or set `go.static: true` to link the C libraries into the binaries"),
     )
+}
+
+/// What a spec that builds a Windows platform cannot have, each at its line: a stop signal
+/// other than `SIGTERM` (Windows stops a container with a shutdown event, which a Go program
+/// receives as `SIGTERM`), a health check of a program goapp does not put in the image (the
+/// Windows bases have no Linux programs), and C packages (Debian's are Linux libraries).
+/// `image`: the build makes an image (not only binaries).
+pub fn windows(spec: &Spec, image: bool) -> Vec<Diagnostic> {
+    let rt = &spec.runtime;
+    let mut out = Vec::new();
+    if let Some(s) = rt.stop_signal.as_ref().filter(|s| image && s.value != "SIGTERM") {
+        out.push(Diagnostic::error("NotOnWindows", s.span, format!("a Windows container cannot be stopped with {}", s.value)).hint(
+            "Windows stops a container with a shutdown event, which a Go program receives as SIGTERM (os/signal); remove `stop_signal`, or set it to SIGTERM",
+        ));
+    }
+    if let Some(h) = rt.healthcheck.as_ref().filter(|_| image) {
+        let program = &h.command[0];
+        let ours = spec.targets.iter().any(|t| *program == format!("{BIN_DIR}/{}", t.name.value))
+            || rt.files.iter().any(|f| f.dest == *program && program.to_ascii_lowercase().ends_with(".exe"));
+        if !ours {
+            out.push(
+                Diagnostic::error("NotOnWindows", h.span, format!("the Windows image cannot run the health check's `{program}`"))
+                    .hint("run one of the app's targets (goapp runs it as C:\\app\\NAME.exe), or a Windows program added with `files`"),
+            );
+        }
+    }
+    if let Some(first) = spec.go.cgo.as_ref().and_then(|c| c.packages.first()) {
+        out.push(
+            Diagnostic::error("NotOnWindows", first.span, "Debian's C packages are Linux libraries, which a Windows program cannot link")
+                .hint("build the Windows platforms without `go.c_packages` (MinGW-w64 compiles the program's own C code), or only the Linux platforms"),
+        );
+    }
+    out
 }

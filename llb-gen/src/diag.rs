@@ -118,6 +118,11 @@ pub const ERROR_RULES: &[Rule] = &[
     rule("UnknownTarget", "a target name that is not one of the spec's", Some("name: app\nruntime:\n  entrypoint: api\n")),
     rule("UnknownUser", "a user the base does not have", Some("name: app\nruntime:\n  user: app\n")),
     rule("HealthcheckCommand", "a health check that cannot run in the image", Some("name: app\nruntime:\n  healthcheck:\n    command: [/bin/true]\n")),
+    rule(
+        "NotOnWindows",
+        "a setting a Windows image cannot have (a stop signal, a health check of a Linux program, C packages)",
+        Some("name: app\nplatforms: [windows/amd64]\nruntime:\n  stop_signal: SIGINT\n"),
+    ),
     rule("NoGlibc", "binaries that link glibc, on a base without it", Some("name: app\ngo:\n  cgo: true\n")),
     rule("CheckDirective", "a `# check=` comment goapp cannot read", Some("# check=skip=NoSuchRule\nname: app\n")),
     rule("InvalidGoMod", "a `go` or `toolchain` line of go.mod or go.work that Go would refuse (found when building)", None),

@@ -128,8 +128,11 @@ pub struct CTarget {
     pub debian_arch: &'static str,
     /// The GNU triplet: the prefix of the cross compiler and the multiarch directory name.
     pub triplet: &'static str,
-    /// The machine `readelf -h` reports for the target's binaries.
-    pub elf_machine: &'static str,
+    /// The machine the binaries' check reports: `readelf -h`'s for Linux, the file format
+    /// `objdump -f` names for Windows.
+    pub machine: &'static str,
+    /// A Windows target, compiled by MinGW-w64 (always cross, always linked statically).
+    pub windows: bool,
 }
 
 impl CTarget {
@@ -138,22 +141,50 @@ impl CTarget {
         self.triplet.replace('_', "-")
     }
 
-    /// The packages of the cross C and C++ compilers for this target and its C library.
-    pub fn cross_packages(&self) -> [String; 3] {
+    /// The packages of the cross C and C++ compilers for this target and its C library. For
+    /// Windows, MinGW-w64's compilers with POSIX threads (C++ threads work) and the Windows
+    /// headers and import libraries they depend on.
+    pub fn cross_packages(&self) -> Vec<String> {
+        if self.windows {
+            let arch = if self.debian_arch == "i386" { "i686" } else { "x86-64" };
+            return vec![format!("gcc-mingw-w64-{arch}-posix"), format!("g++-mingw-w64-{arch}-posix")];
+        }
         let t = self.package_triplet();
-        [format!("gcc-{t}"), format!("g++-{t}"), format!("libc6-dev-{}-cross", self.debian_arch)]
+        vec![format!("gcc-{t}"), format!("g++-{t}"), format!("libc6-dev-{}-cross", self.debian_arch)]
     }
+
+    /// The cross C compiler and C++ compiler.
+    pub fn cross_compilers(&self) -> (String, String) {
+        let suffix = if self.windows { "-posix" } else { "" };
+        (format!("{}-gcc{suffix}", self.triplet), format!("{}-g++{suffix}", self.triplet))
+    }
+
+    /// Where the cross toolchain's pkg-config files are.
+    pub fn pkg_config_libdir(&self) -> String {
+        let t = self.triplet;
+        if self.windows { format!("/usr/{t}/lib/pkgconfig") } else { format!("/usr/lib/{t}/pkgconfig:/usr/share/pkgconfig") }
+    }
+}
+
+const fn linux(debian_arch: &'static str, triplet: &'static str, machine: &'static str) -> CTarget {
+    CTarget { debian_arch, triplet, machine, windows: false }
 }
 
 /// Targets with a glibc C toolchain in Debian, by OCI architecture and variant.
 const C_TARGETS: &[(&str, Option<&str>, CTarget)] = &[
-    ("amd64", None, CTarget { debian_arch: "amd64", triplet: "x86_64-linux-gnu", elf_machine: "Advanced Micro Devices X86-64" }),
-    ("arm64", None, CTarget { debian_arch: "arm64", triplet: "aarch64-linux-gnu", elf_machine: "AArch64" }),
-    ("arm", Some("v7"), CTarget { debian_arch: "armhf", triplet: "arm-linux-gnueabihf", elf_machine: "ARM" }),
-    ("386", None, CTarget { debian_arch: "i386", triplet: "i686-linux-gnu", elf_machine: "Intel 80386" }),
-    ("ppc64le", None, CTarget { debian_arch: "ppc64el", triplet: "powerpc64le-linux-gnu", elf_machine: "PowerPC64" }),
-    ("s390x", None, CTarget { debian_arch: "s390x", triplet: "s390x-linux-gnu", elf_machine: "IBM S/390" }),
-    ("riscv64", None, CTarget { debian_arch: "riscv64", triplet: "riscv64-linux-gnu", elf_machine: "RISC-V" }),
+    ("amd64", None, linux("amd64", "x86_64-linux-gnu", "Advanced Micro Devices X86-64")),
+    ("arm64", None, linux("arm64", "aarch64-linux-gnu", "AArch64")),
+    ("arm", Some("v7"), linux("armhf", "arm-linux-gnueabihf", "ARM")),
+    ("386", None, linux("i386", "i686-linux-gnu", "Intel 80386")),
+    ("ppc64le", None, linux("ppc64el", "powerpc64le-linux-gnu", "PowerPC64")),
+    ("s390x", None, linux("s390x", "s390x-linux-gnu", "IBM S/390")),
+    ("riscv64", None, linux("riscv64", "riscv64-linux-gnu", "RISC-V")),
+];
+
+/// Windows targets with a MinGW-w64 C toolchain in Debian, by OCI architecture.
+const WINDOWS_C_TARGETS: &[(&str, CTarget)] = &[
+    ("amd64", CTarget { debian_arch: "amd64", triplet: "x86_64-w64-mingw32", machine: "pei-x86-64", windows: true }),
+    ("386", CTarget { debian_arch: "i386", triplet: "i686-w64-mingw32", machine: "pei-i386", windows: true }),
 ];
 
 /// Build machines Debian ships cross compilers for every target of [`C_TARGETS`] on.
@@ -166,13 +197,20 @@ pub fn c_target(p: &Platform) -> Result<CTarget, UnsupportedPlatform> {
 }
 
 fn c_toolchain(p: &Platform) -> Result<CTarget, String> {
+    if is_windows(p) {
+        return WINDOWS_C_TARGETS
+            .iter()
+            .find(|(arch, _)| *arch == p.architecture)
+            .map(|(_, t)| *t)
+            .ok_or_else(|| format!("Debian has no C compiler for {p} (MinGW-w64 builds windows/amd64 and windows/386); build {p} without cgo"));
+    }
     if p.os != "linux" {
-        return Err(format!("goapp has no C toolchain for {p} yet: cgo builds for Linux platforms"));
+        return Err(format!("goapp has no C toolchain for {p}: cgo builds for Linux and Windows platforms"));
     }
     let variant = p.variant.as_deref().filter(|_| p.architecture != "amd64");
     C_TARGETS.iter().find(|(arch, v, _)| *arch == p.architecture && *v == variant).map(|(_, _, t)| *t).ok_or_else(|| {
         format!(
-            "goapp has no C toolchain for {p}: cgo builds for {}",
+            "goapp has no C toolchain for {p}: cgo builds for {}, windows/amd64 and windows/386",
             C_TARGETS.iter().map(|(a, v, _)| v.map(|v| format!("linux/{a}/{v}")).unwrap_or(format!("linux/{a}"))).collect::<Vec<_>>().join(", ")
         )
     })
@@ -246,13 +284,18 @@ mod tests {
     }
 
     #[test]
-    fn windows_binaries_are_exe_files_and_have_no_c_toolchain_yet() {
+    fn windows_binaries_are_exe_files_compiled_by_mingw_for_cgo() {
         let w = Platform::parse("windows/arm64").unwrap();
         assert_eq!(t("windows/arm64").unwrap().env(), ["GOOS=windows", "GOARCH=arm64"]);
         assert_eq!(binary_file("api", &w), "api.exe");
         assert_eq!(binary_file("api", &Platform::parse("linux/arm64").unwrap()), "api");
-        // cgo for Windows would take the Linux compiler of the same architecture: refused.
-        assert!(c_target(&Platform::parse("windows/amd64").unwrap()).is_err());
+        // cgo for Windows is MinGW-w64's, never the Linux compiler of the same architecture.
+        let mingw = c_target(&Platform::parse("windows/amd64").unwrap()).unwrap();
+        assert_eq!(mingw.cross_compilers().0, "x86_64-w64-mingw32-gcc-posix");
+        assert_eq!(mingw.cross_packages(), ["gcc-mingw-w64-x86-64-posix", "g++-mingw-w64-x86-64-posix"]);
+        assert_eq!(c_target(&Platform::parse("windows/386").unwrap()).unwrap().cross_packages()[0], "gcc-mingw-w64-i686-posix");
+        assert!(c_target(&Platform::parse("windows/arm64").unwrap()).unwrap_err().0.contains("without cgo"));
         assert!(!same_c_arch(&Platform::parse("linux/amd64").unwrap(), &Platform::parse("windows/amd64").unwrap()));
+        assert!(has_cross_compiler(&Platform::parse("linux/arm64").unwrap(), &Platform::parse("windows/amd64").unwrap()));
     }
 }

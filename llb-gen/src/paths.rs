@@ -17,3 +17,12 @@ pub const GOCACHE: &str = "/root/.cache/go-build";
 /// Where the context is mounted for the `go` commands, and where `go build` writes.
 pub const SRC: &str = "/src";
 pub const OUT: &str = "/out";
+
+/// Where the binaries are installed in a Windows image: `C:\app`. The paths of a Windows
+/// image's layers are written as on Linux; BuildKit puts them under the drive's `Files/`.
+pub const WINDOWS_BIN_DIR: &str = "/app";
+
+/// An absolute path of the image (`/data/app`) as a Windows program sees it: `C:\data\app`.
+pub fn windows_path(path: &str) -> String {
+    format!("C:{}", if path == "/" { "\\".to_string() } else { path.replace('/', "\\") })
+}

@@ -148,9 +148,19 @@ pub struct PlannedImages {
     pub builder: PlannedImage,
     /// The platforms whose cgo build runs their own builder image under emulation.
     pub emulated_builders: Vec<Platform>,
-    /// The runtime base, resolved (and probed, see [`base_probes`]) for every platform;
-    /// `None` when the base is not an image or the result does not need it.
+    /// The runtime base, resolved (and probed, see [`base_probes`]) for every Linux
+    /// platform; `None` when the base is not an image or the result does not need it.
     pub base: Option<PlannedImage>,
+    /// The base of the Windows images (`runtime.windows.base`), resolved for every Windows
+    /// platform; `None` when the build makes no Windows image.
+    pub windows_base: Option<PlannedImage>,
+}
+
+impl PlannedImages {
+    /// The base `platform`'s image is built on, when it is pulled.
+    pub fn base_for(&self, platform: &Platform) -> Option<&PlannedImage> {
+        if golang::is_windows(platform) { self.windows_base.as_ref() } else { self.base.as_ref() }
+    }
 }
 
 /// Everything a build will do.
@@ -215,9 +225,10 @@ pub enum PlanError {
     /// `--build-context`, `SOURCE_DATE_EPOCH`).
     #[error("{0}")]
     Option(String),
-    /// The module's go.mod or go.work has a line Go would refuse.
+    /// The module's go.mod or go.work has a line Go would refuse, or the spec has one the
+    /// build's platforms cannot have.
     #[error("{}", .0.render(false))]
-    Module(Diagnostics),
+    Diagnostics(Diagnostics),
 }
 
 /// Decides what the build will do. Pure: the same inputs give the same plan.
@@ -246,12 +257,14 @@ pub fn plan(spec: Spec, source: SpecSource, request: &Request, facts: &ContextFa
     } else {
         (vec![request.build_platform.clone()], PlatformsFrom::BuildPlatform)
     };
-    if result.is_image()
-        && let Some(p) = platforms.iter().find(|p| golang::is_windows(p))
-    {
-        return Err(PlanError::Option(format!(
-            "{p}: goapp builds the Windows binaries (--target binaries, as NAME.exe), and no Windows image yet; build the image for Linux platforms"
-        )));
+    let windows = platforms.iter().any(golang::is_windows);
+    if windows && !matches!(platforms_from, PlatformsFrom::Spec(_)) {
+        // (The loader checked a spec whose own `platforms` name Windows.)
+        let found = crate::checks::windows(&spec, result.is_image());
+        if !found.is_empty() {
+            let text = String::from_utf8_lossy(&source.data).into_owned();
+            return Err(PlanError::Diagnostics(Diagnostics::new(source.file.clone(), text, found)));
+        }
     }
     if result == ResultKind::Debug
         && let Some(p) = platforms.iter().find(|p| !DELVE_PLATFORMS.contains(&p.id().as_str()))
@@ -261,7 +274,7 @@ pub fn plan(spec: Spec, source: SpecSource, request: &Request, facts: &ContextFa
             DELVE_PLATFORMS.join(", ")
         )));
     }
-    let go_module = facts.go_module().map_err(PlanError::Module)?;
+    let go_module = facts.go_module().map_err(PlanError::Diagnostics)?;
     let release = crate::toolchain::choose(&spec, go_module.as_ref());
     let mirror = effective_mirror(&spec, request.build_args.get(MIRROR_ARG).map(String::as_str)).map(str::to_string);
     let named = NamedContexts::classify(&request.named_contexts, &spec, &release)?;
@@ -272,10 +285,15 @@ pub fn plan(spec: Spec, source: SpecSource, request: &Request, facts: &ContextFa
     };
     let builder = planned(builder_reference(&spec, &release, None), builder_reference(&spec, &release, mirror.as_deref()));
     let needs_base = result.is_image() || (result == ResultKind::Binaries && needs_base_for_binaries(&spec));
+    let linux = platforms.iter().any(|p| !golang::is_windows(p));
     let base = match (base_reference(&spec, None), base_reference(&spec, mirror.as_deref())) {
-        (Some(written), Some(mirrored)) if needs_base => Some(planned(written, mirrored)),
+        (Some(written), Some(mirrored)) if needs_base && linux => Some(planned(written, mirrored)),
         _ => None,
     };
+    let windows_base = (windows && result.is_image()).then(|| {
+        let written = &spec.runtime.windows.base_image;
+        planned(written.clone(), mirror.as_deref().map(|m| written.mirrored(m)).unwrap_or_else(|| written.clone()))
+    });
     let emulated_builders = platforms.iter().filter(|t| cgo_emulated(&spec, &request.build_platform, t)).cloned().collect();
     let epoch = source_date_epoch(&request.build_args)?;
     let facts_of_build = BuildFacts {
@@ -295,7 +313,7 @@ pub fn plan(spec: Spec, source: SpecSource, request: &Request, facts: &ContextFa
         release,
         go_module,
         mirror,
-        images: PlannedImages { builder, emulated_builders, base },
+        images: PlannedImages { builder, emulated_builders, base, windows_base },
         replacements: named.modules,
         asset_contexts: named.assets,
         module_file,
@@ -380,6 +398,7 @@ impl Plan {
             "builder": image(&self.images.builder),
             "emulated_builders": self.images.emulated_builders.iter().map(Platform::id).collect::<Vec<_>>(),
             "base": self.images.base.as_ref().map(image),
+            "windows_base": self.images.windows_base.as_ref().map(image),
             "registry_mirror": self.mirror,
             "module_download": !self.no_download && self.spec.go.module_mode != Some(ModMode::Vendor),
             "replaced_modules": self.replacements.iter().map(|r| r.module.clone()).collect::<Vec<_>>(),
@@ -517,10 +536,12 @@ pub fn builder_reference(spec: &Spec, release: &GoRelease, mirror: Option<&str>)
 
 /// Whether the cgo build for `target` runs on the target platform under emulation: asked
 /// for, or (`auto`) there is no cross compiler for it. A build for the build machine's own
-/// architecture never needs emulation.
+/// architecture never needs emulation, and a Windows one is always cross-compiled (no
+/// builder runs Windows).
 pub fn cgo_emulated(spec: &Spec, build: &Platform, target: &Platform) -> bool {
     match &spec.go.cgo {
         None => false,
+        Some(_) if golang::is_windows(target) => false,
         Some(_) if golang::same_c_arch(build, target) => false,
         Some(c) => match c.mode {
             CgoMode::Emulated => true,
@@ -556,8 +577,9 @@ impl NamedContexts {
         let mut out = NamedContexts::default();
         let builder = builder_reference(spec, release, None);
         let base = base_reference(spec, None);
+        let windows_base = &spec.runtime.windows.base_image;
         for (name, value) in named {
-            let image = ImageRef::parse(name).ok().filter(|r| *r == builder || Some(r) == base.as_ref());
+            let image = ImageRef::parse(name).ok().filter(|r| *r == builder || Some(r) == base.as_ref() || r == windows_base);
             if let Some(image) = image {
                 let Some(with) = value.strip_prefix("docker-image://") else {
                     return Err(PlanError::Option(format!(

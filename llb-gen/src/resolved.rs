@@ -83,14 +83,14 @@ impl Resolved {
         Resolved {
             builder: BuilderImage { reference: plan.images.builder.reference.clone(), digest: None, env: vec![] },
             emulated_builders: BTreeMap::new(),
-            bases: match &plan.images.base {
-                Some(b) => plan
-                    .platforms
-                    .iter()
-                    .map(|p| (p.id(), BaseImage { replaced_by: b.replaced_by.clone(), ..BaseImage::unresolved(b.reference.clone()) }))
-                    .collect(),
-                None => BTreeMap::new(),
-            },
+            bases: plan
+                .platforms
+                .iter()
+                .filter_map(|p| {
+                    let b = plan.images.base_for(p)?;
+                    Some((p.id(), BaseImage { replaced_by: b.replaced_by.clone(), ..BaseImage::unresolved(b.reference.clone()) }))
+                })
+                .collect(),
             inputs: BTreeMap::new(),
         }
     }

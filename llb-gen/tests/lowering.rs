@@ -33,6 +33,14 @@ const BASE_CONFIG: &str = r#"{
   "history": [{"created_by": "base layer"}]
 }"#;
 
+/// The config of a Windows base (nanoserver's shape).
+const WINDOWS_BASE_CONFIG: &str = r#"{
+  "architecture": "amd64", "os": "windows", "os.version": "10.0.26100.2605",
+  "config": {"Env": ["PATH=C:\\Windows\\system32;C:\\Windows"], "User": "ContainerUser"},
+  "rootfs": {"type": "layers", "diff_ids": ["sha256:3333333333333333333333333333333333333333333333333333333333333333"]},
+  "history": [{"created_by": "Apply image 10.0.26100.2605"}]
+}"#;
+
 /// The settings of the request and the context that the examples' golden files leave at
 /// their defaults.
 #[derive(Default)]
@@ -111,7 +119,8 @@ fn resolved(plan: &llb_gen::Plan) -> llb_gen::Resolved {
     for base in r.bases.values_mut() {
         let bare_debian = base.reference.to_string().contains("debian:");
         base.digest = Some(format!("sha256:{}", "1".repeat(64)));
-        base.config = serde_json::from_str(BASE_CONFIG).unwrap();
+        let windows = base.reference.repository.starts_with("windows/");
+        base.config = serde_json::from_str(if windows { WINDOWS_BASE_CONFIG } else { BASE_CONFIG }).unwrap();
         base.has_ca_certificates = !bare_debian;
         base.has_zoneinfo = !bare_debian;
     }
@@ -428,6 +437,25 @@ fn windows_binaries_are_cross_compiled_as_exe_files() {
     assert!(llb::dump::to_text(&b.definition).unwrap().contains("-o\", \"/out/hello.exe\""));
 }
 
+/// Windows images: hello (on nanoserver, by default) and a spec with cgo and every setting
+/// that carries over to Windows. Every step runs on the build platform; the binaries are
+/// `/app/NAME.exe` on the Windows base, pulled for the Windows platform.
+#[test]
+fn golden_llb_of_windows_images() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for path in [root.join("../examples/hello/goapp.yaml"), root.join("tests/specs/ok/windows.yaml")] {
+        let (lowered, name) = lower_example(&path, "windows/amd64");
+        let mut text = llb::dump::to_text(&lowered.definition).unwrap();
+        for (_, platform) in execs(&lowered.definition) {
+            assert_eq!(platform, "linux/amd64", "{name}: every step runs on the build platform");
+        }
+        assert_eq!(lowered.config.os_version.as_deref(), Some("10.0.26100.2605"), "{name}: the base's Windows release");
+        text.push_str("image config\n");
+        text.push_str(&serde_json::to_string_pretty(&lowered.config).unwrap());
+        insta::assert_snapshot!(format!("{name}-windows-amd64"), text);
+    }
+}
+
 #[test]
 fn target_binaries_puts_the_binaries_alone_at_the_root() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
@@ -508,8 +536,13 @@ fn platforms_share_the_builder_context_and_static_base() {
         // and the assets (the copy, and each named context it copies) and the `generate` step
         let custom = |what: &str| amd.definition.metadata.values().filter(|m| m.description.get("llb.customname").is_some_and(|n| n.contains(what))).count();
         let develop = custom("[builder] assets") + custom("(assets)") + custom("[builder] generate");
-        // (the base and files layers are staged, then dated: two ops each)
-        let expected = 2 + 2 * download as usize + 2 * layer(" base (") + 2 * layer("goapp: files") + known_hosts as usize + 2 * modes as usize + develop;
+        // (the base and files layers are staged, then dated: two ops each; on a pulled base,
+        // which is the platform's own, nothing above it is shared)
+        let pulled = ops(&amd.definition)
+            .iter()
+            .any(|o| matches!(&o.op, Some(pb::op::Op::Source(s)) if s.identifier.starts_with("docker-image://") && !s.identifier.contains("golang:")));
+        let files = if pulled { 0 } else { 2 * layer("goapp: files") };
+        let expected = 2 + 2 * download as usize + 2 * layer(" base (") + files + known_hosts as usize + 2 * modes as usize + develop;
         assert_eq!(shared, expected, "{}", spec.display());
         assert_eq!(amd.config.architecture, "amd64");
         assert_eq!(arm.config.architecture, "arm64");

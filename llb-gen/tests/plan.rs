@@ -95,3 +95,37 @@ fn source_date_epoch_is_checked() {
     assert!(plan_of("name: app\n", &with("soon"), &facts).unwrap_err().to_string().contains("not a number"));
     assert!(plan_of("name: app\n", &with("99999999999999"), &facts).unwrap_err().to_string().contains("after the year 9999"));
 }
+
+/// `--platform` with a Windows platform: the Windows base is planned beside the Linux one
+/// (mirrored, replaceable by a named context), and the spec's settings a Windows image
+/// cannot have are refused at their lines, as the loader refuses them for the spec's own
+/// `platforms`.
+#[test]
+fn windows_platforms_plan_their_own_base_and_refuse_what_windows_lacks() {
+    let yaml = "name: app\nruntime:\n  base: distroless\n  windows:\n    base: servercore\n";
+    let platforms = vec![Platform::parse("linux/amd64").unwrap(), Platform::parse("windows/amd64").unwrap()];
+    let request = Request {
+        platforms: platforms.clone(),
+        build_args: [(MIRROR_ARG.to_string(), "localhost:5000".to_string())].into(),
+        named_contexts: [("mcr.microsoft.com/windows/servercore:ltsc2022".to_string(), "docker-image://mirror.example/sc:1".to_string())].into(),
+        ..Request::default()
+    };
+    let p = plan_of(yaml, &request, &ContextFacts::default()).unwrap();
+    assert_eq!(p.images.base_for(&platforms[0]).unwrap().reference.to_string(), "localhost:5000/gcr.io/distroless/static-debian12:nonroot");
+    let w = p.images.base_for(&platforms[1]).unwrap();
+    assert_eq!(w.written.to_string(), "mcr.microsoft.com/windows/servercore:ltsc2022");
+    assert_eq!(w.reference.to_string(), "mirror.example/sc:1");
+    // Windows alone pulls no Linux base; binaries alone pull no Windows base.
+    let only = Request { platforms: vec![platforms[1].clone()], ..Request::default() };
+    let p = plan_of(yaml, &only, &ContextFacts::default()).unwrap();
+    assert!(p.images.base.is_none());
+    assert_eq!(p.images.windows_base.as_ref().unwrap().reference.to_string(), "mcr.microsoft.com/windows/servercore:ltsc2022");
+    let binaries = Request { target: Some(BINARIES_TARGET.into()), ..only.clone() };
+    assert!(plan_of(yaml, &binaries, &ContextFacts::default()).unwrap().images.windows_base.is_none());
+    // A stop signal Windows cannot send, refused at its line.
+    let yaml = "name: app\nruntime:\n  stop_signal: SIGINT\n";
+    let Err(PlanError::Diagnostics(d)) = plan_of(yaml, &only, &ContextFacts::default()) else { panic!("a Windows image with SIGINT was planned") };
+    assert_eq!((d.items[0].rule, d.items[0].span.start.line), (Some("NotOnWindows"), 3), "{}", d.render(false));
+    // Building the binaries alone, it does not matter.
+    assert!(plan_of(yaml, &binaries, &ContextFacts::default()).is_ok());
+}

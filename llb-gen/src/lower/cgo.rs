@@ -49,17 +49,18 @@ impl<'s> CgoPlan<'s> {
     pub fn env(&self) -> Vec<String> {
         let mut env = vec!["CGO_ENABLED=1".to_string()];
         if self.cross {
-            let t = self.c.triplet;
-            env.extend([
-                format!("CC={t}-gcc"),
-                format!("CXX={t}-g++"),
-                "PKG_CONFIG=pkg-config".into(),
-                format!("PKG_CONFIG_LIBDIR=/usr/lib/{t}/pkgconfig:/usr/share/pkgconfig"),
-            ]);
+            let (cc, cxx) = self.c.cross_compilers();
+            env.extend([format!("CC={cc}"), format!("CXX={cxx}"), "PKG_CONFIG=pkg-config".into(), format!("PKG_CONFIG_LIBDIR={}", self.c.pkg_config_libdir())]);
         } else {
             env.extend(["CC=gcc".to_string(), "CXX=g++".into(), "PKG_CONFIG=pkg-config".into()]);
         }
         env
+    }
+
+    /// Whether the binaries link their C libraries statically: as the spec says, and always
+    /// for Windows (an image then needs no MinGW DLLs).
+    pub fn static_link(&self) -> bool {
+        self.cgo.static_link || self.c.windows
     }
 
     pub fn describe(&self) -> String {
@@ -70,7 +71,11 @@ impl<'s> CgoPlan<'s> {
         } else {
             "native"
         };
-        let link = if self.cgo.static_link { "static" } else { "glibc" };
+        let link = match (self.c.windows, self.static_link()) {
+            (true, _) => "MinGW-w64, static",
+            (false, true) => "static",
+            (false, false) => "glibc",
+        };
         format!("cgo {how}, {link}")
     }
 }
@@ -94,7 +99,7 @@ pub(super) fn c_toolchain(g: &mut Graph, input: &Input<'_>, plan: &CgoPlan<'_>, 
         return None;
     }
     let mut script = String::from("set -e\nrm -f /etc/apt/apt.conf.d/docker-clean\n");
-    if plan.cross {
+    if plan.cross && !plan.c.windows {
         script.push_str(&format!("dpkg --add-architecture {}\n", plan.c.debian_arch));
     }
     script.push_str("apt-get update -q\napt-get install -y -q --no-install-recommends \"$@\"\n");
@@ -140,8 +145,10 @@ pub(super) struct CheckOn {
 /// the base lacks are collected at [`LIBS`] for the image.
 pub(super) fn check_binaries(g: &mut Graph, input: &Input<'_>, plan: &CgoPlan<'_>, on: CheckOn, names: &[String]) -> Result<llb::ExecOutputs, LowerError> {
     let CheckOn { builder, sysroot, out, base } = on;
-    let mut mounts = vec![Mount::readonly("/", builder), Mount::readonly(OUT, out), Mount::readonly(SYSROOT, sysroot), Mount::output(LIBS, None)];
-    if !plan.cgo.static_link {
+    // A Windows program is read by MinGW-w64's objdump, in the root it was compiled in.
+    let root = if plan.c.windows { sysroot } else { builder };
+    let mut mounts = vec![Mount::readonly("/", root), Mount::readonly(OUT, out), Mount::readonly(SYSROOT, sysroot), Mount::output(LIBS, None)];
+    if !plan.static_link() {
         match base {
             Some(image) => mounts.push(Mount::readonly(BASE, image)),
             None => return Err(LowerError::Cgo { platform: input.target.id(), reason: "the binaries link glibc dynamically, and the base has none".into() }),
@@ -150,11 +157,15 @@ pub(super) fn check_binaries(g: &mut Graph, input: &Input<'_>, plan: &CgoPlan<'_
     // The script without its comments: they are for its readers, not for every build's LLB.
     let script: String = CHECK_BINARIES.lines().filter(|l| !l.trim_start().starts_with('#') && !l.trim().is_empty()).map(|l| format!("{l}\n")).collect();
     let mut args =
-        vec!["sh".to_string(), "-c".into(), script, "check".into(), plan.c.elf_machine.into(), (plan.cgo.static_link as u8).to_string(), plan.c.triplet.into()];
+        vec!["sh".to_string(), "-c".into(), script, "check".into(), plan.c.machine.into(), (plan.static_link() as u8).to_string(), plan.c.triplet.into()];
     args.extend(names.iter().cloned());
     let check = g
         .exec(Exec { args, env: input.builder.env.clone(), cwd: "/".into(), user: String::new(), mounts, no_network: true, proxy: None }, input.build_platform);
-    let what = if plan.cgo.static_link { "statically linked" } else { "glibc of the base, C libraries it lacks" };
-    g.meta(check.op).name = Some(format!("[{}] check {}: {}, {what}", input.target, names.join(" "), plan.c.elf_machine));
+    let what = match (plan.c.windows, plan.static_link()) {
+        (true, _) => "no MinGW-w64 DLLs",
+        (false, true) => "statically linked",
+        (false, false) => "glibc of the base, C libraries it lacks",
+    };
+    g.meta(check.op).name = Some(format!("[{}] check {}: {}, {what}", input.target, names.join(" "), plan.c.machine));
     Ok(check)
 }

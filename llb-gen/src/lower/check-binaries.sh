@@ -7,7 +7,9 @@
 # With STATIC=1 it must have no dynamic dependencies. Otherwise the base must have glibc
 # with every symbol version the binary asks for, and each shared library the binary needs
 # (directly or through another) that the base lacks is copied from /sysroot into
-# /libs/usr/lib/TRIPLET, for the image.
+# /libs/usr/lib/TRIPLET, for the image. A Windows program (TRIPLET *-mingw32, MACHINE the
+# file format `objdump -f` names) is linked statically: it must import no DLL of MinGW-w64's
+# runtime (libwinpthread-1.dll, libgcc_s_seh-1.dll, libstdc++-6.dll), which Windows lacks.
 set -eu
 machine=$1 static=$2 triplet=$3
 shift 3
@@ -61,6 +63,25 @@ walk() {
 
 for name in "$@"; do
   bin=/out/$name
+  case $triplet in
+  *-mingw32)
+    got=$("$triplet-objdump" -f "$bin" | sed -n 's/.*file format //p')
+    if [ "$got" != "$machine" ]; then
+      say "$name is a $got file, not a $machine program: the C compiler does not build for the target (check CC in go.env)"
+      fail=1
+      continue
+    fi
+    dlls=$("$triplet-objdump" -p "$bin" | sed -n 's/^[[:space:]]*DLL Name: //p' | sort -u | tr '\n' ' ')
+    mingw=$(printf '%s\n' $dlls | grep -i '^lib' | tr '\n' ' ' || true)
+    if [ -n "$mingw" ]; then
+      say "$name needs MinGW-w64's ${mingw% }, which Windows lacks; remove -linkmode or -extldflags from the ldflags"
+      fail=1
+    else
+      echo "$name: $machine, statically linked; imports $dlls"
+    fi
+    continue
+    ;;
+  esac
   got=$(readelf -h "$bin" | sed -n 's/^ *Machine: *//p')
   if [ "$got" != "$machine" ]; then
     say "$name is a binary for $got, not for $machine: the C compiler does not build for the target (check CC in go.env)"

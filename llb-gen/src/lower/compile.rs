@@ -151,7 +151,7 @@ pub(super) fn binaries<'a>(
         let env = go_env(input, t, &prepared.cgo_env, &prepared.target_env);
         let mut args = vec!["go".to_string(), "build".to_string()];
         args.extend(t.flags.iter().cloned());
-        let static_cgo = cgo.as_ref().is_some_and(|c| c.cgo.static_link);
+        let static_cgo = cgo.as_ref().is_some_and(CgoPlan::static_link);
         let mut ldflags = t.ldflags.clone();
         let mut tags = t.tags.clone();
         if static_cgo {

@@ -153,7 +153,7 @@ pub(crate) struct Input<'a> {
 
 impl<'a> Input<'a> {
     fn new(plan: &'a Plan, resolved: &'a Resolved, target: &'a Platform) -> Result<Self, LowerError> {
-        let base = match &plan.images.base {
+        let base = match plan.images.base_for(target) {
             Some(_) => Some(resolved.bases.get(&target.id()).ok_or_else(|| LowerError::MissingBase { platform: target.id() })?),
             None => None,
         };

@@ -9,6 +9,7 @@ use super::compile::Compiled;
 use super::{BIN_DIR, BaseImage, CA_BUNDLE, DEFAULT_PATH, HISTORY_COMMENT, Input, LowerError, Lowered, Lowering, pinned};
 use crate::golang;
 use crate::image::{History, ImageConfig};
+use crate::paths::WINDOWS_BIN_DIR;
 use crate::spec::{Base, NONROOT_UID, Volume};
 
 /// The pulled base of this platform, pinned, when the plan pulls one (the base is an image,
@@ -19,7 +20,8 @@ pub(super) fn pulled_base<'a>(cx: &mut Lowering<'a>) -> Result<Option<(&'a BaseI
     let Some(b) = input.base else { return Ok(None) };
     let r = pinned(&b.reference, &b.digest);
     let image = cx.g.image(&r.to_string(), input.target, Default::default());
-    let range = cx.range(spec.runtime.base.span);
+    let span = if golang::is_windows(input.target) { spec.runtime.windows.base_span } else { spec.runtime.base.span };
+    let range = cx.range(span);
     let m = cx.g.meta(image.op);
     m.name = Some(format!("[{}] FROM {r}", input.target));
     m.ranges.push(range);
@@ -35,6 +37,9 @@ pub(super) fn image(
     pulled: Option<(&BaseImage, llb::Output)>,
     compiled: &Compiled<'_>,
 ) -> Result<(llb::Output, Vec<String>), LowerError> {
+    if golang::is_windows(cx.input.target) {
+        return windows_image(cx, builder, context, pulled, compiled);
+    }
     let input = cx.input;
     let spec = input.spec;
     let target = input.target;
@@ -82,33 +87,8 @@ pub(super) fn image(
     };
 
     let mut state = base;
-    if !rt.files.is_empty() {
-        let normalized = normalized_files(&mut cx.g, input, builder, context);
-        if let Some(n) = normalized {
-            let ranges: Vec<SourceRange> = rt.files.iter().filter(|f| f.mode.is_none()).map(|f| cx.range(f.src.span)).collect();
-            cx.g.meta(n.op).ranges.extend(ranges);
-        }
-        let actions = rt
-            .files
-            .iter()
-            .map(|f| {
-                let from = match (f.mode, normalized) {
-                    (None, Some(n)) => n,
-                    _ => context,
-                };
-                let mut c = Copy::new(from, &format!("/{}", f.src.value), &f.dest).contents().owner(f.owner.uid, f.owner.gid);
-                c.allow_wildcard = true;
-                c.mode = f.mode;
-                FileAction::Copy(c)
-            })
-            .collect();
-        let actions = if rt.base.value == Base::Static && input.facts.epoch.is_some() { over_static_base(builder, actions) } else { actions };
-        let files = layer(&mut cx.g, state, actions, layer_time(input));
-        let ranges: Vec<SourceRange> = rt.files.iter().map(|f| cx.range(f.src.span)).collect();
-        let m = cx.g.meta(files.op);
-        m.name = Some(format!("[{target}] add files: {}", rt.files.iter().map(|f| f.dest.as_str()).collect::<Vec<_>>().join(", ")));
-        m.ranges.extend(ranges);
-        history.push(format!("goapp: files {}", rt.files.iter().map(|f| format!("{} -> {}", f.src.value, f.dest)).collect::<Vec<_>>().join(", ")));
+    if let Some((files, entry)) = files_layer(cx, builder, context, state, rt.base.value == Base::Static) {
+        history.push(entry);
         state = Some(files);
     }
 
@@ -143,6 +123,107 @@ pub(super) fn image(
         input.targets.iter().map(|t| t.main.value.as_str()).collect::<Vec<_>>().join(" "),
         names.join(" ")
     ));
+    Ok((image, history))
+}
+
+/// The layer of the spec's `files` on `state`, and its history entry; `None` without any.
+/// `over_static`: on the static base, whose own directories a dated copy must keep.
+fn files_layer(
+    cx: &mut Lowering<'_>,
+    builder: llb::Output,
+    context: llb::Output,
+    state: Option<llb::Output>,
+    over_static: bool,
+) -> Option<(llb::Output, String)> {
+    let input = cx.input;
+    let rt = &input.spec.runtime;
+    if rt.files.is_empty() {
+        return None;
+    }
+    let normalized = normalized_files(&mut cx.g, input, builder, context);
+    if let Some(n) = normalized {
+        let ranges: Vec<SourceRange> = rt.files.iter().filter(|f| f.mode.is_none()).map(|f| cx.range(f.src.span)).collect();
+        cx.g.meta(n.op).ranges.extend(ranges);
+    }
+    let actions = rt
+        .files
+        .iter()
+        .map(|f| {
+            let from = match (f.mode, normalized) {
+                (None, Some(n)) => n,
+                _ => context,
+            };
+            let mut c = Copy::new(from, &format!("/{}", f.src.value), &f.dest).contents().owner(f.owner.uid, f.owner.gid);
+            c.allow_wildcard = true;
+            c.mode = f.mode;
+            FileAction::Copy(c)
+        })
+        .collect();
+    let actions = if over_static && input.facts.epoch.is_some() { over_static_base(builder, actions) } else { actions };
+    let files = layer(&mut cx.g, state, actions, layer_time(input));
+    let ranges: Vec<SourceRange> = rt.files.iter().map(|f| cx.range(f.src.span)).collect();
+    let m = cx.g.meta(files.op);
+    m.name = Some(format!("[{}] add files: {}", input.target, rt.files.iter().map(|f| f.dest.as_str()).collect::<Vec<_>>().join(", ")));
+    m.ranges.extend(ranges);
+    Some((files, format!("goapp: files {}", rt.files.iter().map(|f| format!("{} -> {}", f.src.value, f.dest)).collect::<Vec<_>>().join(", "))))
+}
+
+/// The image of a Windows platform: its Windows base (BuildKit writes the layers goapp adds
+/// on it in the Windows layer format, each path under the drive's `Files/`); the time zone
+/// database from the builder when the spec wants it (Go on Windows reads it where `ZONEINFO`
+/// says; it takes CA certificates from Windows' own store); the spec's files; then the
+/// binaries as `/app/NAME.exe` (`C:\app`) with the program's directories. Nothing runs on
+/// Windows.
+fn windows_image(
+    cx: &mut Lowering<'_>,
+    builder: llb::Output,
+    context: llb::Output,
+    pulled: Option<(&BaseImage, llb::Output)>,
+    compiled: &Compiled<'_>,
+) -> Result<(llb::Output, Vec<String>), LowerError> {
+    let input = cx.input;
+    let target = input.target;
+    let rt = &input.spec.runtime;
+    let Some((_, base)) = pulled else { return Err(LowerError::MissingBase { platform: target.id() }) };
+    let mut history = Vec::new();
+    let mut state = base;
+    if let Some(added) = scratch_extras(&mut cx.g, builder, Some(base), false, rt.tzdata, layer_time(input)) {
+        let range = cx.range(rt.windows.base_span);
+        let m = cx.g.meta(added.op);
+        m.name = Some(format!("[{target}] add to the base from the builder: zoneinfo"));
+        m.ranges.push(range);
+        history.push("goapp: zoneinfo from the builder".to_string());
+        state = added;
+    }
+    if let Some((files, entry)) = files_layer(cx, builder, context, Some(state), false) {
+        history.push(entry);
+        state = files;
+    }
+    let names: Vec<String> = input.targets.iter().map(|t| format!("{WINDOWS_BIN_DIR}/{}", golang::binary_file(&t.name.value, target))).collect();
+    let mut actions: Vec<FileAction> = compiled
+        .binaries
+        .iter()
+        .map(|(t, out, path)| {
+            FileAction::Copy(Copy::new(*out, path, &format!("{WINDOWS_BIN_DIR}/{}", golang::binary_file(&t.name.value, target))).mode(0o755).owner(0, 0))
+        })
+        .collect();
+    // The check of a cgo build (it collects nothing for Windows: the binaries are static),
+    // so that it is a step of the image.
+    actions.extend(compiled.libs.iter().map(|l| FileAction::Copy(Copy::new(*l, "/", "/").contents().owner(0, 0))));
+    // The workdir and the volumes: made, so that they exist; Windows gives them its own
+    // access rules (the owner and mode of a Linux image do not carry over).
+    let writable = writable_dirs(rt, crate::spec::User::ROOT);
+    for (i, dir) in writable.iter().enumerate() {
+        actions.extend(writable_dir(dir, &writable[..i]));
+    }
+    let image = layer(&mut cx.g, Some(state), actions, layer_time(input));
+    let range = cx.range(input.spec.name.span);
+    let m = cx.g.meta(image.op);
+    m.name = Some(format!("[{target}] add {}", names.join(", ")));
+    m.ranges.push(range);
+    let dirs =
+        if writable.is_empty() { String::new() } else { format!("; directories {}", writable.iter().map(|d| d.path.as_str()).collect::<Vec<_>>().join(" ")) };
+    history.push(format!("goapp: go build {} -> {}{dirs}", input.targets.iter().map(|t| t.main.value.as_str()).collect::<Vec<_>>().join(" "), names.join(" ")));
     Ok((image, history))
 }
 
@@ -387,8 +468,12 @@ pub(super) enum LayerTime {
     InPlace(Option<i64>),
 }
 
-/// The layer time of the image's layers: staged, except on a pulled base.
+/// The layer time of the image's layers: staged, except on a pulled base (a Windows
+/// image's is always pulled).
 fn layer_time(input: &Input<'_>) -> LayerTime {
+    if golang::is_windows(input.target) {
+        return LayerTime::InPlace(input.facts.epoch);
+    }
     match input.spec.runtime.base.value {
         Base::Image => LayerTime::InPlace(input.facts.epoch),
         Base::Static | Base::Scratch => LayerTime::Staged(input.facts.epoch),

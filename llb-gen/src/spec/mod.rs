@@ -225,12 +225,35 @@ pub struct Runtime {
     pub labels: BTreeMap<String, String>,
     pub annotations: BTreeMap<String, String>,
     pub volumes: Vec<Volume>,
-    pub stop_signal: Option<String>,
+    pub stop_signal: Option<Spanned<String>>,
     pub healthcheck: Option<Healthcheck>,
     pub files: Vec<FileCopy>,
     pub ca_certificates: bool,
     pub tzdata: bool,
+    /// The image of the Windows platforms.
+    pub windows: Windows,
 }
+
+/// The image of the Windows platforms (see [`raw::RawWindows`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Windows {
+    /// The base, as written (before any registry mirror), and where (the `runtime` section's
+    /// start, or the spec's name, when it is the default).
+    pub base_image: crate::reference::ImageRef,
+    pub base_span: Span,
+    /// `ContainerUser` or `ContainerAdministrator`.
+    pub user: String,
+}
+
+/// The Windows bases with a name: Microsoft's images, on the long-term servicing release
+/// that a tag after the name (`nanoserver:ltsc2025`) replaces.
+pub const WINDOWS_BASES: &[(&str, &str)] = &[("nanoserver", "mcr.microsoft.com/windows/nanoserver"), ("servercore", "mcr.microsoft.com/windows/servercore")];
+/// The tag of a named Windows base by default: Windows Server 2022.
+pub const DEFAULT_WINDOWS_TAG: &str = "ltsc2022";
+/// The Windows base by default.
+pub const DEFAULT_WINDOWS_BASE: &str = "nanoserver";
+/// The Windows accounts a program can run as.
+pub const WINDOWS_USERS: &[&str] = &["ContainerUser", "ContainerAdministrator"];
 
 /// The runtime base image.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -307,6 +330,8 @@ impl Port {
 /// A health check in the image config (exec form, durations in nanoseconds).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Healthcheck {
+    /// Where `healthcheck` is written.
+    pub span: Span,
     pub command: Vec<String>,
     pub interval: Option<i64>,
     pub timeout: Option<i64>,

@@ -335,7 +335,9 @@ pub struct RawRuntime {
     /// owned by `user` with mode 0755 unless it says otherwise: a volume the engine makes
     /// from it, named or anonymous, is writable by the program.
     pub volumes: Option<Vec<Spanned<RawVolume>>>,
-    /// The signal that stops the program, e.g. `SIGTERM` or `SIGINT`.
+    /// The signal that stops the program, e.g. `SIGTERM` or `SIGINT`. Windows images have
+    /// none: Windows stops a container with a shutdown event, which a Go program receives as
+    /// `SIGTERM`; another signal is refused when a Windows platform is built.
     pub stop_signal: Option<Spanned<String>>,
     /// A command the engine runs in the container to check that the program is healthy.
     pub healthcheck: Option<Spanned<RawHealthcheck>>,
@@ -348,6 +350,27 @@ pub struct RawRuntime {
     /// Whether the image has the time zone database (`/usr/share/zoneinfo`). On a pulled base
     /// that lacks it, it is copied from the builder. Default: true, except for `scratch`.
     pub tzdata: Option<Spanned<bool>>,
+    /// The image of the Windows platforms (`windows/amd64`, `windows/arm64`): its base and
+    /// user. The rest of `runtime` applies to it too, with paths on drive `C:` (`/data` is
+    /// `C:\data`); see "Windows images" in the reference.
+    pub windows: Option<Spanned<RawWindows>>,
+}
+
+/// How the image of a Windows platform differs from a Linux one.
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Windows", extend("patternProperties" = { "^x-": {} }))]
+pub struct RawWindows {
+    /// The base of the Windows images: `nanoserver`
+    /// (`mcr.microsoft.com/windows/nanoserver:ltsc2022`), `servercore`
+    /// (`mcr.microsoft.com/windows/servercore:ltsc2022`), either with another tag
+    /// (`nanoserver:ltsc2025`, for Windows Server 2025 hosts), or the reference of a Windows
+    /// image. A Windows container runs only on a host of the same Windows release as its
+    /// base. Default: `nanoserver`.
+    pub base: Option<Spanned<String>>,
+    /// The Windows account the program runs as: `ContainerUser` (which cannot change the
+    /// system) or `ContainerAdministrator`. Default: `ContainerUser`.
+    pub user: Option<Spanned<String>>,
 }
 
 /// A health check, run without a shell: the command's first word must be a program in the

@@ -67,7 +67,7 @@ impl Cx<'_> {
         if self.error_count() > errors_before {
             return None;
         }
-        Some(Spec {
+        let spec = Spec {
             name: raw.name,
             module: module?,
             targets,
@@ -81,7 +81,12 @@ impl Cx<'_> {
             debug: debug?,
             assets,
             generate,
-        })
+        };
+        // The settings a Windows image cannot have, when the spec builds one.
+        if spec.platforms.iter().any(|p| crate::golang::is_windows(&p.value)) {
+            self.diags.extend(crate::checks::windows(&spec, true));
+        }
+        (self.error_count() == errors_before).then_some(spec)
     }
 
     /// `host[:port][/prefix]`: checked by mirroring a reference through it.

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use crate::diag::{Span, did_you_mean, similar};
 use crate::reference::ImageRef;
-use crate::spec::raw::{RawFile, RawHealthcheck, RawRuntime, RawVolume};
+use crate::spec::raw::{RawFile, RawHealthcheck, RawRuntime, RawVolume, RawWindows};
 use crate::spec::*;
 
 use super::super::Cx;
@@ -20,6 +20,15 @@ impl Cx<'_> {
         let base = match b.value.as_str() {
             "static" => Spanned::new(Base::Static, b.span),
             "scratch" => Spanned::new(Base::Scratch, b.span),
+            windows if windows_base(windows).is_some() => {
+                self.error(
+                    "UnknownBase",
+                    b.span,
+                    format!("`{windows}` is a Windows base, and `runtime.base` is the base of the Linux platforms"),
+                    format!("set it as `runtime.windows.base: {windows}`: the Windows platforms are built on it"),
+                );
+                Spanned::new(Base::Static, b.span)
+            }
             named if NAMED_BASES.iter().any(|(n, _)| *n == named) => {
                 let (_, image) = NAMED_BASES.iter().find(|(n, _)| *n == named).expect("just found");
                 base_image = Some(ImageRef::parse(image).expect("named bases are valid references"));
@@ -158,7 +167,7 @@ impl Cx<'_> {
             }
         }
         let stop_signal = raw.stop_signal.as_ref().and_then(|s| match parse_signal(&s.value) {
-            Ok(sig) => Some(sig),
+            Ok(sig) => Some(Spanned::new(sig, s.span)),
             Err(e) => {
                 self.error("InvalidValue", s.span, e, "use a signal name such as SIGTERM, SIGINT or SIGQUIT, or its number");
                 None
@@ -189,6 +198,7 @@ impl Cx<'_> {
         };
         let healthcheck = raw.healthcheck.as_ref().and_then(|h| self.healthcheck(&h.value, h.span, targets, &files, bare.as_deref()));
         let default_extras = base.value != Base::Scratch;
+        let windows = self.windows(raw.windows.as_ref(), whole);
         let runtime = Runtime {
             ca_certificates: raw.ca_certificates.as_ref().map(|c| c.value).unwrap_or(default_extras),
             tzdata: raw.tzdata.as_ref().map(|c| c.value).unwrap_or(default_extras),
@@ -207,8 +217,64 @@ impl Cx<'_> {
             stop_signal,
             healthcheck,
             files,
+            windows: windows?,
         };
         (self.error_count() == before).then_some(runtime)
+    }
+
+    /// `runtime.windows`: the base of the Windows images (a named one, or a reference that is
+    /// not one of the Linux bases) and the account the program runs as.
+    pub(crate) fn windows(&mut self, raw: Option<&Spanned<RawWindows>>, whole: Span) -> Option<Windows> {
+        let before = self.error_count();
+        let base = raw.and_then(|w| w.value.base.clone());
+        let written = base.as_ref().map(|b| b.value.clone()).unwrap_or_else(|| DEFAULT_WINDOWS_BASE.to_string());
+        let base_span = base.as_ref().map(|b| b.span).or(raw.map(|w| w.span)).unwrap_or(whole);
+        let linux = Base::NAMES.contains(&written.as_str()) || NAMED_BASES.iter().any(|(n, _)| *n == written);
+        let reference = match windows_base(&written) {
+            Some(image) => ImageRef::parse(&image).ok(),
+            None if linux => {
+                self.error(
+                    "UnknownBase",
+                    base_span,
+                    format!("`{written}` is a Linux base; a Windows image is built on a Windows one"),
+                    "use `nanoserver` or `servercore` (with a tag for another Windows release: `nanoserver:ltsc2025`), or a Windows image's reference",
+                );
+                None
+            }
+            None => match ImageRef::parse(&written) {
+                Ok(r) if written.contains([':', '/', '.', '@']) => Some(r),
+                Ok(_) => {
+                    let names: Vec<&str> = WINDOWS_BASES.iter().map(|(n, _)| *n).collect();
+                    let hint = did_you_mean(&written, &names, || "the Windows bases are nanoserver and servercore, or an image reference".into());
+                    self.error("UnknownBase", base_span, format!("unknown Windows base `{written}`{}", crate::diag::non_ascii_note(&written)), hint);
+                    None
+                }
+                Err(e) => {
+                    self.error("InvalidImage", base_span, e.to_string(), "write `nanoserver`, `servercore`, or a Windows image's reference");
+                    None
+                }
+            },
+        };
+        let user = match raw.and_then(|w| w.value.user.as_ref()) {
+            None => WINDOWS_USERS[0].to_string(),
+            Some(u) if WINDOWS_USERS.contains(&u.value.as_str()) => u.value.clone(),
+            Some(u) => {
+                let linux = u.value == "root" || u.value == "nonroot" || parse_user(&u.value).is_ok();
+                let hint = if linux {
+                    "`runtime.windows.user` is a Windows account: `ContainerUser`, or `ContainerAdministrator` (as `root` is on Linux); `runtime.user` is the user of the Linux platforms".to_string()
+                } else {
+                    did_you_mean(&u.value, WINDOWS_USERS, || "the Windows accounts of a container are ContainerUser and ContainerAdministrator".into())
+                };
+                self.error(
+                    "UnknownUser",
+                    u.span,
+                    format!("`{}` is not an account of a Windows container{}", u.value, crate::diag::non_ascii_note(&u.value)),
+                    hint,
+                );
+                return None;
+            }
+        };
+        (self.error_count() == before).then(|| Windows { base_image: reference.expect("no error: a reference"), base_span, user })
     }
 
     pub(crate) fn file(&mut self, f: &RawFile) -> Option<FileCopy> {
@@ -296,7 +362,7 @@ impl Cx<'_> {
         let interval = duration(&h.interval, "interval", 1_000_000);
         let timeout = duration(&h.timeout, "timeout", 1_000_000);
         let start_period = duration(&h.start_period, "start_period", 0);
-        Some(Healthcheck { command, interval: interval?, timeout: timeout?, start_period: start_period?, retries: h.retries.as_ref().map(|r| r.value) })
+        Some(Healthcheck { span, command, interval: interval?, timeout: timeout?, start_period: start_period?, retries: h.retries.as_ref().map(|r| r.value) })
     }
 }
 
@@ -317,5 +383,14 @@ pub(super) fn empty_runtime() -> RawRuntime {
         files: None,
         ca_certificates: None,
         tzdata: None,
+        windows: None,
     }
+}
+
+/// The image a Windows base's name stands for: `nanoserver` or `servercore`, with a tag or
+/// the default one; `None` for any other name.
+pub(crate) fn windows_base(name: &str) -> Option<String> {
+    let (n, tag) = name.split_once(':').unwrap_or((name, DEFAULT_WINDOWS_TAG));
+    let (_, image) = WINDOWS_BASES.iter().find(|(w, _)| *w == n)?;
+    Some(format!("{image}:{tag}"))
 }
