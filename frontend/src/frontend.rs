@@ -209,11 +209,10 @@ async fn solve_all<G: Gateway>(
         let mut c = s.gw.clone();
         let imports = cache_imports.clone();
         let target = target.clone();
-        // The SBOM, from the binaries' build information (not for `--target binaries`).
-        let sbom = lowered
-            .build_info
-            .filter(|_| plan.sbom)
-            .map(|def| (def, plan.spec.name.value.clone(), plan.built_targets().iter().map(|t| t.name.value.clone()).collect::<Vec<_>>()));
+        // The SBOM, from the binaries' build information (not for `--target binaries`), by
+        // their file names (`NAME.exe` on Windows).
+        let files: Vec<String> = plan.built_targets().iter().map(|t| llb_gen::golang::binary_file(&t.name.value, &target)).collect();
+        let sbom = lowered.build_info.filter(|_| plan.sbom).map(|def| (def, plan.spec.name.value.clone(), files));
         let created = plan.facts.created.clone();
         jobs.push(tokio::spawn(async move {
             let id = c.solve(lowered.definition, imports.clone()).await.with_context(|| format!("building {target}"))?;

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Builds the base images the examples and tests use from Debian packages and pushes them, as
-# multi-platform indexes (linux/amd64 and linux/arm64), to the local registry. No image comes
-# from a public registry: these are stand-ins published under the names the specs use, behind
-# the registry mirror setting (GOAPP_REGISTRY_MIRROR=localhost:5000 maps
-# docker.io/library/golang:1.27 to localhost:5000/library/golang:1.27).
+# multi-platform indexes (linux/amd64 and linux/arm64), to the local registry, beside stand-ins
+# for Microsoft's Windows bases (windows/amd64). No image comes from a public registry: these
+# are stand-ins published under the names the specs use, behind the registry mirror setting
+# (GOAPP_REGISTRY_MIRROR=localhost:5000 maps docker.io/library/golang:1.27 to
+# localhost:5000/library/golang:1.27).
 #
 # Usage: base-images.sh [NAME...]
 # With no NAME, builds every image. A NAME is a family of images or one image of it:
@@ -16,6 +17,9 @@
 #                         distroless/static, distroless/base, distroless/cc
 #   alpine                alpine:3.20 (also accepted: alpine:3.20)
 #   git-sshd              e2e/git-sshd:1, the image of the tests' SSH git server
+#   windows               mcr.microsoft.com/windows/{nanoserver,servercore}:ltsc2022, or one of
+#                         them: nanoserver, servercore (also accepted: nanoserver:ltsc2022,
+#                         servercore:ltsc2022)
 #
 # Environment: GOAPP_BUILDER_ARCHES (default "amd64 arm64"), the platforms of the Go builders;
 # GOAPP_CACHE (default /var/cache/goapp-e2e), GOAPP_STATE (default /var/lib/goapp-e2e, for the
@@ -50,7 +54,8 @@ usage() { sed -n '/^# Usage:/,/^# Environment:/p' "$0" | sed '$d; s/^# \{0,1\}//
 for name in "$@"; do
   case "$name" in
     golang | debian | debian:bookworm-slim | distroless | distroless/static | distroless/base | \
-      distroless/cc | alpine | alpine:3.20 | git-sshd) wanted+=("$name") ;;
+      distroless/cc | alpine | alpine:3.20 | git-sshd | windows | nanoserver | servercore | \
+      nanoserver:ltsc2022 | servercore:ltsc2022) wanted+=("$name") ;;
     golang:*)
       release=${name#golang:}
       release=${release%-bookworm}
@@ -173,6 +178,43 @@ printf "root:x:0:root\nnobody:x:65534:\n" > "$r"/etc/group
 rm -rf "$r"/home/nonroot "$r"/etc/os-release
 printf "NAME=\"Alpine stand-in (BusyBox from Debian)\"\nID=alpine\nVERSION_ID=3.20\n" > "$r"/etc/os-release'
 
+# --- Windows bases, for windows/amd64 -----------------------------------------------------
+# Stand-ins for mcr.microsoft.com/windows/{nanoserver,servercore}:ltsc2022, goapp's named
+# Windows bases, which cannot be pulled here: one layer in the Windows layer format with the
+# directories of a Windows container and a README, and no programs (windows-layer.py; what the
+# tests run of a Windows image, Wine runs on this machine). They are published as Microsoft's
+# are: an index whose one entry names windows/amd64 with its os.version (the build of Windows
+# Server 2022 they stand for, in the config too), and with the config Microsoft's have: cmd.exe
+# as Cmd, no Env (a Windows container's PATH is in its registry hives, not in the config), and
+# ContainerUser as the User of nanoserver only (servercore runs as ContainerAdministrator, the
+# default).
+windows_os_version=10.0.20348.2849
+
+# windows_image EDITION [USER]: the stand-in for mcr.microsoft.com/windows/EDITION:ltsc2022,
+# pushed as ltsc2022-KEY (its key: the scripts that make it and their arguments) unless it is
+# there, and tagged ltsc2022. Its tarball (a few kilobytes, made in no time) is not kept.
+windows_image() {
+  local edition=$1 user=${2:-} repo=mcr.microsoft.com/windows/$1
+  local layer_args=(--edition "$edition" --os-version "$windows_os_version")
+  local push_args=(--platform windows/amd64 --os-version "$windows_os_version" --index
+    --cmd 'c:\windows\system32\cmd.exe' ${user:+--user "$user"})
+  local key ref tar
+  key=$({ echo windows-v1; cat "$here/windows-layer.py" "$here/oci-push.py"
+    printf '%s\n' "${layer_args[@]}" "${push_args[@]}"; } | sha256sum | cut -c1-12)
+  ref=$REGISTRY/$repo:ltsc2022-$key
+  if ! have_ref "$ref"; then
+    say "making $repo:ltsc2022 ($edition, $windows_os_version)"
+    tar=$GOAPP_CACHE/windows-$edition-$key.tar
+    python3 "$here/windows-layer.py" "$tar" "${layer_args[@]}"
+    python3 "$here/oci-push.py" "$ref" --layer "$tar" "${push_args[@]}" \
+      --comment "A stand-in for Microsoft's Windows $edition, made by windows-layer.py" >/dev/null
+    rm -f "$tar" "$tar.gz" "$tar.gz.json"
+  fi
+  # (An index that is the only source is tagged as it is: its entry keeps its os.version.)
+  docker buildx imagetools create -t "$REGISTRY/$repo:ltsc2022" "$ref" >/dev/null 2>&1
+  say "$REGISTRY/$repo:ltsc2022 ready (windows/amd64, $windows_os_version)"
+}
+
 # runtime_images: the runtime bases and the SSH git server that were asked for (run as a
 # lane of its own, beside the Go builders).
 runtime_images() {
@@ -209,6 +251,10 @@ runtime_images() {
     build_image e2e/git-sshd 1 amd64 bookworm apt "openssh-server,git" \
       "useradd --root \"\$1\" --create-home --shell /usr/bin/git-shell git && passwd --root \"\$1\" -d git >/dev/null && rm -f \"\$1\"/etc/ssh/ssh_host_* && printf '[safe]\\n\\tdirectory = *\\n' > \"\$1\"/etc/gitconfig"
   fi
+
+  # The Windows bases (see windows_image above).
+  if want windows nanoserver nanoserver:ltsc2022; then windows_image nanoserver ContainerUser; fi
+  if want windows servercore servercore:ltsc2022; then windows_image servercore; fi
 }
 
 # --- The Go builders -----------------------------------------------------------------------

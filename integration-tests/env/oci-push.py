@@ -3,13 +3,17 @@
 to a registry over plain HTTP (the tests' local registry), without a container engine.
 
     oci-push.py REF --platform OS/ARCH --layer TAR... [--base REF] [--env K=V]... [--workdir DIR]
-                [--comment TEXT]
+                [--user USER] [--cmd ARG]... [--os-version VERSION] [--index] [--comment TEXT]
     oci-push.py REF --layer TAR... --blob-only
 
 The layers are the TARs, in order, each compressed with gzip (level 1: a local registry gains
 little from smaller blobs); with --base, the image is that image's layers and config plus these,
-and --env replaces or adds variables of the base's environment. A blob the registry has already
-is not sent again; the base's layers are mounted from its repository. Nothing is unpacked
+and --env replaces or adds variables of the base's environment (a config with no variable has
+no `Env`, as Microsoft's Windows images have none). --user and --workdir set the config's User
+and WorkingDir, the --cmd arguments its Cmd, --os-version its `os.version` (a Windows image's).
+With --index, REF is an index of that one image, whose entry names the platform (with its
+`os.version`), as Microsoft's Windows images are published. A blob the registry has already is
+not sent again; the base's layers are mounted from its repository. Nothing is unpacked
 anywhere: this is what lets the builder stand-ins be put together quickly from a root file
 system and a toolchain.
 
@@ -29,6 +33,7 @@ import sys
 import zlib
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
 OCI_LAYER = "application/vnd.oci.image.layer.v1.tar+gzip"
 ACCEPT = ", ".join([OCI_MANIFEST, "application/vnd.docker.distribution.manifest.v2+json"])
@@ -134,6 +139,10 @@ def main():
     ap.add_argument("--base")
     ap.add_argument("--env", action="append", default=[])
     ap.add_argument("--workdir")
+    ap.add_argument("--user")
+    ap.add_argument("--cmd", action="append")
+    ap.add_argument("--os-version")
+    ap.add_argument("--index", action="store_true")
     ap.add_argument("--comment", default="")
     ap.add_argument("--blob-only", action="store_true")
     args = ap.parse_args()
@@ -182,9 +191,16 @@ def main():
     for kv in args.env:
         key = kv.split("=", 1)[0]
         env = [e for e in env if e.split("=", 1)[0] != key] + [kv]
-    config["config"]["Env"] = env
+    if env or "Env" in config["config"]:
+        config["config"]["Env"] = env
     if args.workdir:
         config["config"]["WorkingDir"] = args.workdir
+    if args.user:
+        config["config"]["User"] = args.user
+    if args.cmd:
+        config["config"]["Cmd"] = args.cmd
+    if args.os_version:
+        config["os.version"] = args.os_version
     config["created"] = now
 
     config_bytes = json.dumps(config, separators=(",", ":")).encode()
@@ -194,9 +210,22 @@ def main():
                 "config": {"mediaType": OCI_CONFIG, "digest": config_digest, "size": len(config_bytes)},
                 "layers": layers}
     body = json.dumps(manifest, separators=(",", ":")).encode()
+    digest = "sha256:" + hashlib.sha256(body).hexdigest()
+    media_type = OCI_MANIFEST
+    if args.index:
+        reg.request("PUT", f"/v2/{repo}/manifests/{digest}", body=body,
+                    headers={"Content-Type": OCI_MANIFEST, "Content-Length": str(len(body))}, ok=(201,))
+        platform = {"architecture": arch, "os": os_name}
+        if args.os_version:
+            platform["os.version"] = args.os_version
+        index = {"schemaVersion": 2, "mediaType": OCI_INDEX,
+                 "manifests": [{"mediaType": OCI_MANIFEST, "digest": digest, "size": len(body), "platform": platform}]}
+        body = json.dumps(index, separators=(",", ":")).encode()
+        digest = "sha256:" + hashlib.sha256(body).hexdigest()
+        media_type = OCI_INDEX
     reg.request("PUT", f"/v2/{repo}/manifests/{tag}", body=body,
-                headers={"Content-Type": OCI_MANIFEST, "Content-Length": str(len(body))}, ok=(201,))
-    print("sha256:" + hashlib.sha256(body).hexdigest())
+                headers={"Content-Type": media_type, "Content-Length": str(len(body))}, ok=(201,))
+    print(digest)
 
 
 if __name__ == "__main__":

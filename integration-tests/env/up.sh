@@ -11,8 +11,9 @@
 #
 # Usage: up.sh [engine|tools|images [NAME...]|all|stop]
 #   engine  packages, engine, buildx, binfmt, registry (what scripts/example needs)
-#   tools   the files the tests' services use, and $GOAPP_STATE/env.json, which tells the tests
-#           where they are: the module proxy's files, Debian 12's dockerd 20.10, a current buildx
+#   tools   the files the tests' services and Wine use, and $GOAPP_STATE/env.json, which tells
+#           the tests where they are: the module proxy's files, Debian 12's dockerd 20.10, a
+#           current buildx, the arm64 engine, the DLLs Wine lacks
 #   images  base images (base-images.sh, which takes the same NAMEs)
 #   all     engine, tools and the images the test suite uses (the default)
 #   stop    stops what up.sh started, and removes whatever a killed test left behind
@@ -30,11 +31,11 @@ log_dir=$GOAPP_STATE/logs
 mkdir -p "$GOAPP_CACHE" "$GOAPP_STATE" "$log_dir"
 
 # The images the test suite uses (integration-tests/tests): both Go builders, every runtime
-# base and the SSH git server's image.
-suite_images=(golang debian distroless alpine git-sshd)
+# base (the Windows ones too) and the SSH git server's image.
+suite_images=(golang debian distroless alpine git-sshd windows)
 
 # The layout of env.json; integration-tests/src/env.rs reads the same number.
-ENV_FORMAT=2
+ENV_FORMAT=3
 
 say() { printf '[env] %s\n' "$*" >&2; }
 
@@ -79,9 +80,9 @@ need_root() {
 
 install_packages() {
   # (tinyproxy-bin is Debian's tinyproxy without its service: no system proxy gets started;
-  # the tests run their own.)
+  # the tests run their own. wine64 is Debian 12's Wine 8.0, 64-bit only: see wine_files.)
   local want=(docker.io containerd docker-buildx docker-compose docker-registry mmdebstrap arch-test qemu-user-static git
-    openssh-client tinyproxy-bin iptables)
+    openssh-client tinyproxy-bin iptables wine64)
   local missing=0
   for p in "${want[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing=1
@@ -111,7 +112,7 @@ PIN
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
     docker.io/trixie containerd/trixie docker-buildx/trixie docker-cli/trixie docker-compose/trixie \
     qemu-user-static/bookworm-backports docker-registry mmdebstrap arch-test git openssh-client tinyproxy-bin \
-    iptables >"$log_dir/apt.log" 2>&1 || { tail -n 40 "$log_dir/apt.log" >&2; exit 1; }
+    iptables wine64/bookworm >"$log_dir/apt.log" 2>&1 || { tail -n 40 "$log_dir/apt.log" >&2; exit 1; }
 }
 
 engine_up() { timeout 5 docker info >/dev/null 2>&1; }
@@ -366,18 +367,79 @@ arm64_engine_files() {
   echo "$root"
 }
 
+# Wine, for the tests that run the Windows programs they take out of an image (windows/amd64):
+# Debian 12's wine64 (Wine 8.0), which has no `wine` command. The tests run its loader,
+# /usr/lib/wine/wine64, and its server, /usr/lib/wine/wineserver, at these paths, with a prefix
+# of their own and no display, this way:
+#
+#   export WINEPREFIX=$tmp/prefix HOME=$tmp WINEDEBUG=-all WINEDLLOVERRIDES='mscoree,mshtml=;winemenubuilder.exe=d'
+#   unset DISPLAY WAYLAND_DISPLAY
+#   mkdir -p "$WINEPREFIX/drive_c/windows/system32" && cp "$wine_dlls"/*.dll "$WINEPREFIX/drive_c/windows/system32/"
+#   /usr/lib/wine/wineserver -p                                        # a server that stays up
+#   /usr/lib/wine/wine64 wineboot --init </dev/null >/dev/null 2>&1    # the prefix: 3 to 5 s, 700 MB
+#   /usr/lib/wine/wine64 PROGRAM.exe ARG... </dev/null                 # 0.02 to 0.1 s each
+#   /usr/lib/wine/wineserver -k && rm -rf "$tmp"
+#
+# The program's exit status is wine64's. The server is started first and the prefix made with
+# no output to the test's pipes: the processes Wine starts beside a program (services.exe,
+# explorer.exe, ...) inherit its standard output and error, and whoever reads those to their
+# end would wait seconds after the program for them. Debian's wineserver wrapper otherwise ends
+# the server, and those processes, as soon as the last program has ended. (mscoree and mshtml
+# off: no looking for Mono and Gecko; winemenubuilder off: no menu entries under $HOME.)
+#
+# Wine 8.0 has no bcryptprimitives.dll, which every Go program since Go 1.22 loads from
+# system32 as it starts, for ProcessPrng ("fatal error: bcryptprimitives.dll not found"):
+# wine_files makes one, the DLLs env.json's wine_dlls names. It has no code: its one export,
+# ProcessPrng, is forwarded to advapi32's SystemFunction036 (RtlGenRandom), the same call (a
+# buffer and its length; nonzero when the buffer is filled with random bytes).
+WINE_LOADER=/usr/lib/wine/wine64
+wine_files() {
+  local dir=$GOAPP_STATE/wine-dlls
+  [ -x "$WINE_LOADER" ] || { say "$WINE_LOADER is missing: run up.sh engine, which installs wine64"; exit 1; }
+  mkdir -p "$dir"
+  python3 - "$dir/bcryptprimitives.dll" <<'PY'
+import os, struct, sys
+out = sys.argv[1]
+# A PE32+ DLL for x86-64: the headers, then one section (at RVA 0x1000) that is the export
+# directory, its tables and its strings. An export whose address lies inside the directory is
+# a forwarder: the loader reads it as DLL.FUNCTION and resolves that instead.
+RVA, ALIGN = 0x1000, 0x200
+strings = [b"bcryptprimitives.dll\0", b"ProcessPrng\0", b"advapi32.SystemFunction036\0"]
+tables = RVA + 40
+name, function = tables + 10, tables + 10 + len(strings[0])
+forward = function + len(strings[1])
+exports = struct.pack("<IIHHIIIIIII", 0, 0, 0, 0, name, 1, 1, 1, tables, tables + 4, tables + 8)
+exports += struct.pack("<IIH", forward, function, 0) + b"".join(strings)
+coff = struct.pack("<HHIIIHH", 0x8664, 1, 0, 0, 0, 240, 0x2022)  # x86-64, one section, a DLL
+optional = struct.pack(
+    "<HBBIIIIIQIIHHHHHHIIIIHHQQQQII",
+    0x20B, 0, 0, 0, ALIGN, 0, 0, RVA,  # PE32+, no code and no entry point
+    0x180000000, RVA, ALIGN, 6, 0, 0, 0, 6, 0, 0,
+    2 * RVA, ALIGN, 0, 3, 0x100,  # console, NX: nothing to relocate
+    0x100000, 0x1000, 0x100000, 0x1000, 0, 16)
+optional += struct.pack("<II", RVA, len(exports)) + bytes(8 * 15)
+section = struct.pack("<8sIIIIIIHHI", b".edata", len(exports), RVA, ALIGN, ALIGN, 0, 0, 0, 0, 0x40000040)
+headers = b"MZ" + bytes(58) + struct.pack("<I", 64) + b"PE\0\0" + coff + optional + section
+with open(out + ".part", "wb") as f:
+    f.write(headers.ljust(ALIGN, b"\0") + exports.ljust(ALIGN, b"\0"))
+os.replace(out + ".part", out)
+PY
+  echo "$dir"
+}
+
 # tools: the files above, and $GOAPP_STATE/env.json, the one file the tests read
 # (integration-tests/src/env.rs has its fields).
 tools() {
-  local goproxy old buildx arm64
+  local goproxy old buildx arm64 wine
   goproxy=$(module_proxy_files)
   old=$(old_engine_files)
   buildx=$(current_buildx_files)
   arm64=$(arm64_engine_files)
+  wine=$(wine_files)
   python3 - "$GOAPP_STATE/env.json" "$ENV_FORMAT" "$REGISTRY" "$goproxy" "$old/bin/usr/sbin/dockerd" "$old/data" "$buildx" \
-    "$arm64" "$GOAPP_STATE/arm64-engine-data" <<'PY'
+    "$arm64" "$GOAPP_STATE/arm64-engine-data" "$wine" <<'PY'
 import json, os, sys
-out, fmt, registry, goproxy, dockerd, data, buildx, arm64_root, arm64_data = sys.argv[1:]
+out, fmt, registry, goproxy, dockerd, data, buildx, arm64_root, arm64_data, wine_dlls = sys.argv[1:]
 env = {
     "format": int(fmt),
     "registry": registry,
@@ -387,6 +449,7 @@ env = {
     "current_buildx_config": buildx,
     "arm64_engine_root": arm64_root,
     "arm64_engine_data": arm64_data,
+    "wine_dlls": wine_dlls,
 }
 with open(out + ".part", "w") as f:
     json.dump(env, f, indent=2)

@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 use serde::Deserialize;
 
 /// The layout of `env.json` this harness reads; `up.sh` writes the same number.
-pub const FORMAT: u32 = 2;
+pub const FORMAT: u32 = 3;
 
 /// What `up.sh tools` provisioned for the tests (`$GOAPP_STATE/env.json`): the only state that
 /// passes from `up.sh` to the tests. The services that use these files are started by the
@@ -31,6 +31,9 @@ pub struct Env {
     pub arm64_engine_root: PathBuf,
     /// Where that engine keeps its images and build cache between runs.
     pub arm64_engine_data: PathBuf,
+    /// The DLLs Debian 12's Wine 8.0 lacks and Go programs load (`bcryptprimitives.dll`),
+    /// which [`crate::services::Wine`] puts in its prefix's system32.
+    pub wine_dlls: PathBuf,
 }
 
 /// Where `up.sh` keeps its state (`GOAPP_STATE`, as for `up.sh`).

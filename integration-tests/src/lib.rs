@@ -25,8 +25,8 @@ pub mod prelude {
     pub use crate::env::{env, repo_root};
     pub use crate::fs::{copy_dir, example_variant, temp_dir, walk};
     pub use crate::registry::{
-        PlatformImage, REGISTRY, assert_nowhere, image_files, index_images, index_platforms, layer_listing, manifest_digest, registry_json, repo_and_tag,
-        single_image, unique_tag,
+        LayerEntry, PlatformImage, REGISTRY, assert_nowhere, blob, image_files, index_images, index_platforms, layer_entries, layer_listing, manifest_digest,
+        registry_json, repo_and_tag, single_image, unique_tag,
     };
     pub use crate::run::{Run, ok, run};
 }

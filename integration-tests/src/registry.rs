@@ -56,6 +56,50 @@ pub fn layer_listing(repo: &str, digest: &str) -> Vec<String> {
     listing.lines().map(str::to_string).collect()
 }
 
+/// A blob of `repo` in the local registry, as bytes.
+pub fn blob(repo: &str, digest: &str) -> Vec<u8> {
+    let url = format!("http://{REGISTRY}/v2/{repo}/blobs/{digest}");
+    let out = std::process::Command::new("curl").args(["-fsS", &url]).output().unwrap_or_else(|e| panic!("curl {url}: {e}"));
+    assert!(out.status.success(), "curl {url}: {}", String::from_utf8_lossy(&out.stderr));
+    out.stdout
+}
+
+/// One entry of a layer: its path as the tar names it (no trailing `/`), its PAX records,
+/// and a file's bytes.
+pub struct LayerEntry {
+    pub path: String,
+    pub directory: bool,
+    /// A hard or symbolic link: where it points.
+    pub link: Option<String>,
+    pub pax: std::collections::BTreeMap<String, String>,
+    pub data: Vec<u8>,
+}
+
+/// The entries of a layer (a gzipped tar) of `repo` in the local registry, in order.
+pub fn layer_entries(repo: &str, digest: &str) -> Vec<LayerEntry> {
+    use std::io::Read as _;
+    let gz = blob(repo, digest);
+    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(&gz[..]));
+    let mut out = Vec::new();
+    for entry in archive.entries().unwrap_or_else(|e| panic!("{repo}@{digest}: {e}")) {
+        let mut entry = entry.unwrap_or_else(|e| panic!("{repo}@{digest}: {e}"));
+        let mut pax = std::collections::BTreeMap::new();
+        if let Some(records) = entry.pax_extensions().unwrap_or_else(|e| panic!("{repo}@{digest}: {e}")) {
+            for r in records {
+                let r = r.unwrap_or_else(|e| panic!("{repo}@{digest}: a PAX record: {e}"));
+                pax.insert(r.key().unwrap_or_default().to_string(), r.value().unwrap_or_default().to_string());
+            }
+        }
+        let path = entry.path().unwrap_or_else(|e| panic!("{repo}@{digest}: {e}")).to_string_lossy().trim_end_matches('/').to_string();
+        let directory = entry.header().entry_type().is_dir();
+        let link = entry.link_name().unwrap_or_else(|e| panic!("{repo}@{digest}: {e}")).map(|l| l.to_string_lossy().into_owned());
+        let mut data = Vec::new();
+        entry.read_to_end(&mut data).unwrap_or_else(|e| panic!("{repo}@{digest}: {path}: {e}"));
+        out.push(LayerEntry { path, directory, link, pax, data });
+    }
+    out
+}
+
 /// One platform's image in a pushed index.
 pub struct PlatformImage {
     pub platform: String,
@@ -63,6 +107,9 @@ pub struct PlatformImage {
     pub digest: String,
     pub manifest: serde_json::Value,
     pub config: serde_json::Value,
+    /// Its `platform` in the index (with a Windows image's `os.version`); null for a plain
+    /// manifest.
+    pub index_platform: serde_json::Value,
 }
 
 /// The platform images of a pushed multi-platform index (attestation manifests left out).
@@ -82,7 +129,7 @@ pub fn index_images(reference: &str) -> Vec<PlatformImage> {
             let digest = m["digest"].as_str().unwrap().to_string();
             let manifest = registry_json(&format!("{repo}/manifests/{digest}"));
             let config = registry_json(&format!("{repo}/blobs/{}", manifest["config"]["digest"].as_str().unwrap()));
-            PlatformImage { platform, digest, manifest, config }
+            PlatformImage { platform, digest, manifest, config, index_platform: p.clone() }
         })
         .collect()
 }
@@ -99,7 +146,7 @@ pub fn single_image(reference: &str) -> PlatformImage {
     }
     let config = registry_json(&format!("{repo}/blobs/{}", manifest["config"]["digest"].as_str().unwrap()));
     let platform = format!("{}/{}", config["os"].as_str().unwrap_or(""), config["architecture"].as_str().unwrap_or(""));
-    PlatformImage { platform, digest: String::new(), manifest, config }
+    PlatformImage { platform, digest: String::new(), manifest, config, index_platform: serde_json::Value::Null }
 }
 
 /// The platforms of a pushed index, sorted (attestation manifests left out).

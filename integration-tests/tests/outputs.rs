@@ -346,10 +346,6 @@ fn windows_binaries_are_exe_files_cross_compiled_beside_the_linux_ones() {
             assert_eq!(pe_machine(&dir.join(bin)), machine, "{platform}/{bin}");
         }
     }
-    // No Windows image yet: the error says what goapp builds for Windows.
-    let r = buildx(&shop, "windows/amd64", &[]);
-    assert!(!r.status.success(), "a Windows image was built:\n{}", r.stderr);
-    assert!(r.stderr.contains("goapp builds the Windows binaries (--target binaries, as NAME.exe), and no Windows image yet"), "{}", r.stderr);
 }
 
 /// The machine field of a PE file's COFF header.

@@ -1,6 +1,6 @@
 //! The long-lived programs some tests talk to, started by the test that needs them and stopped
 //! when its guard is dropped: real programs all (Python's http.server, tinyproxy, git
-//! http-backend, sshd, dockerd, containerd), never stand-ins.
+//! http-backend, sshd, dockerd, containerd, Wine), never stand-ins.
 //!
 //! Each listens on a port the harness learns from the program or asks the OS for, except the
 //! private git server, which must be on port 80: a Go module path names a host, never a port.
@@ -18,6 +18,7 @@ mod old_engine;
 mod private_git;
 mod process;
 mod second_engine;
+mod wine;
 
 pub use arm64_engine::Arm64Engine;
 pub use forward_proxy::ForwardProxy;
@@ -27,3 +28,4 @@ pub use old_engine::OldEngine;
 pub use private_git::{PrivateGit, greeter};
 pub use process::{Container, Daemon, FirewallRule, free_port};
 pub use second_engine::SecondEngine;
+pub use wine::Wine;

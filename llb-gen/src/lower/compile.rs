@@ -154,13 +154,20 @@ pub(super) fn binaries<'a>(
         let static_cgo = cgo.as_ref().is_some_and(CgoPlan::static_link);
         let mut ldflags = t.ldflags.clone();
         let mut tags = t.tags.clone();
+        let mut add_tag = |tag: &str| {
+            if !tags.iter().any(|t| t == tag) {
+                tags.push(tag.to_string());
+            }
+        };
         if static_cgo {
             ldflags = format!("{ldflags} -linkmode=external -extldflags=-static").trim_start().to_string();
-            for tag in ["netgo", "osusergo"] {
-                if !tags.iter().any(|t| t == tag) {
-                    tags.push(tag.to_string());
-                }
-            }
+            add_tag("netgo");
+            add_tag("osusergo");
+        }
+        // Windows has no time zone database for Go: the binaries carry it (time/tzdata,
+        // about 450 KB), unless the spec does without one.
+        if golang::is_windows(target) && spec.runtime.tzdata {
+            add_tag("timetzdata");
         }
         if !ldflags.is_empty() {
             args.push(format!("-ldflags={ldflags}"));

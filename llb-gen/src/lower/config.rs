@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use super::{BIN_DIR, BaseImage, CA_BUNDLE, DEFAULT_PATH, HISTORY_COMMENT, Input};
 use crate::golang;
 use crate::image::{ContainerConfig, Empty, HealthConfig, History, ImageConfig, env_set};
-use crate::paths::{WINDOWS_BIN_DIR, ZONEINFO, windows_path};
+use crate::paths::{WINDOWS_BIN_DIR, windows_path};
 use crate::plan::ResultKind;
 use crate::reference::ImageRef;
 use crate::spec::{Base, Debug, Healthcheck};
@@ -95,8 +95,7 @@ pub(super) fn image_config(input: &Input<'_>, history: Vec<String>) -> ImageConf
 /// The image config of a Windows platform, on its Windows base (see "Windows images" in
 /// the reference): the base's `os.version` (the Windows release the image runs on);
 /// `User` the spec's Windows account; the entrypoint `C:\app\NAME.exe`; `PATH` the base's
-/// with `C:\app` first (`;`-separated); `ZONEINFO` naming the time zone database when the
-/// image has it; the spec's env, ports, labels and arguments as on Linux; the workdir,
+/// with `C:\app` first (`;`-separated); the spec's env, ports, labels and arguments as on Linux; the workdir,
 /// volumes and health check at their Windows paths (`/data` is `C:\data`). No stop signal:
 /// Windows stops a container with a shutdown event.
 fn windows_config(input: &Input<'_>, history: Vec<String>) -> ImageConfig {
@@ -109,9 +108,6 @@ fn windows_config(input: &Input<'_>, history: Vec<String>) -> ImageConfig {
     let path = crate::image::env_get(&env, "PATH").map(str::to_string).unwrap_or_else(|| DEFAULT_WINDOWS_PATH.to_string());
     if !path.split(';').any(|d| d.eq_ignore_ascii_case(&bin)) {
         env_set(&mut env, "PATH", &format!("{bin};{path}"));
-    }
-    if rt.tzdata {
-        env_set(&mut env, "ZONEINFO", &windows_path(ZONEINFO));
     }
     for (k, v) in &rt.env {
         env_set(&mut env, k, v);

@@ -169,11 +169,10 @@ fn files_layer(
 }
 
 /// The image of a Windows platform: its Windows base (BuildKit writes the layers goapp adds
-/// on it in the Windows layer format, each path under the drive's `Files/`); the time zone
-/// database from the builder when the spec wants it (Go on Windows reads it where `ZONEINFO`
-/// says; it takes CA certificates from Windows' own store); the spec's files; then the
-/// binaries as `/app/NAME.exe` (`C:\app`) with the program's directories. Nothing runs on
-/// Windows.
+/// on it in the Windows layer format, each path under the drive's `Files/`); the spec's
+/// files; then the binaries as `/app/NAME.exe` (`C:\app`) with the program's directories.
+/// Nothing runs on Windows. Go on Windows takes CA certificates from Windows' own store, and
+/// the time zone database is in the binaries (see `compile`).
 fn windows_image(
     cx: &mut Lowering<'_>,
     builder: llb::Output,
@@ -187,14 +186,6 @@ fn windows_image(
     let Some((_, base)) = pulled else { return Err(LowerError::MissingBase { platform: target.id() }) };
     let mut history = Vec::new();
     let mut state = base;
-    if let Some(added) = scratch_extras(&mut cx.g, builder, Some(base), false, rt.tzdata, layer_time(input)) {
-        let range = cx.range(rt.windows.base_span);
-        let m = cx.g.meta(added.op);
-        m.name = Some(format!("[{target}] add to the base from the builder: zoneinfo"));
-        m.ranges.push(range);
-        history.push("goapp: zoneinfo from the builder".to_string());
-        state = added;
-    }
     if let Some((files, entry)) = files_layer(cx, builder, context, Some(state), false) {
         history.push(entry);
         state = files;

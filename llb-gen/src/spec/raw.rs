@@ -345,10 +345,13 @@ pub struct RawRuntime {
     pub files: Option<Vec<Spanned<RawFile>>>,
     /// Whether the image has the CA certificate bundle (`/etc/ssl/certs/ca-certificates.crt`,
     /// with `SSL_CERT_FILE` set). On a pulled base that lacks it, it is copied from the
-    /// builder. Default: true, except for `scratch`.
+    /// builder. Windows images have none: Go takes the certificates Windows trusts from its
+    /// own store. Default: true, except for `scratch`.
     pub ca_certificates: Option<Spanned<bool>>,
     /// Whether the image has the time zone database (`/usr/share/zoneinfo`). On a pulled base
-    /// that lacks it, it is copied from the builder. Default: true, except for `scratch`.
+    /// that lacks it, it is copied from the builder. Windows has none that Go reads: the
+    /// Windows binaries carry it (the `timetzdata` build tag, about 450 KB). Default: true,
+    /// except for `scratch`.
     pub tzdata: Option<Spanned<bool>>,
     /// The image of the Windows platforms (`windows/amd64`, `windows/arm64`): its base and
     /// user. The rest of `runtime` applies to it too, with paths on drive `C:` (`/data` is
