@@ -258,6 +258,13 @@ pub fn plan(spec: Spec, source: SpecSource, request: &Request, facts: &ContextFa
         (vec![request.build_platform.clone()], PlatformsFrom::BuildPlatform)
     };
     let windows = platforms.iter().any(golang::is_windows);
+    if result.is_image()
+        && let Some(p) = platforms.iter().find(|p| golang::is_windows(p) && !WINDOWS_IMAGE_ARCHES.contains(&p.architecture.as_str()))
+    {
+        return Err(PlanError::Option(format!(
+            "{p}: Windows containers run amd64 and arm64 programs, so there is no {p} image; build its NAME.exe with --target binaries"
+        )));
+    }
     if windows && !matches!(platforms_from, PlatformsFrom::Spec(_)) {
         // (The loader checked a spec whose own `platforms` name Windows.)
         let found = crate::checks::windows(&spec, result.is_image());
@@ -332,6 +339,9 @@ pub fn plan(spec: Spec, source: SpecSource, request: &Request, facts: &ContextFa
         source,
     })
 }
+
+/// The architectures of Windows container images.
+const WINDOWS_IMAGE_ARCHES: &[&str] = &["amd64", "arm64"];
 
 /// The platforms Delve runs on.
 pub const DELVE_PLATFORMS: &[&str] = &["linux/amd64", "linux/arm64", "linux/386", "linux/ppc64le"];

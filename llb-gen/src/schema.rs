@@ -201,6 +201,41 @@ no shell or tool to run: the command must start with one of the app's targets (o
 added with `files`), which the spec check enforces. On other pulled bases an absolute path to
 a program of the base is accepted as written.
 
+### Windows images
+
+`windows/amd64` and `windows/arm64` (in `--platform` or `platforms`) build a Windows image in
+the same index as the Linux ones, on any Linux machine: Go cross-compiles `NAME.exe` on the
+build platform, and BuildKit writes the layers goapp adds on the Windows base in the Windows
+layer format. Nothing runs on Windows. `--target binaries` exports `NAME.exe`.
+
+- The base is `runtime.windows.base`: `nanoserver` (the default) or `servercore`, Microsoft's
+  images on Windows Server 2022 (`ltsc2022`); a tag picks another release (`nanoserver:ltsc2025`).
+  Any Windows image's reference works too. A Windows container runs only on a host of its
+  base's Windows release. The base's `os.version` is in the image's config and in its entry
+  in the index, where Windows hosts pick their image by it.
+- The program is `C:\\app\\NAME.exe` (the entrypoint). It runs as `runtime.windows.user`:
+  `ContainerUser` by default, or `ContainerAdministrator`. `runtime.user` is the Linux
+  platforms' user.
+- `PATH` is the base's, else `C:\\Windows\\system32;C:\\Windows`, with `C:\\app` first.
+- Paths are on drive `C:`: `files` land at `C:\\etc\\app\\...` for `/etc/app/...`, and the
+  workdir and volumes are made at `C:\\data` for `/data`. Windows sets their access rules:
+  `owner` and `mode` do not carry over.
+- The env, ports, labels, annotations, arguments and health check carry over. A health check
+  must run one of the app's targets (as `C:\\app\\NAME.exe`) or a Windows program added with
+  `files`.
+- There is no stop signal. Windows stops a container with a shutdown event, which a Go
+  program receives as `SIGTERM` (`os/signal`). Any other `stop_signal` is refused for a build
+  with a Windows platform.
+- No CA bundle is added: Go on Windows uses the certificates Windows trusts. With `tzdata`
+  (the default), the binaries carry the time zone database (the `timetzdata` build tag,
+  about 450 KB), since Windows has none that Go reads.
+- cgo works on `windows/amd64` and `windows/386`. The C code is cross-compiled by Debian's
+  MinGW-w64 (`x86_64-w64-mingw32-gcc-posix`) and linked statically, so the image needs none
+  of MinGW's DLLs; a check after the compile refuses a binary that imports one. `go.c_packages`
+  are Linux libraries, so they are refused. Debian has no C compiler for `windows/arm64`.
+- Not for Windows: `--target debug` (Delve), and `go.cgo_mode: emulated` (no builder runs
+  Windows).
+
 ## cgo
 
 With `go.cgo: true` the program's C code is compiled by gcc and linked against glibc. The

@@ -128,4 +128,9 @@ fn windows_platforms_plan_their_own_base_and_refuse_what_windows_lacks() {
     assert_eq!((d.items[0].rule, d.items[0].span.start.line), (Some("NotOnWindows"), 3), "{}", d.render(false));
     // Building the binaries alone, it does not matter.
     assert!(plan_of(yaml, &binaries, &ContextFacts::default()).is_ok());
+    // windows/386 has binaries, and no container image.
+    let x86 = Request { platforms: vec![Platform::parse("windows/386").unwrap()], ..Request::default() };
+    let e = plan_of("name: app\n", &x86, &ContextFacts::default()).unwrap_err().to_string();
+    assert!(e.contains("no windows/386 image; build its NAME.exe with --target binaries"), "{e}");
+    assert!(plan_of("name: app\n", &Request { target: Some(BINARIES_TARGET.into()), ..x86 }, &ContextFacts::default()).is_ok());
 }
