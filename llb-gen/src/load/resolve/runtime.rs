@@ -231,7 +231,13 @@ impl Cx<'_> {
         let base_span = base.as_ref().map(|b| b.span).or(raw.map(|w| w.span)).unwrap_or(whole);
         let linux = Base::NAMES.contains(&written.as_str()) || NAMED_BASES.iter().any(|(n, _)| *n == written);
         let reference = match windows_base(&written) {
-            Some(image) => ImageRef::parse(&image).ok(),
+            Some(image) => match ImageRef::parse(&image) {
+                Ok(r) => Some(r),
+                Err(e) => {
+                    self.error("InvalidImage", base_span, e.to_string(), "write the tag of a Windows release after the name, e.g. `nanoserver:ltsc2025`");
+                    None
+                }
+            },
             None if linux => {
                 self.error(
                     "UnknownBase",
