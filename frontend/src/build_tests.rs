@@ -272,3 +272,60 @@ async fn an_asset_from_another_build_is_its_definition_carried_into_the_build() 
     let e = error(&build(&f, &["context:example.com/lib=input:lib"]).await);
     assert!(e.contains("can be the source of `assets`, not a Go module"), "{e}");
 }
+
+/// A client with no spec: `-f go.mod` names the module, whose Go files are `files`.
+fn module_client(files: &[(&str, &str)]) -> Fake {
+    let go_mod = "module example.com/shop\n\ngo 1.27\n";
+    let f = Fake::default();
+    f.local("dockerfile", "go.mod", go_mod).local("context", "go.mod", go_mod).image("localhost:5000/library/golang:1.27", golang("1.27.3"));
+    for (path, text) in files {
+        f.local("context", path, text);
+    }
+    f.state().caps = Caps { llb: Vec::new(), frontend: Vec::new(), build_platform: Some(llb::Platform::parse("linux/amd64").unwrap()) };
+    f
+}
+
+#[tokio::test]
+async fn a_module_without_a_spec_builds_its_programs_under_cmd() {
+    let f = module_client(&[
+        ("cmd/api/main.go", "package main\n\nfunc main() {}\n"),
+        ("cmd/worker/main.go", "// Command worker.\npackage main\n\nfunc main() {}\n"),
+        ("internal/store/store.go", "package store\n"),
+        ("tools/gen.go", "//go:build ignore\n\npackage main\n"),
+    ]);
+    let answer = build(&f, &["filename=go.mod"]).await;
+    assert!(answer.error.is_none(), "{answer:?}");
+    let builds: Vec<Vec<String>> = execs(&f).into_iter().filter(|a| a.starts_with(&["go".into(), "build".into()])).collect();
+    assert_eq!(builds.len(), 1, "{builds:?}");
+    assert!(builds[0].ends_with(&["./cmd/api".to_string(), "./cmd/worker".to_string()]), "{builds:?}");
+    let config = metadata(&answer, "containerimage.config");
+    assert_eq!(config["config"]["Entrypoint"], json!(["/usr/local/bin/api"]));
+    assert_eq!(config["config"]["User"], "65532:65532");
+    // The same inference answers --call targets.
+    let f = module_client(&[("cmd/api/main.go", "package main\n"), ("cmd/worker/main.go", "package main\n")]);
+    let targets = metadata(&build(&f, &["filename=go.mod", "requestid=frontend.targets"]).await, "result.json");
+    let names: Vec<&str> = targets["targets"].as_array().unwrap().iter().filter_map(|t| t["name"].as_str()).collect();
+    assert!(names.starts_with(&["api", "worker"]), "{targets}");
+}
+
+#[tokio::test]
+async fn a_module_that_needs_a_spec_fails_with_the_spec() {
+    let f = module_client(&[("main.go", "package main\n\n// #cgo LDFLAGS: -lsqlite3\nimport \"C\"\n\nfunc main() {}\n")]);
+    let e = error(&build(&f, &["filename=go.mod"]).await);
+    assert!(e.contains("uses cgo") && e.contains("c_packages: [libsqlite3-dev]"), "{e}");
+    assert!(!execs(&f).iter().any(|a| a.starts_with(&["go".into(), "build".into()])));
+    let f = module_client(&[("lib.go", "package shop\n")]);
+    assert!(error(&build(&f, &["filename=go.mod"]).await).contains("no `package main`"));
+}
+
+#[tokio::test]
+async fn goapp_init_answers_with_the_commented_spec() {
+    let f = module_client(&[("cmd/shop/main.go", "package main\n\nfunc main() { http.ListenAndServe(\":8080\", nil) }\n")]);
+    let answer = build(&f, &["filename=go.mod", "requestid=frontend.goapp.init", "build-arg:BUILDKIT_SYNTAX=registry.example.com/goapp-frontend:1"]).await;
+    let spec = metadata(&answer, "result.json")["spec"].as_str().unwrap().to_string();
+    assert!(spec.starts_with("# syntax=registry.example.com/goapp-frontend:1\n"), "{spec}");
+    assert!(spec.contains("main: ./cmd/shop\n") && spec.contains("ports: [8080]"), "{spec}");
+    // A spec file is not a module.
+    let f = client(HELLO, "1.27");
+    assert!(error(&build(&f, &["requestid=frontend.goapp.init"]).await).contains("name its go.mod"));
+}

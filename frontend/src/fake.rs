@@ -205,17 +205,20 @@ impl Gateway for Fake {
         async move { found }
     }
 
-    fn read_dir(&mut self, reference: &str, dir: &str) -> impl Future<Output = Result<Vec<String>>> + Send {
+    fn read_dir(&mut self, reference: &str, dir: &str) -> impl Future<Output = Result<Vec<(String, bool)>>> + Send {
         let state = self.state();
         let dir = clean(dir);
         let prefix = if dir.is_empty() || dir == "." { String::new() } else { format!("{dir}/") };
         let names = match state.results.get(reference) {
             Some(files) => {
-                let mut names: Vec<String> = files
+                let mut names: Vec<(String, bool)> = files
                     .keys()
                     .filter_map(|p| p.strip_prefix(&prefix))
-                    .map(|rest| rest.split('/').next().unwrap_or(rest).to_string())
-                    .filter(|n| !n.is_empty())
+                    .map(|rest| match rest.split_once('/') {
+                        Some((name, _)) => (name.to_string(), true),
+                        None => (rest.to_string(), false),
+                    })
+                    .filter(|(n, _)| !n.is_empty())
                     .collect();
                 names.dedup();
                 Ok(names)

@@ -81,8 +81,7 @@ async fn build<G: Gateway>(mut gw: G, opts: Opts, id: String) -> Result<gw::Resu
     let multi_platform = s.opts.multi_platform()?;
     let cache_imports = s.opts.cache_imports()?;
 
-    let filename = s.opts.filename().to_string();
-    let (spec_bytes, spec_vertex) = reads::read_spec(s, &filename).await?;
+    let (filename, spec_bytes, spec_vertex) = spec_or_inferred(s).await?;
     let build_args = s.opts.build_args();
     // The version templates: a git context's commit is read once the builder is known.
     let stamps = match &s.context {
@@ -243,8 +242,10 @@ async fn subrequest<G: Gateway>(s: &mut Session<G>, id: &str) -> Result<gw::Resu
         "frontend.goapp.schema" => return Ok(subrequests::schema()),
         _ => {}
     }
-    let filename = s.opts.filename().to_string();
-    let (data, _) = reads::read_spec(s, &filename).await?;
+    if name == "frontend.goapp.init" {
+        return goapp_init(s).await;
+    }
+    let (filename, data, _) = spec_or_inferred(s).await?;
     // What the version templates will be is the build's to find out: here they take
     // stand-ins of their form.
     let loaded = llb_gen::load_stamped(&filename, &data, &s.opts.build_args(), &llb_gen::stamp::Stamps::pending());
@@ -269,6 +270,42 @@ async fn subrequest<G: Gateway>(s: &mut Session<G>, id: &str) -> Result<gw::Resu
         "frontend.goapp.llb" => Ok(subrequests::llb(&plan)?),
         other => Err(anyhow::anyhow!("goapp lists the request {other} but does not answer it").into()),
     }
+}
+
+/// The spec's name, its bytes and the vertex that loaded them: the spec the client sent, or,
+/// for a module file (`-f go.mod`, `-f go.work`: a build without a spec), the spec inferred
+/// from the module's code, named `<file> (inferred spec)`; a module that needs a spec fails
+/// with what was found and the spec that would build it.
+async fn spec_or_inferred<G: Gateway>(s: &mut Session<G>) -> Result<(String, Vec<u8>, String), Failure> {
+    let filename = s.opts.filename().to_string();
+    let (data, vertex) = reads::read_spec(s, &filename).await?;
+    if !llb_gen::infer::is_module_file(&filename) {
+        return Ok((filename, data, vertex));
+    }
+    let module = reads::read_module(s, &filename, &data).await?;
+    let inferred = llb_gen::infer::infer(&module).map_err(anyhow::Error::from)?;
+    let spec = llb_gen::infer::build_spec(&inferred, &filename).map_err(anyhow::Error::from)?;
+    Ok((format!("{filename} (inferred spec)"), spec.into_bytes(), vertex))
+}
+
+/// `--call goapp.init`: the commented spec `goapp-frontend init` would write for the module
+/// the build names (`-f go.mod` or `-f go.work`), with the frontend's image (`BUILDKIT_SYNTAX`)
+/// on its `# syntax=` line.
+async fn goapp_init<G: Gateway>(s: &mut Session<G>) -> Result<gw::Result, Failure> {
+    let filename = s.opts.filename().to_string();
+    if !llb_gen::infer::is_module_file(&filename) {
+        return Err(anyhow::anyhow!("--call goapp.init writes the spec of a Go module: name its go.mod (or go.work) with -f, not {filename}").into());
+    }
+    let (data, _) = reads::read_spec(s, &filename).await?;
+    let module = reads::read_module(s, &filename, &data).await?;
+    let mut inferred = llb_gen::infer::infer(&module).map_err(anyhow::Error::from)?;
+    if inferred.targets.is_empty() {
+        return Err(anyhow::anyhow!("{filename}: the module has no `package main`: there is nothing to build").into());
+    }
+    // Only Go files were sent: whether each go:embed path is there is asked of the context.
+    inferred.missing_embeds = reads::missing(s, &inferred.embeds).await?;
+    let syntax = s.opts.build_args().get("BUILDKIT_SYNTAX").cloned().unwrap_or_else(|| crate::DEFAULT_SYNTAX.to_string());
+    Ok(subrequests::init(&llb_gen::infer::init_spec(&inferred, Some(&syntax))))
 }
 
 /// The platform BuildKit's worker runs natively, else this machine's.

@@ -36,8 +36,8 @@ pub trait Gateway: Clone + Send + Sync + 'static {
     fn read_file_head(&mut self, reference: &str, path: &str, max: usize) -> impl Future<Output = Result<Option<Vec<u8>>>> + Send;
     /// Whether a path exists in a solved result (a symbolic link counts, whatever it points to).
     fn exists(&mut self, reference: &str, path: &str) -> impl Future<Output = Result<bool>> + Send;
-    /// The names in a directory of a solved result.
-    fn read_dir(&mut self, reference: &str, dir: &str) -> impl Future<Output = Result<Vec<String>>> + Send;
+    /// The names in a directory of a solved result, each with whether it is a directory.
+    fn read_dir(&mut self, reference: &str, dir: &str) -> impl Future<Output = Result<Vec<(String, bool)>>> + Send;
     /// The digest (if the registry gives one) and the config of an image for a platform;
     /// `log_name` is the progress line of the lookup.
     fn resolve_image(
@@ -131,12 +131,13 @@ impl Gateway for Bridge {
         }
     }
 
-    fn read_dir(&mut self, reference: &str, dir: &str) -> impl Future<Output = Result<Vec<String>>> + Send {
+    fn read_dir(&mut self, reference: &str, dir: &str) -> impl Future<Output = Result<Vec<(String, bool)>>> + Send {
         let request = gw::ReadDirRequest { r#ref: reference.into(), dir_path: dir.into(), include_pattern: String::new() };
         let dir = dir.to_string();
         async move {
             let resp = self.0.read_dir(request).await.map_err(|s| anyhow::Error::new(s).context(format!("listing {dir}")))?.into_inner();
-            Ok(resp.entries.into_iter().map(|e| e.path.rsplit('/').next().unwrap_or_default().to_string()).collect())
+            // (os.ModeDir, in Go's file mode bits.)
+            Ok(resp.entries.into_iter().map(|e| (e.path.rsplit('/').next().unwrap_or_default().to_string(), e.mode & (1 << 31) != 0)).collect())
         }
     }
 

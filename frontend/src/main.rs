@@ -79,7 +79,31 @@ enum Command {
         #[arg(long)]
         raw: bool,
     },
+    /// Write a commented goapp.yaml for the Go module (or go.work workspace) in DIR, from
+    /// what its code shows: its programs, cgo and the C libraries its #cgo lines name, its
+    /// listen ports, vendor/, go:embed directories.
+    Init {
+        /// The module's directory.
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        /// Replace an existing goapp.yaml.
+        #[arg(long)]
+        force: bool,
+        /// Print the spec instead of writing it.
+        #[arg(long)]
+        stdout: bool,
+        /// The frontend image of the spec's `# syntax=` line.
+        #[arg(long, default_value = DEFAULT_SYNTAX)]
+        syntax: String,
+    },
 }
+
+/// The frontend image `init` names by default: the one this binary was built for
+/// (`GOAPP_FRONTEND_IMAGE` when it was compiled), else the name it is published under.
+pub(crate) const DEFAULT_SYNTAX: &str = match option_env!("GOAPP_FRONTEND_IMAGE") {
+    Some(image) => image,
+    None => "goapp-frontend",
+};
 
 /// What `plan` and `llb` build from besides the target platforms.
 #[derive(clap::Args)]
@@ -113,6 +137,7 @@ fn main() -> ExitCode {
         }
         Command::Plan { platform, build } => print_plan(&platform, &build),
         Command::Llb { platform, build, raw } => print_llb(&platform, &build, raw),
+        Command::Init { dir, force, stdout, syntax } => init(&dir, force, stdout, &syntax),
     };
     match result {
         Ok(code) => code,
@@ -121,6 +146,72 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `init`: the module in `dir`, read from disk, inferred, and its spec written beside it
+/// (whole or not at all) unless one is there.
+fn init(dir: &std::path::Path, force: bool, stdout: bool, syntax: &str) -> Result<ExitCode> {
+    let module = read_module(dir)?;
+    let inferred = llb_gen::infer::infer(&module).map_err(|e| anyhow::anyhow!("{}: {e}", dir.display()))?;
+    if inferred.targets.is_empty() {
+        anyhow::bail!("{}: the module has no `package main` (looked for in every package of the module): there is nothing to build", dir.display());
+    }
+    let text = llb_gen::infer::init_spec(&inferred, Some(syntax));
+    // What init writes must load as it is.
+    if let Err(d) = llb_gen::load("goapp.yaml", text.as_bytes(), &BTreeMap::new()) {
+        anyhow::bail!("the spec inferred for {} does not load; please report this:\n{}\n{text}", dir.display(), d.render(false));
+    }
+    if stdout {
+        print!("{text}");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let path = dir.join("goapp.yaml");
+    if path.exists() && !force {
+        anyhow::bail!("{} exists: pass --force to replace it, or --stdout to see the inferred spec", path.display());
+    }
+    let part = dir.join(".goapp.yaml.part");
+    std::fs::write(&part, &text).with_context(|| format!("writing {}", part.display()))?;
+    std::fs::rename(&part, &path).with_context(|| format!("writing {}", path.display()))?;
+    eprintln!("wrote {} (targets: {})", path.display(), inferred.targets.iter().map(|t| t.main.as_str()).collect::<Vec<_>>().join(", "));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A module on disk: its go.mod (or go.work), the Go files of its packages (each at most
+/// [`llb_gen::infer::MAX_GO_FILE_BYTES`]), and every path, without vendor/, testdata/ and
+/// hidden directories.
+fn read_module(dir: &std::path::Path) -> Result<llb_gen::infer::Module> {
+    let file = llb_gen::infer::MODULE_FILES
+        .iter()
+        .rev()
+        .find(|f| dir.join(f).is_file())
+        .with_context(|| format!("{} has no go.mod or go.work: init writes the spec of a Go module, from its directory", dir.display()))?;
+    let text = std::fs::read_to_string(dir.join(file)).with_context(|| format!("reading {}", dir.join(file).display()))?;
+    let mut module = llb_gen::infer::Module { file: file.to_string(), text, vendored: dir.join("vendor/modules.txt").is_file(), ..Default::default() };
+    let mut pending = vec![String::new()];
+    while let Some(rel) = pending.pop() {
+        let here = if rel.is_empty() { dir.to_path_buf() } else { dir.join(&rel) };
+        for entry in std::fs::read_dir(&here).with_context(|| format!("reading {}", here.display()))? {
+            let entry = entry?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let path = if rel.is_empty() { name.clone() } else { format!("{rel}/{name}") };
+            let kind = entry.file_type()?;
+            if kind.is_dir() {
+                if !llb_gen::infer::skipped_dir(&name) {
+                    module.paths.insert(path.clone());
+                    pending.push(path);
+                }
+            } else {
+                module.paths.insert(path.clone());
+                if kind.is_file() && llb_gen::infer::is_go_source(&name) {
+                    let mut text = Vec::new();
+                    let f = std::fs::File::open(entry.path()).with_context(|| format!("reading {}", entry.path().display()))?;
+                    std::io::Read::read_to_end(&mut std::io::Read::take(f, llb_gen::infer::MAX_GO_FILE_BYTES as u64), &mut text)?;
+                    module.go_files.insert(path, String::from_utf8_lossy(&text).into_owned());
+                }
+            }
+        }
+    }
+    Ok(module)
 }
 
 fn run_gateway() -> Result<ExitCode> {

@@ -89,7 +89,60 @@ async fn names_in<G: Gateway>(s: &mut Session<G>, dir: &str) -> Result<Vec<Strin
     attrs.insert(llb::attr::LOCAL_EXCLUDE.to_string(), serde_json::to_string(&[format!("{prefix}*/*")]).unwrap_or_default());
     let title = "[internal] list a runtime.files directory".to_string();
     let (listing, _) = context_files(s, attrs, "context-files-listing", title).await?;
-    s.gw.read_dir(&listing, dir).await
+    Ok(s.gw.read_dir(&listing, dir).await?.into_iter().map(|(name, _)| name).collect())
+}
+
+/// Which of `paths` (relative to the context) the context lacks.
+pub async fn missing<G: Gateway>(s: &mut Session<G>, paths: &[String]) -> Result<Vec<String>> {
+    if paths.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut attrs = BTreeMap::new();
+    attrs.insert(llb::attr::LOCAL_INCLUDE.to_string(), serde_json::to_string(paths).unwrap_or_default());
+    let (found, _) = context_files(s, attrs, "context-embeds", "[internal] look for the go:embed paths".to_string()).await?;
+    let mut out = Vec::new();
+    for p in paths {
+        if !s.gw.exists(&found, p).await? {
+            out.push(p.clone());
+        }
+    }
+    Ok(out)
+}
+
+/// The module of a build without a spec (`-f go.mod`, `-f go.work`): the module file the
+/// client sent, and the Go files of the context's packages (each at most
+/// [`llb_gen::infer::MAX_GO_FILE_BYTES`]) with every path, read from the context: only its
+/// `.go` files and `vendor/modules.txt` are sent, then listed directory by directory.
+pub async fn read_module<G: Gateway>(s: &mut Session<G>, file: &str, text: &[u8]) -> Result<llb_gen::infer::Module> {
+    let mut attrs = BTreeMap::new();
+    attrs.insert(llb::attr::LOCAL_INCLUDE.to_string(), serde_json::to_string(&["**/*.go", "vendor/modules.txt"]).unwrap_or_default());
+    attrs.insert(llb::attr::LOCAL_EXCLUDE.to_string(), serde_json::to_string(&["vendor/**/*.go", "**/testdata", ".git"]).unwrap_or_default());
+    let title = "[internal] load the module's Go files".to_string();
+    let (files, _) = context_files(s, attrs, "context-go-files", title).await?;
+    let base = file.rsplit('/').next().unwrap_or(file);
+    let mut module = llb_gen::infer::Module { file: base.to_string(), text: String::from_utf8_lossy(text).into_owned(), ..Default::default() };
+    module.vendored = s.gw.exists(&files, "vendor/modules.txt").await?;
+    let mut pending = vec![String::new()];
+    while let Some(rel) = pending.pop() {
+        let dir = if rel.is_empty() { ".".to_string() } else { rel.clone() };
+        for (name, is_dir) in s.gw.read_dir(&files, &dir).await? {
+            let path = if rel.is_empty() { name.clone() } else { format!("{rel}/{name}") };
+            if is_dir {
+                if !llb_gen::infer::skipped_dir(&name) {
+                    module.paths.insert(path.clone());
+                    pending.push(path);
+                }
+                continue;
+            }
+            module.paths.insert(path.clone());
+            if llb_gen::infer::is_go_source(&name)
+                && let Some(data) = s.gw.read_file_head(&files, &path, llb_gen::infer::MAX_GO_FILE_BYTES).await?
+            {
+                module.go_files.insert(path, String::from_utf8_lossy(&data).into_owned());
+            }
+        }
+    }
+    Ok(module)
 }
 
 /// Whether `name` matches the pattern of a `files` source's last component: `*` any

@@ -25,7 +25,13 @@ pub const REQUESTS: &[(&str, &str)] = &[
     ("frontend.goapp.schema", "The JSON Schema of goapp.yaml, for editors"),
     ("frontend.goapp.plan", "What the build would do: platforms, binaries, Go release, images, named contexts"),
     ("frontend.goapp.llb", "The LLB of each platform, readable (builder and base unresolved)"),
+    ("frontend.goapp.init", "A commented goapp.yaml for the module of -f go.mod (or go.work), from its code"),
 ];
+
+/// `goapp.init`: the spec, as text (and as `{"spec": ...}`).
+pub fn init(spec: &str) -> gw::Result {
+    answer(&json!({ "spec": spec }), spec.to_string(), &[])
+}
 
 /// The request `id` names, with the `frontend.` prefix buildx adds (accepted without it).
 pub fn known(id: &str) -> Option<&'static str> {

@@ -29,6 +29,7 @@ pub mod context;
 pub mod diag;
 pub mod golang;
 pub mod image;
+pub mod infer;
 pub mod load;
 pub mod lower;
 pub mod paths;

@@ -72,6 +72,7 @@ pub fn reference_markdown() -> String {
         out.push('\n');
     }
     out.push_str(IMAGE_RULES);
+    out.push_str(WITHOUT_A_SPEC);
     out.push_str(&templates_markdown());
     out.push_str(&rules_markdown());
     out
@@ -136,6 +137,35 @@ fn rules_markdown() -> String {
 }
 
 /// How the image is put together, for the reference.
+/// How a build without a spec (`-f go.mod`) chooses what the spec would say.
+const WITHOUT_A_SPEC: &str = "## Without a spec
+
+`docker buildx build --build-arg BUILDKIT_SYNTAX=<goapp's image> -f go.mod .` (or `-f go.work`,
+for a workspace) builds the module in the build context with no spec: Docker's Dockerfile
+frontend hands the build to goapp, which reads the module's Go files and infers the spec.
+
+- The binaries: every `package main` under `cmd/` (each named after its directory), else the
+  module's own directory when it is `package main`, else the one `package main` there is.
+  Files with `//go:build ignore` and `_test.go` files do not count; `vendor/`, `testdata/` and
+  directories starting with `.` or `_` are not searched. A binary named as the module comes
+  first: it is the entrypoint. `--target NAME` builds one of them.
+- The name: the module path's last element that is not a major version
+  (`github.com/acme/clock/v2` is `clock`).
+- The Go release: go.mod's, as with a spec. The base: `static`. The user: `nonroot`.
+- A module with no `package main`, with several outside `cmd/`, or with `import \"C\"` fails
+  before anything builds, with what was found and the spec that builds it.
+
+`goapp-frontend init [DIR]` writes that spec to `DIR/goapp.yaml` (never over one that is there,
+unless `--force`; `--stdout` prints it), with comments, and what the code shows besides: cgo
+(`go.cgo`, the base `distroless/cc`, and `go.c_packages` from `#cgo pkg-config:` and
+`#cgo LDFLAGS: -l` lines, for the libraries it knows the Debian package of), the ports of
+literal listen addresses (`\":8080\"` on a line that listens), `go.mod: vendor` for a vendor
+directory, and the `go:embed` paths, with a note for those the module lacks (something
+generates them). `--call goapp.init` answers with the same spec through buildx, its
+`# syntax=` line naming `BUILDKIT_SYNTAX`.
+
+";
+
 const IMAGE_RULES: &str = "## The image
 
 ### Bases
