@@ -289,8 +289,8 @@ async fn spec_or_inferred<G: Gateway>(s: &mut Session<G>) -> Result<(String, Vec
 }
 
 /// `--call goapp.init`: the commented spec `goapp-frontend init` would write for the module
-/// the build names (`-f go.mod` or `-f go.work`), with the frontend's image (`BUILDKIT_SYNTAX`)
-/// on its `# syntax=` line.
+/// the build names (`-f go.mod` or `-f go.work`), with the frontend's image on its
+/// `# syntax=` line.
 async fn goapp_init<G: Gateway>(s: &mut Session<G>) -> Result<gw::Result, Failure> {
     let filename = s.opts.filename().to_string();
     if !llb_gen::infer::is_module_file(&filename) {
@@ -304,7 +304,15 @@ async fn goapp_init<G: Gateway>(s: &mut Session<G>) -> Result<gw::Result, Failur
     }
     // Only Go files were sent: whether each go:embed path is there is asked of the context.
     inferred.missing_embeds = reads::missing(s, &inferred.embeds).await?;
-    let syntax = s.opts.build_args().get("BUILDKIT_SYNTAX").cloned().unwrap_or_else(|| crate::DEFAULT_SYNTAX.to_string());
+    // The image Docker's Dockerfile frontend handed the build to (`source`), else the one
+    // BUILDKIT_SYNTAX names.
+    let syntax = s
+        .opts
+        .get(crate::keys::opt::SOURCE)
+        .map(str::to_string)
+        .or_else(|| s.opts.build_args().get("BUILDKIT_SYNTAX").map(|v| v.split_whitespace().next().unwrap_or_default().to_string()))
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| crate::DEFAULT_SYNTAX.to_string());
     Ok(subrequests::init(&llb_gen::infer::init_spec(&inferred, Some(&syntax))))
 }
 

@@ -24,6 +24,9 @@ pub mod opt {
     pub const ATTEST_SBOM: &str = "attest:sbom";
     pub const VCS_SOURCE: &str = "vcs:source";
     pub const VCS_REVISION: &str = "vcs:revision";
+    /// The frontend image Docker's Dockerfile frontend hands a build to (`# syntax=`, or the
+    /// build arg `BUILDKIT_SYNTAX`).
+    pub const SOURCE: &str = "source";
 }
 
 /// The session directory names buildx uses when the options do not name others.

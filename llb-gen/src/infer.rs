@@ -47,6 +47,8 @@ pub struct GoFile {
     pub ports: Vec<u16>,
     /// The path of each `//go:embed` pattern, up to its first wildcard.
     pub embeds: Vec<String>,
+    /// Whether it has `//go:generate` lines.
+    pub generates: bool,
 }
 
 /// Reads what [`GoFile`] holds from a Go file's text.
@@ -119,6 +121,7 @@ pub fn scan(text: &str) -> GoFile {
                 }
             }
             Tok::Comment(c) => {
+                f.generates |= c.starts_with("//go:generate ");
                 if let Some(patterns) = c.strip_prefix("//go:embed ") {
                     for p in patterns.split_whitespace() {
                         let p = p.trim_matches(['"', '`']).trim_start_matches("all:");
@@ -280,6 +283,8 @@ pub struct Inference {
     /// a generator).
     pub embeds: Vec<String>,
     pub missing_embeds: Vec<String>,
+    /// The packages with `//go:generate` lines.
+    pub generate: Vec<String>,
     pub vendored: bool,
     /// A workspace: the modules it uses.
     pub workspace: Vec<String>,
@@ -344,6 +349,7 @@ pub fn infer(m: &Module) -> Result<Inference, NeedsSpec> {
     let mut unknown = BTreeSet::new();
     let mut ports = BTreeSet::new();
     let mut embeds = BTreeSet::new();
+    let mut generate = Vec::new();
     for (dir, files) in &packages {
         for f in files {
             if f.imports_c && !cgo.contains(dir) {
@@ -364,6 +370,9 @@ pub fn infer(m: &Module) -> Result<Inference, NeedsSpec> {
                 }
             }
             ports.extend(f.ports.iter().copied());
+            if f.generates && !generate.contains(dir) {
+                generate.push(dir.clone());
+            }
             for e in &f.embeds {
                 embeds.insert(if dir == "." { e.clone() } else { format!("{dir}/{e}") });
             }
@@ -381,6 +390,7 @@ pub fn infer(m: &Module) -> Result<Inference, NeedsSpec> {
         ports: ports.into_iter().collect(),
         embeds: embeds.into_iter().collect(),
         missing_embeds,
+        generate,
         vendored: m.vendored,
         workspace,
     })
@@ -553,6 +563,10 @@ pub fn init_spec(inf: &Inference, syntax: Option<&str>) -> String {
     if !inf.ports.is_empty() {
         let _ = writeln!(s, "  # From the listen addresses in the code.\n  ports: [{}]", inf.ports.iter().map(u16::to_string).collect::<Vec<_>>().join(", "));
     }
+    if !inf.generate.is_empty() {
+        let _ = writeln!(s, "# //go:generate lines in {}: run before the compile, in the builder.", inf.generate.join(", "));
+        s.push_str("generate:\n  - go generate ./...\n");
+    }
     if !inf.embeds.is_empty() {
         let _ = writeln!(s, "# go:embed reads {} at compile time, from the build context.", inf.embeds.join(", "));
     }
@@ -633,6 +647,10 @@ mod tests {
         let spec = init_spec(&inf, Some("registry.example.com/goapp-frontend:1"));
         assert!(spec.starts_with("# syntax=registry.example.com/goapp-frontend:1\n"), "{spec}");
         assert!(spec.contains("  mod: vendor\n") && spec.contains("  ports: [8080]\n") && spec.contains("# web/dist is not in the module"), "{spec}");
+        assert!(!spec.contains("generate:"), "{spec}");
+        m.go_files.insert("web/web.go".into(), "package web\n\n//go:generate go run ./gen\n".into());
+        let spec = init_spec(&infer(&m).unwrap(), None);
+        assert!(spec.contains("lines in web: run before the compile, in the builder.\ngenerate:\n  - go generate ./...\n"), "{spec}");
         crate::load("goapp.yaml", spec.as_bytes(), &Default::default()).unwrap();
     }
 

@@ -160,8 +160,8 @@ unless `--force`; `--stdout` prints it), with comments, and what the code shows 
 (`go.cgo`, the base `distroless/cc`, and `go.c_packages` from `#cgo pkg-config:` and
 `#cgo LDFLAGS: -l` lines, for the libraries it knows the Debian package of), the ports of
 literal listen addresses (`\":8080\"` on a line that listens), `go.mod: vendor` for a vendor
-directory, and the `go:embed` paths, with a note for those the module lacks (something
-generates them). `--call goapp.init` answers with the same spec through buildx, its
+directory, `generate: [go generate ./...]` when the code has `//go:generate` lines, and the
+`go:embed` paths, with a note for those the module lacks (something generates them). `--call goapp.init` answers with the same spec through buildx, its
 `# syntax=` line naming `BUILDKIT_SYNTAX`.
 
 ";
