@@ -505,16 +505,22 @@ pub fn build_spec(inf: &Inference, module_file: &str) -> Result<String, NeedsSpe
     Ok(s)
 }
 
+/// A package path as a YAML value: as it is, or quoted when a character in it could mean
+/// something else to YAML (a directory named `a #b`).
+fn yaml_path(path: &str) -> String {
+    if path.chars().all(|c| c.is_ascii_alphanumeric() || "._/-".contains(c)) { path.to_string() } else { serde_json::to_string(path).unwrap_or_default() }
+}
+
 fn write_targets(s: &mut String, inf: &Inference, comments: bool) {
     if let [t] = inf.targets.as_slice()
         && t.name == inf.name
     {
-        let _ = writeln!(s, "main: {}", t.main);
+        let _ = writeln!(s, "main: {}", yaml_path(&t.main));
         return;
     }
     s.push_str("targets:\n");
     for t in &inf.targets {
-        let _ = writeln!(s, "  - name: {}\n    main: {}", t.name, t.main);
+        let _ = writeln!(s, "  - name: {}\n    main: {}", t.name, yaml_path(&t.main));
     }
     if comments && !inf.other_mains.is_empty() {
         let _ = writeln!(s, "  # Also package main, left out: {}", inf.other_mains.iter().map(|d| format!("./{d}")).collect::<Vec<_>>().join(", "));
@@ -621,6 +627,10 @@ mod tests {
         let spec = build_spec(&inf, "go.mod").unwrap();
         assert!(spec.contains("targets:\n  - name: shop\n    main: ./cmd/shop\n  - name: api\n"), "{spec}");
         crate::load("goapp.yaml", spec.as_bytes(), &Default::default()).unwrap();
+        // A directory whose name YAML would misread.
+        let odd = infer(&module(&[("cmd/a #b: c/main.go", "package main")])).unwrap();
+        let spec = build_spec(&odd, "go.mod").unwrap();
+        assert!(spec.contains("main: \"./cmd/a #b: c\""), "{spec}");
         let root = infer(&module(&[("main.go", "package main"), ("gen.go", "//go:build ignore\n\npackage main")])).unwrap();
         assert_eq!(root.targets, [Found { name: "shop".into(), main: ".".into() }]);
         assert_eq!(build_spec(&root, "go.mod").unwrap(), "# The spec goapp inferred from go.mod.\nname: shop\nmain: .\nruntime:\n  base: static\n");
