@@ -282,10 +282,16 @@ async fn spec_or_inferred<G: Gateway>(s: &mut Session<G>) -> Result<(String, Vec
     if !llb_gen::infer::is_module_file(&filename) {
         return Ok((filename, data, vertex));
     }
-    let module = reads::read_module(s, &filename, &data).await?;
-    let inferred = llb_gen::infer::infer(&module).map_err(anyhow::Error::from)?;
+    let inferred = infer_module(s, &filename, &data).await?;
     let spec = llb_gen::infer::build_spec(&inferred, &filename).map_err(anyhow::Error::from)?;
     Ok((format!("{filename} (inferred spec)"), spec.into_bytes(), vertex))
+}
+
+/// What the code of the module whose module file (`filename`, read as `data`) the client
+/// sent shows ([`llb_gen::infer::infer`]).
+async fn infer_module<G: Gateway>(s: &mut Session<G>, filename: &str, data: &[u8]) -> Result<llb_gen::infer::Inference, Failure> {
+    let module = reads::read_module(s, filename, data).await?;
+    Ok(llb_gen::infer::infer(&module).map_err(anyhow::Error::from)?)
 }
 
 /// `--call goapp.init`: the commented spec `goapp-frontend init` would write for the module
@@ -297,11 +303,8 @@ async fn goapp_init<G: Gateway>(s: &mut Session<G>) -> Result<gw::Result, Failur
         return Err(anyhow::anyhow!("--call goapp.init writes the spec of a Go module: name its go.mod (or go.work) with -f, not {filename}").into());
     }
     let (data, _) = reads::read_spec(s, &filename).await?;
-    let module = reads::read_module(s, &filename, &data).await?;
-    let mut inferred = llb_gen::infer::infer(&module).map_err(anyhow::Error::from)?;
-    if inferred.targets.is_empty() {
-        return Err(anyhow::anyhow!("{filename}: the module has no `package main`: there is nothing to build").into());
-    }
+    let mut inferred = infer_module(s, &filename, &data).await?;
+    llb_gen::infer::require_main(&inferred, &filename).map_err(anyhow::Error::from)?;
     // Only Go files were sent: whether each go:embed path is there is asked of the context.
     inferred.missing_embeds = reads::missing(s, &inferred.embeds).await?;
     // The image Docker's Dockerfile frontend handed the build to (`source`), else the one

@@ -153,9 +153,7 @@ fn main() -> ExitCode {
 fn init(dir: &std::path::Path, force: bool, stdout: bool, syntax: &str) -> Result<ExitCode> {
     let module = read_module(dir)?;
     let inferred = llb_gen::infer::infer(&module).map_err(|e| anyhow::anyhow!("{}: {e}", dir.display()))?;
-    if inferred.targets.is_empty() {
-        anyhow::bail!("{}: the module has no `package main` (looked for in every package of the module): there is nothing to build", dir.display());
-    }
+    llb_gen::infer::require_main(&inferred, &dir.join(&module.file).display().to_string())?;
     let text = llb_gen::infer::init_spec(&inferred, Some(syntax));
     // What init writes must load as it is.
     if let Err(d) = llb_gen::load("goapp.yaml", text.as_bytes(), &BTreeMap::new()) {

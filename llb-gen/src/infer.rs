@@ -355,18 +355,12 @@ pub fn infer(m: &Module) -> Result<Inference, NeedsSpec> {
             if f.imports_c && !cgo.contains(dir) {
                 cgo.push(dir.clone());
             }
-            for p in &f.pkg_config {
-                match debian_package(p, true) {
+            let named = f.pkg_config.iter().map(|p| (p, true, format!("pkg-config {p}"))).chain(f.libs.iter().map(|l| (l, false, format!("-l{l}"))));
+            for (name, pkg_config, written) in named {
+                match debian_package(name, pkg_config) {
                     Some("") => {}
                     Some(d) => drop(c.insert(d.to_string())),
-                    None => drop(unknown.insert(format!("pkg-config {p}"))),
-                }
-            }
-            for l in &f.libs {
-                match debian_package(l, false) {
-                    Some("") => {}
-                    Some(d) => drop(c.insert(d.to_string())),
-                    None => drop(unknown.insert(format!("-l{l}"))),
+                    None => drop(unknown.insert(written)),
                 }
             }
             ports.extend(f.ports.iter().copied());
@@ -473,19 +467,8 @@ fn debian_package(name: &str, pkg_config: bool) -> Option<&'static str> {
 /// The spec of a build without one (`-f go.mod`): the binaries the code shows on the static
 /// base, as the user; or why the module needs a spec, with the one `init` would write.
 pub fn build_spec(inf: &Inference, module_file: &str) -> Result<String, NeedsSpec> {
-    let write = |why: String| {
-        let spec = if inf.targets.is_empty() {
-            String::new()
-        } else {
-            format!("\n\nA spec that builds it (goapp-frontend init writes one):\n\n{}", init_spec(inf, None))
-        };
-        NeedsSpec(format!("{why}{spec}"))
-    };
-    if inf.targets.is_empty() {
-        return Err(NeedsSpec(format!(
-            "{module_file}: the module has no `package main` (looked for under cmd/ and in every package of the module): there is nothing to build; write a spec that names the program's package (`main: ./path/to/main`)"
-        )));
-    }
+    require_main(inf, module_file)?;
+    let write = |why: String| NeedsSpec(format!("{why}\n\nA spec that builds it (goapp-frontend init writes one):\n\n{}", init_spec(inf, None)));
     if inf.targets.len() > 1 && !inf.targets.iter().all(|t| t.main.starts_with("./cmd/")) {
         let found: Vec<&str> = inf.targets.iter().map(|t| t.main.as_str()).collect();
         return Err(write(format!(
@@ -509,6 +492,16 @@ pub fn build_spec(inf: &Inference, module_file: &str) -> Result<String, NeedsSpe
 /// something else to YAML (a directory named `a #b`).
 fn yaml_path(path: &str) -> String {
     if path.chars().all(|c| c.is_ascii_alphanumeric() || "._/-".contains(c)) { path.to_string() } else { serde_json::to_string(path).unwrap_or_default() }
+}
+
+/// A module with no `package main` has nothing to build, with a spec or without.
+pub fn require_main(inf: &Inference, module_file: &str) -> Result<(), NeedsSpec> {
+    if !inf.targets.is_empty() {
+        return Ok(());
+    }
+    Err(NeedsSpec(format!(
+        "{module_file}: the module has no `package main` (looked for under cmd/ and in every package of the module): there is nothing to build; write a spec that names the program's package (`main: ./path/to/main`)"
+    )))
 }
 
 fn write_targets(s: &mut String, inf: &Inference, comments: bool) {
