@@ -73,7 +73,7 @@ pub fn glibc(go: &Go, runtime: &Runtime, whole: Span, probed: Option<(&BaseImage
 pub fn windows(spec: &Spec, image: bool) -> Vec<Diagnostic> {
     let rt = &spec.runtime;
     let mut out = Vec::new();
-    if let Some(s) = rt.stop_signal.as_ref().filter(|s| image && s.value != "SIGTERM") {
+    if let Some(s) = rt.stop_signal.as_ref().filter(|s| image && s.value != "SIGTERM" && s.value != "15") {
         out.push(Diagnostic::error("NotOnWindows", s.span, format!("a Windows container cannot be stopped with {}", s.value)).hint(
             "Windows stops a container with a shutdown event, which a Go program receives as SIGTERM (os/signal); remove `stop_signal`, or set it to SIGTERM",
         ));

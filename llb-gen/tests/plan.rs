@@ -126,6 +126,10 @@ fn windows_platforms_plan_their_own_base_and_refuse_what_windows_lacks() {
     let yaml = "name: app\nruntime:\n  stop_signal: SIGINT\n";
     let Err(PlanError::Diagnostics(d)) = plan_of(yaml, &only, &ContextFacts::default()) else { panic!("a Windows image with SIGINT was planned") };
     assert_eq!((d.items[0].rule, d.items[0].span.start.line), (Some("NotOnWindows"), 3), "{}", d.render(false));
+    // SIGTERM, by name or by number, is what Windows gives the program.
+    for sigterm in ["SIGTERM", "TERM", "15"] {
+        assert!(plan_of(&format!("name: app\nruntime:\n  stop_signal: {sigterm}\n"), &only, &ContextFacts::default()).is_ok(), "{sigterm}");
+    }
     // Building the binaries alone, it does not matter.
     assert!(plan_of(yaml, &binaries, &ContextFacts::default()).is_ok());
     // windows/386 has binaries, and no container image.
