@@ -73,6 +73,7 @@ pub fn reference_markdown() -> String {
     }
     out.push_str(IMAGE_RULES);
     out.push_str(WITHOUT_A_SPEC);
+    out.push_str(SHARED_CACHE);
     out.push_str(&templates_markdown());
     out.push_str(&rules_markdown());
     out
@@ -163,6 +164,47 @@ literal listen addresses (`\":8080\"` on a line that listens), `go.mod: vendor` 
 directory, `generate: [go generate ./...]` when the code has `//go:generate` lines, and the
 `go:embed` paths, with a note for those the module lacks (something generates them). `--call goapp.init` answers with the same spec through buildx, its
 `# syntax=` line naming `BUILDKIT_SYNTAX`.
+
+";
+
+const SHARED_CACHE: &str = "## A build cache shared between machines
+
+BuildKit keeps Go's build cache in a cache mount of the engine, which `--cache-to` does not
+export: a new CI runner, another builder node or an engine after `docker buildx prune -af`
+compiles everything again. `go.shared_cache` keeps that cache in an HTTP store as well:
+
+```yaml
+go:
+  shared_cache:
+    url: https://gocache.example.com/go/myteam
+    token: gocache                          # the id of the secret with the token
+    read_only: ${CACHE_READ_ONLY:-false}    # true for pull requests
+```
+
+```sh
+GOCACHE_TOKEN=… docker buildx build --secret id=gocache,env=GOCACHE_TOKEN -f goapp.yaml .
+```
+
+- `go build` and `go test` run goapp's cache program as their `GOCACHEPROG` (Go 1.24 or newer).
+  goapp compiles it on the builder from its source (the standard library only, no network);
+  the step is cached like any other.
+- A lookup tries the engine's cache mount first, so a warm engine asks the store nothing; then
+  the store: `GET <url>/v1/a/<action id>` (the output id and size of what an action made), then
+  `GET <url>/v1/o/<output id>`. An output whose SHA-256 is not its id is ignored. What `go`
+  compiles is uploaded with `PUT` (after a `HEAD`: an output the store has is not sent again),
+  unless `read_only`. Any server that keeps what is PUT is a store: nginx with
+  `dav_methods PUT; create_full_put_path on;` behind a check of the `Authorization` header,
+  or a bucket's HTTP endpoint.
+- The token is read from the secret, sent as `Authorization: Bearer <token>`, and written
+  nowhere: not in a layer, the cache key, the provenance or the store. A build without the
+  secret uses the store without a token.
+- The store never fails a build: a refused request (401, 403) turns the store off for that
+  `go` command, five failures in a row too, and a miss is compiled. Each `go` command prints
+  one line of figures: `goapp-cache: 612 lookups: 0 on this builder, 598 from the shared
+  cache, 14 missed (compiled); 14 stored in the shared cache …`.
+- Anyone who can write to the store decides what later builds link: give writing tokens to
+  trusted builds only, and build pull requests with `read_only: true` (or a token the store
+  allows to read only).
 
 ";
 

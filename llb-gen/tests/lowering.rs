@@ -536,13 +536,15 @@ fn platforms_share_the_builder_context_and_static_base() {
         // and the assets (the copy, and each named context it copies) and the `generate` step
         let custom = |what: &str| amd.definition.metadata.values().filter(|m| m.description.get("llb.customname").is_some_and(|n| n.contains(what))).count();
         let develop = custom("[builder] assets") + custom("(assets)") + custom("[builder] generate");
+        // and the shared cache's program, compiled on the build platform, and its source
+        let shared_cache = custom("go build goapp-cache") + custom("the shared cache program");
         // (the base and files layers are staged, then dated: two ops each; on a pulled base,
         // which is the platform's own, nothing above it is shared)
         let pulled = ops(&amd.definition)
             .iter()
             .any(|o| matches!(&o.op, Some(pb::op::Op::Source(s)) if s.identifier.starts_with("docker-image://") && !s.identifier.contains("golang:")));
         let files = if pulled { 0 } else { 2 * layer("goapp: files") };
-        let expected = 2 + 2 * download as usize + 2 * layer(" base (") + files + known_hosts as usize + 2 * modes as usize + develop;
+        let expected = 2 + 2 * download as usize + 2 * layer(" base (") + files + known_hosts as usize + 2 * modes as usize + develop + shared_cache;
         assert_eq!(shared, expected, "{}", spec.display());
         assert_eq!(amd.config.architecture, "amd64");
         assert_eq!(arm.config.architecture, "arm64");

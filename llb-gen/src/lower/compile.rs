@@ -7,6 +7,7 @@ use llb::{CacheSharing, Exec, Mount, SourceRange};
 use super::builder::{Sources, download_modules, go_env, module_cache_mount};
 use super::cgo::{CgoPlan, CheckOn, LIBS, c_toolchain, check_binaries};
 use super::secrets::{secret_env, secret_mounts};
+use super::shared_cache::SharedCacheUse;
 use super::{GOCACHE, GOMODCACHE, LowerError, Lowering, OUT, SRC, pinned};
 use crate::golang;
 use crate::image::env_set;
@@ -47,6 +48,8 @@ pub(super) struct Prepared<'s> {
     /// The builder with the downloaded modules, on the build platform, without a C
     /// toolchain: what Go-only steps run on.
     pub plain_root: llb::Output,
+    /// The shared build cache's program and token, for `go build` and `go test`.
+    pub shared_cache: Option<SharedCacheUse>,
 }
 
 impl Prepared<'_> {
@@ -58,6 +61,7 @@ impl Prepared<'_> {
             .cloned()
             .chain(self.secrets.iter().cloned())
             .chain(sources.replaced.iter().map(|(dir, full, _)| Mount::readonly(dir, *full)))
+            .chain(self.shared_cache.iter().flat_map(|c| c.mounts.iter().cloned()))
             .chain([
                 // BuildKit mounts a root without an output read-only.
                 Mount::output("/", Some(self.root)),
@@ -126,7 +130,8 @@ pub(super) fn prepare<'a>(cx: &mut Lowering<'a>, builder: llb::Output, sources: 
     let cgo_env = cgo.as_ref().map(CgoPlan::env).unwrap_or_default();
     let plain_root = download.as_ref().map(|d| d.get("/")).unwrap_or(builder);
     let go_src = super::assets::generate(cx, plain_root, sources.go_src, &secrets, sources, &cwd);
-    Ok(Prepared { root, platform: compile_platform, module_mounts, secrets, cgo, cgo_env, cwd, go_src, target_env: go_target.env(), plain_root })
+    let shared_cache = super::shared_cache::prepare(cx, builder, compile_platform);
+    Ok(Prepared { root, platform: compile_platform, module_mounts, secrets, cgo, cgo_env, cwd, go_src, target_env: go_target.env(), plain_root, shared_cache })
 }
 
 /// Builds every binary for the platform; `base` is the pulled base the cgo check compares
@@ -148,7 +153,10 @@ pub(super) fn binaries<'a>(
     let mut binaries: Vec<Binary<'a>> = Vec::new();
     for group in build_groups(&input.targets) {
         let t = group[0];
-        let env = go_env(input, t, &prepared.cgo_env, &prepared.target_env);
+        let mut env = go_env(input, t, &prepared.cgo_env, &prepared.target_env);
+        if let Some(c) = &prepared.shared_cache {
+            c.set_env(&mut env);
+        }
         let mut args = vec!["go".to_string(), "build".to_string()];
         args.extend(t.flags.iter().cloned());
         let static_cgo = cgo.as_ref().is_some_and(CgoPlan::static_link);

@@ -28,9 +28,9 @@
 //! ```
 //!
 //! The stages, one file each: [`builder`] (the builder image, the sources, the module
-//! download), [`compile`] (`go build`), [`cgo`], [`secrets`], [`runtime`] (the base, the
-//! files, the binaries' layer), [`config`] (the image config) and [`build_info`] (what the
-//! SBOM is made of).
+//! download), [`compile`] (`go build`), [`cgo`], [`secrets`], [`shared_cache`] (`GOCACHEPROG`),
+//! [`runtime`] (the base, the files, the binaries' layer), [`config`] (the image config) and
+//! [`build_info`] (what the SBOM is made of).
 
 mod assets;
 mod build_info;
@@ -40,6 +40,7 @@ mod compile;
 mod config;
 mod runtime;
 mod secrets;
+mod shared_cache;
 mod test;
 
 use std::collections::BTreeMap;

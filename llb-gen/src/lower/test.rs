@@ -38,7 +38,10 @@ pub(super) fn run(cx: &mut Lowering<'_>, builder: llb::Output, sources: &Sources
     settings.tags = test.tags.clone();
     // The race detector needs cgo, with the builder's C compiler.
     let cgo_env: Vec<String> = if prepared.cgo_env.is_empty() && test.race() { vec!["CC=gcc".into()] } else { prepared.cgo_env.clone() };
-    let env = go_env(input, &settings, &cgo_env, &[]);
+    let mut env = go_env(input, &settings, &cgo_env, &[]);
+    if let Some(c) = &prepared.shared_cache {
+        c.set_env(&mut env);
+    }
 
     let mut args = vec![format!("{TOOL_DIR}/goapp-test"), format!("-report={REPORT}"), format!("-vet={}", test.vet)];
     if !test.tags.is_empty() {

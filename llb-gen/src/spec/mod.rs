@@ -165,6 +165,20 @@ pub struct Go {
     pub cgo: Option<Cgo>,
     /// Secrets that module downloads log in with.
     pub secrets: Vec<Secret>,
+    /// The shared build cache `go` uses, if any.
+    pub shared_cache: Option<SharedCache>,
+}
+
+/// A Go build cache shared between machines (see [`raw::RawSharedCache`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SharedCache {
+    /// The whole `shared_cache` section.
+    pub span: Span,
+    /// The store's base URL, without a trailing `/`.
+    pub url: String,
+    /// The id of the secret with the store's token.
+    pub token: Option<Spanned<String>>,
+    pub read_only: bool,
 }
 
 /// A secret of the build that `go` logs in with (see [`raw::RawSecret`]).

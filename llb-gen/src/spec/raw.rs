@@ -220,6 +220,35 @@ pub struct RawGo {
     /// `--ssh <id>`). They are mounted only while `go` runs, and land in no layer, no cache
     /// and no image.
     pub secrets: Option<Vec<Spanned<RawSecret>>>,
+    /// A Go build cache shared between machines, kept in an HTTP store you run: a build on
+    /// an engine that has never built the project (a new CI runner, another builder node,
+    /// after `docker buildx prune`) compiles only what is not in it. `go` runs a small cache
+    /// program (`GOCACHEPROG`) that goapp compiles on the builder; it looks objects up in
+    /// the engine's build cache mount first, then in the store, and uploads what it
+    /// compiles. BuildKit's `--cache-to` carries layers only, never the compile cache.
+    pub shared_cache: Option<Spanned<RawSharedCache>>,
+}
+
+/// A shared Go build cache in an HTTP store.
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "SharedCache", extend("patternProperties" = { "^x-": {} }))]
+pub struct RawSharedCache {
+    /// The store's base URL, `http://` or `https://`, e.g.
+    /// `https://cache.example.com/go/${PROJECT}`. Objects are read with `GET` and written
+    /// with `PUT` under `<url>/v1/` (any server that stores what is PUT works: nginx with
+    /// WebDAV, a bucket's HTTP endpoint). No user or password in the URL: use `token`.
+    pub url: Spanned<String>,
+    /// The id of a build secret holding the store's token, sent as `Authorization: Bearer
+    /// <token>`: `docker buildx build --secret id=<token>,env=GOCACHE_TOKEN`. It is mounted
+    /// only while `go` runs and is in no layer, no cache and no image. A build without
+    /// the secret uses the store without a token.
+    pub token: Option<Spanned<String>>,
+    /// Look objects up, never upload: for builds of code that is not trusted (pull
+    /// requests), which must not write what every later build reads. E.g.
+    /// `read_only: ${CACHE_READ_ONLY:-false}` with `--build-arg CACHE_READ_ONLY=true` on
+    /// pull requests. Default: `false`.
+    pub read_only: Option<Spanned<bool>>,
 }
 
 /// A secret that module downloads log in with.

@@ -2,7 +2,7 @@
 
 use crate::diag::Span;
 use crate::reference::ImageRef;
-use crate::spec::raw::{RawGo, RawSecret, SecretKind as RawSecretKind};
+use crate::spec::raw::{RawGo, RawSecret, RawSharedCache, SecretKind as RawSecretKind};
 use crate::spec::*;
 
 use super::super::Cx;
@@ -12,7 +12,16 @@ pub(super) const RESERVED_GO_ENV: &[&str] = &["GOOS", "GOARCH", "GOARM", "GOAMD6
 
 impl Cx<'_> {
     pub(crate) fn go(&mut self, raw: Option<&RawGo>) -> Option<Go> {
-        let mut go = Go { version: None, image: None, module_mode: None, vcs: false, module_cache: raw::ModuleCache::Mount, cgo: None, secrets: Vec::new() };
+        let mut go = Go {
+            version: None,
+            image: None,
+            module_mode: None,
+            vcs: false,
+            module_cache: raw::ModuleCache::Mount,
+            cgo: None,
+            secrets: Vec::new(),
+            shared_cache: None,
+        };
         let Some(raw) = raw else { return Some(go) };
         let mut ok = true;
         if let Some(v) = &raw.version {
@@ -76,7 +85,65 @@ impl Cx<'_> {
             Some(s) => go.secrets = s,
             None => ok = false,
         }
+        if let Some(c) = &raw.shared_cache {
+            match self.shared_cache(&c.value, c.span) {
+                Some(c) => go.shared_cache = Some(c),
+                None => ok = false,
+            }
+            if let Some(prog) = raw.env.as_ref().and_then(|e| e.value.get("GOCACHEPROG")) {
+                self.error(
+                    "ConflictingFields",
+                    prog.span,
+                    "`go.env` sets GOCACHEPROG, which `go.shared_cache` sets to goapp's cache program",
+                    "keep one of the two: remove GOCACHEPROG from `go.env`, or `go.shared_cache`",
+                );
+                ok = false;
+            }
+        }
         ok.then_some(go)
+    }
+
+    /// `go.shared_cache`: an http(s) URL without credentials, query or fragment (it is part
+    /// of the build's steps, which the cache key and the provenance record), and a secret id.
+    fn shared_cache(&mut self, raw: &RawSharedCache, span: Span) -> Option<SharedCache> {
+        let errors_before = self.error_count();
+        let url = &raw.url;
+        let what = "write the store's base URL, such as `https://cache.example.com/go/myteam`";
+        let mut normalized = String::new();
+        match url::Url::parse(&url.value) {
+            Err(e) => self.error("InvalidValue", url.span, format!("`{}` is not a URL: {e}", url.value), what),
+            Ok(u) if !matches!(u.scheme(), "http" | "https") => {
+                self.error("InvalidValue", url.span, format!("the shared cache is reached over HTTP: `{}:` is not http or https", u.scheme()), what)
+            }
+            Ok(u) if u.host_str().is_none_or(str::is_empty) => self.error("InvalidValue", url.span, format!("`{}` names no host", url.value), what),
+            Ok(u) if !u.username().is_empty() || u.password().is_some() => self.error(
+                "InvalidValue",
+                url.span,
+                "the URL carries a user or password, which would be written into the build's steps, cache key and provenance",
+                "put the token in a build secret and name it with `token:` (`--secret id=gocache,env=GOCACHE_TOKEN`)",
+            ),
+            Ok(u) if u.query().is_some() || u.fragment().is_some() => self.error(
+                "InvalidValue",
+                url.span,
+                "the URL has a query or fragment: objects are read and written under `<url>/v1/`",
+                "write the base URL without `?…` or `#…`",
+            ),
+            Ok(u) => normalized = u.as_str().trim_end_matches('/').to_string(),
+        }
+        if let Some(t) = raw.token.as_ref().filter(|t| !is_secret_id(&t.value)) {
+            self.error(
+                "InvalidName",
+                t.span,
+                format!("`{}` is not a secret id", t.value),
+                "name the secret that holds the token: letters, digits, `.`, `_` and `-`, as in `--secret id=gocache,env=GOCACHE_TOKEN`",
+            );
+        }
+        (self.error_count() == errors_before).then(|| SharedCache {
+            span,
+            url: normalized,
+            token: raw.token.clone(),
+            read_only: raw.read_only.as_ref().is_some_and(|r| r.value),
+        })
     }
 
     /// `go.secrets`: ids that `--secret` (or `--ssh`) can name, each once; one netrc at
@@ -88,9 +155,7 @@ impl Cx<'_> {
         for s in raw {
             let s = &s.value;
             let id = &s.id;
-            let id_ok = id.value.len() <= 128
-                && id.value.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
-                && id.value.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+            let id_ok = is_secret_id(&id.value);
             let same_id = out.iter().find(|o| o.id.value == id.value);
             if !id_ok {
                 self.error(
@@ -310,6 +375,11 @@ impl Cx<'_> {
 
 /// A line of a known_hosts file: blank, a comment, or `[marker] hosts keytype key [comment]`
 /// with an SSH key type.
+/// What `--secret id=` takes.
+fn is_secret_id(id: &str) -> bool {
+    id.len() <= 128 && id.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+}
+
 pub(super) fn known_hosts_line(line: &str) -> bool {
     let line = line.trim();
     if line.is_empty() || line.starts_with('#') {

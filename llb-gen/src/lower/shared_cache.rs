@@ -1,0 +1,123 @@
+//! `go.shared_cache`: Go's build cache in a store shared between machines, through the
+//! cache program goapp ships ([`PROGRAM`]), which `go build` and `go test` run as their
+//! `GOCACHEPROG`:
+//!
+//! ```text
+//! goapp-cache source (written by goapp) ─┐
+//! builder image (B) ─────────────────────┴─> exec on B: go build goapp-cache (no network)
+//!                                             for the platform the compile runs on
+//! goapp-cache, the token's secret (optional) ─> mounted into each `go build` / `go test`
+//! ```
+//!
+//! The program keeps objects in the build cache mount first (a warm engine asks the store
+//! nothing), then in the store. The secret is mounted only while `go` runs; the URL and the
+//! mode are part of the step, the token is not.
+
+use llb::{CacheSharing, Exec, FileAction, Mkfile, Mount, Platform};
+
+use super::{GOCACHE, Lowering};
+use crate::golang;
+use crate::image::env_set;
+use crate::spec::SharedCache;
+
+/// The cache program, Go with the standard library only.
+const PROGRAM: &str = include_str!("sharedcache.go");
+
+const TOOL_DIR: &str = "/goapp/cache";
+
+/// Where the token's secret is mounted.
+const TOKEN: &str = "/run/secrets/goapp-shared-cache-token";
+
+/// What a `go` command needs to use the shared cache: its `GOCACHEPROG` and the mounts of
+/// the program and the token.
+#[derive(Clone)]
+pub(super) struct SharedCacheUse {
+    pub gocacheprog: String,
+    pub mounts: Vec<Mount>,
+}
+
+impl SharedCacheUse {
+    pub fn set_env(&self, env: &mut Vec<String>) {
+        env_set(env, "GOCACHEPROG", &self.gocacheprog);
+    }
+}
+
+/// The cache program for `go` commands that run on `platform`, compiled on the build
+/// platform from `builder` (the image itself: the step does not change with go.mod).
+pub(super) fn prepare(cx: &mut Lowering<'_>, builder: llb::Output, platform: &Platform) -> Option<SharedCacheUse> {
+    let input = cx.input;
+    let cache = input.spec.go.shared_cache.as_ref()?;
+    let source = cx.g.file(None, vec![FileAction::Mkfile(Mkfile { path: "/main.go".into(), mode: 0o644, data: PROGRAM.as_bytes().to_vec(), owner: None })]);
+    cx.g.meta(source.op).name = Some("[builder] the shared cache program".into());
+    let mut env = input.builder.env.clone();
+    for (k, v) in [("GOTOOLCHAIN", "local"), ("GOFLAGS", ""), ("GOWORK", "off"), ("GO111MODULE", "on"), ("CGO_ENABLED", "0"), ("GOCACHE", GOCACHE)] {
+        env_set(&mut env, k, v);
+    }
+    // The compile runs on the build platform, or on the target under emulation (cgo).
+    if let Ok(t) = golang::target(platform) {
+        for kv in t.env() {
+            let (k, v) = kv.split_once('=').expect("K=V");
+            env_set(&mut env, k, v);
+        }
+    }
+    let exec = cx.g.exec(
+        Exec {
+            args: vec!["go".into(), "build".into(), "-trimpath".into(), "-o".into(), "/out/goapp-cache".into(), "/tool/main.go".into()],
+            env,
+            cwd: "/tool".into(),
+            user: String::new(),
+            mounts: vec![
+                Mount::output("/", Some(builder)),
+                Mount::readonly("/tool", source),
+                Mount::output("/out", None),
+                Mount::cache(GOCACHE, "goapp-go-build", CacheSharing::Shared),
+            ],
+            no_network: true,
+            proxy: None,
+        },
+        input.build_platform,
+    );
+    let range = cx.range(cache.span);
+    let m = cx.g.meta(exec.op);
+    m.name = Some(format!("[builder] go build goapp-cache ({platform})"));
+    m.ranges.push(range);
+    let mut mounts = vec![Mount::readonly(TOOL_DIR, exec.get("/out"))];
+    if let Some(t) = &cache.token {
+        let secret = llb::SecretMount { id: t.value.clone(), uid: 0, gid: 0, mode: 0o400, optional: true };
+        mounts.push(Mount { dest: TOKEN.into(), kind: llb::MountKind::Secret(secret), selector: String::new(), readonly: true, output: false });
+    }
+    Some(SharedCacheUse { gocacheprog: gocacheprog(cache), mounts })
+}
+
+/// The `GOCACHEPROG` value: the program and its flags. Go splits it at spaces, honouring
+/// quotes; the URL (normalized by the loader) has neither.
+fn gocacheprog(cache: &SharedCache) -> String {
+    let url = cache.url.replace(' ', "%20").replace('\'', "%27").replace('"', "%22");
+    let mut prog = format!("{TOOL_DIR}/goapp-cache -dir={GOCACHE}/goapp-shared -url={url}");
+    if cache.token.is_some() {
+        prog.push_str(&format!(" -token={TOKEN}"));
+    }
+    if cache.read_only {
+        prog.push_str(" -read-only");
+    }
+    prog
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diag::Span;
+    use crate::spec::Spanned;
+
+    #[test]
+    fn the_program_is_told_the_url_the_token_file_and_the_mode() {
+        let mut cache = SharedCache { span: Span::default(), url: "https://cache.example.com/go/a'b".into(), token: None, read_only: false };
+        assert_eq!(gocacheprog(&cache), "/goapp/cache/goapp-cache -dir=/root/.cache/go-build/goapp-shared -url=https://cache.example.com/go/a%27b");
+        cache.token = Some(Spanned::new("gocache".into(), Span::default()));
+        cache.read_only = true;
+        assert_eq!(
+            gocacheprog(&cache),
+            "/goapp/cache/goapp-cache -dir=/root/.cache/go-build/goapp-shared -url=https://cache.example.com/go/a%27b -token=/run/secrets/goapp-shared-cache-token -read-only"
+        );
+    }
+}
