@@ -146,7 +146,8 @@ async fn build<G: Gateway>(mut gw: G, opts: Opts, id: String) -> Result<gw::Resu
     // The results of other builds (bake targets) that assets copy.
     let inputs =
         if plan.asset_contexts.values().any(|c| matches!(c, llb_gen::context::NamedSource::Input(_))) { s.gw.inputs().await? } else { Default::default() };
-    let resolved = llb_gen::Resolved { builder, emulated_builders, bases, inputs };
+    let cache_program = images::cache_program(s, &plan, &mode).await;
+    let resolved = llb_gen::Resolved { builder, emulated_builders, bases, inputs, cache_program };
     let built = solve_all(s, &plan, &resolved, cache_imports).await?;
     if plan.result == ResultKind::Test {
         // The report, not an image.

@@ -32,6 +32,25 @@ pub async fn builder<G: Gateway>(s: &mut Session<G>, plan: &Plan, resolve_mode: 
     Ok(builder)
 }
 
+/// For `go.shared_cache`: this frontend's own image (what Docker's Dockerfile frontend
+/// handed the build to, `source`), pinned for the build platform, when it carries the cache
+/// program ([`llb_gen::paths::CACHE_PROGRAM`], as this process's own files show). Else `None`,
+/// and the program is compiled on the builder.
+pub async fn cache_program<G: Gateway>(s: &mut Session<G>, plan: &Plan, resolve_mode: &str) -> Option<String> {
+    plan.spec.go.shared_cache.as_ref()?;
+    if !std::path::Path::new(llb_gen::paths::CACHE_PROGRAM).is_file() {
+        return None;
+    }
+    let source = ImageRef::parse(s.opts.get(crate::keys::opt::SOURCE)?).ok()?;
+    let log_name = format!("[internal] load metadata for {source} ({}): the shared cache program", plan.build_platform);
+    // (An image that cannot be resolved costs a compile of the program, not the build.)
+    let (digest, _) = resolve(&mut s.gw, &source, &plan.build_platform, resolve_mode, log_name).await.ok()?;
+    Some(match digest {
+        Some(d) => source.pinned(&d).to_string(),
+        None => source.to_string(),
+    })
+}
+
 /// The builders of the platforms whose cgo build runs under emulation, by platform id.
 pub async fn emulated_builders<G: Gateway>(s: &mut Session<G>, plan: &Plan, resolve_mode: &str) -> Result<BTreeMap<String, BuilderImage>, Failure> {
     let mut out = BTreeMap::new();

@@ -6,14 +6,15 @@
 # Safe to run again: each step checks first.
 #
 # The tests start and stop their services themselves (integration-tests/src/services): the Go
-# module proxies, the forward proxy, the private git server, sshd and the older engine run only
-# while a test needs them, on ports the tests pick.
+# module proxies, the forward proxy, the private git server, sshd, the older engine and the
+# build cache's object store run only while a test needs them, on ports the tests pick.
 #
 # Usage: up.sh [engine|tools|images [NAME...]|all|stop]
 #   engine  packages, engine, buildx, binfmt, registry (what scripts/example needs)
 #   tools   the files the tests' services and Wine use, and $GOAPP_STATE/env.json, which tells
 #           the tests where they are: the module proxy's files, Debian 12's dockerd 20.10, a
-#           current buildx, the arm64 engine, the DLLs Wine lacks
+#           current buildx, the arm64 engine, the DLLs Wine lacks, Debian 12's nginx (the HTTP
+#           object store of a shared Go build cache)
 #   images  base images (base-images.sh, which takes the same NAMEs)
 #   all     engine, tools and the images the test suite uses (the default)
 #   stop    stops what up.sh started, and removes whatever a killed test left behind
@@ -35,7 +36,7 @@ mkdir -p "$GOAPP_CACHE" "$GOAPP_STATE" "$log_dir"
 suite_images=(golang debian distroless alpine git-sshd windows)
 
 # The layout of env.json; integration-tests/src/env.rs reads the same number.
-ENV_FORMAT=3
+ENV_FORMAT=4
 
 say() { printf '[env] %s\n' "$*" >&2; }
 
@@ -300,6 +301,33 @@ old_engine_files() {
   echo "$dir"
 }
 
+# Debian 12's nginx (1.22, its WebDAV module built in), the binary alone, unpacked from its
+# package: for the HTTP object store of a shared Go build cache (PUT and GET of files), which
+# the tests run with a configuration of their own (integration-tests/src/services/cache_store.rs).
+# Nothing of the package is installed: no maintainer script, no system service, no
+# nginx-common. Its libraries (libc, libcrypt, libpcre2, libssl, zlib) are those of every
+# Debian 12 system; `nginx -V` checks that they load. Unpacked under a name keyed on the .deb.
+nginx_files() {
+  local debs=$GOAPP_CACHE/debs/bookworm deb key dir
+  mkdir -p "$debs"
+  deb=$(cd "$debs" && { ls nginx_1.22.*.deb 2>/dev/null || { apt-get download -qq -o APT::Sandbox::User=root nginx/bookworm >&2 && ls nginx_1.22.*.deb; }; } | tail -n 1)
+  [ -n "$deb" ] || { say "cannot download Debian 12's nginx"; exit 1; }
+  key=$(sha256sum "$debs/$deb" | cut -c1-12)
+  dir=$GOAPP_STATE/nginx-$key
+  if [ ! -x "$dir/usr/sbin/nginx" ]; then
+    say "unpacking Debian 12's nginx"
+    rm -rf "$dir.part"
+    mkdir -p "$dir.part"
+    dpkg-deb -x "$debs/$deb" "$dir.part"
+    local v
+    v=$("$dir.part/usr/sbin/nginx" -V 2>&1) || true
+    grep -q -- --with-http_dav_module <<<"$v" || { say "$deb's nginx does not run here, or lacks the WebDAV module:"; echo "$v" >&2; exit 1; }
+    rm -rf "$dir"
+    mv "$dir.part" "$dir"
+  fi
+  echo "$dir/usr/sbin/nginx"
+}
+
 # A current buildx beside Debian's (0.13.1, which lacks `--call`), for the tests of what newer
 # buildx versions send: Debian unstable's build, unpacked as a CLI plugin under
 # $GOAPP_STATE/buildx-current, which a test selects with DOCKER_CONFIG. The system's buildx is
@@ -430,16 +458,17 @@ PY
 # tools: the files above, and $GOAPP_STATE/env.json, the one file the tests read
 # (integration-tests/src/env.rs has its fields).
 tools() {
-  local goproxy old buildx arm64 wine
+  local goproxy old buildx arm64 wine nginx
   goproxy=$(module_proxy_files)
   old=$(old_engine_files)
   buildx=$(current_buildx_files)
   arm64=$(arm64_engine_files)
   wine=$(wine_files)
+  nginx=$(nginx_files)
   python3 - "$GOAPP_STATE/env.json" "$ENV_FORMAT" "$REGISTRY" "$goproxy" "$old/bin/usr/sbin/dockerd" "$old/data" "$buildx" \
-    "$arm64" "$GOAPP_STATE/arm64-engine-data" "$wine" <<'PY'
+    "$arm64" "$GOAPP_STATE/arm64-engine-data" "$wine" "$nginx" <<'PY'
 import json, os, sys
-out, fmt, registry, goproxy, dockerd, data, buildx, arm64_root, arm64_data, wine_dlls = sys.argv[1:]
+out, fmt, registry, goproxy, dockerd, data, buildx, arm64_root, arm64_data, wine_dlls, nginx = sys.argv[1:]
 env = {
     "format": int(fmt),
     "registry": registry,
@@ -450,6 +479,7 @@ env = {
     "arm64_engine_root": arm64_root,
     "arm64_engine_data": arm64_data,
     "wine_dlls": wine_dlls,
+    "nginx": nginx,
 }
 with open(out + ".part", "w") as f:
     json.dump(env, f, indent=2)

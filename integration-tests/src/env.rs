@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 use serde::Deserialize;
 
 /// The layout of `env.json` this harness reads; `up.sh` writes the same number.
-pub const FORMAT: u32 = 3;
+pub const FORMAT: u32 = 4;
 
 /// What `up.sh tools` provisioned for the tests (`$GOAPP_STATE/env.json`): the only state that
 /// passes from `up.sh` to the tests. The services that use these files are started by the
@@ -34,6 +34,9 @@ pub struct Env {
     /// The DLLs Debian 12's Wine 8.0 lacks and Go programs load (`bcryptprimitives.dll`),
     /// which [`crate::services::Wine`] puts in its prefix's system32.
     pub wine_dlls: PathBuf,
+    /// Debian 12's `nginx` binary (1.22, with its WebDAV module), unpacked from its package,
+    /// which [`crate::services::CacheStore`] runs as the HTTP object store of a Go build cache.
+    pub nginx: PathBuf,
 }
 
 /// Where `up.sh` keeps its state (`GOAPP_STATE`, as for `up.sh`).

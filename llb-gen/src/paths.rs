@@ -26,3 +26,7 @@ pub const WINDOWS_BIN_DIR: &str = "/app";
 pub fn windows_path(path: &str) -> String {
     format!("C:{}", if path == "/" { "\\".to_string() } else { path.replace('/', "\\") })
 }
+
+/// Where the frontend's image has the shared cache's program (`go.shared_cache`), compiled
+/// for its platform.
+pub const CACHE_PROGRAM: &str = "/lib/goapp/goapp-cache";

@@ -74,6 +74,10 @@ pub struct Resolved {
     /// The frontend inputs that named contexts stand for (`input:NAME`, such as a bake
     /// target's result), by name.
     pub inputs: BTreeMap<String, llb::pb::Definition>,
+    /// An image with the shared cache's program, compiled for the build platform, at
+    /// [`crate::paths::CACHE_PROGRAM`] (the frontend's own image, pinned), for
+    /// `go.shared_cache`; without one the program is compiled on the builder.
+    pub cache_program: Option<String>,
 }
 
 impl Resolved {
@@ -92,6 +96,7 @@ impl Resolved {
                 })
                 .collect(),
             inputs: BTreeMap::new(),
+            cache_program: None,
         }
     }
 }

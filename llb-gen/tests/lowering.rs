@@ -73,8 +73,7 @@ fn plan_example(path: &Path, target: &str, build_args: &BTreeMap<String, String>
     // The version templates take a commit buildx reports and the build's date.
     let stamp_args: BTreeMap<String, String> = [("SOURCE_DATE_EPOCH".to_string(), "1704164645".to_string())].into();
     let stamps = llb_gen::stamp::Stamps::new(&stamp_args, Some(COMMIT), None).unwrap();
-    let spec =
-        llb_gen::load_stamped("goapp.yaml", &bytes, &BTreeMap::new(), &stamps).unwrap_or_else(|d| panic!("{}:\n{}", path.display(), d.render(false))).spec;
+    let spec = llb_gen::load_stamped("goapp.yaml", &bytes, build_args, &stamps).unwrap_or_else(|d| panic!("{}:\n{}", path.display(), d.render(false))).spec;
     // The named contexts the assets copy, sent by the client.
     let mut named_contexts = extra.named_contexts.clone();
     for a in &spec.assets {
@@ -549,4 +548,48 @@ fn platforms_share_the_builder_context_and_static_base() {
         assert_eq!(amd.config.architecture, "amd64");
         assert_eq!(arm.config.architecture, "arm64");
     }
+}
+
+#[test]
+fn the_shared_cache_program_comes_from_the_frontend_image_for_a_compile_on_the_build_platform() {
+    let spec = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/specs/ok/shared-cache.yaml");
+    let frontend = format!("localhost:5000/goapp-frontend:dev@sha256:{}", "2".repeat(64));
+    for target in ["linux/amd64", "linux/arm64"] {
+        let plan = plan_example(&spec, target, &BTreeMap::new(), &Extra::default());
+        let mut r = resolved(&plan);
+        r.cache_program = Some(frontend.clone());
+        let lowered = lower(&plan, &r, &plan.platforms[0]).unwrap();
+        let all = ops(&lowered.definition);
+        // No compile of the program: the image, on the build platform, is mounted instead.
+        assert!(!execs(&lowered.definition).iter().any(|(e, _)| e.meta.as_ref().is_some_and(|m| m.args.iter().any(|a| a.ends_with("goapp-cache")))));
+        let image = all
+            .iter()
+            .find(|o| matches!(&o.op, Some(pb::op::Op::Source(s)) if s.identifier.contains("goapp-frontend")))
+            .expect("the frontend image is a source");
+        assert_eq!(image.platform.as_ref().unwrap().architecture, "amd64", "{target}");
+        let (build, _) = execs(&lowered.definition).into_iter().find(|(e, _)| e.meta.as_ref().is_some_and(|m| m.args[..2] == ["go", "build"])).unwrap();
+        let program = build.mounts.iter().find(|m| m.dest == "/goapp/cache").expect("the program is mounted");
+        assert_eq!((program.selector.as_str(), program.readonly), ("/lib/goapp", true));
+        let env = &build.meta.as_ref().unwrap().env;
+        assert!(
+            env.iter().any(|e| e
+                .starts_with("GOCACHEPROG=/goapp/cache/goapp-cache -dir=/root/.cache/go-build/goapp-shared -url=https://gocache.example.com/team/api -token=")),
+            "{env:?}"
+        );
+        let secret = build.mounts.iter().find(|m| m.dest == "/run/secrets/goapp-shared-cache-token").expect("the token is mounted");
+        assert!(secret.secret_opt.as_ref().is_some_and(|s| s.id == "gocache" && s.optional), "{secret:?}");
+    }
+}
+
+#[test]
+fn a_build_arg_makes_the_shared_cache_read_only() {
+    let spec = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/specs/ok/shared-cache.yaml");
+    let gocacheprog = |args: &[(&str, &str)]| {
+        let args: BTreeMap<String, String> = args.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let (lowered, _) = lower_example_with(&spec, "linux/arm64", &args);
+        let envs = execs(&lowered.definition).into_iter().filter_map(|(e, _)| e.meta.filter(|m| m.args[..2] == ["go", "build"]).map(|m| m.env));
+        envs.flatten().find(|e| e.starts_with("GOCACHEPROG=")).expect("go build runs the cache program")
+    };
+    assert!(!gocacheprog(&[]).contains("-read-only"));
+    assert!(gocacheprog(&[("CACHE_READ_ONLY", "true")]).ends_with(" -read-only"));
 }

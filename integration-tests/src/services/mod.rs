@@ -1,6 +1,6 @@
 //! The long-lived programs some tests talk to, started by the test that needs them and stopped
 //! when its guard is dropped: real programs all (Python's http.server, tinyproxy, git
-//! http-backend, sshd, dockerd, containerd, Wine), never stand-ins.
+//! http-backend, sshd, dockerd, containerd, Wine, nginx), never stand-ins.
 //!
 //! Each listens on a port the harness learns from the program or asks the OS for, except the
 //! private git server, which must be on port 80: a Go module path names a host, never a port.
@@ -11,6 +11,7 @@
 //! binary left.
 
 mod arm64_engine;
+mod cache_store;
 mod forward_proxy;
 mod git_ssh;
 mod module_proxy;
@@ -21,6 +22,7 @@ mod second_engine;
 mod wine;
 
 pub use arm64_engine::Arm64Engine;
+pub use cache_store::CacheStore;
 pub use forward_proxy::ForwardProxy;
 pub use git_ssh::GitSsh;
 pub use module_proxy::ModuleProxy;

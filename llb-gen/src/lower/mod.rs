@@ -141,6 +141,7 @@ pub(crate) struct Input<'a> {
     /// The named contexts `assets` copy from, and the frontend inputs among them.
     pub asset_contexts: &'a BTreeMap<String, crate::context::NamedSource>,
     pub inputs: &'a BTreeMap<String, pb::Definition>,
+    pub cache_program: Option<&'a str>,
     pub context_source: &'a ContextSource,
     pub replacements: &'a [Replacement],
     pub module_file: Option<(&'a str, &'a str)>,
@@ -182,6 +183,7 @@ impl<'a> Input<'a> {
             result: plan.result,
             asset_contexts: &plan.asset_contexts,
             inputs: &resolved.inputs,
+            cache_program: resolved.cache_program.as_deref(),
             context_source: &plan.context,
             replacements: &plan.replacements,
             module_file: plan.module_file.as_ref().map(|(p, t)| (p.as_str(), t.as_str())),

@@ -3,9 +3,10 @@
 //! `GOCACHEPROG`:
 //!
 //! ```text
-//! goapp-cache source (written by goapp) ─┐
-//! builder image (B) ─────────────────────┴─> exec on B: go build goapp-cache (no network)
-//!                                             for the platform the compile runs on
+//! the frontend's image (B), pinned: /lib/goapp/goapp-cache ─┐  (for a compile on B)
+//!   or: goapp-cache source (written by goapp) ─┐            │
+//!       builder image (B) ─────────────────────┴─> exec on B: go build goapp-cache
+//!                      (no network; for the platform the compile runs on, when it is not B)
 //! goapp-cache, the token's secret (optional) ─> mounted into each `go build` / `go test`
 //! ```
 //!
@@ -18,6 +19,7 @@ use llb::{CacheSharing, Exec, FileAction, Mkfile, Mount, Platform};
 use super::{GOCACHE, Lowering};
 use crate::golang;
 use crate::image::env_set;
+use crate::paths::CACHE_PROGRAM;
 use crate::spec::SharedCache;
 
 /// The cache program, Go with the standard library only.
@@ -42,11 +44,39 @@ impl SharedCacheUse {
     }
 }
 
-/// The cache program for `go` commands that run on `platform`, compiled on the build
-/// platform from `builder` (the image itself: the step does not change with go.mod).
+/// The cache program for `go` commands that run on `platform`: the frontend image's, when
+/// the caller has it and `platform` is the build platform (an engine that has never built
+/// the project then compiles nothing for it); else compiled on the build platform from
+/// `builder` (the image itself: the step does not change with go.mod).
 pub(super) fn prepare(cx: &mut Lowering<'_>, builder: llb::Output, platform: &Platform) -> Option<SharedCacheUse> {
     let input = cx.input;
     let cache = input.spec.go.shared_cache.as_ref()?;
+    let program = match input.cache_program.filter(|_| platform == input.build_platform) {
+        Some(image) => {
+            let image = cx.g.image(image, platform, Default::default());
+            let range = cx.range(cache.span);
+            let m = cx.g.meta(image.op);
+            m.name = Some(format!("[builder] the shared cache program, from {}", input.cache_program.unwrap_or_default()));
+            m.ranges.push(range);
+            image
+        }
+        None => compile(cx, builder, platform, cache),
+    };
+    let (dir, _) = CACHE_PROGRAM.rsplit_once('/').expect("an absolute path");
+    let mut program = Mount::readonly(TOOL_DIR, program);
+    program.selector = dir.into();
+    let mut mounts = vec![program];
+    if let Some(t) = &cache.token {
+        let secret = llb::SecretMount { id: t.value.clone(), uid: 0, gid: 0, mode: 0o400, optional: true };
+        mounts.push(Mount { dest: TOKEN.into(), kind: llb::MountKind::Secret(secret), selector: String::new(), readonly: true, output: false });
+    }
+    Some(SharedCacheUse { gocacheprog: gocacheprog(cache), mounts })
+}
+
+/// The cache program compiled from its source on the build platform, for `platform`, at
+/// [`CACHE_PROGRAM`] of the result.
+fn compile(cx: &mut Lowering<'_>, builder: llb::Output, platform: &Platform, cache: &SharedCache) -> llb::Output {
+    let input = cx.input;
     let source = cx.g.file(None, vec![FileAction::Mkfile(Mkfile { path: "/main.go".into(), mode: 0o644, data: PROGRAM.as_bytes().to_vec(), owner: None })]);
     cx.g.meta(source.op).name = Some("[builder] the shared cache program".into());
     let mut env = input.builder.env.clone();
@@ -62,7 +92,15 @@ pub(super) fn prepare(cx: &mut Lowering<'_>, builder: llb::Output, platform: &Pl
     }
     let exec = cx.g.exec(
         Exec {
-            args: vec!["go".into(), "build".into(), "-trimpath".into(), "-o".into(), "/out/goapp-cache".into(), "/tool/main.go".into()],
+            args: vec![
+                "go".into(),
+                "build".into(),
+                "-trimpath".into(),
+                "-ldflags=-s -w".into(),
+                "-o".into(),
+                format!("/out{CACHE_PROGRAM}"),
+                "/tool/main.go".into(),
+            ],
             env,
             cwd: "/tool".into(),
             user: String::new(),
@@ -81,12 +119,7 @@ pub(super) fn prepare(cx: &mut Lowering<'_>, builder: llb::Output, platform: &Pl
     let m = cx.g.meta(exec.op);
     m.name = Some(format!("[builder] go build goapp-cache ({platform})"));
     m.ranges.push(range);
-    let mut mounts = vec![Mount::readonly(TOOL_DIR, exec.get("/out"))];
-    if let Some(t) = &cache.token {
-        let secret = llb::SecretMount { id: t.value.clone(), uid: 0, gid: 0, mode: 0o400, optional: true };
-        mounts.push(Mount { dest: TOKEN.into(), kind: llb::MountKind::Secret(secret), selector: String::new(), readonly: true, output: false });
-    }
-    Some(SharedCacheUse { gocacheprog: gocacheprog(cache), mounts })
+    exec.get("/out")
 }
 
 /// The `GOCACHEPROG` value: the program and its flags. Go splits it at spaces, honouring
