@@ -47,25 +47,31 @@ fn the_frontend_image_is_one_index_of_static_binaries_for_amd64_and_arm64() {
         assert_eq!(cfg["Labels"]["moby.buildkit.frontend.network.none"], "true");
         assert!(cfg["Labels"]["moby.buildkit.frontend.caps"].as_str().unwrap_or("").contains("moby.buildkit.frontend.subrequests"), "{cfg}");
 
-        // scratch plus one file: the binary, executable by anyone.
+        // scratch plus two files, executable by anyone, a layer each: the binary and the
+        // shared cache's program.
         let layers = img.manifest["layers"].as_array().unwrap();
-        assert_eq!(layers.len(), 1, "{}: {layers:?}", img.platform);
+        assert_eq!(layers.len(), 2, "{}: {layers:?}", img.platform);
         let files: Vec<String> = image_files(FRONTEND, img).into_iter().filter(|l| !l.starts_with('d')).collect();
-        assert_eq!(files.len(), 1, "{files:?}");
+        assert_eq!(files.len(), 2, "{files:?}");
         assert!(files[0].starts_with("-rwxr-xr-x 0/0 ") && files[0].ends_with(" goapp-frontend"), "{}", files[0]);
+        assert!(files[1].starts_with("-rwxr-xr-x 0/0 ") && files[1].ends_with(" lib/goapp/goapp-cache"), "{}", files[1]);
 
-        // The layer holds the binary built for this platform, linked statically.
+        // Each layer holds its program built for this platform, linked statically.
         let (repo, _) = repo_and_tag(FRONTEND);
-        let url = format!("http://{REGISTRY}/v2/{repo}/blobs/{}", layers[0]["digest"].as_str().unwrap());
-        let out = Command::new("sh").args(["-c", &format!("curl -fsS '{url}' | tar xzOf - goapp-frontend")]).output().unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        let (machine, dynamic) = elf_machine_and_interp(&out.stdout);
-        const EM_X86_64: u16 = 62;
-        const EM_AARCH64: u16 = 183;
-        assert_eq!(machine, if arch == "amd64" { EM_X86_64 } else { EM_AARCH64 }, "{}", img.platform);
-        assert!(!dynamic, "{}: the binary asks for a dynamic loader", img.platform);
-        assert!(out.stdout == std::fs::read(dist(arch)).unwrap(), "{}: the image holds another binary than target/dist/{arch}", img.platform);
-        eprintln!("{}: layer {} bytes compressed, binary {} bytes", img.platform, layers[0]["size"], out.stdout.len());
+        for (layer, path) in layers.iter().zip(["goapp-frontend", "lib/goapp/goapp-cache"]) {
+            let url = format!("http://{REGISTRY}/v2/{repo}/blobs/{}", layer["digest"].as_str().unwrap());
+            let out = Command::new("sh").args(["-c", &format!("curl -fsS '{url}' | tar xzOf - {path}")]).output().unwrap();
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            let (machine, dynamic) = elf_machine_and_interp(&out.stdout);
+            const EM_X86_64: u16 = 62;
+            const EM_AARCH64: u16 = 183;
+            assert_eq!(machine, if arch == "amd64" { EM_X86_64 } else { EM_AARCH64 }, "{} {path}", img.platform);
+            assert!(!dynamic, "{}: {path} asks for a dynamic loader", img.platform);
+            if path == "goapp-frontend" {
+                assert!(out.stdout == std::fs::read(dist(arch)).unwrap(), "{}: the image holds another binary than target/dist/{arch}", img.platform);
+            }
+            eprintln!("{}: {path}: layer {} bytes compressed, binary {} bytes", img.platform, layer["size"], out.stdout.len());
+        }
     }
 }
 
