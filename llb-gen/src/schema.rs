@@ -186,8 +186,10 @@ GOCACHE_TOKEN=… docker buildx build --secret id=gocache,env=GOCACHE_TOKEN -f g
 ```
 
 - `go build` and `go test` run goapp's cache program as their `GOCACHEPROG` (Go 1.24 or newer).
-  goapp compiles it on the builder from its source (the standard library only, no network);
-  the step is cached like any other.
+  It ships in the frontend image (`/lib/goapp/goapp-cache`), which the compile mounts, so an
+  empty engine compiles nothing to get it; for a compile on another platform (an emulated cgo
+  build), or a frontend image without it, goapp compiles it on the builder from its source (the
+  standard library only, no network), a step cached like any other.
 - A lookup tries the engine's cache mount first, so a warm engine asks the store nothing; then
   the store: `GET <url>/v1/a/<action id>` (the output id and size of what an action made), then
   `GET <url>/v1/o/<output id>`. An output whose SHA-256 is not its id is ignored. What `go`

@@ -223,7 +223,7 @@ pub struct RawGo {
     /// A Go build cache shared between machines, kept in an HTTP store you run: a build on
     /// an engine that has never built the project (a new CI runner, another builder node,
     /// after `docker buildx prune`) compiles only what is not in it. `go` runs a small cache
-    /// program (`GOCACHEPROG`) that goapp compiles on the builder; it looks objects up in
+    /// program (`GOCACHEPROG`) from the frontend image; it looks objects up in
     /// the engine's build cache mount first, then in the store, and uploads what it
     /// compiles. BuildKit's `--cache-to` carries layers only, never the compile cache.
     pub shared_cache: Option<Spanned<RawSharedCache>>,
