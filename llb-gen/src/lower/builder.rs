@@ -248,6 +248,51 @@ pub(super) fn local_dir(g: &mut Graph, input: &Input<'_>, name: &str, excludes: 
     g.local(name, attrs)
 }
 
+/// A Go program goapp ships as one source file of the standard library only, compiled on the
+/// build platform from `builder` with no network, for `target_env` (GOOS, GOARCH, ...; none:
+/// the build platform), at `/out/<path>` of the exec. `names`: the source's step, then the
+/// compile's.
+pub(super) fn shipped_program(
+    cx: &mut super::Lowering<'_>,
+    builder: llb::Output,
+    source: &str,
+    path: &str,
+    target_env: &[String],
+    names: [String; 2],
+) -> llb::ExecOutputs {
+    let input = cx.input;
+    let [source_name, build_name] = names;
+    let source = cx.g.file(None, vec![FileAction::Mkfile(Mkfile { path: "/main.go".into(), mode: 0o644, data: source.as_bytes().to_vec(), owner: None })]);
+    cx.g.meta(source.op).name = Some(source_name);
+    let mut env = input.builder.env.clone();
+    for (k, v) in [("GOTOOLCHAIN", "local"), ("GOFLAGS", ""), ("GOWORK", "off"), ("GO111MODULE", "on"), ("CGO_ENABLED", "0"), ("GOCACHE", GOCACHE)] {
+        env_set(&mut env, k, v);
+    }
+    for kv in target_env {
+        let (k, v) = kv.split_once('=').expect("K=V");
+        env_set(&mut env, k, v);
+    }
+    let exec = cx.g.exec(
+        Exec {
+            args: ["go", "build", "-trimpath", "-ldflags=-s -w", "-o"].map(String::from).into_iter().chain([format!("/out/{path}"), "/tool/main.go".into()]).collect(),
+            env,
+            cwd: "/tool".into(),
+            user: String::new(),
+            mounts: vec![
+                Mount::output("/", Some(builder)),
+                Mount::readonly("/tool", source),
+                Mount::output("/out", None),
+                Mount::cache(GOCACHE, "goapp-go-build", CacheSharing::Shared),
+            ],
+            no_network: true,
+            proxy: None,
+        },
+        input.build_platform,
+    );
+    cx.g.meta(exec.op).name = Some(build_name);
+    exec
+}
+
 /// The module cache as a cache mount (Go locks its entries, so sharing it is safe), or
 /// nothing when the modules live in the download step's layer.
 pub(super) fn module_cache_mount(spec: &Spec) -> Option<Mount> {

@@ -14,7 +14,7 @@
 //! nothing), then in the store. The secret is mounted only while `go` runs; the URL and the
 //! mode are part of the step, the token is not.
 
-use llb::{CacheSharing, Exec, FileAction, Mkfile, Mount, Platform};
+use llb::{Mount, Platform};
 
 use super::{GOCACHE, Lowering};
 use crate::golang;
@@ -76,49 +76,12 @@ pub(super) fn prepare(cx: &mut Lowering<'_>, builder: llb::Output, platform: &Pl
 /// The cache program compiled from its source on the build platform, for `platform`, at
 /// [`CACHE_PROGRAM`] of the result.
 fn compile(cx: &mut Lowering<'_>, builder: llb::Output, platform: &Platform, cache: &SharedCache) -> llb::Output {
-    let input = cx.input;
-    let source = cx.g.file(None, vec![FileAction::Mkfile(Mkfile { path: "/main.go".into(), mode: 0o644, data: PROGRAM.as_bytes().to_vec(), owner: None })]);
-    cx.g.meta(source.op).name = Some("[builder] the shared cache program".into());
-    let mut env = input.builder.env.clone();
-    for (k, v) in [("GOTOOLCHAIN", "local"), ("GOFLAGS", ""), ("GOWORK", "off"), ("GO111MODULE", "on"), ("CGO_ENABLED", "0"), ("GOCACHE", GOCACHE)] {
-        env_set(&mut env, k, v);
-    }
     // The compile runs on the build platform, or on the target under emulation (cgo).
-    if let Ok(t) = golang::target(platform) {
-        for kv in t.env() {
-            let (k, v) = kv.split_once('=').expect("K=V");
-            env_set(&mut env, k, v);
-        }
-    }
-    let exec = cx.g.exec(
-        Exec {
-            args: vec![
-                "go".into(),
-                "build".into(),
-                "-trimpath".into(),
-                "-ldflags=-s -w".into(),
-                "-o".into(),
-                format!("/out{CACHE_PROGRAM}"),
-                "/tool/main.go".into(),
-            ],
-            env,
-            cwd: "/tool".into(),
-            user: String::new(),
-            mounts: vec![
-                Mount::output("/", Some(builder)),
-                Mount::readonly("/tool", source),
-                Mount::output("/out", None),
-                Mount::cache(GOCACHE, "goapp-go-build", CacheSharing::Shared),
-            ],
-            no_network: true,
-            proxy: None,
-        },
-        input.build_platform,
-    );
+    let target_env = golang::target(platform).map(|t| t.env()).unwrap_or_default();
+    let names = ["[builder] the shared cache program".to_string(), format!("[builder] go build goapp-cache ({platform})")];
+    let exec = super::builder::shipped_program(cx, builder, PROGRAM, CACHE_PROGRAM.trim_start_matches('/'), &target_env, names);
     let range = cx.range(cache.span);
-    let m = cx.g.meta(exec.op);
-    m.name = Some(format!("[builder] go build goapp-cache ({platform})"));
-    m.ranges.push(range);
+    cx.g.meta(exec.op).ranges.push(range);
     exec.get("/out")
 }
 

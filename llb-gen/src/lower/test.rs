@@ -12,12 +12,11 @@
 //! line of its failure. Go's test cache (in the build cache mount) keeps the results of
 //! packages that did not change, and BuildKit keeps the whole step while nothing changes.
 
-use llb::{CacheSharing, Exec, FileAction, Mkfile, Mount};
+use llb::{Exec, Mount};
 
 use super::builder::{Sources, go_env};
 use super::compile::Prepared;
-use super::{GOCACHE, Lowering, SRC};
-use crate::image::env_set;
+use super::{Lowering, SRC};
 
 /// The program that runs the tests and writes the report.
 const TEST_REPORT: &str = include_str!("testreport.go");
@@ -77,30 +76,6 @@ pub(super) fn run(cx: &mut Lowering<'_>, builder: llb::Output, sources: &Sources
 /// Compiles [`TEST_REPORT`] on the builder, with no network: it uses the standard library
 /// only.
 fn report_tool(cx: &mut Lowering<'_>, builder: llb::Output) -> llb::Output {
-    let input = cx.input;
-    let source = cx.g.file(None, vec![FileAction::Mkfile(Mkfile { path: "/main.go".into(), mode: 0o644, data: TEST_REPORT.as_bytes().to_vec(), owner: None })]);
-    cx.g.meta(source.op).name = Some("[test] the test report program".into());
-    let mut env = input.builder.env.clone();
-    for (k, v) in [("GOTOOLCHAIN", "local"), ("GOFLAGS", ""), ("GOWORK", "off"), ("GO111MODULE", "on"), ("CGO_ENABLED", "0"), ("GOCACHE", GOCACHE)] {
-        env_set(&mut env, k, v);
-    }
-    let exec = cx.g.exec(
-        Exec {
-            args: vec!["go".into(), "build".into(), "-trimpath".into(), "-o".into(), "/out/goapp-test".into(), "/tool/main.go".into()],
-            env,
-            cwd: "/tool".into(),
-            user: String::new(),
-            mounts: vec![
-                Mount::output("/", Some(builder)),
-                Mount::readonly("/tool", source),
-                Mount::output("/out", None),
-                Mount::cache(GOCACHE, "goapp-go-build", CacheSharing::Shared),
-            ],
-            no_network: true,
-            proxy: None,
-        },
-        input.build_platform,
-    );
-    cx.g.meta(exec.op).name = Some("[test] go build goapp-test".into());
-    exec.get("/out")
+    let names = ["[test] the test report program".to_string(), "[test] go build goapp-test".to_string()];
+    super::builder::shipped_program(cx, builder, TEST_REPORT, "goapp-test", &[], names).get("/out")
 }
