@@ -329,3 +329,17 @@ async fn goapp_init_answers_with_the_commented_spec() {
     let f = client(HELLO, "1.27");
     assert!(error(&build(&f, &["requestid=frontend.goapp.init"]).await).contains("name its go.mod"));
 }
+
+/// The timing log (`GOAPP_FRONTEND_TIMING`, for scripts/profile-warm) changes nothing the
+/// build asks of BuildKit or answers.
+#[tokio::test]
+async fn a_timed_build_asks_and_answers_the_same() {
+    let (plain, timed) = (client(HELLO, "1.27"), client(HELLO, "1.27"));
+    let a = build(&plain, &[]).await;
+    let gw = crate::gateway::Timed::new(timed.clone(), Some("test"), std::time::SystemTime::now());
+    run(gw, opts(&[]), "session-1".into()).await.unwrap();
+    let b = timed.state().answer.clone().expect("an answer");
+    assert_eq!(a, b);
+    assert_eq!(plain.state().solved, timed.state().solved);
+    assert_eq!(plain.state().lookups, timed.state().lookups);
+}

@@ -18,10 +18,12 @@ use crate::result::{Built, make_sbom, result};
 use crate::{errors, images, reads, subrequests};
 
 /// Runs the frontend over stdio: one build (or its error) is returned to BuildKit.
-pub async fn serve() -> Result<()> {
+/// `started`: when the process started, for the timing log ([`gateway::Timed`]).
+pub async fn serve(started: std::time::SystemTime) -> Result<()> {
     let gw = gateway::connect_stdio().await?;
     let opts = Opts::from_env();
     let session = std::env::var("BUILDKIT_SESSION_ID").unwrap_or_default();
+    let gw = gateway::Timed::new(gw, opts.build_arg(gateway::TIMING_ARG), started);
     run(gw, opts, session).await
 }
 

@@ -200,6 +200,138 @@ pub async fn connect_stdio() -> Result<Bridge> {
     Ok(Bridge(LlbBridgeClient::new(channel).max_decoding_message_size(MAX_MESSAGE).max_encoding_message_size(MAX_MESSAGE)))
 }
 
+/// The build arg that turns on [`Timed`]'s log; its value tags the lines.
+pub const TIMING_ARG: &str = "GOAPP_FRONTEND_TIMING";
+
+/// A gateway that writes one line per call to stderr (which BuildKit passes to its own:
+/// dockerd's log, with Docker's builder), for `scripts/profile-warm`:
+/// `goapp-timing TAG START END CALL WHAT`, times in Unix nanoseconds; `start` is the
+/// process's. Silent unless the build arg [`TIMING_ARG`] gives a tag.
+#[derive(Clone)]
+pub struct Timed<G> {
+    inner: G,
+    tag: Option<Arc<str>>,
+}
+
+/// Unix nanoseconds.
+pub fn unix_nanos(t: std::time::SystemTime) -> u128 {
+    t.duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or_default()
+}
+
+/// The tag of the timing log's lines: the build arg's value, if it is one word of letters,
+/// digits, `.`, `_` and `-` (anything else could forge lines of the engine's log).
+fn timing_tag(tag: Option<&str>) -> Option<&str> {
+    tag.filter(|t| !t.is_empty() && t.len() <= 128 && t.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
+}
+
+/// The timing log's last line, `exit`, when the build arg [`TIMING_ARG`] asks for the log.
+pub fn log_exit(opts: &Opts) {
+    if let Some(tag) = timing_tag(opts.build_arg(TIMING_ARG)) {
+        let now = unix_nanos(std::time::SystemTime::now());
+        eprintln!("goapp-timing {tag} {now} {now} exit ");
+    }
+}
+
+impl<G: Gateway> Timed<G> {
+    /// Logs the process's start at `started` when `tag` is given.
+    pub fn new(inner: G, tag: Option<&str>, started: std::time::SystemTime) -> Self {
+        let t = Timed { inner, tag: timing_tag(tag).map(Arc::from) };
+        t.log(unix_nanos(started), "start", "");
+        t
+    }
+
+    fn now(&self) -> u128 {
+        if self.tag.is_some() { unix_nanos(std::time::SystemTime::now()) } else { 0 }
+    }
+
+    fn log(&self, start: u128, call: &str, what: &str) {
+        if let Some(tag) = &self.tag {
+            let end = unix_nanos(std::time::SystemTime::now());
+            eprintln!("goapp-timing {tag} {start} {end} {call} {}", what.replace(char::is_whitespace, "_"));
+        }
+    }
+
+    /// The name of the vertex a definition returns.
+    fn head_name(&self, def: &llb::pb::Definition) -> String {
+        if self.tag.is_none() {
+            return String::new();
+        }
+        head_digest(def).and_then(|d| def.metadata.get(&d)?.description.get(llb::attr::CUSTOM_NAME).cloned()).unwrap_or_default()
+    }
+}
+
+impl<G: Gateway> Gateway for Timed<G> {
+    async fn ping(&mut self) -> Result<Caps> {
+        let t = self.now();
+        let r = self.inner.ping().await;
+        self.log(t, "ping", "");
+        r
+    }
+
+    async fn solve(&mut self, def: llb::pb::Definition, cache_imports: Vec<gw::CacheOptionsEntry>) -> Result<String> {
+        let (t, what) = (self.now(), self.head_name(&def));
+        let r = self.inner.solve(def, cache_imports).await;
+        self.log(t, "solve", &what);
+        r
+    }
+
+    async fn read_file(&mut self, reference: &str, path: &str) -> Result<Option<Vec<u8>>> {
+        let t = self.now();
+        let r = self.inner.read_file(reference, path).await;
+        self.log(t, "read_file", path);
+        r
+    }
+
+    async fn read_file_head(&mut self, reference: &str, path: &str, max: usize) -> Result<Option<Vec<u8>>> {
+        let t = self.now();
+        let r = self.inner.read_file_head(reference, path, max).await;
+        self.log(t, "read_file", path);
+        r
+    }
+
+    async fn exists(&mut self, reference: &str, path: &str) -> Result<bool> {
+        let t = self.now();
+        let r = self.inner.exists(reference, path).await;
+        self.log(t, "stat", path);
+        r
+    }
+
+    async fn read_dir(&mut self, reference: &str, dir: &str) -> Result<Vec<(String, bool)>> {
+        let t = self.now();
+        let r = self.inner.read_dir(reference, dir).await;
+        self.log(t, "read_dir", dir);
+        r
+    }
+
+    async fn resolve_image(&mut self, reference: &ImageRef, platform: &Platform, mode: &str, log_name: String) -> Result<(Option<String>, Vec<u8>)> {
+        let t = self.now();
+        let r = self.inner.resolve_image(reference, platform, mode, log_name).await;
+        self.log(t, "resolve_image", &format!("{reference}({})", platform.id()));
+        r
+    }
+
+    async fn inputs(&mut self) -> Result<std::collections::BTreeMap<String, llb::pb::Definition>> {
+        let t = self.now();
+        let r = self.inner.inputs().await;
+        self.log(t, "inputs", "");
+        r
+    }
+
+    async fn warn(&mut self, request: gw::WarnRequest) -> Result<()> {
+        let t = self.now();
+        let r = self.inner.warn(request).await;
+        self.log(t, "warn", "");
+        r
+    }
+
+    async fn finish(&mut self, request: gw::ReturnRequest) -> Result<()> {
+        let t = self.now();
+        let r = self.inner.finish(request).await;
+        self.log(t, "return", "");
+        r
+    }
+}
+
 /// What the gateway told us about itself.
 #[derive(Clone, Debug, Default)]
 pub struct Caps {
@@ -282,6 +414,15 @@ mod tests {
 
     fn caps(llb: &[&str]) -> Caps {
         Caps { llb: llb.iter().map(|c| c.to_string()).collect(), ..Default::default() }
+    }
+
+    #[test]
+    fn the_timing_tag_is_one_plain_word() {
+        assert_eq!(timing_tag(Some("p12r0t99")), Some("p12r0t99"));
+        assert_eq!(timing_tag(Some("")), None);
+        assert_eq!(timing_tag(Some("a b")), None);
+        assert_eq!(timing_tag(Some("a\ngoapp-timing x")), None);
+        assert_eq!(timing_tag(None), None);
     }
 
     #[test]

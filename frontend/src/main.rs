@@ -213,8 +213,12 @@ fn read_module(dir: &std::path::Path) -> Result<llb_gen::infer::Module> {
 }
 
 fn run_gateway() -> Result<ExitCode> {
+    let started = std::time::SystemTime::now();
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
-    rt.block_on(frontend::serve())?;
+    let served = rt.block_on(frontend::serve(started));
+    drop(rt);
+    gateway::log_exit(&opts::Opts::from_env());
+    served?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -274,7 +274,11 @@ pub(super) fn shipped_program(
     }
     let exec = cx.g.exec(
         Exec {
-            args: ["go", "build", "-trimpath", "-ldflags=-s -w", "-o"].map(String::from).into_iter().chain([format!("/out/{path}"), "/tool/main.go".into()]).collect(),
+            args: ["go", "build", "-trimpath", "-ldflags=-s -w", "-o"]
+                .map(String::from)
+                .into_iter()
+                .chain([format!("/out/{path}"), "/tool/main.go".into()])
+                .collect(),
             env,
             cwd: "/tool".into(),
             user: String::new(),
