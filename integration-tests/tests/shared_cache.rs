@@ -4,7 +4,7 @@
 //! compiles only the package that changed and takes the rest from the store; a read-only
 //! build uploads nothing; the token is in no object of the store and no blob of the image.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use integration_tests::prelude::*;
 use integration_tests::services::CacheStore;
@@ -57,15 +57,23 @@ fn puts(store: &CacheStore) -> usize {
     store.requests().iter().filter(|(method, _, _)| method == "PUT").count()
 }
 
+/// A copy of examples/hello whose spec uses `store` (read-only when the build arg
+/// CACHE_READ_ONLY says so), with `token` in a file: the copy, the file and the `--secret`
+/// that passes it.
+fn hello_with(store: &CacheStore, name: &str, token: &str) -> (PathBuf, PathBuf, String) {
+    let spec_cache = format!("go:\n  shared_cache:\n    url: {}\n    token: gocache\n    read_only: ${{CACHE_READ_ONLY:-false}}\nruntime:", store.url);
+    let dir = example_variant("hello", name, |spec| spec.replacen("runtime:", &spec_cache, 1));
+    let token_file = dir.with_extension("token");
+    std::fs::write(&token_file, token).unwrap();
+    let secret = format!("id=gocache,src={}", token_file.display());
+    (dir, token_file, secret)
+}
+
 #[test]
 fn a_build_on_an_empty_engine_takes_what_did_not_change_from_the_shared_cache() {
     require_engine();
     let store = CacheStore::start();
-    let spec_cache = format!("go:\n  shared_cache:\n    url: {}\n    token: gocache\n    read_only: ${{CACHE_READ_ONLY:-false}}\nruntime:", store.url);
-    let dir = example_variant("hello", "shared-cache", |spec| spec.replacen("runtime:", &spec_cache, 1));
-    let token_file = dir.with_extension("token");
-    std::fs::write(&token_file, &store.token).unwrap();
-    let secret = format!("id=gocache,src={}", token_file.display());
+    let (dir, token_file, secret) = hello_with(&store, "shared-cache", &store.token);
     let platforms = "linux/amd64,linux/arm64";
 
     // An empty engine and an empty store: everything is compiled and uploaded.
@@ -133,11 +141,7 @@ fn a_build_on_an_empty_engine_takes_what_did_not_change_from_the_shared_cache() 
 fn a_store_that_refuses_the_token_costs_a_compile_not_the_build() {
     require_engine();
     let store = CacheStore::start();
-    let spec_cache = format!("go:\n  shared_cache:\n    url: {}\n    token: gocache\nruntime:", store.url);
-    let dir = example_variant("hello", "shared-cache-refused", |spec| spec.replacen("runtime:", &spec_cache, 1));
-    let token_file = dir.with_extension("token");
-    std::fs::write(&token_file, "not-the-token").unwrap();
-    let secret = format!("id=gocache,src={}", token_file.display());
+    let (dir, _, secret) = hello_with(&store, "shared-cache-refused", "not-the-token");
     // A change no build has seen: its package misses the engine's cache mount, and the
     // store is asked.
     edit(&dir, std::process::id());

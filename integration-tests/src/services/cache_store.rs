@@ -96,52 +96,13 @@ impl CacheStore {
     }
 }
 
-/// nginx's configuration: everything it writes is in `dir` (nothing of Debian's build's own
-/// paths is used); the one location, `/gocache/`, is `dir/store`.
+/// nginx's configuration (`integration-tests/env/cache-store.conf`): everything it writes is
+/// in `dir`; the one location, `/gocache/`, is `dir/store`.
 fn config(dir: &Path, gateway: &str, port: u16, token: &str) -> String {
-    let d = dir.display();
-    format!(
-        r#"daemon off;
-# The tests run as root, and so would the workers (nginx's default is nobody): the store's
-# directory is root's.
-user root;
-worker_processes 2;
-pid {d}/nginx.pid;
-error_log stderr;
-events {{
-    worker_connections 512;
-}}
-http {{
-    types {{}}
-    default_type application/octet-stream;
-    sendfile on;
-    client_max_body_size 0;
-    client_body_temp_path {d}/temp/client_body;
-    proxy_temp_path {d}/temp/proxy;
-    fastcgi_temp_path {d}/temp/fastcgi;
-    uwsgi_temp_path {d}/temp/uwsgi;
-    scgi_temp_path {d}/temp/scgi;
-    log_format goapp '$request_method $uri $status';
-    access_log {d}/access.log goapp;
-    # A cache's misses are no errors.
-    log_not_found off;
-    server {{
-        listen {gateway}:{port};
-        if ($http_authorization != "Bearer {token}") {{
-            return 401;
-        }}
-        location /gocache/ {{
-            alias {d}/store/;
-            dav_methods PUT;
-            create_full_put_path on;
-        }}
-        location / {{
-            return 404;
-        }}
-    }}
-}}
-"#
-    )
+    include_str!("../../env/cache-store.conf")
+        .replace("@DIR@", &dir.display().to_string())
+        .replace("@LISTEN@", &format!("{gateway}:{port}"))
+        .replace("@TOKEN@", token)
 }
 
 /// `curl ARGS...`: the status it got and the body.
