@@ -400,15 +400,18 @@ arm64_engine_files() {
 # /usr/lib/wine/wine64, and its server, /usr/lib/wine/wineserver, at these paths, with a prefix
 # of their own and no display, this way:
 #
-#   export WINEPREFIX=$tmp/prefix HOME=$tmp WINEDEBUG=-all WINEDLLOVERRIDES='mscoree,mshtml=;winemenubuilder.exe=d'
+#   export WINEPREFIX=$tmp/prefix HOME=$tmp TMPDIR=$tmp WINEDEBUG=-all WINEDLLOVERRIDES='mscoree,mshtml=;winemenubuilder.exe=d'
 #   unset DISPLAY WAYLAND_DISPLAY
 #   mkdir -p "$WINEPREFIX/drive_c/windows/system32" && cp "$wine_dlls"/*.dll "$WINEPREFIX/drive_c/windows/system32/"
 #   /usr/lib/wine/wineserver -p                                        # a server that stays up
+#   until [ -S "$tmp/$(cat "$WINEPREFIX/wineserver" 2>/dev/null)"/server-*/socket ]; do sleep 0.1; done
 #   /usr/lib/wine/wine64 wineboot --init </dev/null >/dev/null 2>&1    # the prefix: 3 to 5 s, 700 MB
 #   /usr/lib/wine/wine64 PROGRAM.exe ARG... </dev/null                 # 0.02 to 0.1 s each
 #   /usr/lib/wine/wineserver -k && rm -rf "$tmp"
 #
-# The program's exit status is wine64's. The server is started first and the prefix made with
+# Debian's Wine keeps the server's socket in a directory it makes under TMPDIR and names in
+# the prefix's `wineserver` file; a loader started before both are there starts a second
+# server. The program's exit status is wine64's. The server is started first and the prefix made with
 # no output to the test's pipes: the processes Wine starts beside a program (services.exe,
 # explorer.exe, ...) inherit its standard output and error, and whoever reads those to their
 # end would wait seconds after the program for them. Debian's wineserver wrapper otherwise ends

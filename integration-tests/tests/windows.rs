@@ -149,7 +149,8 @@ func main() {
     )
     .unwrap();
     let image = unique_tag("windows-cgo");
-    let r = pushed(|| buildx(&dir, "windows/amd64", &["-t", &image, "--push", "--progress=plain"]));
+    // --no-cache: the compile and its check really run (a cached step prints nothing).
+    let r = pushed(|| buildx(&dir, "windows/amd64", &["-t", &image, "--push", "--progress=plain", "--no-cache"]));
     assert!(r.status.success(), "{}", r.stderr);
     assert!(r.stderr.contains("x86_64-w64-mingw32-gcc-posix") || r.stderr.contains("MinGW-w64"), "{}", r.stderr);
     // The check after the compile: a PE program for x86-64 importing Windows' own DLLs.

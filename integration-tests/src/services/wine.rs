@@ -5,6 +5,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use super::process::{Daemon, service_dir};
 use crate::run::Run;
@@ -34,10 +35,34 @@ impl Wine {
         }
         let mut wine = Wine { dir: dir.clone(), prefix, server: None };
         let log = dir.join("wineserver.log");
-        wine.server = Some(Daemon::spawn("wineserver", wine.command(SERVER).args(["-p", "-f"]), &log, libc::SIGTERM));
-        // The prefix, made with no output to anyone's pipes (see up.sh).
-        let status = wine.command(LOADER).args(["wineboot", "--init"]).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).status();
-        assert!(status.as_ref().is_ok_and(|s| s.success()), "wineboot --init failed in {}: {status:?}", wine.prefix.display());
+        let server = wine.server.insert(Daemon::spawn("wineserver", wine.command(SERVER).args(["-p", "-f"]), &log, libc::SIGTERM));
+        // Debian's Wine writes the name of the server's directory (under TMPDIR) into the
+        // prefix's `wineserver` file, which every client reads to find the socket. A loader
+        // started before that file and the socket are there would start a second server, and
+        // the two would write the file in turn: wait for them.
+        let prefix = wine.prefix.clone();
+        server.wait_for("its socket", Duration::from_secs(30), |_| {
+            let name = std::fs::read_to_string(prefix.join("wineserver")).ok()?;
+            let sockets = std::fs::read_dir(dir.join(name.trim())).ok()?;
+            sockets.flatten().any(|d| d.path().join("socket").exists()).then_some(())
+        });
+        // The prefix, made with no output to anyone's pipes (see up.sh): what it prints goes to
+        // a file, shown if it fails.
+        let boot_log = dir.join("wineboot.log");
+        let out = std::fs::File::create(&boot_log).unwrap();
+        let status = wine
+            .command(LOADER)
+            .env("WINEDEBUG", "-all,err+all")
+            .args(["wineboot", "--init"])
+            .stdin(Stdio::null())
+            .stdout(out.try_clone().unwrap())
+            .stderr(out)
+            .status();
+        if !status.as_ref().is_ok_and(|s| s.success()) {
+            let server_log = wine.server.as_ref().map(Daemon::log).unwrap_or_default();
+            let boot = std::fs::read_to_string(&boot_log).unwrap_or_default();
+            panic!("wineboot --init failed in {}: {status:?}\nwineboot:\n{boot}\nwineserver:\n{server_log}", wine.prefix.display());
+        }
         wine
     }
 
@@ -50,6 +75,9 @@ impl Wine {
         let mut cmd = Command::new(program);
         cmd.env("WINEPREFIX", &self.prefix)
             .env("HOME", &self.dir)
+            // Debian's Wine keeps its server's socket in a directory under TMPDIR: here, so
+            // that it goes with the guard's directory.
+            .env("TMPDIR", &self.dir)
             .env("WINEDEBUG", "-all")
             .env("WINEDLLOVERRIDES", "mscoree,mshtml=;winemenubuilder.exe=d")
             .env_remove("DISPLAY")
