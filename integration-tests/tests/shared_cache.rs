@@ -2,7 +2,8 @@
 //! token: `integration_tests::services::CacheStore`). After `docker buildx prune -af` (an
 //! engine that has never built the project: a new CI runner, another builder node), a build
 //! compiles only the package that changed and takes the rest from the store; a read-only
-//! build uploads nothing; the token is in no object of the store and no blob of the image.
+//! build uploads nothing, and what a builder has from such builds reaches the store once a
+//! writing build finds it; the token is in no object of the store and no blob of the image.
 
 use std::path::{Path, PathBuf};
 
@@ -154,4 +155,42 @@ fn a_store_that_refuses_the_token_costs_a_compile_not_the_build() {
     assert_eq!(f[0].stored, 0, "{}", f[0].line);
     assert!(store.objects().is_empty(), "{:?}", store.objects());
     assert!(f[0].missed >= 1, "{}", f[0].line);
+}
+
+#[test]
+fn what_a_builder_has_from_read_only_builds_reaches_a_new_store() {
+    require_engine();
+    let store = CacheStore::start();
+    let (dir, token_file, secret) = hello_with(&store, "shared-cache-backfill", &store.token);
+    let read_only = ["--secret", secret.as_str(), "--build-arg", "CACHE_READ_ONLY=true"];
+
+    // Read-only builds (a pull request's) fill this builder's own directory, not the store.
+    edit(&dir, std::process::id());
+    let r = buildx(&dir, "linux/amd64", &read_only);
+    assert!(r.status.success(), "{}", r.stderr);
+    let f = figures(&r.stderr);
+    assert_eq!(f.len(), 1, "{}", r.stderr);
+    assert_eq!(f[0].stored, 0, "{}", f[0].line);
+    assert_eq!(puts(&store), 0, "{:?}", store.requests());
+
+    // A writing build on the same builder finds everything in its own directory, and
+    // uploads what the store lacks.
+    edit(&dir, 1);
+    let r = buildx(&dir, "linux/amd64", &["--secret", &secret]);
+    assert!(r.status.success(), "{}", r.stderr);
+    let f = figures(&r.stderr);
+    assert_eq!(f.len(), 1, "{}", r.stderr);
+    assert!(f[0].local >= 100 && f[0].missed <= 5, "{}", f[0].line);
+    assert!(f[0].stored + 5 >= f[0].local, "what this builder had is uploaded: {}", f[0].line);
+    assert!(f[0].line.contains(" 0 errors "), "{}", f[0].line);
+
+    // So a new runner gets it.
+    prune();
+    edit(&dir, 2);
+    let r = buildx(&dir, "linux/amd64", &["--secret", &secret]);
+    assert!(r.status.success(), "{}", r.stderr);
+    let f = figures(&r.stderr);
+    assert_eq!(f.len(), 1, "{}", r.stderr);
+    assert!(f[0].shared >= 100 && f[0].missed <= 5, "{}", f[0].line);
+    let _ = std::fs::remove_file(&token_file);
 }

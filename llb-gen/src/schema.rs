@@ -194,7 +194,9 @@ GOCACHE_TOKEN=… docker buildx build --secret id=gocache,env=GOCACHE_TOKEN -f g
   the store: `GET <url>/v1/a/<action id>` (the output id and size of what an action made), then
   `GET <url>/v1/o/<output id>`. An output whose SHA-256 is not its id is ignored. What `go`
   compiles is uploaded with `PUT` (after a `HEAD`: an output the store has is not sent again),
-  unless `read_only`. Any server that keeps what is PUT is a store: nginx with
+  unless `read_only`. What the engine's cache mount has that the store may lack (from
+  read-only builds, another store, or a time the store was off) is uploaded by the first
+  writing build that finds it there. Any server that keeps what is PUT is a store: nginx with
   `dav_methods PUT; create_full_put_path on;` behind a check of the `Authorization` header,
   or a bucket's HTTP endpoint.
 - The token is read from the secret, sent as `Authorization: Bearer <token>`, and written

@@ -9,12 +9,15 @@
 // Every object is a file in DIR (what the response's DiskPath names):
 //
 //	DIR/o/<output id>   the output, whose SHA-256 is its output id
-//	DIR/a/<action id>   "<output id> <size>": what an action made
+//	DIR/a/<action id>   "<output id> <size> [<store mark>]": what an action made
 //
 // With -url the same two kinds of object are kept in the store at URL/v1/o/<output id> and
-// URL/v1/a/<action id>: a lookup that misses DIR asks the store (and keeps what it gets in
-// DIR), and what Go puts is uploaded (HEAD first: an output already there is not sent again),
-// unless -read-only. Every request to the store carries `Authorization: Bearer <token>` when
+// URL/v1/a/<action id> (there without the mark): a lookup that misses DIR asks the store
+// (and keeps what it gets in DIR), and what Go puts is uploaded (HEAD first: an output
+// already there is not sent again), unless -read-only. The mark, a hash of URL, says that
+// the store has the entry; a lookup that DIR answers for an entry without this store's mark
+// (made by a read-only build, with another store, or while the store was off) uploads it
+// in the background, so that the store gets what this builder has. Every request to the store carries `Authorization: Bearer <token>` when
 // the file -token names exists. The token is read, never written anywhere.
 //
 // The store never fails a build: an answer other than 200 or 404, a connection that fails
@@ -67,8 +70,10 @@ type response struct {
 const unused = 5 * 24 * time.Hour
 
 type cache struct {
-	dir      string
-	url      string
+	dir string
+	url string
+	// mark is what a local entry ends with once the store at url has it.
+	mark     string
 	token    string
 	readOnly bool
 	client   *http.Client
@@ -107,6 +112,10 @@ func main() {
 		readOnly: *readOnly,
 		client:   &http.Client{Timeout: 2 * time.Minute},
 		slots:    make(chan struct{}, 16),
+	}
+	if c.url != "" {
+		sum := sha256.Sum256([]byte(c.url))
+		c.mark = hex.EncodeToString(sum[:8])
 	}
 	for _, sub := range []string{"a", "o", "tmp"} {
 		if err := os.MkdirAll(filepath.Join(c.dir, sub), 0o755); err != nil {
@@ -209,7 +218,7 @@ func (c *cache) getLocal(id int64, action string) (response, bool) {
 	if err != nil {
 		return response{}, false
 	}
-	output, size, ok := parseEntry(entry)
+	output, size, mark, ok := parseEntry(entry)
 	if !ok {
 		return response{}, false
 	}
@@ -217,6 +226,9 @@ func (c *cache) getLocal(id int64, action string) (response, bool) {
 	info, err := os.Stat(path)
 	if err != nil || info.Size() != size {
 		return response{}, false
+	}
+	if mark != c.mark && c.writing() {
+		c.background(func() { c.share(action, output, size, path) })
 	}
 	// Used now: keep it from being trimmed (the time is updated at most once an hour).
 	now := time.Now()
@@ -239,8 +251,8 @@ func (c *cache) getShared(id int64, action string) (response, bool) {
 	if !ok {
 		return response{}, false
 	}
-	output, size, ok := parseEntry(entry)
-	if !ok {
+	output, size, mark, ok := parseEntry(entry)
+	if !ok || mark != "" {
 		c.failed(fmt.Errorf("the entry of action %s is not `<output id> <size>`", action))
 		return response{}, false
 	}
@@ -259,7 +271,7 @@ func (c *cache) getShared(id int64, action string) (response, bool) {
 			return response{}, false
 		}
 	}
-	if err := c.write(filepath.Join(c.dir, "a", action), entry); err != nil {
+	if err := c.write(filepath.Join(c.dir, "a", action), c.marked(entry)); err != nil {
 		c.failed(err)
 		return response{}, false
 	}
@@ -284,37 +296,79 @@ func (c *cache) put(req request, body []byte) response {
 	if err := c.write(filepath.Join(c.dir, "a", action), entry); err != nil {
 		return response{ID: req.ID, Err: err.Error()}
 	}
-	if c.url != "" && !c.readOnly && !c.off.Load() {
-		c.uploads.Add(1)
-		go func() {
-			defer c.uploads.Done()
-			c.upload(action, output, entry, body)
-		}()
+	if c.writing() {
+		c.background(func() {
+			if c.upload(action, output, entry, body) {
+				c.write(filepath.Join(c.dir, "a", action), c.marked(entry))
+			}
+		})
 	}
 	return response{ID: req.ID, DiskPath: path}
 }
 
-// upload sends the output (unless the store has it) and then the action's entry, so that
-// an entry in the store always has its output there.
-func (c *cache) upload(action, output string, entry, body []byte) {
-	if c.off.Load() {
-		return
-	}
-	there, ok := c.has("o/" + output)
+// writing says whether what this builder has goes to the store.
+func (c *cache) writing() bool {
+	return c.url != "" && !c.readOnly && !c.off.Load()
+}
+
+// background runs f beside the requests; close waits for it.
+func (c *cache) background(f func()) {
+	c.uploads.Add(1)
+	go func() {
+		defer c.uploads.Done()
+		f()
+	}()
+}
+
+// marked is an entry "<output id> <size>" with this store's mark.
+func (c *cache) marked(entry []byte) []byte {
+	return []byte(strings.TrimSpace(string(entry)) + " " + c.mark + "\n")
+}
+
+// share makes sure the store has a local entry that lacks its mark, then marks it.
+func (c *cache) share(action, output string, size int64, path string) {
+	entry := []byte(fmt.Sprintf("%s %d\n", output, size))
+	there, ok := c.has("a/" + action)
 	if !ok {
 		return
 	}
 	if there {
 		c.alreadyThere.Add(1)
 	} else {
-		if !c.send("o/"+output, body) {
+		body, err := os.ReadFile(path)
+		if err != nil || int64(len(body)) != size {
 			return
+		}
+		if !c.upload(action, output, entry, body) {
+			return
+		}
+	}
+	c.write(filepath.Join(c.dir, "a", action), c.marked(entry))
+}
+
+// upload sends the output (unless the store has it) and then the action's entry, so that
+// an entry in the store always has its output there. True once the store has both.
+func (c *cache) upload(action, output string, entry, body []byte) bool {
+	if c.off.Load() {
+		return false
+	}
+	there, ok := c.has("o/" + output)
+	if !ok {
+		return false
+	}
+	if there {
+		c.alreadyThere.Add(1)
+	} else {
+		if !c.send("o/"+output, body) {
+			return false
 		}
 		c.bytesUp.Add(int64(len(body)))
 	}
-	if c.send("a/"+action, entry) {
-		c.stored.Add(1)
+	if !c.send("a/"+action, entry) {
+		return false
 	}
+	c.stored.Add(1)
+	return true
 }
 
 // fetch GETs an object of the store: its bytes and true on 200; false on 404 or a failure
@@ -490,20 +544,24 @@ func (c *cache) trim() {
 	c.write(mark, []byte(strconv.FormatInt(now.Unix(), 10)))
 }
 
-// parseEntry reads "<output id> <size>".
-func parseEntry(b []byte) (string, int64, bool) {
+// parseEntry reads "<output id> <size> [<store mark>]".
+func parseEntry(b []byte) (string, int64, string, bool) {
 	f := strings.Fields(string(b))
-	if len(f) != 2 {
-		return "", 0, false
+	if len(f) != 2 && len(f) != 3 {
+		return "", 0, "", false
 	}
 	if _, err := hex.DecodeString(f[0]); err != nil || len(f[0]) == 0 {
-		return "", 0, false
+		return "", 0, "", false
 	}
 	n, err := strconv.ParseInt(f[1], 10, 64)
 	if err != nil || n < 0 {
-		return "", 0, false
+		return "", 0, "", false
 	}
-	return f[0], n, true
+	mark := ""
+	if len(f) == 3 {
+		mark = f[2]
+	}
+	return f[0], n, mark, true
 }
 
 func hashIs(data []byte, output string) bool {
