@@ -18,6 +18,8 @@ struct Figures {
     shared: u64,
     missed: u64,
     stored: u64,
+    /// Outputs fetched ahead from the index of what the last command of its name used.
+    ahead: u64,
     line: String,
 }
 
@@ -37,6 +39,7 @@ fn figures(progress: &str) -> Vec<Figures> {
             shared: number_before(l, " from the shared cache"),
             missed: number_before(l, " missed"),
             stored: number_before(l, " stored in the shared cache"),
+            ahead: number_before(l, " fetched ahead"),
             line: l.to_string(),
         })
         .collect()
@@ -92,6 +95,11 @@ fn a_build_on_an_empty_engine_takes_what_did_not_change_from_the_shared_cache() 
     }
     let uploads = puts(&store);
     assert!(uploads >= 40, "{:?}", store.requests());
+    // Each go build's index: what it used.
+    for platform in ["amd64", "arm64"] {
+        let index = format!("/v1/i/hello/hello-linux-{platform}");
+        assert!(store.requests().iter().any(|(m, path, s)| m == "PUT" && path.ends_with(&index) && *s < 300), "no index {index}: {:?}", store.requests());
+    }
     assert!(store.requests().iter().all(|(_, _, status)| matches!(status, 200 | 201 | 204 | 404)), "{:?}", store.requests());
 
     // Another empty engine, one line changed: only the main package is compiled again.
@@ -105,6 +113,8 @@ fn a_build_on_an_empty_engine_takes_what_did_not_change_from_the_shared_cache() 
         eprintln!("cold: {}\nafter prune: {}", before.line, f.line);
         assert!(f.missed <= 5 && f.missed * 20 <= before.missed, "only the changed package (its compile and link) is compiled: {}", f.line);
         assert!(f.shared + 2 >= before.missed && f.shared > f.local, "the rest comes from the store: {} (before: {})", f.line, before.line);
+        // Most of it fetched ahead, as the index of the build before listed it.
+        assert!(f.ahead * 2 >= f.shared, "{}", f.line);
     }
     // The binaries made of the store's objects run.
     for platform in ["linux/amd64", "linux/arm64"] {

@@ -591,5 +591,5 @@ fn a_build_arg_makes_the_shared_cache_read_only() {
         envs.flatten().find(|e| e.starts_with("GOCACHEPROG=")).expect("go build runs the cache program")
     };
     assert!(!gocacheprog(&[]).contains("-read-only"));
-    assert!(gocacheprog(&[("CACHE_READ_ONLY", "true")]).ends_with(" -read-only"));
+    assert!(gocacheprog(&[("CACHE_READ_ONLY", "true")]).ends_with(" -read-only -index=api/api-linux-arm64"));
 }

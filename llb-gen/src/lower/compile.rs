@@ -155,7 +155,7 @@ pub(super) fn binaries<'a>(
         let t = group[0];
         let mut env = go_env(input, t, &prepared.cgo_env, &prepared.target_env);
         if let Some(c) = &prepared.shared_cache {
-            c.set_env(&mut env);
+            c.set_env(&mut env, &spec.name.value, &t.name.value, target);
         }
         let mut args = vec!["go".to_string(), "build".to_string()];
         args.extend(t.flags.iter().cloned());

@@ -39,9 +39,25 @@ pub(super) struct SharedCacheUse {
 }
 
 impl SharedCacheUse {
-    pub fn set_env(&self, env: &mut Vec<String>) {
-        env_set(env, "GOCACHEPROG", &self.gocacheprog);
+    /// Sets `GOCACHEPROG` for a `go` command that `project` (the spec's name), `command`
+    /// (`test`, or the first target of a `go build`) and `platform` name: the store's index of
+    /// what it used last time (see the program), so that the next one fetches it ahead.
+    pub fn set_env(&self, env: &mut Vec<String>, project: &str, command: &str, platform: &Platform) {
+        env_set(env, "GOCACHEPROG", &format!("{} -index={}", self.gocacheprog, index_name(project, command, platform)));
     }
+}
+
+/// `PROJECT/COMMAND-OS-ARCH[-VARIANT]`, in the characters the program takes.
+fn index_name(project: &str, command: &str, platform: &Platform) -> String {
+    let clean = |s: &str| -> String {
+        let s: String = s.chars().map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') { c } else { '-' }).collect();
+        if s.is_empty() || s == "." || s == ".." { "-".into() } else { s }
+    };
+    let mut leaf = format!("{command}-{}-{}", platform.os, platform.architecture);
+    if let Some(v) = platform.variant.as_deref().filter(|v| !v.is_empty()) {
+        leaf = format!("{leaf}-{v}");
+    }
+    format!("{}/{}", clean(project), clean(&leaf))
 }
 
 /// The cache program for `go` commands that run on `platform`: the frontend image's, when
@@ -104,6 +120,15 @@ mod tests {
     use super::*;
     use crate::diag::Span;
     use crate::spec::Spanned;
+
+    #[test]
+    fn the_index_is_named_after_the_project_the_command_and_the_platform() {
+        let arm = Platform { os: "linux".into(), architecture: "arm".into(), variant: Some("v7".into()) };
+        assert_eq!(index_name("api", "api", &arm), "api/api-linux-arm-v7");
+        let amd = Platform { os: "linux".into(), architecture: "amd64".into(), variant: None };
+        assert_eq!(index_name("shop", "test", &amd), "shop/test-linux-amd64");
+        assert_eq!(index_name("..", "a/b c", &amd), "-/a-b-c-linux-amd64");
+    }
 
     #[test]
     fn the_program_is_told_the_url_the_token_file_and_the_mode() {

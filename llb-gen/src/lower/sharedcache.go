@@ -2,7 +2,7 @@
 // `go` commands that run it as their GOCACHEPROG (Go 1.24 or newer). goapp compiles it on
 // the builder from this file, which uses the standard library only.
 //
-//	goapp-cache -dir DIR [-url URL] [-token FILE] [-read-only]
+//	goapp-cache -dir DIR [-url URL] [-token FILE] [-read-only] [-index NAME]
 //
 // Go sends one JSON request a line on stdin ("get", "put", "close"; a put's body follows as
 // a base64 JSON string) and reads one JSON response per request on stdout, in any order.
@@ -17,7 +17,13 @@
 // already there is not sent again), unless -read-only. The mark, a hash of URL, says that
 // the store has the entry; a lookup that DIR answers for an entry without this store's mark
 // (made by a read-only build, with another store, or while the store was off) uploads it
-// in the background, so that the store gets what this builder has. Every request to the store carries `Authorization: Bearer <token>` when
+// in the background, so that the store gets what this builder has.
+//
+// With -index, the store also keeps URL/v1/i/NAME: the entries ("<action id> <output id>
+// <size>" lines) that the last command of that name used, uploaded when it closes if they
+// changed. A command reads it first and fetches those outputs ahead, several at once, while
+// Go is still working out what it needs: a lookup it lists costs no request of its own, and
+// the outputs arrive in parallel rather than one dependency after the other. Every request to the store carries `Authorization: Bearer <token>` when
 // the file -token names exists. The token is read, never written anywhere.
 //
 // The store never fails a build: an answer other than 200 or 404, a connection that fails
@@ -95,6 +101,29 @@ type cache struct {
 	bytesDown    atomic.Int64
 	storeErrors  atomic.Int64
 	alreadyThere atomic.Int64
+
+	// The index (-index): its name; closed once ahead is set; what it listed, each fetched
+	// once (by a worker or by the first lookup that needs it); the entries this command
+	// used, in the order it first used them.
+	index        string
+	indexReady   chan struct{}
+	ahead        map[string]*aheadEntry
+	listed       map[string]bool
+	closing      atomic.Bool
+	fetchedAhead atomic.Int64
+	usedMu       sync.Mutex
+	used         []string
+	usedSet      map[string]bool
+}
+
+// aheadEntry is an entry of the index: the output to fetch; once brought, whether it is
+// here, where, and whether the entry came from the store (else from the local directory).
+type aheadEntry struct {
+	action, output string
+	size           int64
+	once           sync.Once
+	ok, fromStore  bool
+	path           string
 }
 
 func main() {
@@ -102,16 +131,22 @@ func main() {
 	url := flag.String("url", "", "the shared store's base URL (http or https)")
 	tokenFile := flag.String("token", "", "a file holding the store's bearer token")
 	readOnly := flag.Bool("read-only", false, "look objects up in the store, never upload")
+	index := flag.String("index", "", "the name of the store's list of the entries this command used last time")
 	flag.Parse()
 	if *dir == "" || !filepath.IsAbs(*dir) {
 		fatal("-dir must be an absolute directory")
 	}
 	c := &cache{
-		dir:      *dir,
-		url:      strings.TrimRight(*url, "/"),
-		readOnly: *readOnly,
-		client:   &http.Client{Timeout: 2 * time.Minute},
-		slots:    make(chan struct{}, 16),
+		dir:        *dir,
+		url:        strings.TrimRight(*url, "/"),
+		readOnly:   *readOnly,
+		client:     &http.Client{Timeout: 2 * time.Minute},
+		slots:      make(chan struct{}, 16),
+		usedSet:    map[string]bool{},
+		indexReady: make(chan struct{}),
+	}
+	if *index != "" && !validIndex(*index) {
+		fatal("-index must be letters, digits, '.', '_', '-' and '/' between names")
 	}
 	if c.url != "" {
 		sum := sha256.Sum256([]byte(c.url))
@@ -133,7 +168,136 @@ func main() {
 			fatal(err.Error())
 		}
 	}
+	if c.url != "" && *index != "" {
+		c.index = *index
+		go c.loadIndex()
+	} else {
+		close(c.indexReady)
+	}
 	c.serve(os.Stdin, os.Stdout)
+}
+
+func validIndex(name string) bool {
+	for _, part := range strings.Split(name, "/") {
+		if part == "" || part == "." || part == ".." {
+			return false
+		}
+		for _, r := range part {
+			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// loadIndex reads the index and fetches what it lists, a few outputs at once.
+func (c *cache) loadIndex() {
+	ahead := map[string]*aheadEntry{}
+	var order []*aheadEntry
+	if data, ok := c.fetch("i/"+c.index, 64<<20); ok {
+		for _, line := range strings.Split(string(data), "\n") {
+			f := strings.Fields(line)
+			if len(f) != 3 || len(f[0]) != 64 || ahead[f[0]] != nil {
+				continue
+			}
+			output, size, _, ok := parseEntry([]byte(f[1] + " " + f[2]))
+			if _, err := hex.DecodeString(f[0]); err != nil || !ok {
+				continue
+			}
+			e := &aheadEntry{action: f[0], output: output, size: size}
+			ahead[e.action] = e
+			order = append(order, e)
+		}
+	}
+	c.ahead = ahead
+	c.listed = map[string]bool{}
+	for _, e := range order {
+		c.listed[entryLine(e.action, e.output, e.size)] = true
+	}
+	close(c.indexReady)
+	next := make(chan *aheadEntry)
+	for w := 0; w < 8; w++ {
+		go func() {
+			for e := range next {
+				c.bring(e)
+			}
+		}()
+	}
+	for _, e := range order {
+		if c.closing.Load() || c.off.Load() {
+			break
+		}
+		next <- e
+	}
+	close(next)
+}
+
+// bring makes an entry of the index available in the local directory, once.
+func (c *cache) bring(e *aheadEntry) {
+	e.once.Do(func() {
+		if c.closing.Load() {
+			return
+		}
+		if output, size, mark, path, ok := c.localEntry(e.action); ok {
+			// What this builder has wins over the list.
+			e.output, e.size, e.path, e.ok = output, size, path, true
+			if mark != c.mark && c.writing() {
+				c.background(func() { c.share(e.action, output, size, path) })
+			}
+			return
+		}
+		if c.off.Load() {
+			return
+		}
+		path := filepath.Join(c.dir, "o", e.output)
+		if info, err := os.Stat(path); err != nil || info.Size() != e.size {
+			if !c.fetchOutput(e.output, e.size, path) {
+				return
+			}
+			c.fetchedAhead.Add(1)
+		}
+		entry := []byte(fmt.Sprintf("%s %d\n", e.output, e.size))
+		if err := c.write(filepath.Join(c.dir, "a", e.action), c.marked(entry)); err != nil {
+			c.failed(err)
+			return
+		}
+		e.path, e.ok, e.fromStore = path, true, true
+	})
+}
+
+// use records an entry this command used, for the index.
+func (c *cache) use(action, output string, size int64) {
+	if c.index == "" {
+		return
+	}
+	line := entryLine(action, output, size)
+	c.usedMu.Lock()
+	defer c.usedMu.Unlock()
+	if !c.usedSet[line] {
+		c.usedSet[line] = true
+		c.used = append(c.used, line)
+	}
+}
+
+func entryLine(action, output string, size int64) string {
+	return fmt.Sprintf("%s %s %d", action, output, size)
+}
+
+// saveIndex uploads the entries this command used when they are not what the index listed.
+func (c *cache) saveIndex() {
+	if c.index == "" || !c.writing() || len(c.used) == 0 {
+		return
+	}
+	c.usedMu.Lock()
+	defer c.usedMu.Unlock()
+	same := len(c.used) == len(c.listed)
+	for _, line := range c.used {
+		same = same && c.listed[line]
+	}
+	if !same {
+		c.send("i/"+c.index, []byte(strings.Join(c.used, "\n")+"\n"))
+	}
 }
 
 func fatal(msg string) {
@@ -200,44 +364,78 @@ func (c *cache) handle(req request, body []byte) response {
 func (c *cache) get(req request) response {
 	c.lookups.Add(1)
 	action := hex.EncodeToString(req.ActionID)
-	if r, ok := c.getLocal(req.ID, action); ok {
+	r, where := c.lookUp(req.ID, action)
+	switch where {
+	case "local":
 		c.local.Add(1)
-		return r
-	}
-	if r, ok := c.getShared(req.ID, action); ok {
+	case "shared":
 		c.shared.Add(1)
-		return r
+	default:
+		c.missed.Add(1)
+		return response{ID: req.ID, Miss: true}
 	}
-	c.missed.Add(1)
-	return response{ID: req.ID, Miss: true}
+	c.use(action, hex.EncodeToString(r.OutputID), r.Size)
+	return r
+}
+
+// lookUp answers a lookup from the index's entries, the local directory or the store.
+func (c *cache) lookUp(id int64, action string) (response, string) {
+	<-c.indexReady
+	if e := c.ahead[action]; e != nil {
+		c.bring(e)
+		if e.ok {
+			outputID, _ := hex.DecodeString(e.output)
+			t := time.Now()
+			r := response{ID: id, OutputID: outputID, Size: e.size, Time: &t, DiskPath: e.path}
+			if e.fromStore {
+				return r, "shared"
+			}
+			return r, "local"
+		}
+	}
+	if r, ok := c.getLocal(id, action); ok {
+		return r, "local"
+	}
+	if r, ok := c.getShared(id, action); ok {
+		return r, "shared"
+	}
+	return response{}, ""
+}
+
+// localEntry reads the action's entry in the local directory, if its output is there too.
+func (c *cache) localEntry(action string) (output string, size int64, mark, path string, ok bool) {
+	entry, err := os.ReadFile(filepath.Join(c.dir, "a", action))
+	if err != nil {
+		return "", 0, "", "", false
+	}
+	output, size, mark, ok = parseEntry(entry)
+	if !ok {
+		return "", 0, "", "", false
+	}
+	path = filepath.Join(c.dir, "o", output)
+	info, err := os.Stat(path)
+	if err != nil || info.Size() != size {
+		return "", 0, "", "", false
+	}
+	// Used now: keep it from being trimmed (the time is updated at most once an hour).
+	if now := time.Now(); now.Sub(info.ModTime()) > time.Hour {
+		os.Chtimes(path, now, now)
+		os.Chtimes(filepath.Join(c.dir, "a", action), now, now)
+	}
+	return output, size, mark, path, true
 }
 
 // getLocal finds the action's entry and its output in the local directory.
 func (c *cache) getLocal(id int64, action string) (response, bool) {
-	entry, err := os.ReadFile(filepath.Join(c.dir, "a", action))
-	if err != nil {
-		return response{}, false
-	}
-	output, size, mark, ok := parseEntry(entry)
+	output, size, mark, path, ok := c.localEntry(action)
 	if !ok {
-		return response{}, false
-	}
-	path := filepath.Join(c.dir, "o", output)
-	info, err := os.Stat(path)
-	if err != nil || info.Size() != size {
 		return response{}, false
 	}
 	if mark != c.mark && c.writing() {
 		c.background(func() { c.share(action, output, size, path) })
 	}
-	// Used now: keep it from being trimmed (the time is updated at most once an hour).
-	now := time.Now()
-	if now.Sub(info.ModTime()) > time.Hour {
-		os.Chtimes(path, now, now)
-		os.Chtimes(filepath.Join(c.dir, "a", action), now, now)
-	}
 	outputID, _ := hex.DecodeString(output)
-	t := info.ModTime()
+	t := time.Now()
 	return response{ID: id, OutputID: outputID, Size: size, Time: &t, DiskPath: path}, true
 }
 
@@ -258,16 +456,7 @@ func (c *cache) getShared(id int64, action string) (response, bool) {
 	}
 	path := filepath.Join(c.dir, "o", output)
 	if info, err := os.Stat(path); err != nil || info.Size() != size {
-		data, ok := c.fetch("o/"+output, size)
-		if !ok {
-			return response{}, false
-		}
-		if int64(len(data)) != size || !hashIs(data, output) {
-			c.failed(fmt.Errorf("the output %s in the store is not what its id says: ignored", output))
-			return response{}, false
-		}
-		if err := c.write(path, data); err != nil {
-			c.failed(err)
+		if !c.fetchOutput(output, size, path) {
 			return response{}, false
 		}
 	}
@@ -296,6 +485,7 @@ func (c *cache) put(req request, body []byte) response {
 	if err := c.write(filepath.Join(c.dir, "a", action), entry); err != nil {
 		return response{ID: req.ID, Err: err.Error()}
 	}
+	c.use(action, output, req.BodySize)
 	if c.writing() {
 		c.background(func() {
 			if c.upload(action, output, entry, body) {
@@ -397,6 +587,52 @@ func (c *cache) fetch(key string, limit int64) ([]byte, bool) {
 		c.refused(resp)
 		return nil, false
 	}
+}
+
+// fetchOutput GETs an output of the store into path, streamed through a temporary file and
+// checked against its size and id on the way; true once it is there.
+func (c *cache) fetchOutput(output string, size int64, path string) bool {
+	resp, err := c.do("GET", "o/"+output, nil)
+	if err != nil {
+		c.failed(err)
+		return false
+	}
+	defer resp.Body.Close()
+	switch resp.StatusCode {
+	case http.StatusOK:
+	case http.StatusNotFound:
+		c.succeeded()
+		return false
+	default:
+		c.refused(resp)
+		return false
+	}
+	f, err := os.CreateTemp(filepath.Join(c.dir, "tmp"), "get-")
+	if err != nil {
+		c.failed(err)
+		return false
+	}
+	defer os.Remove(f.Name())
+	hash := sha256.New()
+	n, err := io.Copy(io.MultiWriter(f, hash), io.LimitReader(resp.Body, size+1))
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		c.failed(err)
+		return false
+	}
+	c.succeeded()
+	c.bytesDown.Add(n)
+	if n != size || hex.EncodeToString(hash.Sum(nil)) != output {
+		c.failed(fmt.Errorf("the output %s in the store is not what its id says: ignored", output))
+		return false
+	}
+	if err := os.Rename(f.Name(), path); err != nil {
+		c.failed(err)
+		return false
+	}
+	return true
 }
 
 // has HEADs an object of the store: whether it is there, and whether the store answered.
@@ -504,7 +740,11 @@ func (c *cache) write(path string, data []byte) error {
 }
 
 func (c *cache) close() {
+	// Fetching ahead stops (what is under way ends on its own); the uploads are waited for.
+	c.closing.Store(true)
+	<-c.indexReady
 	c.uploads.Wait()
+	c.saveIndex()
 	where := "no shared store"
 	if c.url != "" {
 		where = "store " + c.url
@@ -513,6 +753,9 @@ func (c *cache) close() {
 		}
 		if c.off.Load() {
 			where += ", turned off after errors"
+		}
+		if c.index != "" {
+			where += fmt.Sprintf(", index %s: %d listed, %d fetched ahead", c.index, len(c.listed), c.fetchedAhead.Load())
 		}
 	}
 	fmt.Fprintf(os.Stderr, "goapp-cache: %d lookups: %d on this builder, %d from the shared cache, %d missed (compiled); %d stored in the shared cache (%d already there); %s up, %s down; %d errors (%s)\n",
@@ -562,11 +805,6 @@ func parseEntry(b []byte) (string, int64, string, bool) {
 		mark = f[2]
 	}
 	return f[0], n, mark, true
-}
-
-func hashIs(data []byte, output string) bool {
-	sum := sha256.Sum256(data)
-	return hex.EncodeToString(sum[:]) == output
 }
 
 func size(n int64) string {

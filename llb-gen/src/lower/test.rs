@@ -39,7 +39,7 @@ pub(super) fn run(cx: &mut Lowering<'_>, builder: llb::Output, sources: &Sources
     let cgo_env: Vec<String> = if prepared.cgo_env.is_empty() && test.race() { vec!["CC=gcc".into()] } else { prepared.cgo_env.clone() };
     let mut env = go_env(input, &settings, &cgo_env, &[]);
     if let Some(c) = &prepared.shared_cache {
-        c.set_env(&mut env);
+        c.set_env(&mut env, &spec.name.value, "test", input.target);
     }
 
     let mut args = vec![format!("{TOOL_DIR}/goapp-test"), format!("-report={REPORT}"), format!("-vet={}", test.vet)];
