@@ -20,11 +20,14 @@
 // in the background, so that the store gets what this builder has.
 //
 // With -index, the store also keeps URL/v1/i/NAME: the entries ("<action id> <output id>
-// <size>" lines) that the last command of that name used, uploaded when it closes if they
-// changed. A command reads it first and fetches those outputs ahead, several at once, while
-// Go is still working out what it needs: a lookup it lists costs no request of its own, and
-// the outputs arrive in parallel rather than one dependency after the other. Every request to the store carries `Authorization: Bearer <token>` when
-// the file -token names exists. The token is read, never written anywhere.
+// <size>" lines) that a command of that name used, uploaded when it closes unless they are
+// close to what the index listed. A command reads it first and fetches those outputs
+// ahead, several at once, while Go is still working out what it needs: a lookup it lists
+// costs no request of its own, and the outputs arrive side by side rather than one
+// dependency after another.
+//
+// Every request to the store carries `Authorization: Bearer <token>` when the file -token
+// names exists. The token is read, never written anywhere.
 //
 // The store never fails a build: an answer other than 200 or 404, a connection that fails
 // or an output whose hash is wrong is a miss (the package is compiled), counted and shown.
@@ -284,18 +287,23 @@ func entryLine(action, output string, size int64) string {
 	return fmt.Sprintf("%s %s %d", action, output, size)
 }
 
-// saveIndex uploads the entries this command used when they are not what the index listed.
+// saveIndex uploads the entries this command used when the index listed too few of them
+// (more than one in twenty is new) or too many others (one in four): after a one-line
+// change, a few new entries are not worth a PUT; the next command fetches them itself.
 func (c *cache) saveIndex() {
 	if c.index == "" || !c.writing() || len(c.used) == 0 {
 		return
 	}
 	c.usedMu.Lock()
 	defer c.usedMu.Unlock()
-	same := len(c.used) == len(c.listed)
+	unlisted := 0
 	for _, line := range c.used {
-		same = same && c.listed[line]
+		if !c.listed[line] {
+			unlisted++
+		}
 	}
-	if !same {
+	stale := len(c.listed) - (len(c.used) - unlisted)
+	if len(c.listed) == 0 || unlisted*20 > len(c.used) || stale*4 > len(c.listed) {
 		c.send("i/"+c.index, []byte(strings.Join(c.used, "\n")+"\n"))
 	}
 }
