@@ -190,9 +190,9 @@ GOCACHE_TOKEN=… docker buildx build --secret id=gocache,env=GOCACHE_TOKEN -f g
   empty engine compiles nothing to get it; for a compile on another platform (an emulated cgo
   build), or a frontend image without it, goapp compiles it on the builder from its source (the
   standard library only, no network), a step cached like any other.
-- A lookup tries the engine's cache mount first, so a warm engine asks the store nothing; then
-  the store: `GET <url>/v1/a/<action id>` (the output id and size of what an action made), then
-  `GET <url>/v1/o/<output id>`. An output whose SHA-256 is not its id is ignored. What `go`
+- A lookup tries the engine's cache mount first, so a warm engine asks the store only for the
+  command's index (below); then the store: `GET <url>/v1/a/<action id>` (the output id and
+  size of what an action made), then `GET <url>/v1/o/<output id>`. An output whose SHA-256 is not its id is ignored. What `go`
   compiles is uploaded with `PUT` (after a `HEAD`: an output the store has is not sent again),
   unless `read_only`. What the engine's cache mount has that the store may lack (from
   read-only builds, another store, or a time the store was off) is uploaded by the first

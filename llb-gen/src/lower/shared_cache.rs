@@ -11,7 +11,7 @@
 //! ```
 //!
 //! The program keeps objects in the build cache mount first (a warm engine asks the store
-//! nothing), then in the store. The secret is mounted only while `go` runs; the URL and the
+//! only for the command's index of what it used), then in the store. The secret is mounted only while `go` runs; the URL and the
 //! mode are part of the step, the token is not.
 
 use llb::{Mount, Platform};
