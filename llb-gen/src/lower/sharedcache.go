@@ -127,6 +127,7 @@ type aheadEntry struct {
 	once           sync.Once
 	ok, fromStore  bool
 	path           string
+	time           time.Time
 }
 
 func main() {
@@ -242,12 +243,10 @@ func (c *cache) bring(e *aheadEntry) {
 		if c.closing.Load() {
 			return
 		}
-		if output, size, mark, path, ok := c.localEntry(e.action); ok {
+		if l, ok := c.localEntry(e.action); ok {
 			// What this builder has wins over the list.
-			e.output, e.size, e.path, e.ok = output, size, path, true
-			if mark != c.mark && c.writing() {
-				c.background(func() { c.share(e.action, output, size, path) })
-			}
+			e.output, e.size, e.path, e.time, e.ok = l.output, l.size, l.path, l.time, true
+			c.shareUnmarked(e.action, l)
 			return
 		}
 		if c.off.Load() {
@@ -265,7 +264,7 @@ func (c *cache) bring(e *aheadEntry) {
 			c.failed(err)
 			return
 		}
-		e.path, e.ok, e.fromStore = path, true, true
+		e.path, e.time, e.ok, e.fromStore = path, time.Now(), true, true
 	})
 }
 
@@ -393,7 +392,7 @@ func (c *cache) lookUp(id int64, action string) (response, string) {
 		c.bring(e)
 		if e.ok {
 			outputID, _ := hex.DecodeString(e.output)
-			t := time.Now()
+			t := e.time
 			r := response{ID: id, OutputID: outputID, Size: e.size, Time: &t, DiskPath: e.path}
 			if e.fromStore {
 				return r, "shared"
@@ -410,41 +409,53 @@ func (c *cache) lookUp(id int64, action string) (response, string) {
 	return response{}, ""
 }
 
-// localEntry reads the action's entry in the local directory, if its output is there too.
-func (c *cache) localEntry(action string) (output string, size int64, mark, path string, ok bool) {
+// local is an entry of the local directory whose output is there too.
+type local struct {
+	output, mark, path string
+	size               int64
+	// When the output was written (or last used, within the hour): what Go is told.
+	time time.Time
+}
+
+// localEntry reads the action's entry in the local directory.
+func (c *cache) localEntry(action string) (local, bool) {
 	entry, err := os.ReadFile(filepath.Join(c.dir, "a", action))
 	if err != nil {
-		return "", 0, "", "", false
+		return local{}, false
 	}
-	output, size, mark, ok = parseEntry(entry)
+	output, size, mark, ok := parseEntry(entry)
 	if !ok {
-		return "", 0, "", "", false
+		return local{}, false
 	}
-	path = filepath.Join(c.dir, "o", output)
+	path := filepath.Join(c.dir, "o", output)
 	info, err := os.Stat(path)
 	if err != nil || info.Size() != size {
-		return "", 0, "", "", false
+		return local{}, false
 	}
 	// Used now: keep it from being trimmed (the time is updated at most once an hour).
 	if now := time.Now(); now.Sub(info.ModTime()) > time.Hour {
 		os.Chtimes(path, now, now)
 		os.Chtimes(filepath.Join(c.dir, "a", action), now, now)
 	}
-	return output, size, mark, path, true
+	return local{output: output, mark: mark, path: path, size: size, time: info.ModTime()}, true
 }
 
 // getLocal finds the action's entry and its output in the local directory.
 func (c *cache) getLocal(id int64, action string) (response, bool) {
-	output, size, mark, path, ok := c.localEntry(action)
+	l, ok := c.localEntry(action)
 	if !ok {
 		return response{}, false
 	}
-	if mark != c.mark && c.writing() {
-		c.background(func() { c.share(action, output, size, path) })
+	c.shareUnmarked(action, l)
+	outputID, _ := hex.DecodeString(l.output)
+	return response{ID: id, OutputID: outputID, Size: l.size, Time: &l.time, DiskPath: l.path}, true
+}
+
+// shareUnmarked uploads, in the background, a local entry the store may lack.
+func (c *cache) shareUnmarked(action string, l local) {
+	if l.mark != c.mark && c.writing() {
+		c.background(func() { c.share(action, l.output, l.size, l.path) })
 	}
-	outputID, _ := hex.DecodeString(output)
-	t := time.Now()
-	return response{ID: id, OutputID: outputID, Size: size, Time: &t, DiskPath: path}, true
 }
 
 // getShared asks the store for the action's entry, then for its output unless the local
