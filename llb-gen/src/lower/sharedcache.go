@@ -259,8 +259,7 @@ func (c *cache) bring(e *aheadEntry) {
 			}
 			c.fetchedAhead.Add(1)
 		}
-		entry := []byte(fmt.Sprintf("%s %d\n", e.output, e.size))
-		if err := c.write(filepath.Join(c.dir, "a", e.action), c.marked(entry)); err != nil {
+		if err := c.write(filepath.Join(c.dir, "a", e.action), c.marked(entryOf(e.output, e.size))); err != nil {
 			c.failed(err)
 			return
 		}
@@ -500,7 +499,7 @@ func (c *cache) put(req request, body []byte) response {
 			return response{ID: req.ID, Err: err.Error()}
 		}
 	}
-	entry := []byte(fmt.Sprintf("%s %d\n", output, req.BodySize))
+	entry := entryOf(output, req.BodySize)
 	if err := c.write(filepath.Join(c.dir, "a", action), entry); err != nil {
 		return response{ID: req.ID, Err: err.Error()}
 	}
@@ -529,6 +528,11 @@ func (c *cache) background(f func()) {
 	}()
 }
 
+// entryOf is an entry as the store keeps it: "<output id> <size>".
+func entryOf(output string, size int64) []byte {
+	return []byte(fmt.Sprintf("%s %d\n", output, size))
+}
+
 // marked is an entry "<output id> <size>" with this store's mark.
 func (c *cache) marked(entry []byte) []byte {
 	return []byte(strings.TrimSpace(string(entry)) + " " + c.mark + "\n")
@@ -536,7 +540,7 @@ func (c *cache) marked(entry []byte) []byte {
 
 // share makes sure the store has a local entry that lacks its mark, then marks it.
 func (c *cache) share(action, output string, size int64, path string) {
-	entry := []byte(fmt.Sprintf("%s %d\n", output, size))
+	entry := entryOf(output, size)
 	there, ok := c.has("a/" + action)
 	if !ok {
 		return
@@ -583,49 +587,49 @@ func (c *cache) upload(action, output string, entry, body []byte) bool {
 // fetch GETs an object of the store: its bytes and true on 200; false on 404 or a failure
 // (counted). `limit` bounds what is read.
 func (c *cache) fetch(key string, limit int64) ([]byte, bool) {
+	body, ok := c.open(key)
+	if !ok {
+		return nil, false
+	}
+	defer body.Close()
+	data, err := io.ReadAll(io.LimitReader(body, limit+1))
+	if err != nil {
+		c.failed(err)
+		return nil, false
+	}
+	c.succeeded()
+	c.bytesDown.Add(int64(len(data)))
+	return data, true
+}
+
+// open GETs an object of the store: its body on 200; false on 404 or a failure (counted).
+func (c *cache) open(key string) (io.ReadCloser, bool) {
 	resp, err := c.do("GET", key, nil)
 	if err != nil {
 		c.failed(err)
 		return nil, false
 	}
-	defer resp.Body.Close()
 	switch resp.StatusCode {
 	case http.StatusOK:
-		data, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
-		if err != nil {
-			c.failed(err)
-			return nil, false
-		}
-		c.succeeded()
-		c.bytesDown.Add(int64(len(data)))
-		return data, true
+		return resp.Body, true
 	case http.StatusNotFound:
+		resp.Body.Close()
 		c.succeeded()
-		return nil, false
 	default:
+		resp.Body.Close()
 		c.refused(resp)
-		return nil, false
 	}
+	return nil, false
 }
 
 // fetchOutput GETs an output of the store into path, streamed through a temporary file and
 // checked against its size and id on the way; true once it is there.
 func (c *cache) fetchOutput(output string, size int64, path string) bool {
-	resp, err := c.do("GET", "o/"+output, nil)
-	if err != nil {
-		c.failed(err)
+	body, ok := c.open("o/" + output)
+	if !ok {
 		return false
 	}
-	defer resp.Body.Close()
-	switch resp.StatusCode {
-	case http.StatusOK:
-	case http.StatusNotFound:
-		c.succeeded()
-		return false
-	default:
-		c.refused(resp)
-		return false
-	}
+	defer body.Close()
 	f, err := os.CreateTemp(filepath.Join(c.dir, "tmp"), "get-")
 	if err != nil {
 		c.failed(err)
@@ -633,7 +637,7 @@ func (c *cache) fetchOutput(output string, size int64, path string) bool {
 	}
 	defer os.Remove(f.Name())
 	hash := sha256.New()
-	n, err := io.Copy(io.MultiWriter(f, hash), io.LimitReader(resp.Body, size+1))
+	n, err := io.Copy(io.MultiWriter(f, hash), io.LimitReader(body, size+1))
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
