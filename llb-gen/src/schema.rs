@@ -200,7 +200,8 @@ GOCACHE_TOKEN=… docker buildx build --secret id=gocache,env=GOCACHE_TOKEN -f g
   `dav_methods PUT; create_full_put_path on;` behind a check of the `Authorization` header,
   or a bucket's HTTP endpoint.
 - Each `go` command also keeps a list in the store, `<url>/v1/i/<name>/<target>-<os>-<arch>`
-  (`test-<os>-<arch>` for the tests): the entries it used, written again when they drift from it.
+  (`test-<os>-<arch>` for the tests, `debug-<target>-<os>-<arch>` for `--target debug`): the
+  entries it used, written again when they drift from it.
   The next command of that name reads it first and fetches those outputs ahead, several at
   once, while Go works out what it needs, so a listed lookup costs no request of its own and
   the outputs arrive side by side rather than one dependency after another.

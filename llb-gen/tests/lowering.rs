@@ -593,3 +593,16 @@ fn a_build_arg_makes_the_shared_cache_read_only() {
     assert!(!gocacheprog(&[]).contains("-read-only"));
     assert!(gocacheprog(&[("CACHE_READ_ONLY", "true")]).ends_with(" -read-only -index=api/api-linux-arm64"));
 }
+
+#[test]
+fn a_debug_build_keeps_an_index_of_its_own_in_the_shared_cache() {
+    let spec = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/specs/ok/shared-cache.yaml");
+    let index = |extra: &Extra| {
+        let (lowered, _) = lower_example_as(&spec, "linux/amd64", &BTreeMap::new(), extra);
+        let envs = execs(&lowered.definition).into_iter().filter_map(|(e, _)| e.meta.filter(|m| m.args[..2] == ["go", "build"]).map(|m| m.env));
+        let prog = envs.flatten().find(|e| e.starts_with("GOCACHEPROG=")).expect("go build runs the cache program");
+        prog.rsplit_once(" -index=").expect("an index").1.to_string()
+    };
+    assert_eq!(index(&Extra::default()), "api/api-linux-amd64");
+    assert_eq!(index(&Extra { target: Some("debug"), ..Extra::default() }), "api/debug-api-linux-amd64");
+}

@@ -155,7 +155,10 @@ pub(super) fn binaries<'a>(
         let t = group[0];
         let mut env = go_env(input, t, &prepared.cgo_env, &prepared.target_env);
         if let Some(c) = &prepared.shared_cache {
-            c.set_env(&mut env, &spec.name.value, &t.name.value, target);
+            // A debug build compiles every package its own way: an index of its own keeps
+            // it and the image's build from fetching each other's packages ahead.
+            let command = if input.result == ResultKind::Debug { format!("debug-{}", t.name.value) } else { t.name.value.clone() };
+            c.set_env(&mut env, &spec.name.value, &command, target);
         }
         let mut args = vec!["go".to_string(), "build".to_string()];
         args.extend(t.flags.iter().cloned());
